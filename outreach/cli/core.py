@@ -1,0 +1,109 @@
+"""Top-level commands: init, status, countdown, plan, send, daemon, demo."""
+
+from __future__ import annotations
+
+
+import typer
+from rich.table import Table
+
+from outreach.cli.common import (
+    CampaignOption,
+    JsonOption,
+    NowOption,
+    app_context,
+    clock_option,
+    console,
+    print_json,
+)
+from outreach.db import migrate
+
+
+def init(ctx: typer.Context) -> None:
+    """Create the database, or upgrade it to this version's schema (a no-op when current)."""
+    app = app_context(ctx)
+    engine = app.engine(check=False)
+    before, after = migrate(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"database {where} is up to date (schema {after})")
+    elif before is None:
+        console.print(f"created database {where} (schema {after})")
+    else:
+        console.print(f"upgraded database {where} from schema {before} to {after}")
+
+
+def status(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    json_: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """The funnel per campaign, milestones with days to go, and the daemon's last runs."""
+    from outreach.status import campaign_status, daemon_health, totals
+
+    app = app_context(ctx)
+    moment = clock_option(now).now()
+    with app.session() as session:
+        rows = campaign_status(session, now=moment, slug=campaign)
+        health = daemon_health(session)
+    if json_:
+        print_json(
+            {
+                "now": moment,
+                "campaigns": [
+                    {
+                        "slug": r.slug,
+                        "name": r.name,
+                        "state": r.state,
+                        "funnel": r.funnel,
+                        "milestones": r.milestones,
+                    }
+                    for r in rows
+                ],
+                "totals": totals(rows),
+                "daemon": health,
+            }
+        )
+        return
+    if not rows:
+        console.print("no campaigns loaded (outreach campaign load config/campaigns)")
+    for r in rows:
+        table = Table(title=f"{r.slug} — {r.name}" + (" [PAUSED]" if r.state == "paused" else ""))
+        for key in r.funnel:
+            table.add_column(key.replace("_", " "), justify="right")
+        table.add_row(*(str(v) for v in r.funnel.values()))
+        console.print(table)
+        for m in r.milestones:
+            console.print(f"  {m['title']}: {m['date']} — {_days_text(m['days_until'], m['phase'])}")
+    if health:
+        table = Table(title="daemon")
+        for col in ("job", "instance", "started", "finished", "outcome", "detail"):
+            table.add_column(col)
+        for h in health:
+            table.add_row(
+                h["job"],
+                h["instance"],
+                str(h["started_at"]),
+                str(h["finished_at"] or ""),
+                h["outcome"] or "running",
+                (h["detail"] or "")[:60],
+            )
+        console.print(table)
+
+
+def _days_text(days: int, phase: str) -> str:
+    if phase == "today":
+        return "today"
+    if phase == "in_progress":
+        return "in progress"
+    if phase == "past":
+        return f"past ({-days} days ago)"
+    return f"{days} days to go"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(status)
+
+
+

@@ -1,0 +1,154 @@
+"""Engines, sessions and migrations.
+
+SQLite: WAL, foreign keys on, a busy timeout, and every transaction opened with
+``BEGIN IMMEDIATE`` so that a transaction holds the single write lock from its start (no
+deferred read-then-upgrade deadlocks; this is the "single-writer transaction" that the claim
+relies on). PostgreSQL: psycopg 3; a ``search_path`` can be given in the URL
+(``?options=-csearch_path%3Dname``), which the tests use for one schema per test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlmodel import Session
+
+from outreach.errors import DatabaseError
+
+
+def create_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` with outreach's connection settings applied."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"database URL {url!r} is not a valid URL") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = sa.create_engine(
+                parsed, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+            )
+            _configure_sqlite(engine)
+        else:
+            engine = sa.create_engine(
+                parsed, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10
+            )
+    except (NoSuchModuleError, ArgumentError) as exc:
+        raise DatabaseError(f"database URL: {exc}") from None
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred)
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgres(engine_or_session: Engine | Session | sa.Connection) -> bool:
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
+    return bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: commits on success, rolls back on any exception."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("outreach") / "migrations"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of outreach."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (``None`` for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Bring the database to the newest migration; a no-op when it is current.
+
+    Returns (revision before, revision after). Raises :class:`DatabaseError` with one line
+    when the database cannot be reached.
+    """
+    try:
+        before = current_revision(engine)
+        head = head_revision()
+        if before != head:
+            cfg = _alembic_config()
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        return before, head
+    except OperationalError as exc:
+        raise DatabaseError(describe_operational_error(engine, exc)) from None
+
+
+def describe_operational_error(engine: Engine, exc: Exception) -> str:
+    """One line for a database that could not be reached, without the password."""
+    where = engine.url.render_as_string(hide_password=True)
+    detail = (
+        str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    )
+    return f"cannot use database {where}: {detail}"
+
+
+def check_current(engine: Engine) -> None:
+    """Raise :class:`DatabaseError` unless the schema is at the shipped head."""
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise DatabaseError(describe_operational_error(engine, exc)) from None
+    if current != head_revision():
+        raise DatabaseError(
+            "the database schema is "
+            + ("empty" if current is None else f"at {current}")
+            + "; run `outreach init` to create or upgrade it"
+        )
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database)
+    return None

@@ -1,0 +1,304 @@
+"""The tables (DESIGN.md §Storage), as SQLModel classes.
+
+Every timestamp is stored timezone-aware in UTC (:class:`UTCDateTime` makes SQLite, which has
+no time zones, behave like PostgreSQL's ``timestamptz``). Status columns are plain strings
+holding the values of the enums in :mod:`outreach.states` (no native enum types: adding a state
+must not need a type migration). Schema changes go through the Alembic migrations in
+``outreach/migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from outreach.states import CampaignState, EnrollmentStatus, MessageStatus
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored and returned in UTC on every engine.
+
+    Refuses naive datetimes on the way in (a naive time is a bug, not a guess to make).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: outreach stores aware UTC times only")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> Any:
+    return sa.JSON()
+
+
+class Contact(SQLModel, table=True):
+    """A person letters go to."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, sa_column_kwargs={"unique": True}, index=False)
+    name: str | None = Field(default=None, max_length=500)
+    salutation: str | None = Field(default=None, max_length=500)
+    title: str | None = Field(default=None, max_length=500)
+    organisation: str | None = Field(default=None, max_length=500)
+    country: str | None = Field(default=None, max_length=2)
+    language: str | None = Field(default=None, max_length=35)
+    timezone: str | None = Field(default=None, max_length=64)
+    tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    fields: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Campaign(SQLModel, table=True):
+    """A campaign loaded from a campaign file; reloading updates it in place."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    name: str = Field(max_length=500)
+    timezone: str = Field(max_length=64)
+    require_approval: bool = True
+    approvals_required: int = 1
+    lookahead_days: int = 3
+    sender_name: str = Field(max_length=500)
+    sender_email: str = Field(max_length=320)
+    reply_to: str | None = Field(default=None, max_length=320)
+    sending: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    audience_tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    vars: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    state: str = Field(default=CampaignState.ACTIVE.value, max_length=20)
+    source_path: str | None = Field(default=None, max_length=1000)
+    source_sha256: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Milestone(SQLModel, table=True):
+    """A dated event a campaign counts down to."""
+
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    key: str = Field(max_length=100)
+    title: str = Field(max_length=500)
+    date: date
+    end: date | None = None
+    location: str | None = Field(default=None, max_length=500)
+
+
+class Step(SQLModel, table=True):
+    """One letter of a campaign and when it is due (``when`` as in the campaign file)."""
+
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    key: str = Field(max_length=100)
+    template: str = Field(max_length=500)
+    when: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    audience_tags: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    position: int = 0
+    active: bool = True
+
+
+class Enrollment(SQLModel, table=True):
+    """A contact's standing in one campaign."""
+
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "contact_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
+    status: str = Field(default=EnrollmentStatus.ACTIVE.value, max_length=20)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    """An outbound letter: rendered and composed to its final bytes when planned.
+
+    ``raw`` is exactly what is sent; ``content_hash`` is its SHA-256; ``approved_hash`` is the
+    hash the (last) approval was given for. ``due_at`` is when a dispatcher may next claim it
+    (its scheduled time, or its next retry). Lease columns are only meaningful while
+    ``sending``; every update from a dispatcher carries ``lease_token``.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "step_id", "contact_id", name="uq_message_plan"),
+        sa.Index("ix_message_status_due", "status", "due_at"),
+        sa.Index("ix_message_campaign_status", "campaign_id", "status"),
+        sa.Index("ix_message_contact", "contact_id"),
+        sa.Index("ix_message_lease", "status", "lease_expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    step_id: int = Field(foreign_key="step.id", ondelete="CASCADE")
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE")
+    message_id: str = Field(max_length=255, sa_column_kwargs={"unique": True})
+    status: str = Field(default=MessageStatus.PENDING_REVIEW.value, max_length=20)
+
+    subject: str = ""
+    text: str = ""
+    html: str | None = None
+    template: str | None = Field(default=None, max_length=500)
+    language: str | None = Field(default=None, max_length=35)
+    render_context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    render_error: str | None = None
+    raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    content_hash: str | None = Field(default=None, max_length=64)
+    approved_hash: str | None = Field(default=None, max_length=64)
+    envelope_from: str | None = Field(default=None, max_length=320)
+    envelope_to: str | None = Field(default=None, max_length=320)
+    edited: bool = False
+    stale_reason: str | None = None
+
+    scheduled_for: datetime = Field(sa_type=UTCDateTime)
+    rendered_for: date | None = None
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    attempts: int = 0
+    first_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_token: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempt_phase: str | None = Field(default=None, max_length=20)
+    smtp_code: int | None = None
+    smtp_response: str | None = None
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Approval(SQLModel, table=True):
+    """One reviewer's approval of one version (hash) of a message."""
+
+    __table_args__ = (sa.UniqueConstraint("message_id", "reviewer", "content_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", ondelete="CASCADE", index=True)
+    reviewer: str = Field(max_length=200)
+    content_hash: str = Field(max_length=64)
+    note: str | None = None
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Attempt(SQLModel, table=True):
+    """One SMTP attempt for one message: how far it got and how it ended."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", ondelete="CASCADE", index=True)
+    number: int
+    lease_token: str = Field(max_length=64)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    phase: str = Field(max_length=20)
+    outcome: str | None = Field(default=None, max_length=20)
+    smtp_code: int | None = None
+    smtp_response: str | None = None
+
+
+class Inbound(SQLModel, table=True):
+    """A message received (reply, auto-reply, bounce...), kept raw so nothing is lost."""
+
+    __table_args__ = (
+        sa.Index("ix_inbound_message_id", "message_id"),
+        sa.Index("ix_inbound_contact", "contact_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str | None = Field(default=None, max_length=998)
+    in_reply_to: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    references: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    from_addr: str | None = Field(default=None, max_length=320)
+    subject: str | None = None
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    classification: str = Field(max_length=20)
+    reason: str | None = None
+    bounce_status: str | None = Field(default=None, max_length=20)
+    matched_message_id: int | None = Field(
+        default=None, foreign_key="message.id", ondelete="SET NULL"
+    )
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    match_method: str | None = Field(default=None, max_length=40)
+    raw: bytes = Field(sa_type=sa.LargeBinary)
+    raw_sha256: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    raw_size: int
+    snippet: str | None = None
+    error: str | None = None
+    source: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must never be mailed again."""
+
+    email: str = Field(primary_key=True, max_length=320)
+    reason: str = Field(max_length=40)
+    detail: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Event(SQLModel, table=True):
+    """The append-only audit log: who/what moved which row from which state to which."""
+
+    __table_args__ = (sa.Index("ix_event_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=200)
+    entity: str = Field(max_length=20)
+    entity_id: int
+    action: str = Field(max_length=40)
+    from_state: str | None = Field(default=None, max_length=20)
+    to_state: str | None = Field(default=None, max_length=20)
+    reason: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class MailboxState(SQLModel, table=True):
+    """Per IMAP mailbox: UIDVALIDITY and the highest UID processed (after the DB commit)."""
+
+    __tablename__ = "mailbox_state"
+
+    mailbox: str = Field(primary_key=True, max_length=500)
+    uidvalidity: int = Field(sa_type=sa.BigInteger)
+    last_uid: int = Field(default=0, sa_type=sa.BigInteger)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class JobRun(SQLModel, table=True):
+    """The daemon's health: when each job last ran on each instance and how it ended."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (sa.UniqueConstraint("job", "instance"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=40)
+    instance: str = Field(max_length=200)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = Field(default=None, max_length=20)
+    detail: str | None = None

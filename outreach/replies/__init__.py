@@ -1,0 +1,1 @@
+"""Reply intake: parse, classify and summarise inbound mail; read it from files or IMAP."""

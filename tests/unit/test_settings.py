@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from outreach.errors import SettingsError
+from outreach.settings import load_settings
+
+
+def test_defaults() -> None:
+    s = load_settings(env={})
+    assert s.database_url == "sqlite:///outreach.db"
+    assert s.smtp_tls == "starttls"
+    assert s.templates_dir == Path("templates")
+    assert s.campaigns_dir == Path("config/campaigns")
+
+
+def test_env_wins_over_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "outreach.toml"
+    cfg.write_text('SMTP_HOST = "relay.example.org"\nsmtp_port = 2525\nimap_mailbox = "Replies"\n')
+    s = load_settings(cfg, env={"OUTREACH_SMTP_PORT": "587"})
+    assert s.smtp_host == "relay.example.org"
+    assert s.smtp_port == 587
+    assert s.imap_mailbox == "Replies"
+
+
+def test_config_from_env_variable(tmp_path: Path) -> None:
+    cfg = tmp_path / "o.toml"
+    cfg.write_text('smtp_tls = "tls"\n')
+    assert load_settings(env={"OUTREACH_CONFIG": str(cfg)}).smtp_tls == "tls"
+
+
+def test_secrets_never_print() -> None:
+    s = load_settings(
+        env={
+            "OUTREACH_SMTP_PASSWORD": "hunter2",
+            "OUTREACH_IMAP_PASSWORD": "s3cret",
+            "OUTREACH_DATABASE_URL": "postgresql+psycopg://u:dbpass@127.0.0.1/x",
+        }
+    )
+    assert s.smtp_password is not None and s.smtp_password.get_secret_value() == "hunter2"
+    shown = repr(s) + str(s) + str(s.redacted())
+    for secret in ("hunter2", "s3cret", "dbpass"):
+        assert secret not in str(s.redacted())
+    assert "hunter2" not in shown and "s3cret" not in shown
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"OUTREACH_SMTP_TLS": "sometimes"}, "OUTREACH_SMTP_TLS"),
+        ({"OUTREACH_DATABASE_URL": "not a url"}, "OUTREACH_DATABASE_URL"),
+        ({"OUTREACH_DATABASE_URL": "mysql://h/db"}, "unsupported database"),
+        ({"OUTREACH_SMTP_PORT": "70000"}, "OUTREACH_SMTP_PORT"),
+        ({"OUTREACH_UNSUBSCRIBE_URL": "http://x.example.org/u"}, "https"),
+        ({"OUTREACH_SMTP_CONCURRENCY": "zero"}, "OUTREACH_SMTP_CONCURRENCY"),
+    ],
+)
+def test_bad_values_are_one_clear_line(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(env=env)
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_password_value_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(env={"OUTREACH_SMTP_PASSWORD": "x", "OUTREACH_SMTP_PORT": "-1"})
+    assert "'x'" not in str(info.value)
+
+
+def test_bad_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("smtp_host = \n")
+    with pytest.raises(SettingsError, match="bad.toml"):
+        load_settings(cfg, env={})
+    cfg.write_text('smtp_hots = "x"\n')
+    with pytest.raises(SettingsError, match="unknown setting 'smtp_hots'"):
+        load_settings(cfg, env={})
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "missing.toml", env={})
