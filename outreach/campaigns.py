@@ -12,9 +12,10 @@ Decisions worth knowing:
   ``days_before = -N``; both keys together are refused, and each must be >= 0.
 * ``{ date = ... }`` accepts a TOML local datetime (campaign-local), a TOML date (at the send
   window's start) or an offset datetime (converted to campaign-local).
-* Times are ``"HH:MM"``/``"HH:MM:SS"`` strings or TOML local times (seconds may be left out,
-  as in TOML 1.1 and DESIGN.md, although Python 3.11's tomllib only reads TOML 1.0); ``[sending] end`` may be
-  ``"24:00"`` (stored as :data:`END_OF_DAY`, i.e. ``time.max``: the window runs to midnight).
+* Times are ``"HH:MM"``/``"HH:MM:SS"`` strings or TOML local times. Bare times and date-times
+  may leave out seconds (TOML 1.1, as DESIGN.md writes them) although Python 3.11's tomllib
+  reads TOML 1.0. ``[sending] end`` may be ``"24:00"`` (stored as :data:`END_OF_DAY`, i.e.
+  ``time.max``: the window runs to midnight).
 * ``[sender] name`` and ``email`` are required; ``email``/``reply_to`` are normalised by
   email-validator (no DNS).
 * ``[audience] tags`` empty or missing means every contact; a step's ``audience`` narrows it.

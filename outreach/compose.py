@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy as email_policy
+from email.charset import Charset
 from email.header import Header
 from email.parser import BytesParser
 from email.utils import format_datetime
@@ -144,10 +145,13 @@ def _check_address(value: str, field: str) -> str:
 
 
 def _check_name(value: str | None, field: str) -> str:
+    """A display name with each run of whitespace (NBSP and other Unicode spaces included)
+    made one plain space, and stripped: readers collapse such runs anyway (even inside
+    encoded words), so this is what the recipient sees, and we can verify it exactly."""
     if value is None:
         return ""
     _check(value, field)
-    return value.strip()
+    return " ".join(value.split())
 
 
 def _check_url(value: str, field: str) -> str:
@@ -201,6 +205,7 @@ def _check_extra(name: str, value: str, seen: set[str]) -> str:
 _LINESEP = "\r\n"
 _MAX_LINE = 78
 _PHRASE_ATOMS = re.compile(rf"{_ATEXT}+(?: {_ATEXT}+)*")
+_ATOM = re.compile(rf"{_ATEXT}+")
 
 
 @lru_cache(maxsize=4096)
@@ -233,23 +238,51 @@ def _encode_text(name: str, value: str) -> str:
     return f"{name}: {encoded}{_LINESEP}"
 
 
+_UTF8 = Charset("utf-8")
+_MAX_ENCODED_WORD = 75
+
+
+def _encoded_phrase(display: str) -> str:
+    """A non-ASCII display name (single-spaced) as RFC 2047 words.
+
+    Plain atoms stay as they are; each run of other words becomes encoded words, with the
+    space between two words of a run carried inside an encoded word. RFC 2047 readers drop
+    the folding space between adjacent encoded words while Python's phrase parser keeps it,
+    so a run is only split at a space (both then read one space); a single word too long for
+    one 75-character encoded word is left whole rather than split mid-word.
+    """
+    words = display.split(" ")
+    out: list[str] = []
+    run: list[str] = []  # texts of the encoded words of the current run
+    for word in words:
+        if word.isascii() and _ATOM.fullmatch(word):
+            out += [_UTF8.header_encode(text) for text in run] + [word]
+            run = []
+            continue
+        if run:  # the previous word is in this run too
+            candidate = run[-1] + " " + word
+            if len(_UTF8.header_encode(candidate)) <= _MAX_ENCODED_WORD:
+                run[-1] = candidate
+            else:
+                run[-1] += " "
+                run.append(word)
+        else:
+            run.append(word)
+    out += [_UTF8.header_encode(text) for text in run]
+    return " ".join(out)
+
+
 @lru_cache(maxsize=4096)
 def _encode_address(name: str, display: str, addr: str) -> str:
     """``Name: phrase <addr>`` with the phrase as atoms, a quoted string or encoded words."""
     if not display:
         return f"{name}: {addr}{_LINESEP}"
     if not display.isascii():
-        phrase = Header(display, "utf-8", header_name=name).encode(
-            linesep=_LINESEP, maxlinelen=_MAX_LINE
-        )
-    elif _PHRASE_ATOMS.fullmatch(display):
-        phrase = display
-    else:
-        phrase = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    last = phrase.rpartition(_LINESEP)[2]
-    offset = len(name) + 2 if last is phrase else 0
-    sep = " " if offset + len(last) + len(addr) + 3 <= _MAX_LINE else _LINESEP + " "
-    return f"{name}: {phrase}{sep}<{addr}>{_LINESEP}"
+        return _fold_ascii(name, f"{_encoded_phrase(display)} <{addr}>")
+    if _PHRASE_ATOMS.fullmatch(display):
+        return _fold_ascii(name, f"{display} <{addr}>")
+    quoted = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name}: {quoted} <{addr}>{_LINESEP}"  # at most ~470 octets: no folding needed
 
 
 def _normalise_body(text: str) -> bytes:
@@ -388,7 +421,9 @@ def compose(inp: ComposeInput) -> ComposedMessage:
         delim = b"--" + boundary.encode("ascii")
         chunks = ["".join(head).encode("ascii"), crlf]
         for part in parts:
-            chunks += [delim, crlf, part.head, crlf, crlf, part.body]
+            # The CRLF before a delimiter belongs to the delimiter: add one so each part
+            # keeps its own final line end.
+            chunks += [delim, crlf, part.head, crlf, crlf, part.body, crlf]
         chunks += [delim, b"--", crlf]
         raw = b"".join(chunks)
 

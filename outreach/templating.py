@@ -23,7 +23,8 @@ Promises:
   ``{% import %}`` and macros inside the blocks that use them.
 * **Shapes.** The subject is collapsed to one line (runs of whitespace become one space) and
   checked with :func:`outreach.headersafe.header_problem`; it must not be empty. The text part
-  is required and must not be empty: trailing spaces are removed from each line, leading and
+  is required and must not be empty: trailing spaces are removed from each line (a
+  ``--`` line becomes the signature delimiter ``-- ``), leading and
   trailing blank lines are dropped, and it ends with exactly one newline. The html part, when
   the template has an ``html`` block, is stripped the same way at its ends.
 * **Dates in the letter's language.** ``format_date``, ``format_date_range`` and
@@ -136,8 +137,8 @@ class Record(Mapping[str, Any]):
     """A read-only mapping whose keys are also attributes (``contact.name``), named so that
     an undefined attribute reads ``'contact' has no attribute 'nickname'``.
 
-    Mapping methods (``get``, ``items``, ``keys``, ``values``) win over keys of the same
-    name; use ``vars['items']`` for such keys.
+    In templates a key wins over a mapping method of the same name (a var called ``items``
+    is ``vars.items``); ``get``, ``items``, ``keys`` and ``values`` work for other names.
     """
 
     __slots__ = ("_data", "_label")
@@ -199,15 +200,19 @@ def _milestone_items(milestones: Any) -> Iterable[tuple[str, Any]]:
     return ((str(_get(m, "key")), m) for m in milestones)
 
 
-def _simple_countdown(when: date | None, today: date) -> dict[str, Any]:
-    """A stand-in for :func:`outreach.countdown.countdown_values` (previews and tests)."""
+def _simple_countdown(when: date | None, end: date | None, today: date) -> dict[str, Any]:
+    """A stand-in for :func:`outreach.countdown.countdown_values` (previews and tests):
+    ``days_until`` (negative after the date), ``weeks_until`` (truncated toward zero),
+    ``is_past`` (after the last day)."""
     if when is None:
         return {}
-    if isinstance(when, datetime):
-        when = when.date()
     days = (when - today).days
-    return {"days_until": days, "weeks_until": days // 7 if days >= 0 else -(-days // 7),
-            "is_past": days < 0}  # fmt: skip
+    last = end or when
+    return {
+        "days_until": days,
+        "weeks_until": days // 7 if days >= 0 else -(-days // 7),
+        "is_past": last < today,
+    }
 
 
 def build_context(
@@ -299,9 +304,11 @@ def build_context(
             "location": _text(_get(m, "location")),
         }
         if countdown is None:
-            data.update(_simple_countdown(when, today))
+            data.update(_simple_countdown(when, _get(m, "end"), today))
         else:
             data.update(countdown.get(key, {}))
+        for name in ("title", "location"):
+            data[name] = _text(data.get(name))
         ms[key] = Record(f"milestones.{key}", data)
 
     if step is None or isinstance(step, str):
@@ -539,8 +546,30 @@ def _to_error(exc: BaseException, default_template: str | None) -> TemplateRende
 # The renderer
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with a fast path for :class:`Record` keys: they are plain data
+    (what ``record[key]`` returns anyway), so the per-attribute safety checks, which dominate
+    the cost of a render, are skipped for them. Everything else takes the checked path."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is Record and attribute[:1] != "_":
+            try:
+                return obj._data[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(obj) is Record and type(argument) is str and argument[:1] != "_":
+            try:
+                return obj._data[argument]
+            except KeyError:
+                pass
+        return super().getitem(obj, argument)
+
+
 def _make_env(templates_dir: Path, *, autoescape: bool, auto_reload: bool) -> jinja2.Environment:
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         loader=jinja2.FileSystemLoader(str(templates_dir), encoding="utf-8"),
         autoescape=autoescape,
         undefined=_StrictUndefined,
@@ -555,7 +584,9 @@ def _make_env(templates_dir: Path, *, autoescape: bool, auto_reload: bool) -> ji
 
 
 def _clean_text(value: str) -> str:
+    # "-- " (with its space) is the signature delimiter mail clients recognise; keep it.
     lines = [line.rstrip() for line in value.replace("\r\n", "\n").split("\n")]
+    lines = ["-- " if line == "--" else line for line in lines]
     return "\n".join(lines).strip("\n") + "\n"
 
 

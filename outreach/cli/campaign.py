@@ -1,7 +1,196 @@
-"""`outreach campaign …` commands."""
+"""`outreach campaign …`: load, list, show, pause, resume."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from outreach.cli.common import (
+    JsonOption,
+    NowOption,
+    app_context,
+    clock_option,
+    console,
+    default_reviewer,
+    print_json,
+)
 
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("load")
+def load(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A campaign file, or a folder of *.toml files.")],
+    now: NowOption = None,
+) -> None:
+    """Validate campaign files completely, then load them (a reload updates in place)."""
+    from outreach.services import load_campaigns
+
+    app_ = app_context(ctx)
+    loads = load_campaigns(
+        app_.engine(),
+        path,
+        settings=app_.settings,
+        now=clock_option(now).now(),
+        actor=default_reviewer(None, app_.settings),
+    )
+    for item in loads:
+        r = item.result
+        line = f"{r.slug}: {r.action}"
+        if r.changes:
+            line += f" ({', '.join(r.changes[:8])}{'…' if len(r.changes) > 8 else ''})"
+        if item.replanned.get("replanned") or item.replanned.get("cancelled"):
+            line += (
+                f"; {item.replanned.get('replanned', 0)} queued message(s) re-planned for review, "
+                f"{item.replanned.get('cancelled', 0)} cancelled"
+            )
+        console.print(line, markup=False)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
+    """The loaded campaigns."""
+    from outreach.repository import list_campaigns
+
+    with app_context(ctx).session() as session:
+        rows = list_campaigns(session)
+    if json_:
+        print_json(
+            [
+                {
+                    "slug": c.slug,
+                    "name": c.name,
+                    "state": c.state,
+                    "timezone": c.timezone,
+                    "require_approval": c.require_approval,
+                    "source": c.source_path,
+                }
+                for c in rows
+            ]
+        )
+        return
+    table = Table()
+    for col in ("slug", "name", "state", "timezone", "approval", "source"):
+        table.add_column(col)
+    for c in rows:
+        table.add_row(
+            c.slug,
+            c.name,
+            c.state,
+            c.timezone,
+            f"{c.approvals_required} reviewer(s)" if c.require_approval else "automatic",
+            c.source_path or "",
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(ctx: typer.Context, slug: str, json_: JsonOption = False, now: NowOption = None) -> None:
+    """One campaign: settings, milestones with days to go, steps."""
+    from outreach.countdown import days_until, milestone_phase
+    from outreach.repository import get_campaign, load_campaign, when_to_json
+
+    moment = clock_option(now).now()
+    with app_context(ctx).session() as session:
+        loaded = load_campaign(session, campaign=get_campaign(session, slug=slug))
+    spec, c = loaded.spec, loaded.campaign
+    data = {
+        "slug": c.slug,
+        "name": c.name,
+        "state": c.state,
+        "timezone": c.timezone,
+        "require_approval": c.require_approval,
+        "approvals_required": c.approvals_required,
+        "lookahead_days": c.lookahead_days,
+        "sender": {"name": c.sender_name, "email": c.sender_email, "reply_to": c.reply_to},
+        "sending": c.sending,
+        "audience_tags": c.audience_tags,
+        "vars": c.vars,
+        "milestones": [
+            {
+                "key": m.key,
+                "title": m.title,
+                "date": m.date,
+                "end": m.end,
+                "location": m.location,
+                "days_until": days_until(m.date, moment, c.timezone),
+                "phase": milestone_phase(m, moment, c.timezone),
+            }
+            for m in spec.milestones
+        ],
+        "steps": [
+            {
+                "key": s.key,
+                "template": s.template,
+                "when": when_to_json(s.when),
+                "audience_tags": list(s.audience_tags) if s.audience_tags is not None else None,
+            }
+            for s in spec.steps
+        ],
+        "source": c.source_path,
+    }
+    if json_:
+        print_json(data)
+        return
+    console.print(f"{c.slug} — {c.name} [{c.state}]", markup=False)
+    console.print(
+        f"timezone {c.timezone}; sender {c.sender_name} <{c.sender_email}>; "
+        f"approval: {f'{c.approvals_required} reviewer(s)' if c.require_approval else 'automatic'}; "
+        f"lookahead {c.lookahead_days} days",
+        markup=False,
+    )
+    table = Table(title="milestones")
+    for col in ("key", "title", "date", "days to go"):
+        table.add_column(col)
+    for m in data["milestones"]:
+        table.add_row(
+            m["key"],
+            m["title"],
+            str(m["date"]) + (f" – {m['end']}" if m["end"] else ""),
+            str(m["days_until"]) if m["phase"] == "upcoming" else m["phase"].replace("_", " "),
+        )
+    console.print(table)
+    table = Table(title="steps")
+    for col in ("key", "template", "when", "audience"):
+        table.add_column(col)
+    for s in data["steps"]:
+        table.add_row(
+            s["key"],
+            s["template"],
+            ", ".join(f"{k}={v}" for k, v in s["when"].items()),
+            ", ".join(s["audience_tags"]) if s["audience_tags"] else "campaign's",
+        )
+    console.print(table)
+
+
+def _set_paused(ctx: typer.Context, slug: str, paused: bool, now: str | None) -> None:
+    from outreach.services import pause_campaign
+
+    app_ = app_context(ctx)
+    changed = pause_campaign(
+        app_.engine(),
+        slug=slug,
+        paused=paused,
+        now=clock_option(now).now(),
+        actor=default_reviewer(None, app_.settings),
+    )
+    word = "paused" if paused else "resumed"
+    console.print(
+        f"{slug}: {word}" if changed else f"{slug} was already {'paused' if paused else 'active'}"
+    )
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, slug: str, now: NowOption = None) -> None:
+    """Emergency brake: no planning and no sending for this campaign, in every daemon."""
+    _set_paused(ctx, slug, True, now)
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, slug: str, now: NowOption = None) -> None:
+    """Lift the brake; letters that missed their day come back through the stale check."""
+    _set_paused(ctx, slug, False, now)

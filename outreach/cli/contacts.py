@@ -1,7 +1,120 @@
-"""`outreach contacts …` commands."""
+"""`outreach contacts …`: import and list."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from outreach.cli.common import (
+    JsonOption,
+    NowOption,
+    app_context,
+    clock_option,
+    console,
+    err_console,
+    print_json,
+)
 
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A UTF-8 CSV file with an email column.")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the good rows, report the bad ones.")
+    ] = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Add this tag to every imported contact (repeatable)."),
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated."""
+    from outreach.services import import_contacts
+
+    app_ = app_context(ctx)
+    engine = app_.engine()
+    total = None
+    if sys.stderr.isatty():
+        with open(path, "rb") as fh:
+            total = max(sum(1 for _ in fh) - 1, 0)
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        TextColumn("{task.completed} rows"),
+        console=err_console,
+        disable=not sys.stderr.isatty(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=total)
+        result = import_contacts(
+            engine,
+            path,
+            now=clock_option(now).now(),
+            skip_invalid=skip_invalid,
+            tags=tuple(tag or ()),
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    for error in result.parsed.errors:
+        err_console.print(f"skipped: {error}", markup=False)
+    r = result.result
+    assert r is not None
+    console.print(
+        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged"
+        + (f", {len(result.parsed.errors)} bad row(s) skipped" if result.parsed.errors else ""),
+        markup=False,
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    tag: Annotated[str | None, typer.Option("--tag", help="Only contacts with this tag.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """The contacts, by email."""
+    from outreach.repository import list_contacts
+
+    with app_context(ctx).session() as session:
+        rows = list_contacts(session, tag=tag)
+    if json_:
+        print_json(
+            [
+                {
+                    "email": c.email,
+                    "name": c.name,
+                    "salutation": c.salutation,
+                    "title": c.title,
+                    "organisation": c.organisation,
+                    "country": c.country,
+                    "language": c.language,
+                    "timezone": c.timezone,
+                    "tags": c.tags,
+                    "fields": c.fields,
+                }
+                for c in rows
+            ]
+        )
+        return
+    table = Table()
+    for col in ("email", "name", "organisation", "country", "language", "timezone", "tags"):
+        table.add_column(col)
+    for c in rows:
+        table.add_row(
+            c.email,
+            c.name or "",
+            c.organisation or "",
+            c.country or "",
+            c.language or "",
+            c.timezone or "",
+            ";".join(c.tags),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} contact(s)")

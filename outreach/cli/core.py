@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import typer
 from rich.table import Table
 
@@ -13,6 +12,7 @@ from outreach.cli.common import (
     app_context,
     clock_option,
     console,
+    err_console,
     print_json,
 )
 from outreach.db import migrate
@@ -74,7 +74,9 @@ def status(
         table.add_row(*(str(v) for v in r.funnel.values()))
         console.print(table)
         for m in r.milestones:
-            console.print(f"  {m['title']}: {m['date']} — {_days_text(m['days_until'], m['phase'])}")
+            console.print(
+                f"  {m['title']}: {m['date']} — {_days_text(m['days_until'], m['phase'])}"
+            )
     if health:
         table = Table(title="daemon")
         for col in ("job", "instance", "started", "finished", "outcome", "detail"):
@@ -101,9 +103,76 @@ def _days_text(days: int, phase: str) -> str:
     return f"{days} days to go"
 
 
+def countdown(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    json_: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Milestones with days to go ("today", "in progress" for a meeting, "past")."""
+    from outreach.status import campaign_status
+
+    moment = clock_option(now).now()
+    with app_context(ctx).session() as session:
+        rows = campaign_status(session, now=moment, slug=campaign)
+    if json_:
+        print_json([{"campaign": r.slug, **m} for r in rows for m in r.milestones])
+        return
+    table = Table()
+    for col in ("campaign", "milestone", "date", "days to go"):
+        table.add_column(col)
+    for r in rows:
+        for m in r.milestones:
+            when = str(m["date"]) + (f" – {m['end']}" if m["end"] else "")
+            table.add_row(r.slug, m["title"], when, _days_text(m["days_until"], m["phase"]))
+    console.print(table)
+
+
+def plan(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    json_: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Queue what is due within each campaign's lookahead (idempotent)."""
+    from outreach.errors import TemplateError
+    from outreach.planner import plan as do_plan
+
+    app_ = app_context(ctx)
+    report = do_plan(
+        app_.engine(), now=clock_option(now).now(), settings=app_.settings, campaign=campaign
+    )
+    if json_:
+        print_json(
+            {
+                "queued": report.queued,
+                "auto_approved": report.auto_approved,
+                "by_campaign": report.campaigns,
+                "paused": report.skipped_paused,
+                "render_errors": [e.__dict__ for e in report.render_errors],
+            }
+        )
+    else:
+        console.print(
+            f"queued {report.queued} message(s)"
+            + (f" ({report.auto_approved} auto-approved)" if report.auto_approved else "")
+            + "".join(f"; {slug}: {n}" for slug, n in sorted(report.campaigns.items())),
+            markup=False,
+        )
+        for slug in report.skipped_paused:
+            console.print(f"{slug}: paused, not planned", markup=False)
+    if report.render_errors:
+        for e in report.render_errors[:20]:
+            err_console.print(
+                f"render error: {e.campaign}/{e.step} for {e.contact}: {e.error}", markup=False
+            )
+        raise TemplateError(
+            f"{len(report.render_errors)} message(s) failed to render (recorded as render_error)"
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(status)
-
-
-
+    app.command()(countdown)
+    app.command()(plan)

@@ -1,7 +1,379 @@
-"""`outreach review …` commands."""
+"""`outreach review …` commands: thin wrappers over :mod:`outreach.review`."""
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+from rich.text import Text
+
+from outreach import review as svc
+from outreach.cli.common import (
+    CampaignOption,
+    JsonOption,
+    NowOption,
+    app_context,
+    clock_option,
+    console,
+    default_reviewer,
+    print_json,
+)
+from outreach.errors import NotFoundError, ReviewError
 
 app = typer.Typer(no_args_is_help=True)
+
+ReviewerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reviewer",
+        help="Who is reviewing (default: $OUTREACH_REVIEWER, else the login name).",
+        show_default=False,
+    ),
+]
+
+#: The line that separates the text part from the HTML part in the file `review edit` opens.
+HTML_SEPARATOR = "--- html ---"
+
+
+def _t(value: object) -> Text:
+    """User data as a table cell: never interpreted as Rich markup."""
+    return Text("" if value is None else str(value))
+
+
+@app.command("list")
+def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption = False) -> None:
+    """Messages waiting for review, oldest scheduled first."""
+    app_ = app_context(ctx)
+    with app_.session() as session:
+        items = svc.list_pending(session, campaign=campaign)
+    if json_:
+        print_json([asdict(item) for item in items])
+        return
+    if not items:
+        console.print("no messages waiting for review")
+        return
+    table = Table(title=f"waiting for review ({len(items)})")
+    for column in ("id", "campaign", "step", "to", "subject", "scheduled", "recipient's time"):
+        table.add_column(column)
+    table.add_column("approvals")
+    table.add_column("note")
+    for item in items:
+        to = f"{item.to_name} <{item.to_email}>" if item.to_name else item.to_email
+        approvals = f"{len(item.approvals)}/{item.approvals_required}"
+        if item.approvals:
+            approvals += " (" + ", ".join(item.approvals) + ")"
+        marks = []
+        if item.stale:
+            marks.append(f"STALE: {item.stale_reason}")
+        if item.edited:
+            marks.append("edited")
+        table.add_row(
+            _t(item.id),
+            _t(item.campaign),
+            _t(item.step),
+            _t(to),
+            _t(item.subject),
+            _t(f"{_short(item.scheduled_for_campaign)} {item.campaign_timezone}"),
+            _t(f"{_short(item.scheduled_for_recipient)} {item.recipient_timezone}"),
+            _t(approvals),
+            Text("; ".join(marks), style="bold red" if item.stale else ""),
+        )
+    console.print(table)
+
+
+def _short(iso: str) -> str:
+    """``2010-04-23T09:00:00+02:00`` → ``2010-04-23 09:00``."""
+    return iso[:16].replace("T", " ")
+
+
+@app.command()
+def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """The message as it will leave: headers, text, HTML as text, template, countdown values
+    and history."""
+    app_ = app_context(ctx)
+    with app_.session() as session:
+        detail = svc.show(session, message_id)
+
+    def out(text: str = "", **kw: object) -> None:
+        console.print(text, markup=False, **kw)  # type: ignore[arg-type]
+
+    out(
+        f"message {detail.id} — {detail.campaign} / {detail.step} — {detail.status}"
+        + (" — edited" if detail.edited else ""),
+        style="bold",
+    )
+    if detail.stale_reason:
+        out(f"STALE: {detail.stale_reason}", style="bold red")
+    out()
+    for name, value in detail.headers:
+        out(f"{name}: {value}")
+    if not detail.headers:
+        out("(no composed bytes: nothing will be sent as is)")
+    out()
+    out("--- text ---", style="bold")
+    out(detail.text.rstrip("\n"))
+    if detail.html_text is not None:
+        out()
+        out("--- html (as text) ---", style="bold")
+        out(detail.html_text)
+    out()
+    out("--- rendered from ---", style="bold")
+    out(f"template: {detail.template or '-'}   language: {detail.language or '-'}")
+    out(f"rendered for: {detail.rendered_for or '-'}   scheduled: {detail.scheduled_for_utc}")
+    if detail.render_context:
+        out(
+            "countdown values: "
+            + json.dumps(detail.render_context, sort_keys=True, ensure_ascii=False, default=str)
+        )
+    out(f"content hash: {detail.content_hash or '-'}  ({detail.raw_size} bytes)")
+    approvals = ", ".join(detail.approvals) or "none"
+    out(f"approvals: {len(detail.approvals)}/{detail.approvals_required} ({approvals})")
+    out()
+    out("--- history ---", style="bold")
+    for event in detail.history:
+        move = (
+            f"{event.from_state or '(new)'} → {event.to_state}"
+            if event.to_state is not None
+            else ""
+        )
+        line = f"{event.at.isoformat()}  {event.actor}  {event.action}  {move}".rstrip()
+        if event.reason:
+            line += f"  — {event.reason}"
+        out(line)
+        diff = event.data.get("diff") if isinstance(event.data, dict) else None
+        if diff:
+            for diff_line in str(diff).rstrip("\n").splitlines():
+                out(f"    {diff_line}")
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[int] | None, typer.Argument(metavar="ID…", help="Message ids.", show_default=False)
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every message waiting for review (see --campaign).")
+    ] = False,
+    campaign: CampaignOption = None,
+    reviewer: ReviewerOption = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="A note kept with the approval.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    now: NowOption = None,
+) -> None:
+    """Approve messages (all or nothing). With approvals_required = 2, two different
+    reviewers must approve."""
+    if ids and all_:
+        raise typer.BadParameter("give message ids or --all, not both")
+    if not ids and not all_:
+        raise typer.BadParameter("give message ids, or --all")
+    if campaign and not all_:
+        raise typer.BadParameter("--campaign only goes with --all")
+    app_ = app_context(ctx)
+    who = default_reviewer(reviewer, app_.settings)
+    moment = clock_option(now).now()
+    if all_:
+        with app_.session() as session:
+            chosen = svc.pending_ids(session, campaign=campaign, reviewer=who)
+            counts = svc.count_pending_by_campaign(session, ids=chosen)
+        if not chosen:
+            console.print("no messages waiting for your review", markup=False)
+            return
+        summary = f"{len(chosen)} message(s) in " + ", ".join(
+            f"{slug} ({n})" for slug, n in counts.items()
+        )
+        if not yes:
+            if not sys.stdin.isatty():
+                raise ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
+            console.print(f"about to approve {summary} as {who}", markup=False)
+            if not typer.confirm("approve them?", default=False):
+                console.print("nothing approved", markup=False)
+                raise typer.Exit(code=1)
+        ids = chosen
+    assert ids is not None
+    with app_.session() as session:
+        results = svc.approve(session, ids, reviewer=who, note=note, now=moment)
+    for r in results:
+        if r.approved:
+            console.print(f"message {r.id} approved ({', '.join(r.approvals)})", markup=False)
+        else:
+            console.print(
+                f"message {r.id}: approval {len(r.approvals)} of {r.approvals_required} "
+                f"recorded ({', '.join(r.approvals)}); still pending review",
+                markup=False,
+            )
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    ids: Annotated[list[int], typer.Argument(metavar="ID…", help="Message ids.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (required; kept in the log).")],
+    reviewer: ReviewerOption = None,
+    now: NowOption = None,
+) -> None:
+    """Reject messages (all or nothing): they become rejected and are never sent."""
+    app_ = app_context(ctx)
+    who = default_reviewer(reviewer, app_.settings)
+    moment = clock_option(now).now()
+    with app_.session() as session:
+        results = svc.reject(session, ids, reviewer=who, reason=reason, now=moment)
+    for r in results:
+        console.print(f"message {r.id} rejected", markup=False)
+
+
+# --------------------------------------------------------------------------- edit
+
+
+@dataclass(frozen=True)
+class EditableContent:
+    """What `review edit` lets a reviewer change."""
+
+    subject: str
+    text: str
+    html: str | None
+
+
+def format_editable(content: EditableContent) -> str:
+    """The file the editor opens: a ``Subject:`` line, a blank line, the text, and the HTML
+    after a ``--- html ---`` line when the message has an HTML part."""
+    out = f"Subject: {content.subject}\n\n{content.text}"
+    if not out.endswith("\n"):
+        out += "\n"
+    if content.html is not None:
+        html = content.html if content.html.endswith("\n") else content.html + "\n"
+        out += f"{HTML_SEPARATOR}\n{html}"
+    return out
+
+
+def parse_editable(source: str, original: EditableContent) -> EditableContent:
+    """Read the edited file back. Raises ReviewError naming the line that is wrong.
+
+    Trailing newlines are not a change: a part whose text differs from the original only by
+    trailing newlines keeps the original text.
+    """
+    lines = source.replace("\r\n", "\n").split("\n")
+    if not lines or not lines[0].startswith("Subject:"):
+        raise ReviewError("edited file, line 1: must be 'Subject: …'")
+    subject = lines[0][len("Subject:") :].strip()
+    if len(lines) < 2 or lines[1].strip() != "":
+        raise ReviewError("edited file, line 2: must be blank (it separates the subject)")
+    body = lines[2:]
+    html: str | None
+    if HTML_SEPARATOR in (line.rstrip() for line in body):
+        at = [line.rstrip() for line in body].index(HTML_SEPARATOR)
+        text, html = "\n".join(body[:at]), "\n".join(body[at + 1 :])
+        if not html.strip():
+            html = None
+    else:
+        if original.html is not None:
+            raise ReviewError(
+                f"edited file: the '{HTML_SEPARATOR}' line is missing (keep it; leave the "
+                "section empty to remove the HTML part)"
+            )
+        text, html = "\n".join(body), None
+    return EditableContent(
+        subject=subject,
+        text=_keep_trailing(text, original.text),
+        html=None if html is None else _keep_trailing(html, original.html or ""),
+    )
+
+
+def _keep_trailing(new: str, old: str) -> str:
+    if new.rstrip("\n") == old.rstrip("\n"):
+        return old
+    return new.rstrip("\n") + "\n"
+
+
+def run_editor(path: Path) -> None:
+    """Run ``$EDITOR`` (default ``vi``) on ``path`` and wait for it."""
+    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+    try:
+        argv = [*shlex.split(editor), str(path)]
+    except ValueError as exc:
+        raise ReviewError(f"$EDITOR {editor!r}: {exc}") from None
+    try:
+        result = subprocess.run(argv, check=False)
+    except OSError as exc:
+        raise ReviewError(f"cannot run editor {editor!r}: {exc.strerror or exc}") from None
+    if result.returncode != 0:
+        raise ReviewError(f"editor {editor!r} exited with status {result.returncode}; no change")
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID")],
+    reviewer: ReviewerOption = None,
+    now: NowOption = None,
+) -> None:
+    """Open $EDITOR on the subject and text (and HTML); a change keeps the message pending
+    review with earlier approvals cleared and the edit logged."""
+    from functools import partial
+
+    from outreach.models import Message
+
+    app_ = app_context(ctx)
+    who = default_reviewer(reviewer, app_.settings)
+    with app_.session() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise NotFoundError(f"message {message_id} does not exist")
+        original = EditableContent(message.subject, message.text, message.html)
+        status = message.status
+    if status not in ("pending_review", "approved"):
+        raise ReviewError(
+            f"message {message_id} is {status}; only pending_review or approved messages can be "
+            "edited"
+        )
+    with tempfile.TemporaryDirectory(prefix="outreach-edit-") as tmp:
+        path = Path(tmp) / f"message-{message_id}.txt"
+        path.write_text(format_editable(original), encoding="utf-8")
+        run_editor(path)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ReviewError(f"cannot read the edited file back: {exc}") from None
+    changed = parse_editable(source, original)
+    if changed == original:
+        console.print("no change", markup=False)
+        return
+
+    from outreach.planner import recompose_message
+
+    recompose = partial(recompose_message, settings=app_.settings)
+    moment = clock_option(now).now()
+    with app_.session() as session:
+        result = svc.edit(
+            session,
+            message_id,
+            subject=changed.subject,
+            text=changed.text,
+            html=changed.html,
+            reviewer=who,
+            now=moment,
+            recompose=lambda s, m, subj, text, html: recompose(
+                s, m, subject=subj, text=text, html=html
+            ),
+        )
+    if not result.changed:
+        console.print("no change", markup=False)
+        return
+    console.print(result.diff.rstrip("\n"), markup=False)
+    cleared = (
+        f"; approvals cleared ({', '.join(result.cleared_approvals)})"
+        if (result.cleared_approvals)
+        else ""
+    )
+    console.print(f"message {message_id} edited; pending review again{cleared}", markup=False)

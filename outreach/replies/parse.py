@@ -111,7 +111,7 @@ BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "mailer_daemon", "maildaemon", "
 #: Subjects (at the start) that bounces wear when they carry no DSN part.
 BOUNCE_SUBJECT_RE = re.compile(
     r"^\s*(?:undeliver(?:ed|able)\b|undelivered mail returned to sender|"
-    r"mail delivery (?:failed|failure|subsystem|system)|delivery (?:status notification|failure|"
+    r"mail delivery (?:failed|failure|subsystem|system)|delivery (?:status notification|failure|delayed|"
     r"has failed|notification)|returned mail\b|failure notice|non remis|non-remis|"
     r"unzustellbar|nicht zustellbar|no se puede entregar|mensaje no entregado|"
     r"delayed mail|warning: could not send|message not delivered|"
@@ -594,26 +594,38 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self._skip = 0
+        self._quote = 0
 
     def handle_starttag(self, tag: str, attrs: object) -> None:
         if tag in ("script", "style", "head"):
             self._skip += 1
         elif tag in self._BREAKS:
             self.out.append("\n")
+            if tag == "blockquote":
+                self._quote += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "head"):
             self._skip = max(0, self._skip - 1)
         elif tag in self._BREAKS:
             self.out.append("\n")
+            if tag == "blockquote":
+                self._quote = max(0, self._quote - 1)
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.out.append(data)
+        if self._skip:
+            return
+        if self._quote:
+            # quoted HTML becomes "> " lines, like quoted plain text
+            data = "\n".join("> " + line for line in data.split("\n"))
+        self.out.append(data)
 
 
 def html_to_text(html: str) -> str:
-    """The visible text of an HTML body, one line per block; never raises."""
+    """The visible text of an HTML body, one line per block, blockquotes as "> " lines.
+
+    Never raises.
+    """
     try:
         extractor = _TextExtractor()
         extractor.feed(html[:MAX_BODY_BYTES])

@@ -23,7 +23,8 @@ _CUT_LINE_RE = re.compile(
 #: An attribution line ("On <date>, <name> wrote:") over at most two lines.
 _ATTRIBUTION_RE = re.compile(
     r"""^[ \t]*(?:on|le|el|am|em|il)\b[^\n]{0,300}(?:\n[^\n]{0,300})?
-        \b(?:wrote|a\s+[ée]crit|escribi[óo]|schrieb|escreveu|ha\s+scritto)\s*:?[ \t]*$""",
+        \b(?:(?:wrote|a\s+[ée]crit|escribi[óo]|escreveu|ha\s+scritto)\s*:?
+            |schrieb\b[^\n]{0,200}:)[ \t]*$""",
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
 #: Outlook's header block of the quoted message: From:/De :/Von: then Sent:/Date:... below.

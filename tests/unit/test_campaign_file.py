@@ -282,3 +282,39 @@ when = { date = 2010-05-01T09:00 }
     assert sorted(order) == sorted(s.key for s in spec.steps)
     assert order.index("first") < order.index("second") < order.index("third")
     assert order == ["standalone", "first", "second", "third"]
+
+
+def test_times_without_seconds_as_design_md_writes_them() -> None:
+    """Python 3.11's tomllib reads TOML 1.0, which needs seconds; DESIGN.md omits them."""
+    text = """
+slug = "short-times"
+name = "Short times"
+timezone = "UTC"
+[sender]
+name = "Fictional Coalition"
+email = "outreach@example.org"
+[sending]
+start = 08:00
+end = "16:30"
+[vars]
+meeting = { note = "doors 2010-05-10T08:00", at = 09:30 }
+[[milestones]]
+key = "m"
+title = "M"
+date = 2010-08-01
+[[steps]]
+key = "dated"
+template = "x/t"
+when = { date = 2010-05-10T09:00 }
+[[steps]]
+key = "timed"
+template = "x/t"
+when = { milestone = "m", days_before = 1, at = 07:45 }
+"""
+    spec = parse_campaign(text, source="inline.toml", templates_dir=None)
+    assert (spec.sending.start, spec.sending.end) == (time(8), time(16, 30))
+    assert spec.vars["meeting"] == {"note": "doors 2010-05-10T08:00", "at": time(9, 30)}
+    assert spec.step("dated").when == DateWhen(datetime(2010, 5, 10, 9))
+    assert spec.step("timed").when == MilestoneWhen("m", 1, time(7, 45))
+    with pytest.raises(CampaignFileError, match=r"^inline\.toml: TOML syntax error: .*line 9,"):
+        parse_campaign(text.replace("start = 08:00", "start = 25:00"), source="inline.toml")

@@ -421,7 +421,7 @@ def test_scheduled_send_is_inside_the_contacts_window(
     sent = scheduled_send(step, spec, contact_tz, previous_sent_at=None)
     assert sent is not None and sent >= due
     assert in_window(sent, window, contact_tz or campaign_tz)
-    assert sent - due < timedelta(days=9)
+    assert sent - due < timedelta(days=15)  # a week, or two when a DST gap eats a window
     # the due moment itself is on the intended campaign-local day (or just after a gap)
     due_day = local_date(due, campaign_tz)
     intended = milestone_day - timedelta(days=days_before)

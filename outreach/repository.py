@@ -1,0 +1,394 @@
+"""Queries in one place: keyword-only functions over a session.
+
+Campaign files become rows here (and rows become :class:`CampaignSpec` values again for the
+pure planning code); contacts are upserted in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from types import MappingProxyType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from outreach.campaigns import (
+    AfterWhen,
+    CampaignSpec,
+    DateWhen,
+    MilestoneSpec,
+    MilestoneWhen,
+    SenderSpec,
+    SendingWindow,
+    StepSpec,
+    When,
+)
+from outreach.contacts import ContactRow
+from outreach.errors import NotFoundError
+from outreach.lifecycle import record_event
+from outreach.models import Campaign, Contact, Milestone, Step, Suppression
+
+# -- campaign <-> rows ----------------------------------------------------------------------
+
+
+def when_to_json(when: When) -> dict[str, Any]:
+    """A step's ``when`` as stored in ``step.when``."""
+    if isinstance(when, MilestoneWhen):
+        out: dict[str, Any] = {"milestone": when.milestone, "days_before": when.days_before}
+        if when.at is not None:
+            out["at"] = when.at.strftime("%H:%M")
+        return out
+    if isinstance(when, AfterWhen):
+        return {"after": when.after, "days": when.days}
+    return {"date": when.at.isoformat(timespec="minutes")}
+
+
+def when_from_json(data: dict[str, Any]) -> When:
+    if "milestone" in data:
+        at = data.get("at")
+        return MilestoneWhen(
+            data["milestone"], int(data["days_before"]), time.fromisoformat(at) if at else None
+        )
+    if "after" in data:
+        return AfterWhen(data["after"], int(data["days"]))
+    return DateWhen(datetime.fromisoformat(data["date"]))
+
+
+def sending_to_json(window: SendingWindow) -> dict[str, Any]:
+    return {
+        "days": sorted(window.days),
+        "start": window.start.strftime("%H:%M"),
+        "end": window.end.strftime("%H:%M:%S")
+        if window.end.second
+        else window.end.strftime("%H:%M"),
+        "daily_limit": window.daily_limit,
+    }
+
+
+def sending_from_json(data: dict[str, Any]) -> SendingWindow:
+    if not data:
+        return SendingWindow()
+    return SendingWindow(
+        days=frozenset(int(d) for d in data.get("days", (0, 1, 2, 3, 4))),
+        start=time.fromisoformat(data.get("start", "09:00")),
+        end=time.fromisoformat(data.get("end", "17:00")),
+        daily_limit=data.get("daily_limit"),
+    )
+
+
+def spec_from_rows(
+    campaign: Campaign, milestones: Sequence[Milestone], steps: Sequence[Step]
+) -> CampaignSpec:
+    """The :class:`CampaignSpec` a campaign's rows describe (active steps only)."""
+    return CampaignSpec(
+        slug=campaign.slug,
+        name=campaign.name,
+        timezone=campaign.timezone,
+        sender=SenderSpec(campaign.sender_name, campaign.sender_email, campaign.reply_to),
+        sending=sending_from_json(campaign.sending),
+        milestones=tuple(
+            MilestoneSpec(m.key, m.title, m.date, m.end, m.location)
+            for m in sorted(milestones, key=lambda m: (m.date, m.key))
+        ),
+        steps=tuple(
+            StepSpec(
+                s.key,
+                s.template,
+                when_from_json(s.when),
+                tuple(s.audience_tags) if s.audience_tags is not None else None,
+                s.position,
+            )
+            for s in sorted(steps, key=lambda s: s.position)
+            if s.active
+        ),
+        source_path=campaign.source_path or "",
+        source_sha256=campaign.source_sha256 or "",
+        require_approval=campaign.require_approval,
+        approvals_required=campaign.approvals_required,
+        lookahead_days=campaign.lookahead_days,
+        audience_tags=tuple(campaign.audience_tags),
+        vars=MappingProxyType(dict(campaign.vars)),
+    )
+
+
+@dataclass(frozen=True)
+class LoadedCampaign:
+    """A campaign row with its milestones, steps (by key, active or not) and spec."""
+
+    campaign: Campaign
+    milestones: list[Milestone]
+    steps: dict[str, Step]
+    spec: CampaignSpec
+
+
+def get_campaign(session: Session, *, slug: str) -> Campaign:
+    campaign = session.exec(select(Campaign).where(Campaign.slug == slug)).first()
+    if campaign is None:
+        known = session.exec(select(Campaign.slug).order_by(Campaign.slug)).all()
+        hint = f" (loaded: {', '.join(known)})" if known else " (no campaign is loaded)"
+        raise NotFoundError(f"no campaign {slug!r}{hint}")
+    return campaign
+
+
+def load_campaign(session: Session, *, campaign: Campaign) -> LoadedCampaign:
+    milestones = list(session.exec(select(Milestone).where(Milestone.campaign_id == campaign.id)))
+    steps = list(session.exec(select(Step).where(Step.campaign_id == campaign.id)))
+    return LoadedCampaign(
+        campaign, milestones, {s.key: s for s in steps}, spec_from_rows(campaign, milestones, steps)
+    )
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.exec(select(Campaign).order_by(Campaign.slug)))
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    slug: str
+    action: str  # "created" | "updated" | "unchanged"
+    changes: tuple[str, ...]
+    campaign_id: int
+
+
+def save_campaign(session: Session, spec: CampaignSpec, *, now: datetime, actor: str) -> SaveResult:
+    """Create or update a campaign from a validated spec, in place: milestones and steps are
+    matched by key; a step no longer in the file is deactivated (its history stays).
+    Re-planning of unsent messages is the planner's job (:func:`outreach.planner.replan`)."""
+    campaign = session.exec(select(Campaign).where(Campaign.slug == spec.slug)).first()
+    values: dict[str, Any] = {
+        "name": spec.name,
+        "timezone": spec.timezone,
+        "require_approval": spec.require_approval,
+        "approvals_required": spec.approvals_required,
+        "lookahead_days": spec.lookahead_days,
+        "sender_name": spec.sender.name,
+        "sender_email": spec.sender.email,
+        "reply_to": spec.sender.reply_to,
+        "sending": sending_to_json(spec.sending),
+        "audience_tags": list(spec.audience_tags),
+        "vars": _plain(spec.vars),
+        "source_path": spec.source_path,
+        "source_sha256": spec.source_sha256,
+    }
+    changes: list[str] = []
+    if campaign is None:
+        campaign = Campaign(slug=spec.slug, created_at=now, updated_at=now, **values)
+        session.add(campaign)
+        session.flush()
+        action = "created"
+    else:
+        for key, value in values.items():
+            if key in ("source_path", "source_sha256"):
+                setattr(campaign, key, value)
+                continue
+            if getattr(campaign, key) != value:
+                changes.append(key)
+                setattr(campaign, key, value)
+        action = "updated"
+    assert campaign.id is not None
+
+    existing_ms = {
+        m.key: m
+        for m in session.exec(select(Milestone).where(Milestone.campaign_id == campaign.id))
+    }
+    for m in spec.milestones:
+        row = existing_ms.pop(m.key, None)
+        if row is None:
+            session.add(
+                Milestone(
+                    campaign_id=campaign.id,
+                    key=m.key,
+                    title=m.title,
+                    date=m.date,
+                    end=m.end,
+                    location=m.location,
+                )
+            )
+            if action == "updated":
+                changes.append(f"milestones.{m.key}")
+            continue
+        for attr in ("title", "date", "end", "location"):
+            if getattr(row, attr) != getattr(m, attr):
+                setattr(row, attr, getattr(m, attr))
+                changes.append(f"milestones.{m.key}.{attr}")
+    for row in existing_ms.values():
+        session.delete(row)
+        changes.append(f"milestones.{row.key} removed")
+
+    existing_steps = {
+        s.key: s for s in session.exec(select(Step).where(Step.campaign_id == campaign.id))
+    }
+    for st in spec.steps:
+        row = existing_steps.pop(st.key, None)
+        data = {
+            "template": st.template,
+            "when": when_to_json(st.when),
+            "audience_tags": list(st.audience_tags) if st.audience_tags is not None else None,
+            "position": st.position,
+            "active": True,
+        }
+        if row is None:
+            session.add(Step(campaign_id=campaign.id, key=st.key, **data))
+            if action == "updated":
+                changes.append(f"steps.{st.key}")
+            continue
+        for attr, value in data.items():
+            if getattr(row, attr) != value:
+                setattr(row, attr, value)
+                changes.append(f"steps.{st.key}.{attr}")
+    for row in existing_steps.values():
+        if row.active:
+            row.active = False
+            changes.append(f"steps.{row.key} removed")
+    if action == "updated":
+        if not changes:
+            action = "unchanged"
+        else:
+            campaign.updated_at = now
+    session.flush()
+    record_event(
+        session,
+        now=now,
+        actor=actor,
+        entity="campaign",
+        entity_id=campaign.id,
+        action=f"loaded:{action}",
+        reason=spec.source_path,
+        data={"changes": changes, "sha256": spec.source_sha256},
+    )
+    return SaveResult(spec.slug, action, tuple(changes), campaign.id)
+
+
+def _plain(value: Any) -> Any:
+    """Frozen mappings/tuples from a spec as JSON-able dicts/lists (dates as ISO strings)."""
+    if isinstance(value, dict | MappingProxyType) or hasattr(value, "items"):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value
+
+
+def set_campaign_state(
+    session: Session, *, slug: str, state: str, now: datetime, actor: str, reason: str | None = None
+) -> bool:
+    """Pause or resume a campaign; returns False when it already was in that state."""
+    campaign = get_campaign(session, slug=slug)
+    if campaign.state == state:
+        return False
+    old = campaign.state
+    result = session.execute(
+        sa.update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.state == old)
+        .values(state=state, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    assert campaign.id is not None
+    record_event(
+        session,
+        now=now,
+        actor=actor,
+        entity="campaign",
+        entity_id=campaign.id,
+        action=state,
+        from_state=old,
+        to_state=state,
+        reason=reason,
+    )
+    return True
+
+
+# -- contacts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created: int
+    updated: int
+    unchanged: int
+
+
+_CONTACT_FIELDS = ("name", "salutation", "title", "organisation", "country", "language", "timezone")
+
+
+def upsert_contacts(
+    session: Session, rows: Sequence[ContactRow], *, now: datetime, batch: int = 1000
+) -> UpsertResult:
+    """Insert new contacts and update existing ones (matched by normalised email), in batches.
+    Tags given in the file replace the contact's tags; custom fields are merged."""
+    created = updated = unchanged = 0
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        emails = [r.email for r in chunk]
+        existing = {
+            c.email: c for c in session.exec(select(Contact).where(Contact.email.in_(emails)))
+        }
+        new_rows = []
+        for r in chunk:
+            c = existing.get(r.email)
+            if c is None:
+                new_rows.append(
+                    {
+                        "email": r.email,
+                        **{f: getattr(r, f) for f in _CONTACT_FIELDS},
+                        "tags": list(r.tags),
+                        "fields": dict(r.fields),
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            changed = False
+            for f in _CONTACT_FIELDS:
+                if getattr(r, f) is not None and getattr(c, f) != getattr(r, f):
+                    setattr(c, f, getattr(r, f))
+                    changed = True
+            if list(r.tags) and list(c.tags) != list(r.tags):
+                c.tags = list(r.tags)
+                changed = True
+            merged = {**c.fields, **r.fields}
+            if merged != c.fields:
+                c.fields = merged
+                changed = True
+            if changed:
+                c.updated_at = now
+                updated += 1
+            else:
+                unchanged += 1
+        if new_rows:
+            session.execute(sa.insert(Contact), new_rows)
+            created += len(new_rows)
+        session.flush()
+    return UpsertResult(created, updated, unchanged)
+
+
+def list_contacts(session: Session, *, tag: str | None = None) -> list[Contact]:
+    contacts = list(session.exec(select(Contact).order_by(Contact.email)))
+    if tag is not None:
+        wanted = tag.lower()
+        contacts = [c for c in contacts if any(t.lower() == wanted for t in c.tags)]
+    return contacts
+
+
+def suppressed_emails(session: Session, emails: Iterable[str] | None = None) -> set[str]:
+    query = select(Suppression.email)
+    if emails is not None:
+        query = query.where(Suppression.email.in_(list(emails)))
+    return set(session.exec(query))
+
+
+def suppress(
+    session: Session, *, email: str, reason: str, detail: str | None, now: datetime
+) -> bool:
+    """Add ``email`` to the suppression list; False when it was already there."""
+    if session.get(Suppression, email) is not None:
+        return False
+    session.add(Suppression(email=email, reason=reason, detail=detail, created_at=now))
+    session.flush()
+    return True
