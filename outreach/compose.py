@@ -245,11 +245,12 @@ _MAX_ENCODED_WORD = 75
 def _encoded_phrase(display: str) -> str:
     """A non-ASCII display name (single-spaced) as RFC 2047 words.
 
-    Plain atoms stay as they are; each run of other words becomes encoded words, with the
-    space between two words of a run carried inside an encoded word. RFC 2047 readers drop
-    the folding space between adjacent encoded words while Python's phrase parser keeps it,
-    so a run is only split at a space (both then read one space); a single word too long for
-    one 75-character encoded word is left whole rather than split mid-word.
+    Plain atoms stay as they are; each run of other words becomes encoded words of at most 75
+    characters, split only between words, with the space between two words carried inside the
+    first encoded word (RFC 2047 readers drop the folding space between adjacent encoded words;
+    Python's phrase parser keeps it and so reads two spaces there, which _verify tolerates).
+    A single word too long for one encoded word is left whole rather than split mid-word,
+    where the two kinds of reader would disagree on whether there is a space at all.
     """
     words = display.split(" ")
     out: list[str] = []
@@ -269,6 +270,8 @@ def _encoded_phrase(display: str) -> str:
         else:
             run.append(word)
     out += [_UTF8.header_encode(text) for text in run]
+    if any(len(word) > 900 for word in out):
+        raise ComposeError("display name: a word too long to encode in one header line")
     return " ".join(out)
 
 
@@ -549,7 +552,14 @@ def _verify(
     for name, (display, addr) in (("from", from_), ("to", to), ("reply-to", ("", reply_to))):
         if name == "reply-to" and reply_to is None:
             continue
-        if decoded[name][1] != ((display, addr),):
+        addresses = decoded[name][1] or ()
+        # Display names are compared modulo runs of whitespace (see _encoded_phrase); the
+        # address itself must be exactly ours, and alone.
+        if (
+            len(addresses) != 1
+            or addresses[0][1] != addr
+            or " ".join(addresses[0][0].split()) != display
+        ):
             raise HeaderInjectionError(
                 f"composed message: {name} does not read back as {display!r} <{addr}>"
             )

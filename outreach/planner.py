@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,7 @@ class PlanReport:
     rerendered: int = 0
     campaigns: dict[str, int] = field(default_factory=dict)
     skipped_paused: list[str] = field(default_factory=list)
+    missed: int = 0
 
     def merge(self, other: PlanReport) -> None:
         self.queued += other.queued
@@ -81,6 +82,7 @@ class PlanReport:
         for k, v in other.campaigns.items():
             self.campaigns[k] = self.campaigns.get(k, 0) + v
         self.skipped_paused.extend(other.skipped_paused)
+        self.missed += other.missed
 
 
 # -- rendering and composing one letter -------------------------------------------------------
@@ -278,6 +280,14 @@ def plan(
     return report
 
 
+def is_missed(due: datetime, now: datetime, spec: CampaignSpec) -> bool:
+    """A dated (milestone or fixed-date) letter more than ``lookahead_days`` (at least one)
+    days overdue is missed, not sent late: its countdown would no longer be the point of it.
+    (A daemon that was down for a day or two still catches up.)"""
+    grace = max(spec.lookahead_days, 1)
+    return local_date(due, spec.timezone) < local_date(now, spec.timezone) - timedelta(days=grace)
+
+
 @dataclass
 class _Candidate:
     step: StepSpec
@@ -317,6 +327,7 @@ def _plan_campaign(
         )
 
     candidates: list[_Candidate] = []
+    missed = 0
     step_ids = {key: row.id for key, row in loaded.steps.items() if row.active}
     order = step_order(spec)
     for key in order:
@@ -345,11 +356,15 @@ def _plan_campaign(
             due = step_due(step, spec, previous_sent_at=previous_sent_at)
             if due is None or not within_lookahead(due, now, spec.lookahead_days, spec.timezone):
                 continue
+            if prev_id is None and is_missed(due, now, spec):
+                missed += 1
+                continue
             scheduled = next_window_opening(
                 max(due, now), spec.sending, contact.timezone or spec.timezone
             )
             candidates.append(_Candidate(step, step_id, contact, scheduled))
 
+    report.missed += missed
     renderer = renderer_for(settings.templates_dir)
     domain = message_id_domain(spec, settings)
     for start in range(0, len(candidates), batch):

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from outreach.countdown import zone
 from outreach.errors import NotFoundError, ReviewError
 from outreach.headersafe import check_header_text
 from outreach.lifecycle import transition
@@ -245,7 +246,7 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN:
             self._hidden = max(0, self._hidden - 1)
-        elif tag in self._BLOCK:
+        elif tag in self._BLOCK and tag not in ("li", "br"):
             self.parts.append("\n\n" if tag in {"p", "h1", "h2", "h3", "table"} else "\n")
         elif tag == "a" and self._href:
             shown = " ".join("".join(self._link_text).split())
@@ -256,7 +257,7 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._hidden:
             return
-        text = re.sub(r"\s+", " ", data)
+        text = re.sub(r"[ \t\r\n\f]+", " ", data)  # HTML whitespace; keeps &nbsp;
         self.parts.append(text)
         if self._href is not None:
             self._link_text.append(text)
@@ -269,7 +270,7 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     text = "".join(parser.parts)
-    lines = [line.strip() for line in text.split("\n")]
+    lines = [line.strip(" ") for line in text.split("\n")]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -282,11 +283,12 @@ def _unified(name: str, old: str | None, new: str | None) -> str:
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
+    """The zone for ``name`` (IANA, or an alias :mod:`outreach.countdown` knows), else None."""
     if not name:
         return None
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zone(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 

@@ -546,6 +546,10 @@ def _to_error(exc: BaseException, default_template: str | None) -> TemplateRende
 # The renderer
 
 
+#: Read-only Mapping methods of :class:`Record` that templates may call.
+_RECORD_METHODS = frozenset({"get", "items", "keys", "values"})
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox with a fast path for :class:`Record` keys: they are plain data
     (what ``record[key]`` returns anyway), so the per-attribute safety checks, which dominate
@@ -556,7 +560,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             try:
                 return obj._data[attribute]
             except KeyError:
-                pass
+                if attribute in _RECORD_METHODS:
+                    return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -608,7 +613,7 @@ class TemplateRenderer:
         self._html_env = _make_env(self.templates_dir, autoescape=True, auto_reload=auto_reload)
         # (template, normalised language) -> (file name, language written in, formatting tag)
         self._resolved: dict[tuple[str, str | None], tuple[str, str | None, str | None]] = {}
-        # (env id, file name) -> (template object, its layouts, root first... child excluded)
+        # (env id, file name) -> (the template, its layouts nearest first)
         self._chains: dict[tuple[int, str], tuple[jinja2.Template, tuple[jinja2.Template, ...]]]
         self._chains = {}
 
@@ -683,7 +688,11 @@ class TemplateRenderer:
         tmpl = env.get_template(name)
         key = (id(env), name)
         hit = self._chains.get(key)
-        if hit is not None and hit[0] is tmpl:
+        if (
+            hit is not None
+            and hit[0] is tmpl
+            and (not env.auto_reload or all(p.is_up_to_date for p in hit[1]))
+        ):
             return hit
         parents: list[jinja2.Template] = []
         seen = {name}

@@ -187,7 +187,11 @@ class DovecotServer:
             if mailbox != "INBOX" and not client.folder_exists(mailbox):
                 client.create_folder(mailbox)
             response = client.append(mailbox, raw)
-            text = response.decode("ascii", "replace") if isinstance(response, bytes) else str(response)
+            text = (
+                response.decode("ascii", "replace")
+                if isinstance(response, bytes)
+                else str(response)
+            )
             m = re.search(r"APPENDUID \d+ (\d+)", text)
             if m:
                 return int(m.group(1))
@@ -219,12 +223,15 @@ class DovecotServer:
     def _wait_for_port(self, port: int, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=0.5),
             ):
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"dovecot did not listen on 127.0.0.1:{port}; log:\n{self.log()[-3000:]}")
+        raise RuntimeError(
+            f"dovecot did not listen on 127.0.0.1:{port}; log:\n{self.log()[-3000:]}"
+        )
 
     def _write_config(self) -> Path:
         assert self.tmp is not None

@@ -149,6 +149,7 @@ def plan(
                 "auto_approved": report.auto_approved,
                 "by_campaign": report.campaigns,
                 "paused": report.skipped_paused,
+                "missed": report.missed,
                 "render_errors": [e.__dict__ for e in report.render_errors],
             }
         )
@@ -159,6 +160,11 @@ def plan(
             + "".join(f"; {slug}: {n}" for slug, n in sorted(report.campaigns.items())),
             markup=False,
         )
+        if report.missed:
+            console.print(
+                f"{report.missed} dated letter(s) not queued: more than the lookahead overdue",
+                markup=False,
+            )
         for slug in report.skipped_paused:
             console.print(f"{slug}: paused, not planned", markup=False)
     if report.render_errors:

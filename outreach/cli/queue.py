@@ -12,7 +12,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from outreach.cli.common import CampaignOption, JsonOption, app_context, console, print_json
+from outreach.cli.common import (
+    CampaignOption,
+    JsonOption,
+    NowOption,
+    app_context,
+    console,
+    print_json,
+)
 from outreach.states import MessageStatus
 
 app = typer.Typer(no_args_is_help=True)
@@ -67,3 +74,56 @@ def list_messages(
             )
         )
     console.print(table)
+
+
+@app.command()
+def resolve(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID", help="An unknown message's id.")],
+    sent: Annotated[bool, typer.Option("--sent", help="It was delivered: record it sent.")] = False,
+    retry: Annotated[
+        bool, typer.Option("--retry", help="It was not delivered: send it again (approved).")
+    ] = False,
+    now: NowOption = None,
+) -> None:
+    """Resolve a message left `unknown` by a dispatcher that died after DATA."""
+    from outreach.cli.common import clock_option, default_reviewer
+    from outreach.dispatch import resolve_unknown
+
+    if sent == retry:
+        raise typer.BadParameter("give exactly one of --sent or --retry")
+    app_ = app_context(ctx)
+    with app_.session() as session:
+        message = resolve_unknown(
+            session,
+            message_id,
+            sent=sent,
+            now=clock_option(now).now(),
+            actor=default_reviewer(None, app_.settings),
+        )
+    console.print(f"message {message_id} is now {message.status}", markup=False)
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    ids: Annotated[list[int], typer.Argument(metavar="ID…", help="Message ids.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (kept in the audit log).")
+    ] = "cancelled by an operator",
+    now: NowOption = None,
+) -> None:
+    """Cancel unsent messages (all or nothing: any sent, sending or missing id refuses all)."""
+    from outreach.cli.common import clock_option, default_reviewer
+    from outreach.dispatch import cancel_messages
+
+    app_ = app_context(ctx)
+    with app_.session() as session:
+        done = cancel_messages(
+            session,
+            ids,
+            now=clock_option(now).now(),
+            actor=default_reviewer(None, app_.settings),
+            reason=reason,
+        )
+    console.print(f"cancelled {len(done)} message(s)", markup=False)

@@ -126,14 +126,22 @@ def _unsubscribe_reason(p: ParsedInbound, unsubscribe_addresses: frozenset[str])
     if hit:
         return f"sent to the unsubscribe address {hit}"
     subject = _fold(_REPLY_PREFIX_RE.sub("", p.subject)).strip()
-    if subject and len(subject) <= 120 and _UNSUB_RE.search(subject):
-        if not _NEGATION_RE.search(subject):
-            return f"subject asks to unsubscribe ({p.subject[:60]!r})"
+    if (
+        subject
+        and len(subject) <= 120
+        and _UNSUB_RE.search(subject)
+        and not _NEGATION_RE.search(subject)
+    ):
+        return f"subject asks to unsubscribe ({p.subject[:60]!r})"
     first = next((line.strip() for line in strip_quoted(p.text).split("\n") if line.strip()), "")
     folded = _fold(first)
-    if folded and len(folded) <= 160 and _UNSUB_RE.search(folded):
-        if not _NEGATION_RE.search(folded):
-            return f"first line asks to unsubscribe ({first[:60]!r})"
+    if (
+        folded
+        and len(folded) <= 160
+        and _UNSUB_RE.search(folded)
+        and not _NEGATION_RE.search(folded)
+    ):
+        return f"first line asks to unsubscribe ({first[:60]!r})"
     return None
 
 
@@ -195,9 +203,8 @@ def _is_bounce(p: ParsedInbound) -> bool:
         is_bounce_sender(p.from_addr)
         or BOUNCE_SUBJECT_RE.search(p.subject) is not None
         or BOUNCE_TEXT_RE.search(p.text[:20_000]) is not None
-        or "report-type=delivery-status" in (p.header("content-type") or "").lower().replace(
-            '"', ""
-        )
+        or "report-type=delivery-status"
+        in (p.header("content-type") or "").lower().replace('"', "")
     )
 
 

@@ -21,10 +21,9 @@ names the server and never contains the password.
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -120,18 +119,14 @@ class ImapMailbox:
         try:
             client.logout()
         except Exception:
-            try:
+            with suppress(Exception):
                 client.shutdown()
-            except Exception:
-                pass
 
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with suppress(Exception):
                 client.shutdown()
-            except Exception:
-                pass
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -198,7 +193,7 @@ class ImapMailbox:
             yield
         except ImapError:
             raise
-        except (IMAPClientError, ssl.SSLError, socket.timeout, OSError, EOFError) as exc:
+        except (IMAPClientError, ssl.SSLError, TimeoutError, OSError, EOFError) as exc:
             raise ImapError(self._describe(action, exc)) from None
 
     def _describe(self, action: str, exc: BaseException) -> str:

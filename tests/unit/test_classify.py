@@ -111,7 +111,10 @@ def test_bounce_wins_over_auto_submitted() -> None:
             b"X-Auto-Response-Suppress: All\r\nX-MS-Exchange-Inbox-Rules-Loop: a@example.net\r\n",
             Classification.AUTO_REPLY,
         ),
-        (b"Content-Type: multipart/report; report-type=feedback-report\r\n", Classification.UNSUBSCRIBE),
+        (
+            b"Content-Type: multipart/report; report-type=feedback-report\r\n",
+            Classification.UNSUBSCRIBE,
+        ),
     ],
 )
 def test_header_rules(headers: bytes, expected: Classification) -> None:

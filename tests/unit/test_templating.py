@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import tomllib
 from dataclasses import FrozenInstanceError
 from datetime import date
@@ -385,3 +386,49 @@ def test_rendered_email_is_frozen(renderer: TemplateRenderer, campaign: dict) ->
     out = renderer.render("ccm/follow_up", "en", context_for(campaign, make_contact(), APPEAL_DAY))
     with pytest.raises(FrozenInstanceError):
         out.subject = "x"  # type: ignore[misc]
+
+
+def test_edited_layout_is_picked_up(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    layout = tmp_path / "t" / "_layout.j2"
+    layout.write_text(
+        "{% block subject %}S{% endblock %}{% block text %}v1 {% block body %}{% endblock %}{% endblock %}"
+    )
+    (tmp_path / "t" / "letter.j2").write_text(
+        '{% extends "t/_layout.j2" %}{% block body %}B{% endblock %}'
+    )
+    renderer = TemplateRenderer(tmp_path)
+    ctx = build_context(campaign={}, contact={}, today=APPEAL_DAY)
+    assert renderer.render("t/letter", None, ctx).text == "v1 B\n"
+    layout.write_text(
+        "{% block subject %}S{% endblock %}{% block text %}v2 {% block body %}{% endblock %}{% endblock %}"
+    )
+    stat = layout.stat()
+    os.utime(layout, (stat.st_atime + 10, stat.st_mtime + 10))
+    assert renderer.render("t/letter", None, ctx).text == "v2 B\n"
+    # a variant added later is seen after clear_cache()
+    assert renderer.resolve("t/letter", "fr") == "t/letter.j2"
+    (tmp_path / "t" / "letter.fr.j2").write_text(
+        '{% extends "t/_layout.j2" %}{% block body %}F{% endblock %}'
+    )
+    renderer.clear_cache()
+    assert renderer.render("t/letter", "fr", ctx).text == "v2 F\n"
+
+
+def test_record_keys_and_methods_in_templates(tmp_path: Path) -> None:
+    (tmp_path / "r.j2").write_text(
+        "{% block subject %}S{% endblock %}{% block text %}"
+        "{{ campaign.vars.items }}|{{ campaign.vars.get('nope', 'dflt') }}|"
+        "{{ campaign.vars['signatories'] | format_number }}|{{ contact.fields.get('x', '-') }}"
+        "{% endblock %}"
+    )
+    ctx = build_context(
+        campaign={"vars": {"items": "it", "signatories": 1234}},
+        contact={"fields": {}},
+        today=APPEAL_DAY,
+    )
+    (tmp_path / "r.fr.j2").write_text((tmp_path / "r.j2").read_text())
+    renderer = TemplateRenderer(tmp_path)
+    assert renderer.render("r", "en", ctx).text == "it|dflt|1,234|-\n"
+    assert renderer.render("r", "fr", ctx).text == "it|dflt|1\u202f234|-\n"
+    assert renderer.render("r", "es", ctx).text == "it|dflt|1,234|-\n"  # English default

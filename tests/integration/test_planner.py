@@ -1,0 +1,265 @@
+"""Planning the sample campaign: what is due is queued once, rendered for its send day."""
+
+from __future__ import annotations
+
+import csv
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session, select
+
+from outreach.countdown import in_window, local_date
+from outreach.lifecycle import set_enrollment_status, transition
+from outreach.models import Contact, Enrollment, Event, Message, Step
+from outreach.planner import plan
+from outreach.repository import sending_from_json
+from outreach.services import load_campaigns
+from outreach.states import EnrollmentStatus, MessageStatus
+from tests.planning import SAMPLE_CAMPAIGN, SAMPLE_CONTACTS, load_sample, sample_settings
+
+T_APPEAL = datetime(2010, 4, 20, 12, 0, tzinfo=UTC)
+
+
+def audience(step_tags: set[str] | None = None) -> set[str]:
+    with SAMPLE_CONTACTS.open(encoding="utf-8-sig") as fh:
+        out = set()
+        for row in csv.DictReader(fh):
+            tags = {t.strip() for t in row["tags"].split(";")}
+            if "not-joined" in tags and (step_tags is None or step_tags & tags):
+                out.add(row["email"].strip().lower())
+        return out
+
+
+def messages(session: Session, step_key: str | None = None) -> list[tuple[Message, Contact]]:
+    q = select(Message, Contact).join(Contact, Contact.id == Message.contact_id)
+    if step_key:
+        q = q.join(Step, Step.id == Message.step_id).where(Step.key == step_key)
+    return list(session.exec(q))
+
+
+def test_appeal_is_queued_at_t_minus_100_and_only_once(db) -> None:
+    settings = sample_settings(db.url)
+    load_sample(db.engine, settings, T_APPEAL)
+    early = plan(db.engine, now=datetime(2010, 4, 19, 12, 0, tzinfo=UTC), settings=settings)
+    assert early.queued == 0
+    report = plan(db.engine, now=T_APPEAL, settings=settings)
+    assert report.queued == len(audience()) > 30
+    assert report.render_errors == []
+    with Session(db.engine) as s:
+        rows = messages(s, "appeal")
+        assert {c.email for _, c in rows} == audience()
+        geneva_0900 = datetime(2010, 4, 23, 7, 0, tzinfo=UTC)  # 09:00 CEST
+        window = sending_from_json({"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"})
+        for m, c in rows:
+            assert m.status == MessageStatus.PENDING_REVIEW
+            assert m.scheduled_for >= geneva_0900
+            assert in_window(m.scheduled_for, window, c.timezone or "Europe/Zurich")
+            if in_window(geneva_0900, window, c.timezone or "Europe/Zurich"):
+                assert m.scheduled_for == geneva_0900, c.email
+            send_day = local_date(m.scheduled_for, "Europe/Zurich")
+            assert m.rendered_for == send_day
+            days = (date(2010, 8, 1) - send_day).days
+            assert m.render_context["milestones"]["entry_into_force"]["days_until"] == days
+            if send_day == date(2010, 4, 23):
+                assert "100 days" in m.text or "100 jours" in m.text, c.email
+            assert m.raw is not None and m.content_hash
+        # the Geneva contacts go out exactly at 09:00 Geneva time
+        assert sum(1 for m, _ in rows if m.scheduled_for == geneva_0900) >= 5
+    again = plan(db.engine, now=T_APPEAL, settings=settings)
+    assert again.queued == 0
+    with Session(db.engine) as s:
+        assert len(messages(s, "appeal")) == len(audience())
+
+
+def test_meeting_invitation_on_a_saturday_goes_out_monday(db) -> None:
+    settings = sample_settings(db.url)
+    load_sample(db.engine, settings, T_APPEAL)
+    report = plan(db.engine, now=datetime(2010, 10, 7, 12, 0, tzinfo=UTC), settings=settings)
+    want = audience({"affected-state"})
+    with Session(db.engine) as s:
+        rows = messages(s, "msp-invitation")
+        assert {c.email for _, c in rows} == want
+        assert report.queued >= len(want)
+        for m, c in rows:
+            local = m.scheduled_for.astimezone(
+                __import__("zoneinfo").ZoneInfo(c.timezone or "Europe/Zurich")
+            )
+            assert local.date() == date(2010, 10, 11), (c.email, local)  # Monday
+            assert local.hour == 9 and local.minute == 0
+            send_day = local_date(m.scheduled_for, "Europe/Zurich")
+            days = (date(2010, 11, 8) - send_day).days
+            assert m.render_context["milestones"]["first_msp"]["days_until"] == days
+            if send_day == date(2010, 10, 11):
+                assert days == 28
+                assert "28" in m.text
+
+
+def test_contact_in_ho_chi_minh_gets_its_own_window(db) -> None:
+    settings = sample_settings(db.url)
+    load_sample(db.engine, settings, T_APPEAL)
+    plan(db.engine, now=datetime(2010, 10, 7, 12, 0, tzinfo=UTC), settings=settings)
+    from zoneinfo import ZoneInfo
+
+    with Session(db.engine) as s:
+        rows = [(m, c) for m, c in messages(s) if c.timezone == "Asia/Ho_Chi_Minh"]
+        assert rows
+        for m, _c in rows:
+            local = m.scheduled_for.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+            assert local.weekday() < 5 and 9 <= local.hour < 17, local
+            # not just the Geneva moment converted: Monday 09:00 in Hanoi is Monday 02:00 UTC
+            assert m.scheduled_for == datetime(2010, 10, 11, 2, 0, tzinfo=UTC)
+
+
+def test_follow_up_only_after_the_appeal_was_sent_and_not_for_repliers(db) -> None:
+    settings = sample_settings(db.url)
+    load_sample(db.engine, settings, T_APPEAL)
+    plan(db.engine, now=T_APPEAL, settings=settings)
+    sent_at = datetime(2010, 4, 23, 7, 0, 5, tzinfo=UTC)
+    with Session(db.engine) as s:
+        rows = messages(s, "appeal")
+        replied_contact = rows[0][1]
+        for m, _c in rows[:3]:
+            transition(s, m, MessageStatus.APPROVED, now=sent_at, actor="t")
+            transition(s, m, MessageStatus.SENDING, now=sent_at, actor="t")
+            transition(s, m, MessageStatus.SENT, now=sent_at, actor="t", sent_at=sent_at)
+        enr = s.exec(select(Enrollment).where(Enrollment.contact_id == replied_contact.id)).one()
+        set_enrollment_status(s, enr, EnrollmentStatus.REPLIED, now=sent_at, actor="t")
+        replied_email = replied_contact.email
+        s.commit()
+    # 14 days after the send, the two non-repliers get a follow-up, nobody else
+    report = plan(db.engine, now=sent_at + timedelta(days=12), settings=settings)
+    with Session(db.engine) as s:
+        follow = messages(s, "appeal-follow-up")
+        assert report.queued == len(follow) == 2
+        assert replied_email not in {c.email for _, c in follow}
+        for m, _ in follow:
+            assert m.scheduled_for >= sent_at + timedelta(days=14)
+
+
+def test_render_error_is_recorded_with_template_and_line(db, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    (templates / "ccm").mkdir(parents=True)
+    for f in (Path(__file__).resolve().parents[2] / "templates" / "ccm").iterdir():
+        (templates / "ccm" / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = templates / "ccm" / "appeal.j2"
+    broken.write_text(
+        "{% block subject %}Appeal{% endblock %}\n{% block text %}\nDear {{ contact.nickname }}\n{% endblock %}\n",
+        encoding="utf-8",
+    )
+    (templates / "ccm" / "appeal.fr.j2").unlink()
+    settings = sample_settings(db.url, templates_dir=templates)
+    load_sample(db.engine, settings, T_APPEAL)
+    report = plan(db.engine, now=T_APPEAL, settings=settings)
+    assert report.render_errors
+    assert report.queued == 0
+    err = report.render_errors[0].error
+    assert "ccm/appeal.j2" in err and "line 3" in err and "nickname" in err
+    with Session(db.engine) as s:
+        statuses = set(s.exec(select(Message.status)))
+        assert statuses == {MessageStatus.RENDER_ERROR.value}
+        assert all(m.raw is None for m, _ in messages(s))
+    # fixed template: the next plan re-renders them into review
+    broken.write_text(
+        "{% block subject %}Appeal{% endblock %}\n{% block text %}\nDear {{ contact.name }}\n{% endblock %}\n",
+        encoding="utf-8",
+    )
+    report = plan(db.engine, now=T_APPEAL, settings=settings)
+    assert report.render_errors == []
+    with Session(db.engine) as s:
+        assert set(s.exec(select(Message.status))) == {MessageStatus.PENDING_REVIEW.value}
+
+
+def test_planning_is_a_bounded_number_of_statements(sqlite_db, tmp_path: Path) -> None:
+    settings = sample_settings(sqlite_db.url)
+    load_campaigns(sqlite_db.engine, SAMPLE_CAMPAIGN, settings=settings, now=T_APPEAL, actor="t")
+    csv_path = tmp_path / "many.csv"
+    with csv_path.open("w", encoding="utf-8") as fh:
+        fh.write("email,name,language,timezone,tags\n")
+        for i in range(1000):
+            fh.write(
+                f"person{i}@example.org,Person {i},{'fr' if i % 3 == 0 else 'en'},Europe/Zurich,not-joined\n"
+            )
+    from outreach.services import import_contacts
+
+    import_contacts(sqlite_db.engine, csv_path, now=T_APPEAL)
+    count = {"n": 0}
+
+    @event.listens_for(sqlite_db.engine, "before_cursor_execute")
+    def _count(*_a):  # type: ignore[no-untyped-def]
+        count["n"] += 1
+
+    report = plan(sqlite_db.engine, now=T_APPEAL, settings=settings)
+    assert report.queued == 1000
+    assert count["n"] < 60, count["n"]
+
+
+def test_two_planners_racing_queue_each_message_once(pg_db) -> None:
+    settings = sample_settings(pg_db.url)
+    load_sample(pg_db.engine, settings, T_APPEAL)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            plan(pg_db.engine, now=T_APPEAL, settings=settings, batch=5)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with pg_db.engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM message")).scalar()
+        dup = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM (SELECT step_id, contact_id FROM message GROUP BY 1, 2 HAVING count(*) > 1) d"
+            )
+        ).scalar()
+        created = conn.execute(
+            sa.text("SELECT count(*) FROM event WHERE action = 'planned'")
+        ).scalar()
+    assert n == len(audience()) and dup == 0
+    assert created == n  # one creation event per row, none for the loser's skipped inserts
+
+
+def test_reload_replans_changed_unsent_messages_and_keeps_sent(db, tmp_path: Path) -> None:
+    settings = sample_settings(db.url)
+    load_sample(db.engine, settings, T_APPEAL)
+    plan(db.engine, now=T_APPEAL, settings=settings)
+    with Session(db.engine) as s:
+        rows = messages(s, "appeal")
+        sent, _ = rows[0]
+        transition(s, sent, MessageStatus.APPROVED, now=T_APPEAL, actor="t")
+        transition(s, sent, MessageStatus.SENDING, now=T_APPEAL, actor="t")
+        transition(s, sent, MessageStatus.SENT, now=T_APPEAL, actor="t", sent_at=T_APPEAL)
+        approved, _ = rows[1]
+        transition(s, approved, MessageStatus.APPROVED, now=T_APPEAL, actor="t")
+        sent_text, sent_id, approved_id = sent.text, sent.id, approved.id
+        s.commit()
+    edited = tmp_path / "ccm-2010.toml"
+    edited.write_text(
+        SAMPLE_CAMPAIGN.read_text(encoding="utf-8").replace(
+            "signatories = 106", "signatories = 107"
+        ),
+        encoding="utf-8",
+    )
+    loads = load_campaigns(db.engine, edited, settings=settings, now=T_APPEAL, actor="t")
+    assert loads[0].result.action == "updated" and "vars" in loads[0].result.changes
+    with Session(db.engine) as s:
+        m_sent = s.get(Message, sent_id)
+        assert m_sent.status == "sent" and m_sent.text == sent_text
+        m_appr = s.get(Message, approved_id)
+        assert m_appr.status == "pending_review"
+        assert "107" in m_appr.text
+        ev = s.exec(
+            select(Event).where(Event.entity_id == approved_id, Event.action == "replanned")
+        ).one()
+        assert "campaign reloaded" in ev.reason and "text" in ev.reason

@@ -1,0 +1,466 @@
+"""A real SMTP server on 127.0.0.1 for tests: records what it receives, fails on command.
+
+:class:`SmtpTestServer` runs aiosmtpd's threaded ``Controller`` on a free loopback port. It is
+pytest-independent (use it as a context manager, from a fixture, or from a script driving a
+separate dispatcher process: it is a real socket). Everything a client did is recorded
+thread-safely; replies can be scripted per test:
+
+    with SmtpTestServer() as smtp:
+        smtp.script_rcpt(lambda rcpt, n: "550 5.1.1 No such user" if rcpt.startswith("x") else None)
+        smtp.fail_data_next(1, "451 4.3.0 Try again later")
+        smtp.script_replies("<id@example.org>", ["451 4.3.0 Busy", None])  # then accepted
+        ... send to (smtp.host, smtp.port) ...
+        assert smtp.count_by_message_id() == {"<id@example.org>": 1}
+
+``stop()`` / ``start()`` take the server down and up again on the same port (recordings and
+scripts are kept). STARTTLS (``tls_context=``, ``require_starttls=``), implicit TLS
+(``implicit_tls_context=``) and AUTH (``auth={"user": "password"}``) are options; see
+``tests/tls.py`` for a test CA.
+
+Warnings: aiosmtpd's known DeprecationWarnings are ignored by pyproject's
+``ignore::DeprecationWarning:aiosmtpd.*``; its UserWarning for "AUTH required without TLS" is
+avoided by setting that flag after the SMTP object is built, so nothing here trips
+``filterwarnings = error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+__all__ = [
+    "DROP",
+    "DataAttempt",
+    "RcptAttempt",
+    "Received",
+    "SmtpTestServer",
+    "free_port",
+]
+
+#: A scripted reply that closes the connection after the message data was read, without
+#: answering: the client cannot know whether the message was accepted.
+DROP = "DROP"
+
+#: ``(recipient, n) -> reply or None``; n counts RCPT TO attempts for that recipient, from 1.
+RcptScript = Callable[[str, int], "str | None"]
+#: ``(message_id or None, n) -> reply or None``; n counts DATA attempts for that Message-ID.
+DataScript = Callable[["str | None", int], "str | None"]
+
+_HEADER_PARSER = BytesHeaderParser(policy=compat32)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One accepted message: envelope, the exact bytes, its Message-ID, how it came."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    content: bytes
+    message_id: str | None
+    tls: bool
+    auth_login: str | None
+
+
+@dataclass(frozen=True)
+class DataAttempt:
+    """One DATA command that completed (accepted or not) and the reply the server chose."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    message_id: str | None
+    reply: str
+
+
+@dataclass(frozen=True)
+class RcptAttempt:
+    """One RCPT TO command and the reply the server chose."""
+
+    address: str
+    reply: str
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago on ``host`` (the OS picked it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _message_id(content: bytes) -> str | None:
+    value = _HEADER_PARSER.parsebytes(content).get("Message-ID")
+    return "".join(str(value).split()) if value is not None else None
+
+
+class _Handler:
+    """aiosmtpd handler: runs on the server thread, delegates decisions to the owner."""
+
+    def __init__(self, owner: SmtpTestServer) -> None:
+        self._owner = owner
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list
+    ) -> list:
+        session.host_name = hostname
+        self._owner._note_helo()
+        return responses
+
+    async def handle_HELO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        session.host_name = hostname
+        self._owner._note_helo()
+        return f"250 {server.hostname}"
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
+    ) -> str:
+        reply = self._owner._mail_reply(address)
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
+    ) -> str:
+        reply = self._owner._rcpt_reply(address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        if isinstance(envelope.content, bytes):
+            content = envelope.content
+        message_id = _message_id(content)
+        reply, delay = self._owner._data_reply(
+            mail_from=str(envelope.mail_from),
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            message_id=message_id,
+        )
+        if delay:
+            await asyncio.sleep(delay)
+        if reply == DROP:
+            if server.transport is not None:
+                server.transport.close()
+            await asyncio.sleep(3600)  # cancelled by connection_lost; never replies
+        if reply is None:
+            login = session.auth_data if session.authenticated else None
+            transport = server.transport
+            tls = session.ssl is not None or (
+                transport is not None and transport.get_extra_info("ssl_object") is not None
+            )
+            self._owner._record(
+                Received(
+                    mail_from=str(envelope.mail_from),
+                    rcpt_tos=tuple(envelope.rcpt_tos),
+                    content=content,
+                    message_id=message_id,
+                    tls=tls,
+                    auth_login=login if isinstance(login, str) else None,
+                )
+            )
+            return "250 2.0.0 OK: queued"
+        return reply
+
+
+class _Authenticator:
+    def __init__(self, users: Mapping[str, str]) -> None:
+        self._users = dict(users)
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        if isinstance(data, LoginPassword):
+            login = data.login.decode("utf-8", "replace")
+            password = data.password.decode("utf-8", "replace")
+            if login in self._users and self._users[login] == password:
+                return AuthResult(success=True, auth_data=login)
+        return AuthResult(success=False, handled=False)
+
+
+class _Controller(Controller):
+    """aiosmtpd Controller that can require AUTH without aiosmtpd's UserWarning."""
+
+    def __init__(self, *args: Any, force_auth_required: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._force_auth_required = force_auth_required
+
+    def factory(self) -> SMTP:
+        smtp = super().factory()
+        if self._force_auth_required:
+            smtp._auth_required = True  # set after __init__, which would warn when not TLS
+        return smtp
+
+
+class SmtpTestServer:
+    """A recording, fault-injecting SMTP server on ``host:port`` (127.0.0.1, a free port).
+
+    Not started until :meth:`start` or ``with``. Thread-safe: the server runs on its own
+    thread; every public method may be called from any thread while it runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        server_hostname: str = "smtp.test.example.org",
+        tls_context: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
+        implicit_tls_context: ssl.SSLContext | None = None,
+        auth: Mapping[str, str] | None = None,
+        auth_required: bool = False,
+        auth_require_tls: bool = True,
+        data_size_limit: int | None = 10 * 1024 * 1024,
+        timeout: float = 60.0,
+    ) -> None:
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self._server_hostname = server_hostname
+        self._tls_context = tls_context
+        self._require_starttls = require_starttls
+        self._implicit_tls_context = implicit_tls_context
+        self._auth = dict(auth) if auth is not None else None
+        self._auth_required = auth_required
+        self._auth_require_tls = auth_require_tls
+        self._data_size_limit = data_size_limit
+        self._timeout = timeout
+        self._controller: _Controller | None = None
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._received: list[Received] = []
+        self._data_attempts: list[DataAttempt] = []
+        self._rcpt_attempts: list[RcptAttempt] = []
+        self._helo_count = 0
+        self._rcpt_counts: Counter[str] = Counter()
+        self._mail_counts: Counter[str] = Counter()
+        self._data_counts: Counter[str | None] = Counter()
+        self.reset_faults()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> SmtpTestServer:
+        """Start listening (again, on the same port after :meth:`stop`). Returns self."""
+        if self._controller is not None:
+            raise RuntimeError("SmtpTestServer already running")
+        kwargs: dict[str, Any] = {
+            "hostname": self.host,
+            "port": self.port,
+            "server_hostname": self._server_hostname,
+            "data_size_limit": self._data_size_limit,
+            "timeout": self._timeout,
+            "ready_timeout": 10.0,
+        }
+        if self._implicit_tls_context is not None:
+            kwargs["ssl_context"] = self._implicit_tls_context
+        if self._tls_context is not None:
+            kwargs["tls_context"] = self._tls_context
+            kwargs["require_starttls"] = self._require_starttls
+        if self._auth is not None:
+            kwargs["authenticator"] = _Authenticator(self._auth)
+            kwargs["auth_require_tls"] = self._auth_require_tls
+        controller = _Controller(_Handler(self), force_auth_required=self._auth_required, **kwargs)
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                controller.start()
+                break
+            except OSError:  # the port is still held by the previous run: retry briefly
+                controller.stop(no_assert=True)
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                controller = _Controller(
+                    _Handler(self), force_auth_required=self._auth_required, **kwargs
+                )
+        self._controller = controller
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and drop open connections; recordings and scripts are kept."""
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def __enter__(self) -> SmtpTestServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<SmtpTestServer {self.host}:{self.port} {state}>"
+
+    # --- fault injection ---------------------------------------------------------------------
+
+    def reset_faults(self) -> None:
+        """Forget every script: accept everything again."""
+        with self._lock:
+            self._rcpt_script: RcptScript | None = None
+            self._mail_script: Callable[[str, int], str | None] | None = None
+            self._data_script: DataScript | None = None
+            self._data_next: deque[str] = deque()
+            self._per_message: dict[str, deque[str | None]] = {}
+            self._data_delay = 0.0
+
+    def script_rcpt(self, script: RcptScript | None) -> None:
+        """Decide each RCPT TO: ``script(address, n)`` returns a reply such as
+        ``"550 5.1.1 No such user"`` or None to accept. ``n`` counts from 1 per address."""
+        with self._lock:
+            self._rcpt_script = script
+
+    def script_mail(self, script: Callable[[str, int], str | None] | None) -> None:
+        """Decide each MAIL FROM the same way (``(sender, n) -> reply or None``)."""
+        with self._lock:
+            self._mail_script = script
+
+    def script_data(self, script: DataScript | None) -> None:
+        """Decide each DATA: ``script(message_id, n)`` returns a reply, :data:`DROP` or None
+        to accept. ``n`` counts DATA attempts for that Message-ID, from 1."""
+        with self._lock:
+            self._data_script = script
+
+    def fail_data_next(self, n: int, reply: str = "451 4.3.0 Try again later") -> None:
+        """Answer the next ``n`` DATA commands (whatever the message) with ``reply``."""
+        with self._lock:
+            self._data_next.extend([reply] * n)
+
+    def drop_data_next(self, n: int = 1) -> None:
+        """Close the connection after the next ``n`` messages' data, without replying."""
+        self.fail_data_next(n, DROP)
+
+    def script_replies(self, message_id: str, replies: Sequence[str | None]) -> None:
+        """Answer successive DATA attempts of ``message_id`` with ``replies`` in order
+        (None = accept, :data:`DROP` = hang up); once they run out, accept."""
+        with self._lock:
+            self._per_message[message_id] = deque(replies)
+
+    def set_data_delay(self, seconds: float) -> None:
+        """Wait this long before answering each DATA (for client timeout tests)."""
+        with self._lock:
+            self._data_delay = seconds
+
+    # --- what was received -------------------------------------------------------------------
+
+    @property
+    def received(self) -> list[Received]:
+        """Accepted messages, oldest first (a copy)."""
+        with self._lock:
+            return list(self._received)
+
+    def received_message_ids(self) -> list[str | None]:
+        """Message-IDs of accepted messages, in order, duplicates included."""
+        with self._lock:
+            return [r.message_id for r in self._received]
+
+    def count_by_message_id(self) -> dict[str | None, int]:
+        """How many times each Message-ID was accepted (more than 1 means a duplicate)."""
+        with self._lock:
+            return dict(Counter(r.message_id for r in self._received))
+
+    @property
+    def data_attempts(self) -> list[DataAttempt]:
+        """Every completed DATA with the reply chosen (a copy); dropped ones say DROP."""
+        with self._lock:
+            return list(self._data_attempts)
+
+    @property
+    def rcpt_attempts(self) -> list[RcptAttempt]:
+        with self._lock:
+            return list(self._rcpt_attempts)
+
+    @property
+    def helo_count(self) -> int:
+        """EHLO/HELO commands seen: roughly the number of SMTP sessions."""
+        with self._lock:
+            return self._helo_count
+
+    def wait_for_messages(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until at least ``count`` messages were accepted; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self._received) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
+
+    def clear(self) -> None:
+        """Forget what was received and attempted (scripts stay)."""
+        with self._lock:
+            self._received.clear()
+            self._data_attempts.clear()
+            self._rcpt_attempts.clear()
+            self._helo_count = 0
+            self._rcpt_counts.clear()
+            self._mail_counts.clear()
+            self._data_counts.clear()
+
+    # --- called by the handler on the server thread ------------------------------------------
+
+    def _note_helo(self) -> None:
+        with self._lock:
+            self._helo_count += 1
+
+    def _mail_reply(self, address: str) -> str | None:
+        with self._lock:
+            self._mail_counts[address] += 1
+            script, n = self._mail_script, self._mail_counts[address]
+        return script(address, n) if script is not None else None
+
+    def _rcpt_reply(self, address: str) -> str | None:
+        with self._lock:
+            self._rcpt_counts[address] += 1
+            script, n = self._rcpt_script, self._rcpt_counts[address]
+        reply = script(address, n) if script is not None else None
+        with self._lock:
+            self._rcpt_attempts.append(RcptAttempt(address, reply or "250 OK"))
+        return reply
+
+    def _data_reply(
+        self, *, mail_from: str, rcpt_tos: tuple[str, ...], message_id: str | None
+    ) -> tuple[str | None, float]:
+        with self._lock:
+            self._data_counts[message_id] += 1
+            n = self._data_counts[message_id]
+            reply: str | None = None
+            decided = False
+            if self._data_next:
+                reply, decided = self._data_next.popleft(), True
+            elif message_id is not None and self._per_message.get(message_id):
+                reply, decided = self._per_message[message_id].popleft(), True
+            script, delay = self._data_script, self._data_delay
+        if not decided and script is not None:
+            reply = script(message_id, n)
+        with self._lock:
+            self._data_attempts.append(
+                DataAttempt(mail_from, rcpt_tos, message_id, reply or "250 2.0.0 OK: queued")
+            )
+        return reply, delay
+
+    def _record(self, received: Received) -> None:
+        with self._changed:
+            self._received.append(received)
+            self._changed.notify_all()
