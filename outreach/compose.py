@@ -206,6 +206,7 @@ _LINESEP = "\r\n"
 _MAX_LINE = 78
 _PHRASE_ATOMS = re.compile(rf"{_ATEXT}+(?: {_ATEXT}+)*")
 _ATOM = re.compile(rf"{_ATEXT}+")
+_FOLD_POINT = re.compile(r" (?=\S)")  # fold before a space that has text after it
 
 
 @lru_cache(maxsize=4096)
@@ -215,14 +216,13 @@ def _fold_ascii(name: str, value: str) -> str:
     line = f"{name}: "
     out: list[str] = []
     pos = 0
-    for match in re.finditer(r" (?=\S)", value):
-        cut = match.start()
-        if len(line) + cut - pos > _MAX_LINE and line.strip() != f"{name}:":
+    cuts = [m.start() for m in _FOLD_POINT.finditer(value)] + [len(value)]
+    for cut in cuts:  # value[pos:cut] is the next chunk; it starts with a space unless first
+        if len(line) + cut - pos > _MAX_LINE and pos > 0:
             out.append(line)
             line = ""
         line += value[pos:cut]
         pos = cut
-    line += value[pos:]
     out.append(line)
     return _LINESEP.join(out) + _LINESEP
 
@@ -350,17 +350,18 @@ def compose(inp: ComposeInput) -> ComposedMessage:
     Raises :class:`HeaderInjectionError` (naming the field) when any user-supplied header
     value carries line breaks, control characters, Unicode line separators or RFC 2047
     syntax, and :class:`ComposeError` (naming the field) for an invalid or ambiguous address,
-    URL, Message-ID, naive date, empty subject or bad extra header. Names, the subject and
-    extra header values are stripped of surrounding whitespace; everything else is written
-    as given. Body line ends are normalised to CRLF.
+    URL, Message-ID, naive date, empty subject, overlong value or bad extra header. Display
+    names have each whitespace run made one space and are stripped; the subject and extra
+    header values are stripped; everything else is written as given. Body line ends are
+    normalised to CRLF; bodies are 7bit, quoted-printable or base64 (never 8bit).
 
     Promise: the returned bytes, parsed back by the stdlib parser, have exactly the headers
     From, To, Subject, Date, Message-ID, MIME-Version, Content-Type (+ Content-Transfer-
     Encoding for a single part), and Reply-To / List-Unsubscribe / List-Unsubscribe-Post /
     extra headers when asked for, each once, decoding to the values set here; the To address
     is the only envelope recipient; the bodies decode to the given text. Deterministic: the
-    same input gives the same bytes (the multipart boundary is derived from the content).
-    No I/O, no clock.
+    same input gives the same bytes (the multipart boundary is fixed, or derived from the
+    content if a body contains it). No I/O, no clock, no randomness.
     """
     from_name = _check_name(inp.from_name, "from_name")
     from_email = _check_address(inp.from_email, "from_email")

@@ -325,6 +325,16 @@ def _plan_campaign(
                 )
             )
         )
+        stale_ids = list(
+            session.exec(
+                select(Message.id).where(
+                    Message.campaign_id == c.id,
+                    Message.status == MessageStatus.PENDING_REVIEW.value,
+                    Message.stale_reason.is_not(None),
+                    Message.edited == False,  # noqa: E712
+                )
+            )
+        )
 
     candidates: list[_Candidate] = []
     missed = 0
@@ -403,6 +413,10 @@ def _plan_campaign(
                     if status == MessageStatus.APPROVED:
                         report.auto_approved += 1
             record_created(session, created, now=now, actor=actor)
+    if stale_ids:
+        _refresh_stale(
+            engine, spec, stale_ids, now=now, settings=settings, actor=actor, report=report
+        )
     if render_error_ids:
         _retry_render_errors(
             engine,
@@ -622,6 +636,95 @@ def _retry_render_errors(
             )
             report.rerendered += 1
             report.queued += 1
+
+
+def _refresh_stale(
+    engine: Engine,
+    spec: CampaignSpec,
+    ids: list[int],
+    *,
+    now: datetime,
+    settings: Settings,
+    actor: str,
+    report: PlanReport,
+) -> None:
+    """Stale messages (the dispatcher found they would go out on another day than the one they
+    were rendered for) are re-rendered for their new send day, so that what the reviewer
+    approves next is what will be true when it leaves. They stay ``pending_review``."""
+    renderer = renderer_for(settings.templates_dir)
+    with session_scope(engine) as session:
+        for m in session.exec(select(Message).where(Message.id.in_(ids))):
+            step_row = session.get(Step, m.step_id)
+            contact = session.get(Contact, m.contact_id)
+            if step_row is None or contact is None or not step_row.active:
+                continue
+            scheduled = next_window_opening(
+                max(m.scheduled_for, now), spec.sending, contact.timezone or spec.timezone
+            )
+            send_day = local_date(scheduled, spec.timezone)
+            if send_day == m.rendered_for and scheduled == m.scheduled_for:
+                continue
+            step = spec.step(step_row.key)
+            try:
+                rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day)
+                raw, sha = compose_letter(
+                    campaign=spec,
+                    contact=contact,
+                    step_key=step.key,
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    html=rendered.html,
+                    scheduled_for=scheduled,
+                    message_id=m.message_id,
+                    settings=settings,
+                )
+            except OutreachError as exc:
+                transition(
+                    session,
+                    m,
+                    MessageStatus.RENDER_ERROR,
+                    now=now,
+                    actor=actor,
+                    reason=exc.message,
+                    render_error=exc.message,
+                )
+                report.render_errors.append(
+                    RenderError(spec.slug, step.key, contact.email, exc.message)
+                )
+                continue
+            transition(
+                session,
+                m,
+                MessageStatus.PENDING_REVIEW,
+                now=now,
+                actor=actor,
+                action="rerendered",
+                reason=f"stale: re-rendered for {send_day}",
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                template=rendered.template,
+                language=rendered.language,
+                render_context=summary,
+                raw=raw,
+                content_hash=sha,
+                approved_hash=None,
+                rendered_for=send_day,
+                scheduled_for=scheduled,
+                due_at=scheduled,
+            )
+            if not spec.require_approval:
+                transition(
+                    session,
+                    m,
+                    MessageStatus.APPROVED,
+                    now=now,
+                    actor=actor,
+                    reason=AUTO_APPROVED,
+                    approved_hash=sha,
+                    stale_reason=None,
+                )
+            report.rerendered += 1
 
 
 # -- re-planning after a campaign reload --------------------------------------------------------

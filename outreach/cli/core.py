@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
@@ -15,6 +18,7 @@ from outreach.cli.common import (
     err_console,
     print_json,
 )
+from outreach.clock import clock_for, parse_now
 from outreach.db import migrate
 
 
@@ -177,8 +181,55 @@ def plan(
         )
 
 
+def daemon(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run each job once and exit (cron, tests).")
+    ] = False,
+    now: NowOption = None,
+) -> None:
+    """Plan, dispatch, fetch replies and sweep leases on a schedule, until SIGTERM/SIGINT."""
+    from outreach.daemon import start
+    from outreach.logs import setup_logging
+
+    app_ = app_context(ctx)
+    settings = app_.settings
+    setup_logging(settings.log_format, settings.log_level)
+    fixed = parse_now(now)
+    raise typer.Exit(
+        start(
+            app_.engine(check=False), settings, clock=clock_for(fixed) if fixed else None, once=once
+        )
+    )
+
+
+def demo(
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="Where to put the database and .eml files (default: a new temp folder)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+) -> None:
+    """The whole pipeline on the sample campaign, offline, in seconds."""
+    from outreach.demo import run_demo
+
+    result = run_demo(
+        directory, echo=lambda line: console.print(line, markup=False, highlight=False), quiet=quiet
+    )
+    if quiet:
+        console.print(
+            f"funnel: {', '.join(f'{k} {v}' for k, v in result.funnel.items() if v)}; "
+            f"{result.eml_count} .eml file(s) in {result.folder}",
+            markup=False,
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(status)
     app.command()(countdown)
     app.command()(plan)
+    app.command()(daemon)
+    app.command()(demo)

@@ -251,7 +251,6 @@ def test_edit_without_change_and_with_a_broken_file(sqlite_db, tmp_path: Path) -
 
 def test_edit_with_a_change_goes_through_the_planner(sqlite_db, tmp_path: Path) -> None:
     db = sqlite_db
-    pytest.importorskip("outreach.planner", reason="the planner's recompose_message")
     (mid,) = seed(db, 1, approvals_required=2)
     assert run(db, "review", "approve", str(mid), "--reviewer", "alice").returncode == 0
     editor = write_editor(

@@ -123,3 +123,53 @@ def test_three_dispatchers_on_postgres_each_message_received_once(pg_db) -> None
             sa.select(sa.func.count(sa.distinct(Message.lease_owner)))
         ).scalar_one()
     assert owners >= 1
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", RUNNER, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_send_cli_dry_run_then_send_then_queue_operations(sqlite_db) -> None:
+    with SmtpSink() as sink:
+        _, ids = setup(sqlite_db.engine, 3)
+        env = env_for(sqlite_db.url, sink.port)
+        now = T0.isoformat()
+        dry = run_cli(env, "send", "--dry-run", "--json", "--now", now)
+        assert dry.returncode == 0, dry.stderr
+        assert [m["id"] for m in json.loads(dry.stdout)["would_send"]] == ids
+        human = run_cli(env, "send", "--dry-run", "--now", now)
+        assert "would send now (3)" in human.stdout and "nothing was sent" in human.stdout
+        assert sink.handler.received == [] and set(statuses(sqlite_db.engine).values()) == {
+            "approved"
+        }
+        bad = run_cli(env, "send", "--campaign", "nope", "--now", now)
+        assert bad.returncode == 1 and bad.stderr.strip() == "error: no campaign 'nope'"
+        sent = run_cli(env, "send", "--limit", "2", "--now", now)
+        assert sent.returncode == 0, sent.stderr
+        assert "2 sent" in sent.stdout and len(sink.handler.received) == 2
+
+    final = statuses(sqlite_db.engine)
+    done = [mid for mid in ids if final[mid] == "sent"]
+    (left,) = [mid for mid in ids if final[mid] == "approved"]
+    refused = run_cli(env, "queue", "cancel", str(left), str(done[0]))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (f"error: message {done[0]} is sent; nothing was cancelled")
+    assert statuses(sqlite_db.engine)[left] == "approved"
+    ok = run_cli(env, "queue", "cancel", str(left))
+    assert ok.returncode == 0 and statuses(sqlite_db.engine)[left] == "cancelled"
+
+    with sqlite_db.engine.begin() as conn:
+        conn.execute(sa.update(Message).where(Message.id == done[1]).values(status="unknown"))
+    usage = run_cli(env, "queue", "resolve", str(done[1]))
+    assert usage.returncode == 2
+    resolved = run_cli(env, "queue", "resolve", str(done[1]), "--retry")
+    assert resolved.returncode == 0, resolved.stderr
+    assert statuses(sqlite_db.engine)[done[1]] == "approved"
+    again = run_cli(env, "queue", "resolve", str(done[1]), "--sent")
+    assert again.returncode == 1 and "not unknown" in again.stderr

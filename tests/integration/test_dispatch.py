@@ -118,7 +118,7 @@ async def test_451_three_times_then_250_delivers_once_after_four_attempts(db, cl
 
 
 async def test_550_5_1_1_on_rcpt_fails_and_bounces_the_contact(db, clock) -> None:
-    handler = Recorder(on_rcpt=lambda a: "550 5.1.1 <%s>: user unknown" % a)
+    handler = Recorder(on_rcpt=lambda a: f"550 5.1.1 <{a}>: user unknown")
     with SmtpSink(handler) as sink:
         with session_scope(db.engine) as s:
             world = make_world(s)
@@ -156,7 +156,7 @@ async def test_550_5_7_1_fails_without_suppressing(db, clock) -> None:
 
 async def test_server_down_then_back_delivers_every_message(db, clock) -> None:
     sink = SmtpSink()  # not started: connection refused
-    _, ids = setup(db.engine, 10)
+    _, _ids = setup(db.engine, 10)
     d = dispatcher(db, sink.port, clock, smtp_concurrency=2)
     summary = await d.run_once()
     assert summary.sent == 0 and 1 <= summary.retrying <= 2
@@ -250,7 +250,7 @@ async def test_replied_contact_gets_no_follow_up(db, sink, clock) -> None:
 
 
 async def test_paused_campaign_is_never_claimed(db, sink, clock) -> None:
-    world, ids = setup(db.engine, 3)
+    _world, _ids = setup(db.engine, 3)
     with session_scope(db.engine) as s:
         s.execute(sa.update(Campaign).values(state="paused"))
     summary = await dispatcher(db, sink.port, clock).run_once()
@@ -374,7 +374,7 @@ def test_resolve_and_cancel(db, clock) -> None:
         resolve_unknown(s, ids[2], sent=True, now=clock.now(), actor="op")
     with pytest.raises(QueueError) as err, session_scope(db.engine) as s:
         cancel_messages(s, [ids[2], ids[0], 999999], now=clock.now(), actor="op")
-    assert "message %d is sent" % ids[0] in err.value.message
+    assert f"message {ids[0]} is sent" in err.value.message
     assert "no message 999999" in err.value.message
     assert message(db.engine, ids[2]).status == "approved"  # all or nothing
     with session_scope(db.engine) as s:

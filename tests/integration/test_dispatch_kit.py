@@ -64,7 +64,7 @@ class Recorder:
     rcpt_seen: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
             self.rcpt_seen.append(address)
         reply = self.on_rcpt(address) if self.on_rcpt else None
@@ -73,7 +73,7 @@ class Recorder:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         reply = self.on_data(list(envelope.rcpt_tos)) if self.on_data else None

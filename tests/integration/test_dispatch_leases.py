@@ -29,7 +29,7 @@ def claim(db, now, owner="a", limit=100):
 
 
 def test_claim_is_atomic_and_exclusive(db, clock) -> None:
-    _, ids = setup(db.engine, 10)
+    _, _ids = setup(db.engine, 10)
     first = claim(db, clock.now(), "a", limit=6)
     second = claim(db, clock.now(), "b", limit=100)
     third = claim(db, clock.now(), "c", limit=100)

@@ -43,7 +43,7 @@ def wrong_ca_file(tmp_path: Path) -> Path:
 
 async def test_starttls_verified_with_the_right_ca(sqlite_db, server_context, ca_file, clock):
     with SmtpSink(tls_context=server_context, require_starttls=True) as sink:
-        _, ids = setup(sqlite_db.engine, 3)
+        _, _ids = setup(sqlite_db.engine, 3)
         settings = smtp_settings(
             sqlite_db.url, sink.port, smtp_tls="starttls", smtp_ca_file=str(ca_file)
         )
@@ -55,7 +55,7 @@ async def test_starttls_with_a_wrong_ca_fails_clearly_and_sends_nothing(
     sqlite_db, server_context, wrong_ca_file, clock
 ):
     with SmtpSink(tls_context=server_context, require_starttls=True) as sink:
-        _, ids = setup(sqlite_db.engine, 3)
+        _, _ids = setup(sqlite_db.engine, 3)
         settings = smtp_settings(
             sqlite_db.url, sink.port, smtp_tls="starttls", smtp_ca_file=str(wrong_ca_file)
         )

@@ -1,0 +1,1 @@
+"""Benchmarks for outreach: `make bench` (``python -m bench``)."""

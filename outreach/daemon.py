@@ -1,0 +1,316 @@
+"""The daemon: an APScheduler (3.x) asyncio loop running the same service functions the CLI
+runs — plan, dispatch, replies fetch and the lease sweeper — for months, across restarts.
+
+* One instance of each job at a time (``max_instances=1``), missed runs coalesced.
+* On PostgreSQL, several daemons on several hosts share the work: planning runs under an
+  advisory lock (one planner at a time; the unique key is the backstop), dispatch claims with
+  ``SKIP LOCKED``, replies fetch runs under a lock per mailbox.
+* SIGTERM / SIGINT: stop claiming, let in-flight SMTP transactions finish (bounded by
+  ``OUTREACH_SHUTDOWN_GRACE`` seconds), release unsent claims, exit 0.
+* Each job records when it last ran on this instance and how it ended (``job_run``), which
+  ``outreach status`` shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from outreach.clock import Clock, SystemClock
+from outreach.db import is_postgres, migrate, session_scope
+from outreach.errors import OutreachError, SmtpAuthError
+from outreach.models import JobRun
+from outreach.settings import Settings
+
+log = logging.getLogger("outreach.daemon")
+
+JOBS = ("plan", "dispatch", "replies", "sweep")
+
+
+def lock_key(name: str) -> int:
+    """A stable 32-bit advisory-lock key for ``name`` (same on every host)."""
+    return zlib.crc32(f"outreach:{name}".encode()) - 2**31
+
+
+@contextlib.contextmanager
+def advisory_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """Hold a PostgreSQL session advisory lock named ``name`` for the block; yields False (and
+    runs nothing it guards) when another process holds it. On SQLite there is one process per
+    file by design, so the lock is always granted."""
+    if not is_postgres(engine):
+        yield True
+        return
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(lock_key(name)))).scalar()
+        conn.commit()
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(lock_key(name))))
+                conn.commit()
+
+
+def record_job(
+    engine: Engine,
+    *,
+    job: str,
+    instance: str,
+    started_at: datetime,
+    finished_at: datetime | None,
+    outcome: str | None,
+    detail: str | None,
+) -> None:
+    """Upsert this instance's row for ``job``."""
+    values = {
+        "job": job,
+        "instance": instance,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "outcome": outcome,
+        "detail": (detail or "")[:2000] or None,
+    }
+    with session_scope(engine) as session:
+        dialect = postgresql if is_postgres(session) else sqlite
+        stmt = dialect.insert(JobRun).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["job", "instance"],
+            set_={k: v for k, v in values.items() if k not in ("job", "instance")},
+        )
+        session.execute(stmt)
+
+
+@dataclass
+class JobResult:
+    outcome: str  # ok | skipped | error
+    detail: str = ""
+
+
+@dataclass
+class Daemon:
+    """The scheduler and its jobs. ``clock`` is injected (tests and the demo drive a virtual
+    one); intervals come from the settings."""
+
+    engine: Engine
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    results: dict[str, JobResult] = field(default_factory=dict)
+    _dispatcher: Any = None
+    _stop: asyncio.Event | None = None
+
+    # -- the jobs (each also callable on its own) ------------------------------------------------
+
+    def plan_job(self) -> str:
+        from outreach.planner import plan
+
+        with advisory_lock(self.engine, "plan") as got:
+            if not got:
+                return "skipped: another daemon is planning"
+            report = plan(
+                self.engine,
+                now=self.clock.now(),
+                settings=self.settings,
+                actor=f"daemon:{self.instance}",
+            )
+        detail = f"queued {report.queued}"
+        if report.render_errors:
+            detail += (
+                f", {len(report.render_errors)} render error(s): {report.render_errors[0].error}"
+            )
+        return detail
+
+    @property
+    def dispatcher(self) -> Any:
+        if self._dispatcher is None:
+            from outreach.dispatch import Dispatcher
+            from outreach.planner import stale_reason_for
+
+            self._dispatcher = Dispatcher(
+                self.engine,
+                self.settings,
+                clock=self.clock,
+                owner=self.instance,
+                stale_check=lambda session, message, today: stale_reason_for(
+                    session, message, today=today, settings=self.settings
+                ),
+            )
+        return self._dispatcher
+
+    async def dispatch_job(self) -> str:
+        summary = await self.dispatcher.run_once()
+        return (
+            ", ".join(
+                f"{k} {v}" for k, v in summary.as_dict().items() if v and not isinstance(v, dict)
+            )
+            or "nothing due"
+        )
+
+    def replies_job(self) -> str:
+        if not self.settings.imap_configured:
+            return "skipped: IMAP not configured"
+        from outreach.replies.intake import fetch_mailbox
+
+        mailbox = (
+            f"{self.settings.imap_username}@{self.settings.imap_host}/{self.settings.imap_mailbox}"
+        )
+        with advisory_lock(self.engine, f"imap:{mailbox}") as got:
+            if not got:
+                return "skipped: another daemon is fetching this mailbox"
+            report = fetch_mailbox(self.engine, settings=self.settings, now=self.clock.now())
+        return str(report)
+
+    def sweep_job(self) -> str:
+        from outreach.dispatch import sweep_expired
+
+        with session_scope(self.engine) as session:
+            counts = sweep_expired(session, now=self.clock.now(), actor=f"daemon:{self.instance}")
+        return str(counts)
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def _run_job(self, name: str, fn: Callable[[], Any]) -> JobResult:
+        started = self.clock.now()
+        await asyncio.to_thread(
+            record_job,
+            self.engine,
+            job=name,
+            instance=self.instance,
+            started_at=started,
+            finished_at=None,
+            outcome="running",
+            detail=None,
+        )
+        try:
+            if asyncio.iscoroutinefunction(fn):
+                detail = await fn()
+            else:
+                detail = await asyncio.to_thread(fn)
+            result = JobResult(
+                "skipped" if str(detail).startswith("skipped") else "ok", str(detail)
+            )
+            log.info("job %s: %s", name, detail, extra={"job": name, "outcome": result.outcome})
+        except SmtpAuthError as exc:
+            result = JobResult("error", exc.message)
+            log.error("job %s: %s", name, exc.message, extra={"job": name, "outcome": "error"})
+            if self._stop is not None:
+                self._stop.set()  # bad credentials will not fix themselves: stop, loudly
+        except OutreachError as exc:
+            result = JobResult("error", exc.message)
+            log.error("job %s: %s", name, exc.message, extra={"job": name, "outcome": "error"})
+        except Exception as exc:  # a job must never kill the daemon
+            result = JobResult("error", f"{type(exc).__name__}: {exc}")
+            log.exception("job %s failed", name, extra={"job": name, "outcome": "error"})
+        self.results[name] = result
+        await asyncio.to_thread(
+            record_job,
+            self.engine,
+            job=name,
+            instance=self.instance,
+            started_at=started,
+            finished_at=self.clock.now(),
+            outcome=result.outcome,
+            detail=result.detail,
+        )
+        return result
+
+    def _jobs(self) -> list[tuple[str, Callable[[], Any], int]]:
+        s = self.settings
+        jobs: list[tuple[str, Callable[[], Any], int]] = [
+            ("sweep", self.sweep_job, max(s.lease_seconds // 4, 5)),
+            ("plan", self.plan_job, s.plan_interval),
+            ("dispatch", self.dispatch_job, s.dispatch_interval),
+        ]
+        if s.imap_configured:
+            jobs.append(("replies", self.replies_job, s.imap_interval))
+        return jobs
+
+    async def run_once(self) -> dict[str, JobResult]:
+        """Each job once, in pipeline order (for cron and tests)."""
+        for name, fn, _ in self._jobs():
+            await self._run_job(name, fn)
+        if not self.settings.imap_configured:
+            self.results["replies"] = JobResult("skipped", "IMAP not configured")
+        return self.results
+
+    async def run_forever(self) -> int:
+        """Run on the schedule until SIGTERM/SIGINT; returns the exit code."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+        )
+        for name, fn, seconds in self._jobs():
+            scheduler.add_job(
+                self._run_job,
+                "interval",
+                args=(name, fn),
+                seconds=seconds,
+                id=name,
+                name=name,
+                next_run_time=datetime.now().astimezone(),
+            )
+        scheduler.start()
+        log.info(
+            "daemon started",
+            extra={"instance": self.instance, "jobs": [j[0] for j in self._jobs()]},
+        )
+        await self._stop.wait()
+        log.info("stopping: no more claims; letting in-flight sends finish")
+        scheduler.pause()
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if pending:
+            _done, still = await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
+            for t in still:
+                t.cancel()
+        scheduler.shutdown(wait=False)
+        await asyncio.to_thread(self._release_leases)
+        log.info("daemon stopped", extra={"instance": self.instance})
+        return 0
+
+    def _request_stop(self, sig: signal.Signals) -> None:
+        log.info("received %s", sig.name)
+        if self._stop is not None:
+            self._stop.set()
+
+    def _release_leases(self) -> None:
+        """Give back anything this instance still holds that never reached DATA."""
+        try:
+            from outreach.dispatch import release_owner
+        except ImportError:
+            return
+        with session_scope(self.engine) as session:
+            release_owner(session, owner=self.instance, now=self.clock.now())
+
+
+def start(
+    engine: Engine, settings: Settings, *, clock: Clock | None = None, once: bool = False
+) -> int:
+    """Migrate, then run the daemon (forever, or each job once)."""
+    migrate(engine)
+    daemon = Daemon(engine, settings, clock=clock or SystemClock())
+    if once:
+        results = asyncio.run(daemon.run_once())
+        return 1 if any(r.outcome == "error" for r in results.values()) else 0
+    return asyncio.run(daemon.run_forever())
+
+

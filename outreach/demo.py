@@ -1,0 +1,321 @@
+"""`outreach demo`: the whole pipeline on the sample campaign, offline, in seconds.
+
+A fresh SQLite database in a folder, an in-process SMTP server (aiosmtpd) that writes every
+message it receives to an ``.eml`` file, and a virtual calendar stepped day by day from
+2010-04-20 to 2010-11-13 driving the very same plan / dispatch / reply-intake functions the
+daemon uses. A reviewer named "demo" approves what planning queues (in real use, a person
+does). Along the way a few replies are injected into the intake — human answers, an
+out-of-office, a hard bounce, an unsubscribe — so follow-ups can be seen being cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from outreach.clock import FixedClock
+from outreach.db import create_engine, migrate, session_scope
+from outreach.models import Contact, Event, Message, Step
+from outreach.settings import Settings, load_settings
+
+START = date(2010, 4, 20)
+END = date(2010, 11, 13)
+REVIEWER = "demo"
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def sample_paths(settings: Settings | None = None) -> tuple[Path, Path, Path]:
+    """(campaign file, contacts CSV, templates dir): from the working directory when it has
+    them, else from the source tree outreach was installed from."""
+    for base in (Path.cwd(), _repo_root()):
+        campaign = base / "config" / "campaigns" / "ccm-2010.toml"
+        contacts = base / "config" / "contacts" / "ccm-2010-sample.csv"
+        templates = base / "templates"
+        if campaign.exists() and contacts.exists() and (templates / "ccm").is_dir():
+            return campaign, contacts, templates
+    raise FileNotFoundError("the sample campaign (config/campaigns/ccm-2010.toml) was not found")
+
+
+class EmlSink:
+    """An SMTP server on 127.0.0.1 that writes each message it receives to ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.folder = folder
+        self.count = 0
+        self._lock = threading.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                with sink._lock:
+                    sink.count += 1
+                    n = sink.count
+                (sink.folder / f"{n:04d}.eml").write_bytes(envelope.original_content)
+                return "250 2.0.0 stored"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+
+    def __enter__(self) -> EmlSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    @property
+    def port(self) -> int:
+        return self.controller.server.sockets[0].getsockname()[1]
+
+
+@dataclass(frozen=True)
+class InjectedReply:
+    """A reply the demo feeds to the intake on ``day``: to the letter of ``step`` sent to the
+    ``index``-th contact who received it."""
+
+    day: date
+    step: str
+    index: int
+    kind: str  # human | auto_reply | bounce_hard | unsubscribe
+
+
+SCRIPT = (
+    InjectedReply(date(2010, 4, 26), "appeal", 0, "human"),
+    InjectedReply(date(2010, 4, 27), "appeal", 1, "auto_reply"),
+    InjectedReply(date(2010, 4, 27), "appeal", 2, "bounce_hard"),
+    InjectedReply(date(2010, 4, 28), "appeal", 3, "human"),
+    InjectedReply(date(2010, 4, 29), "appeal", 4, "unsubscribe"),
+    InjectedReply(date(2010, 5, 10), "appeal-follow-up", 0, "human"),
+)
+
+
+def build_reply(kind: str, *, to_message: Message, contact: Contact, when: datetime) -> bytes:
+    """The raw bytes of a fictional reply of ``kind`` to ``to_message``."""
+    msg = EmailMessage()
+    msg["Message-ID"] = make_msgid(domain="replies.example.net")
+    msg["Date"] = format_datetime(when)
+    if kind == "bounce_hard":
+        msg["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.net>"
+        msg["To"] = to_message.envelope_from
+        msg["Subject"] = "Undelivered Mail Returned to Sender"
+        msg["Auto-Submitted"] = "auto-replied"
+        msg.set_content(
+            f"This is the mail system at host mx.example.net.\n\n"
+            f"I'm sorry to have to inform you that your message could not be delivered.\n\n"
+            f"<{contact.email}>: host mx.example.net said: 550 5.1.1 user unknown\n"
+        )
+        msg.make_mixed()
+        report = EmailMessage()
+        report.add_header("Content-Type", "message/delivery-status")
+        report.set_payload(
+            "Reporting-MTA: dns; mx.example.net\n\n"
+            f"Final-Recipient: rfc822; {contact.email}\nAction: failed\nStatus: 5.1.1\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\n"
+        )
+        msg.attach(report)
+        headers = EmailMessage()
+        headers.add_header("Content-Type", "text/rfc822-headers")
+        headers.set_payload(
+            f"Message-ID: {to_message.message_id}\nTo: {contact.email}\nSubject: {to_message.subject}\n"
+        )
+        msg.attach(headers)
+        msg.replace_header("Content-Type", 'multipart/report; report-type="delivery-status"')
+        return msg.as_bytes()
+    msg["From"] = f"{contact.name} <{contact.email}>" if contact.name else contact.email
+    msg["To"] = to_message.envelope_from or "outreach@example.org"
+    msg["In-Reply-To"] = to_message.message_id
+    msg["References"] = to_message.message_id
+    if kind == "auto_reply":
+        msg["Subject"] = f"Out of Office: {to_message.subject}"
+        msg["Auto-Submitted"] = "auto-replied"
+        msg.set_content("I am out of the office until 10 May with limited access to email.\n")
+    elif kind == "unsubscribe":
+        msg["Subject"] = "unsubscribe"
+        msg.set_content("Please remove this address from your mailing list.\n")
+    else:
+        msg["Subject"] = f"Re: {to_message.subject}"
+        msg.set_content(
+            "Thank you for your letter. The Ministry is reviewing the Convention and will "
+            "inform you of its position before the First Meeting of States Parties.\n\n"
+            f"On {format_datetime(to_message.sent_at or when)}, the Coalition wrote:\n> "
+            + to_message.text[:200].replace("\n", "\n> ")
+            + "\n"
+        )
+    return msg.as_bytes()
+
+
+@dataclass
+class DemoResult:
+    folder: Path
+    eml_count: int
+    funnel: dict[str, int]
+    injected: Counter[str] = field(default_factory=Counter)
+    days_with_news: int = 0
+
+
+def run_demo(
+    folder: Path | None = None, *, echo: Callable[[str], None] = print, quiet: bool = False
+) -> DemoResult:
+    """Run the demo in ``folder`` (a new temporary folder by default) and return its result."""
+    import tempfile
+
+    from outreach.daemon import Daemon
+    from outreach.replies.intake import ingest
+    from outreach.review import approve_all
+    from outreach.services import import_contacts, load_campaigns
+    from outreach.status import campaign_status
+
+    say = (lambda _line: None) if quiet else echo
+    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="outreach-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    db_path = folder / "outreach.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    campaign_file, contacts_csv, templates = sample_paths()
+    clock = FixedClock(datetime.combine(START, datetime.min.time(), UTC).replace(hour=5))
+    with EmlSink(folder / "sent") as sink:
+        settings = load_settings(
+            env={},
+            database_url=f"sqlite:///{db_path}",
+            templates_dir=templates,
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            smtp_tls="none",
+            smtp_concurrency=2,
+            lease_seconds=600,
+        )
+        engine = create_engine(settings.sqlalchemy_url)
+        migrate(engine)
+        load_campaigns(engine, campaign_file, settings=settings, now=clock.now(), actor="demo")
+        imported = import_contacts(engine, contacts_csv, now=clock.now())
+        say(f"outreach demo — database {db_path}")
+        say(
+            f"loaded campaign ccm-2010 and {imported.result.created if imported.result else 0} contacts; "
+            f"simulating {START} … {END} day by day\n"
+        )
+        daemon = Daemon(engine, settings, clock=clock, instance="demo")
+        result = DemoResult(folder=folder / "sent", eml_count=0, funnel={})
+        last_event = 0
+        day = START
+        while day <= END:
+            news: list[str] = []
+            clock.set(datetime.combine(day, datetime.min.time(), UTC).replace(hour=4))
+            daemon.plan_job()
+            with session_scope(engine) as session:
+                approved = approve_all(
+                    session, reviewer=REVIEWER, note="demo reviewer", now=clock.now()
+                )
+            if approved:
+                news.append(f"reviewer 'demo' approved {len(approved)} letter(s)")
+            for script in (s for s in SCRIPT if s.day == day):
+                raw = _scripted_reply(engine, script, clock.now())
+                if raw is not None:
+                    report = ingest(
+                        engine, [(f"demo:{script.kind}", raw)], settings=settings, now=clock.now()
+                    )
+                    result.injected[script.kind] += 1
+                    del report
+            for hour in range(24):
+                clock.set(datetime.combine(day, datetime.min.time(), UTC).replace(hour=hour))
+                if _anything_due(engine, clock.now()):
+                    asyncio.run(daemon.dispatch_job())
+            last_event, lines = _events_since(engine, last_event)
+            news.extend(lines)
+            if news:
+                result.days_with_news += 1
+                say(f"{day.isoformat()}  " + "\n            ".join(news))
+            day += timedelta(days=1)
+        with session_scope(engine) as session:
+            statuses = campaign_status(session, now=clock.now())
+        result.funnel = statuses[0].funnel if statuses else {}
+        result.eml_count = sink.count
+        engine.dispose()
+    say("\nfunnel: " + ", ".join(f"{k} {v}" for k, v in result.funnel.items() if v))
+    say(
+        f"{result.eml_count} message(s) received by the demo SMTP server, written to {result.folder}/"
+    )
+    return result
+
+
+def _scripted_reply(engine: Any, script: InjectedReply, now: datetime) -> bytes | None:
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(Message, Contact)
+            .join(Contact, Contact.id == Message.contact_id)
+            .join(Step, Step.id == Message.step_id)
+            .where(Step.key == script.step, Message.status == "sent")
+            .order_by(Message.sent_at, Message.id)
+        ).all()
+        if len(rows) <= script.index:
+            return None
+        message, contact = rows[script.index]
+        return build_reply(script.kind, to_message=message, contact=contact, when=now)
+
+
+def _anything_due(engine: Any, now: datetime) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(Message)
+                .where(Message.status.in_(["approved", "retrying"]), Message.due_at <= now)
+            ).scalar()
+        )
+
+
+_NOTABLE = {
+    "planned": "queued for review",
+    "sent": "sent",
+    "cancelled": "cancelled",
+    "replied": "replied",
+    "bounced": "bounced",
+    "unsubscribed": "unsubscribed",
+    "failed": "failed",
+    "stale": "stale",
+}
+
+
+def _events_since(engine: Any, last_id: int) -> tuple[int, list[str]]:
+    with session_scope(engine) as session:
+        rows = session.exec(select(Event).where(Event.id > last_id).order_by(Event.id)).all()
+        if not rows:
+            return last_id, []
+        steps = {
+            m.id: key
+            for m, key in session.exec(
+                select(Message, Step.key).join(Step, Step.id == Message.step_id)
+            ).all()
+        }
+        contacts = {c.id: c.email for c in session.exec(select(Contact))}
+        enrollment_contact = dict(
+            session.execute(sa.text("SELECT id, contact_id FROM enrollment")).all()
+        )
+    counts: Counter[tuple[str, str]] = Counter()
+    lines: list[str] = []
+    for e in rows:
+        if e.entity == "message" and e.action in _NOTABLE:
+            counts[(_NOTABLE[e.action], steps.get(e.entity_id, "?"))] += 1
+        elif e.entity == "enrollment" and e.action in _NOTABLE:
+            who = contacts.get(enrollment_contact.get(e.entity_id, -1), "?")
+            lines.append(f"{who} {_NOTABLE[e.action]}" + (f" ({e.reason})" if e.reason else ""))
+    summary = [
+        f"{n} × {step}: {what}"
+        for (what, step), n in sorted(counts.items(), key=lambda kv: kv[0][1])
+    ]
+    return rows[-1].id or last_id, summary + lines
