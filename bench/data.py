@@ -124,7 +124,7 @@ def write_contacts(path: Path, count: int, *, seed: int = 8) -> Path:
                     f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
                     rng.choice(_SALUTATIONS),
                     "Permanent Representative to the United Nations Office at Geneva",
-                    f"Permanent Mission of {country} #{i % 500}",
+                    f"Permanent Mission of {country}",
                     country,
                     rng.choice(_LANGUAGES),
                     rng.choice(_TIMEZONES),

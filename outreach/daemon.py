@@ -276,14 +276,13 @@ class Daemon:
         log.info("stopping: no more claims; letting in-flight sends finish")
         scheduler.pause()
         if self._dispatcher is not None:
-            self._dispatcher.stop()
+            self._dispatcher.stop()  # in-flight sends finish; unsent claims go back to approved
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if pending:
             _done, still = await asyncio.wait(pending, timeout=self.settings.shutdown_grace)
             for t in still:
                 t.cancel()
         scheduler.shutdown(wait=False)
-        await asyncio.to_thread(self._release_leases)
         log.info("daemon stopped", extra={"instance": self.instance})
         return 0
 
@@ -291,15 +290,6 @@ class Daemon:
         log.info("received %s", sig.name)
         if self._stop is not None:
             self._stop.set()
-
-    def _release_leases(self) -> None:
-        """Give back anything this instance still holds that never reached DATA."""
-        try:
-            from outreach.dispatch import release_owner
-        except ImportError:
-            return
-        with session_scope(self.engine) as session:
-            release_owner(session, owner=self.instance, now=self.clock.now())
 
 
 def start(

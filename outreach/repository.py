@@ -386,9 +386,18 @@ def suppressed_emails(session: Session, emails: Iterable[str] | None = None) -> 
 def suppress(
     session: Session, *, email: str, reason: str, detail: str | None, now: datetime
 ) -> bool:
-    """Add ``email`` to the suppression list; False when it was already there."""
-    if session.get(Suppression, email) is not None:
-        return False
-    session.add(Suppression(email=email, reason=reason, detail=detail, created_at=now))
-    session.flush()
-    return True
+    """Add ``email`` to the suppression list; False when it was already there.
+
+    Race-safe: ``INSERT … ON CONFLICT DO NOTHING``, so two processes suppressing the same
+    address at once both succeed and exactly one row (the first reason) is kept.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    result = session.execute(
+        insert(Suppression)
+        .values(email=email, reason=reason, detail=detail, created_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    return bool(result.rowcount == 1)

@@ -1,7 +1,151 @@
-"""`outreach replies …` commands."""
+"""`outreach replies …`: fetch (IMAP), import (files) and list replies.
+
+The work is in :mod:`outreach.replies.intake`; these commands only call it and print.
+"""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from outreach.cli.common import (
+    CampaignOption,
+    JsonOption,
+    NowOption,
+    app_context,
+    clock_option,
+    console,
+    err_console,
+    print_json,
+)
+from outreach.states import Classification
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _print_report(report, json_: bool) -> None:  # type: ignore[no-untyped-def]
+    if json_:
+        print_json(report.as_dict())
+        return
+    console.print(str(report), markup=False)
+    if report.by_class:
+        table = Table(title="new messages by classification")
+        table.add_column("classification")
+        table.add_column("count", justify="right")
+        for kind, count in sorted(report.by_class.items()):
+            table.add_row(kind, str(count))
+        console.print(table)
+
+
+@app.command()
+def fetch(ctx: typer.Context, now: NowOption = None, json_: JsonOption = False) -> None:
+    """Poll the IMAP mailbox once (OUTREACH_IMAP_*): new mail is matched, classified, acted on.
+
+    Read-only on the server: nothing is deleted or flagged.
+    """
+    from outreach.replies.intake import fetch_mailbox, imap_config
+
+    app_ = app_context(ctx)
+    settings = app_.settings
+    imap_config(settings)  # a configuration error before touching the database
+    report = fetch_mailbox(app_.engine(), settings=settings, now=clock_option(now).now())
+    _print_report(report, json_)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE…", help=".eml files, .mbox files or Maildir folders."),
+    ],
+    now: NowOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Import replies from files: each is stored once, matched, classified and acted on."""
+    from outreach.replies.intake import import_paths
+
+    app_ = app_context(ctx)
+    engine = app_.engine()
+    tty = sys.stderr.isatty()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("importing replies: {task.completed} messages"),
+        console=err_console,
+        disable=not tty,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=None)
+        report = import_paths(
+            engine,
+            paths,
+            settings=app_.settings,
+            now=clock_option(now).now(),
+            progress=lambda n: bar.advance(task, n),
+        )
+    _print_report(report, json_)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    json_: JsonOption = False,
+    class_: Annotated[
+        Classification | None,
+        typer.Option("--class", help="Only this classification.", case_sensitive=False),
+    ] = None,
+    unmatched: Annotated[
+        bool, typer.Option("--unmatched", help="Only mail that matched no letter.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="At most this many, newest first.")
+    ] = None,
+) -> None:
+    """Who answered which letter, when, how it was classified, and what they wrote."""
+    from outreach.replies.intake import list_replies
+
+    with app_context(ctx).session() as session:
+        items = list_replies(
+            session, campaign=campaign, classification=class_, unmatched=unmatched, limit=limit
+        )
+    if json_:
+        print_json([asdict(item) for item in items])
+        return
+    if not items:
+        console.print("no replies" + (" matching these filters" if (campaign or class_ or unmatched) else ""))
+        return
+    table = Table(title=f"replies ({len(items)})")
+    for column in ("id", "received (UTC)", "from", "contact", "campaign", "step", "letter"):
+        table.add_column(column)
+    table.add_column("class")
+    table.add_column("snippet", overflow="fold")
+    for item in items:
+        contact = item.contact or ""
+        if item.contact_name and item.contact:
+            contact = f"{item.contact_name} <{item.contact}>"
+        table.add_row(
+            *(
+                Text(v)
+                for v in (
+                    str(item.id),
+                    item.received_at.strftime("%Y-%m-%d %H:%M"),
+                    item.from_addr or "",
+                    contact or "(unmatched)",
+                    item.campaign or "",
+                    item.step or "",
+                    item.matched_subject or "",
+                    item.classification
+                    + (f" {item.bounce_status}" if item.bounce_status else ""),
+                    item.snippet or item.error or item.reason or "",
+                )
+            )
+        )
+    console.print(table)

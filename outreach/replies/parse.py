@@ -32,7 +32,7 @@ import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
+from email import headerregistry, policy
 from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
@@ -158,6 +158,37 @@ _INLINE_COPY_RE = re.compile(
 _QMAIL_RCPT_RE = re.compile(r"(?m)^<([^<>\s]+@[^<>\s]+)>:\s*$")
 
 
+class _CachingHeaderRegistry(headerregistry.HeaderRegistry):
+    """The default registry, remembering short parsed headers.
+
+    ``policy.default`` re-parses a header on every access, and the parser reads a part's
+    Content-Type a dozen times; parsed header objects are immutable, so sharing them is safe.
+    """
+
+    _MAX_ENTRIES = 1024
+    _MAX_VALUE = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: dict[tuple[str, str], object] = {}
+
+    def __call__(self, name: str, value: str):  # type: ignore[override]
+        if len(value) > self._MAX_VALUE:
+            return super().__call__(name, value)
+        key = (name, value)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = super().__call__(name, value)
+            if len(self._cache) >= self._MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+
+#: ``policy.default`` with a caching header factory (same parsing, same results).
+POLICY = policy.default.clone(header_factory=_CachingHeaderRegistry())
+
+
 @dataclass(frozen=True)
 class DsnInfo:
     """What a bounce says about the failed delivery.
@@ -256,7 +287,7 @@ def _parse(data: bytes) -> ParsedInbound:
         )
         body = b""
     sanitized = _tame_content_headers(head + body, defects)
-    msg = BytesParser(policy=policy.default).parsebytes(sanitized, headersonly=headers_only)
+    msg = BytesParser(policy=POLICY).parsebytes(sanitized, headersonly=headers_only)
     top = _raw_headers(msg)
 
     def first(name: str) -> str | None:
@@ -704,9 +735,7 @@ def _dsn(
         elif ctype in ("text/rfc822-headers", "message/global-headers") and original is None:
             data = part.get_payload(decode=True)
             if isinstance(data, bytes):
-                original = BytesHeaderParser(policy=policy.default).parsebytes(
-                    data[:MAX_HEADER_BYTES]
-                )
+                original = BytesHeaderParser(policy=POLICY).parsebytes(data[:MAX_HEADER_BYTES])
     is_report = status_blocks is not None or (
         content_type.startswith("multipart/report")
         and (report_type is None or report_type.group(1) == "delivery-status")
@@ -726,7 +755,7 @@ def _dsn(
     if copy:
         text_head = text[: copy.start()]
         if original is None:
-            inline = BytesHeaderParser(policy=policy.default).parsebytes(
+            inline = BytesHeaderParser(policy=POLICY).parsebytes(
                 text[copy.end() :].lstrip("\n")[:MAX_HEADER_BYTES].encode("utf-8", "replace")
             )
             original_headers = _raw_headers(inline)
@@ -801,7 +830,7 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
         return blocks
     text = _decode_bytes(data[:MAX_HEADER_BYTES], "utf-8").replace("\r\n", "\n")
     for chunk in re.split(r"\n\s*\n", text):
-        parsed = BytesHeaderParser(policy=policy.default).parsebytes(
+        parsed = BytesHeaderParser(policy=POLICY).parsebytes(
             chunk.strip("\n").encode("utf-8", "replace")
         )
         fields = {k: v[0] for k, v in _raw_headers(parsed).items()}

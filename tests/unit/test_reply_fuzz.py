@@ -140,7 +140,7 @@ def mime_trees(draw: st.DrawFn, depth: int = 0) -> bytes:
     )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(mime_trees())
 def test_generated_mime_trees_never_raise(raw: bytes) -> None:
     check(raw)

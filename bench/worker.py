@@ -1,0 +1,417 @@
+"""Benchmark worker processes: ``python -m bench.worker KIND SPEC_JSON``.
+
+Each timed run happens in a fresh process so that its peak RSS is its own and several
+processes can run at once. Protocol on stdout: ``READY`` once set up (imports done, data
+loaded), then the worker waits for a line on stdin (the start signal, sent to every process of
+a group at once), runs, and prints ``RESULT {json}``. When the product code path is missing
+(an ImportError / AttributeError: a module another engineer is still writing) the worker prints
+``RESULT {"unavailable": reason}`` instead.
+
+Wall-clock ``start``/``end`` are ``time.time()`` so the parent can combine processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import types
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux: ``5`` into ``/proc/self/clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _ready_and_wait() -> None:
+    print("READY", flush=True)
+    sys.stdin.readline()
+
+
+def _emit(result: dict[str, Any]) -> None:
+    print("RESULT " + json.dumps(result, default=str), flush=True)
+
+
+def _settings(spec: dict[str, Any]) -> Any:
+    from outreach.settings import load_settings
+
+    values: dict[str, Any] = {"database_url": spec["url"]}
+    if spec.get("templates_dir"):
+        values["templates_dir"] = Path(spec["templates_dir"])
+    if spec.get("port"):
+        values.update(
+            smtp_host="127.0.0.1",
+            smtp_port=spec["port"],
+            smtp_tls="none",
+            smtp_concurrency=spec.get("concurrency", 4),
+        )
+    return load_settings(env={}, **values)
+
+
+# -- plan -----------------------------------------------------------------------------------------
+
+
+def run_plan(spec: dict[str, Any]) -> dict[str, Any]:
+    from outreach.db import create_engine
+    from outreach.planner import plan
+
+    settings = _settings(spec)
+    engine = create_engine(settings.sqlalchemy_url)
+    now = datetime.fromisoformat(spec["now"])
+    _ready_and_wait()
+    base = _status_kb("VmRSS")
+    reset = reset_peak_rss()
+    t0 = time.perf_counter()
+    start = time.time()
+    report = plan(engine, now=now, settings=settings)
+    elapsed = time.perf_counter() - t0
+    end = time.time()
+    engine.dispose()
+    return {
+        "elapsed": elapsed,
+        "start": start,
+        "end": end,
+        "queued": report.queued,
+        "render_errors": len(report.render_errors),
+        "first_error": report.render_errors[0].error if report.render_errors else None,
+        "rss_base_kb": base,
+        "rss_peak_kb": _status_kb("VmHWM"),
+        "peak_reset": reset,
+    }
+
+
+# -- components: render, compose and insert, ours and raw ------------------------------------------
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _plain(value: Any) -> Any:
+    """A Record tree as plain dicts/lists (what a raw Jinja2 user would pass)."""
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def run_components(spec: dict[str, Any]) -> dict[str, Any]:
+    """Per message: our render vs a raw Jinja2 render of the same template file and context;
+    our compose vs a raw stdlib ``EmailMessage`` of the same content; and a raw batched
+    insert (SQLAlchemy Core ``executemany``, 500 rows per transaction) of the very rows a plan
+    run stored, into a copy of the database before planning."""
+    import email.policy
+    from email.message import EmailMessage
+    from email.utils import format_datetime, formataddr
+
+    import jinja2
+    import sqlalchemy as sa
+    from sqlmodel import Session, select
+
+    from outreach.countdown import countdown_values, local_date
+    from outreach.db import create_engine
+    from outreach.models import Campaign, Contact, Message
+    from outreach.planner import compose_letter, render_letter, renderer_for
+    from outreach.repository import load_campaign
+    from outreach.templating import FILTERS, build_context
+
+    settings = _settings(spec)
+    sample = int(spec["sample"])
+    engine = create_engine(settings.sqlalchemy_url)
+    with Session(engine) as session:
+        campaign = session.exec(select(Campaign)).one()
+        spec_c = load_campaign(session, campaign=campaign).spec
+        contacts = list(session.exec(select(Contact).order_by(Contact.id).limit(sample)))
+    step = spec_c.steps[0]
+    now = datetime.fromisoformat(spec["now"])
+    send_day = local_date(now, spec_c.timezone)
+    renderer = renderer_for(settings.templates_dir)
+
+    # ours: render (context building included, as the planner does it)
+    rendered: list[Any] = []
+
+    def ours_render() -> None:
+        rendered.clear()
+        for c in contacts:
+            rendered.append(render_letter(renderer, spec_c, step, c, send_day=send_day)[0])
+
+    # raw Jinja2: plain environment, same file, same filters, plain-dict context built once
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(settings.templates_dir)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    html_env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(settings.templates_dir)),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    html_env.filters.update(FILTERS)
+    name = step.template + ".j2"
+    text_t, html_t = env.get_template(name), html_env.get_template(name)
+    countdown = countdown_values(spec_c.milestones, send_day)
+    contexts = []
+    for c in contacts:
+        ctx = _plain(
+            build_context(
+                campaign=spec_c,
+                contact=c,
+                milestones=spec_c.milestones,
+                today=send_day,
+                step=step,
+                countdown=countdown,
+            )
+        )
+        ctx["locale"] = "en"
+        contexts.append(ctx)
+
+    def raw_render() -> None:
+        for ctx in contexts:
+            tc = text_t.new_context(ctx)
+            "".join(text_t.blocks["subject"](tc))
+            "".join(text_t.blocks["text"](tc))
+            hc = html_t.new_context(ctx)
+            "".join(html_t.blocks["html"](hc))
+
+    ours_render()  # warm caches (compiled templates) for both sides
+    raw_render()
+
+    def ours_compose() -> None:
+        for i, (c, r) in enumerate(zip(contacts, rendered, strict=True)):
+            compose_letter(
+                campaign=spec_c,
+                contact=c,
+                step_key=step.key,
+                subject=r.subject,
+                text=r.text,
+                html=r.html,
+                scheduled_for=now,
+                message_id=f"<bench{i}@bench.example.org>",
+                settings=settings,
+            )
+
+    def raw_compose() -> None:
+        policy = email.policy.SMTP
+        for i, (c, r) in enumerate(zip(contacts, rendered, strict=True)):
+            m = EmailMessage(policy=policy)
+            m["From"] = formataddr((spec_c.sender.name, spec_c.sender.email))
+            m["To"] = formataddr((c.name or "", c.email))
+            m["Reply-To"] = spec_c.sender.reply_to or spec_c.sender.email
+            m["Subject"] = r.subject
+            m["Date"] = format_datetime(now)
+            m["Message-ID"] = f"<bench{i}@bench.example.org>"
+            m["List-Unsubscribe"] = f"<mailto:{spec_c.sender.email}?subject=unsubscribe>"
+            m["X-Outreach-Campaign"] = spec_c.slug
+            m["X-Outreach-Step"] = step.key
+            m.set_content(r.text)
+            if r.html:
+                m.add_alternative(r.html, subtype="html")
+            m.as_bytes()
+
+    out: dict[str, Any] = {"sample": len(contacts)}
+    out["ours_render_s"] = _timed(ours_render)
+    out["raw_render_s"] = _timed(raw_render)
+    out["ours_compose_s"] = _timed(ours_compose)
+    out["raw_compose_s"] = _timed(raw_compose)
+
+    if spec.get("rows_url") and spec.get("insert_url"):
+        src = create_engine(spec["rows_url"])
+        table = Message.__table__  # type: ignore[attr-defined]
+        cols = [c for c in table.columns if c.name != "id"]
+        with src.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(sa.select(*cols))]
+        src.dispose()
+        dst = create_engine(spec["insert_url"])
+        stmt = table.insert()
+
+        def raw_insert() -> None:
+            for i in range(0, len(rows), 500):
+                with dst.begin() as conn:
+                    conn.execute(stmt, rows[i : i + 500])
+
+        out["insert_rows"] = len(rows)
+        out["raw_insert_s"] = _timed(raw_insert)
+        dst.dispose()
+    engine.dispose()
+    return out
+
+
+# -- dispatch ------------------------------------------------------------------------------------
+
+
+def run_dispatch(spec: dict[str, Any]) -> dict[str, Any]:
+    """The real dispatcher, built the way ``outreach send --now`` builds it (same stale check),
+    sending up to ``limit`` messages."""
+    from outreach.clock import FixedClock
+    from outreach.db import create_engine
+    from outreach.dispatch import Dispatcher
+    from outreach.planner import stale_reason_for
+
+    settings = _settings(spec)
+    engine = create_engine(settings.sqlalchemy_url)
+    clock = FixedClock(datetime.fromisoformat(spec["now"]))
+
+    def stale_check(session, message, today):  # type: ignore[no-untyped-def]
+        return stale_reason_for(session, message, today=today, settings=settings)
+
+    dispatcher = Dispatcher(engine, settings, clock=clock, stale_check=stale_check)
+    _ready_and_wait()
+    start = time.time()
+    t0 = time.perf_counter()
+    summary = dispatcher.run_sync(limit=spec.get("limit"))
+    elapsed = time.perf_counter() - t0
+    end = time.time()
+    engine.dispose()
+    data = summary.as_dict()
+    return {
+        "sent": data["sent"],
+        "elapsed": elapsed,
+        "start": start,
+        "end": end,
+        "summary": data,
+        "rss_peak_kb": _status_kb("VmHWM"),
+    }
+
+
+def run_raw_smtp(spec: dict[str, Any]) -> dict[str, Any]:
+    """The SMTP ceiling: aiosmtplib, ``concurrency`` connections each reused for every message,
+    sending the stored bytes of approved messages (loaded before the start signal) with
+    MAIL/RCPT/DATA: no database, no checks, no bookkeeping."""
+    import aiosmtplib
+    import sqlalchemy as sa
+
+    from outreach.db import create_engine
+    from outreach.models import Message
+
+    engine = create_engine(spec["url"])
+    t = Message.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = [
+            (r[0], r[1], r[2])
+            for r in conn.execute(
+                sa.select(t.c.envelope_from, t.c.envelope_to, t.c.raw)
+                .where(t.c.status == "approved")
+                .order_by(t.c.id)
+                .offset(spec.get("offset", 0))
+                .limit(spec["limit"])
+            )
+        ]
+    engine.dispose()
+    concurrency = int(spec["concurrency"])
+    port = int(spec["port"])
+
+    async def main() -> int:
+        it = iter(rows)
+        sent = 0
+
+        async def worker() -> None:
+            nonlocal sent
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, timeout=60)
+            await client.connect()
+            try:
+                for frm, to, raw in it:
+                    await client.mail(frm)
+                    await client.rcpt(to)
+                    await client.data(raw)
+                    sent += 1
+            finally:
+                await client.quit()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return sent
+
+    _ready_and_wait()
+    start = time.time()
+    t0 = time.perf_counter()
+    sent = asyncio.run(main())
+    elapsed = time.perf_counter() - t0
+    return {"sent": sent, "elapsed": elapsed, "start": start, "end": time.time()}
+
+
+# -- replies -------------------------------------------------------------------------------------
+
+
+def run_replies(spec: dict[str, Any]) -> dict[str, Any]:
+    from outreach.db import create_engine
+    from outreach.replies.intake import import_paths
+
+    settings = _settings(spec)
+    engine = create_engine(settings.sqlalchemy_url)
+    now = datetime.fromisoformat(spec["now"])
+    _ready_and_wait()
+    reset_peak_rss()
+    start = time.time()
+    t0 = time.perf_counter()
+    report = import_paths(engine, [Path(spec["mbox"])], settings=settings, now=now)
+    elapsed = time.perf_counter() - t0
+    end = time.time()
+    engine.dispose()
+    return {
+        "processed": report.processed,
+        "duplicates": report.duplicates,
+        "by_class": dict(report.by_class),
+        "unmatched": report.unmatched,
+        "errors": report.errors,
+        "elapsed": elapsed,
+        "start": start,
+        "end": end,
+        "rss_peak_kb": _status_kb("VmHWM"),
+    }
+
+
+KINDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "plan": run_plan,
+    "components": run_components,
+    "dispatch": run_dispatch,
+    "raw_smtp": run_raw_smtp,
+    "replies": run_replies,
+}
+
+
+def main() -> None:
+    kind, spec = sys.argv[1], json.loads(sys.argv[2])
+    try:
+        result = KINDS[kind](spec)
+    except (ImportError, AttributeError) as exc:
+        # only a missing module, or a name missing from a module, means "not written yet"
+        if isinstance(exc, AttributeError) and not isinstance(
+            getattr(exc, "obj", None), types.ModuleType
+        ):
+            raise
+        _emit({"unavailable": f"{type(exc).__name__}: {exc}"})
+        return
+    _emit(result)
+
+
+if __name__ == "__main__":
+    main()
