@@ -73,8 +73,14 @@ from outreach.errors import (
     SmtpAuthError,
     SmtpTlsError,
 )
-from outreach.lifecycle import _event_row, set_enrollment_status, transition, transition_many
-from outreach.models import Attempt, Campaign, Contact, Enrollment, Event, Message, Suppression
+from outreach.lifecycle import (
+    OwnedMove,
+    set_enrollment_status,
+    transition,
+    transition_many,
+    transition_owned,
+)
+from outreach.models import Attempt, Campaign, Contact, Enrollment, Message, Suppression
 from outreach.retry import RetryDecision, decide, describe
 from outreach.settings import Settings
 from outreach.states import (
@@ -82,7 +88,6 @@ from outreach.states import (
     CampaignState,
     EnrollmentStatus,
     MessageStatus,
-    check_transition,
 )
 
 T = TypeVar("T")
@@ -314,114 +319,6 @@ def _release_exprs() -> dict[str, Any]:
 _LEASE_CLEARED = {"lease_token": None, "lease_expires_at": None}
 
 
-@dataclass(frozen=True)
-class _Move:
-    message_id: int
-    lease_token: str
-    values: Mapping[str, Any]
-    reason: str | None = None
-    attempt: Mapping[str, Any] | None = None
-
-
-def _move_owned(
-    session: Session,
-    moves: Sequence[_Move],
-    *,
-    to: MessageStatus,
-    now: datetime,
-    actor: str,
-    action: str | None = None,
-    exprs: Mapping[str, Any] | None = None,
-) -> list[_Move]:
-    """Move ``sending`` rows still held under their lease token to ``to`` — the lease-guarded
-    bulk form of :func:`outreach.lifecycle.transition` (same checks, same event rows).
-
-    Rows are locked (PostgreSQL) or protected by the single-writer transaction (SQLite) between
-    the ownership check and the update, which is itself guarded by status and token. Every move
-    must carry the same value keys. Returns the moves applied; the rest lost their lease.
-    """
-    check_transition(_M.SENDING, to)
-    if not moves:
-        return []
-    owned: set[tuple[int, str]] = set()
-    ids = [m.message_id for m in moves]
-    for chunk in _chunks(ids, 500):
-        query = sa.select(_MT.c.id, _MT.c.lease_token).where(
-            _MT.c.id.in_(chunk), _MT.c.status == _M.SENDING.value
-        )
-        if is_postgres(session):
-            query = query.with_for_update()
-        owned.update((row[0], row[1]) for row in session.execute(query))
-    mine = [m for m in moves if (m.message_id, m.lease_token) in owned]
-    if not mine:
-        return []
-    keys = sorted(mine[0].values)
-    stmt = (
-        sa.update(_MT)
-        .where(
-            _MT.c.id == sa.bindparam("w_id"),
-            _MT.c.lease_token == sa.bindparam("w_tok"),
-            _MT.c.status == _M.SENDING.value,
-        )
-        .values(
-            status=to.value,
-            updated_at=sa.bindparam("w_now", type_=_MT.c.updated_at.type),
-            **{k: sa.bindparam(f"v_{k}", type_=_MT.c[k].type) for k in keys},
-            **dict(exprs or {}),
-        )
-    )
-    session.execute(
-        stmt,
-        [
-            {
-                "w_id": m.message_id,
-                "w_tok": m.lease_token,
-                "w_now": now,
-                **{f"v_{k}": m.values[k] for k in keys},
-            }
-            for m in mine
-        ],
-    )
-    attempt_moves = [m for m in mine if m.attempt is not None]
-    if attempt_moves:
-        akeys = sorted(attempt_moves[0].attempt or {})
-        session.execute(
-            sa.update(_AT)
-            .where(
-                _AT.c.message_id == sa.bindparam("w_id"),
-                _AT.c.lease_token == sa.bindparam("w_tok"),
-                _AT.c.finished_at.is_(None),
-            )
-            .values(**{k: sa.bindparam(f"v_{k}", type_=_AT.c[k].type) for k in akeys}),
-            [
-                {
-                    "w_id": m.message_id,
-                    "w_tok": m.lease_token,
-                    **{f"v_{k}": (m.attempt or {})[k] for k in akeys},
-                }
-                for m in attempt_moves
-            ],
-        )
-    session.execute(
-        sa.insert(Event),
-        [
-            _event_row(
-                now=now,
-                actor=actor,
-                entity="message",
-                entity_id=m.message_id,
-                action=action or to.value,
-                from_state=_M.SENDING.value,
-                to_state=to.value,
-                reason=m.reason,
-                data=None,
-            )
-            for m in mine
-        ],
-    )
-    return mine
-
-
 def sweep_expired(session: Session, *, now: datetime, actor: str = "sweeper") -> SweepCounts:
     """Expired leases (``sending`` and ``lease_expires_at < now``): a row whose attempt never
     reached DATA (phase ``claimed``/``connecting``) goes back to ``approved`` with its attempt
@@ -436,7 +333,7 @@ def sweep_expired(session: Session, *, now: datetime, actor: str = "sweeper") ->
         return SweepCounts()
     attempt_done = {"finished_at": now, "outcome": "expired"}
     unknown = [
-        _Move(
+        OwnedMove(
             r[0],
             r[1],
             {**_LEASE_CLEARED},
@@ -448,7 +345,7 @@ def sweep_expired(session: Session, *, now: datetime, actor: str = "sweeper") ->
         if r[2] == AttemptPhase.DATA_SENT.value
     ]
     back = [
-        _Move(
+        OwnedMove(
             r[0],
             r[1],
             {**_LEASE_CLEARED, "lease_owner": None, "attempt_phase": None},
@@ -458,10 +355,10 @@ def sweep_expired(session: Session, *, now: datetime, actor: str = "sweeper") ->
         for r in rows
         if r[2] != AttemptPhase.DATA_SENT.value
     ]
-    moved_unknown = _move_owned(
+    moved_unknown = transition_owned(
         session, unknown, to=_M.UNKNOWN, now=now, actor=actor, action="lease_expired"
     )
-    moved_back = _move_owned(
+    moved_back = transition_owned(
         session,
         back,
         to=_M.APPROVED,
@@ -762,9 +659,9 @@ def prepare_chunk(
             )
         ):
             enrollments[(cid, kid)] = status
-    release: list[_Move] = []
-    cancel: list[_Move] = []
-    stale: list[_Move] = []
+    release: list[OwnedMove] = []
+    cancel: list[OwnedMove] = []
+    stale: list[OwnedMove] = []
     ready: list[Ready] = []
     cleared = {**_LEASE_CLEARED, "attempt_phase": None}
     for mid, _st, token, raw, chash, ahash, env_from, env_to, rendered_for in mine:
@@ -772,7 +669,7 @@ def prepare_chunk(
         info = campaigns.get(claim.campaign_id)
         if info is None or info.state != CampaignState.ACTIVE.value:
             release.append(
-                _Move(
+                OwnedMove(
                     mid,
                     token,
                     {**cleared, "lease_owner": None},
@@ -791,7 +688,7 @@ def prepare_chunk(
             why_cancel = "no envelope sender or recipient"
         if why_cancel:
             cancel.append(
-                _Move(
+                OwnedMove(
                     mid,
                     token,
                     cleared,
@@ -811,7 +708,7 @@ def prepare_chunk(
                 stale_reason = stale_check(session, message, today)
         if stale_reason:
             stale.append(
-                _Move(
+                OwnedMove(
                     mid,
                     token,
                     {**cleared, "stale_reason": stale_reason},
@@ -823,7 +720,7 @@ def prepare_chunk(
         assert raw is not None and env_from and env_to
         ready.append(Ready(claim, raw, env_from, env_to))
     counts["released"] += len(
-        _move_owned(
+        transition_owned(
             session,
             release,
             to=_M.APPROVED,
@@ -834,10 +731,10 @@ def prepare_chunk(
         )
     )
     counts["cancelled"] += len(
-        _move_owned(session, cancel, to=_M.CANCELLED, now=now, actor=actor, action="cancelled")
+        transition_owned(session, cancel, to=_M.CANCELLED, now=now, actor=actor, action="cancelled")
     )
     counts["stale"] += len(
-        _move_owned(session, stale, to=_M.PENDING_REVIEW, now=now, actor=actor, action="stale")
+        transition_owned(session, stale, to=_M.PENDING_REVIEW, now=now, actor=actor, action="stale")
     )
     if not ready:
         return PreparedChunk((), counts)
@@ -929,14 +826,16 @@ def record_outcomes(
                 values = {**_LEASE_CLEARED, "attempt_phase": None, "lease_owner": None}
                 if o.next_attempt_at is not None:
                     values["due_at"] = o.next_attempt_at
-            moves.append(_Move(o.claim.message_id, o.claim.lease_token, values, o.reason, attempt))
+            moves.append(
+                OwnedMove(o.claim.message_id, o.claim.lease_token, values, o.reason, attempt)
+            )
         # rows with and without a due_at change must not share one executemany
-        by_keys: dict[tuple[str, ...], list[_Move]] = {}
+        by_keys: dict[tuple[str, ...], list[OwnedMove]] = {}
         for m in moves:
             by_keys.setdefault(tuple(sorted(m.values)), []).append(m)
-        applied: list[_Move] = []
+        applied: list[OwnedMove] = []
         for group in by_keys.values():
-            applied += _move_owned(
+            applied += transition_owned(
                 session,
                 group,
                 to=target[kind],

@@ -9,6 +9,7 @@ The allowed moves are :data:`outreach.states.ALLOWED`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
+from outreach.db import is_postgres
 from outreach.errors import ConcurrentUpdate
-from outreach.models import Enrollment, Event, Message
+from outreach.models import Attempt, Enrollment, Event, Message
 from outreach.states import EnrollmentStatus, MessageStatus, check_transition
 
 
@@ -254,6 +256,118 @@ def set_enrollment_status(
         data=data,
     )
     return True
+
+
+_MESSAGE = Message.__table__  # type: ignore[attr-defined]
+_ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class OwnedMove:
+    message_id: int
+    lease_token: str
+    values: Mapping[str, Any]
+    reason: str | None = None
+    attempt: Mapping[str, Any] | None = None
+
+
+def transition_owned(
+    session: Session,
+    moves: Sequence[OwnedMove],
+    *,
+    to: MessageStatus,
+    now: datetime,
+    actor: str,
+    action: str | None = None,
+    exprs: Mapping[str, Any] | None = None,
+) -> list[OwnedMove]:
+    """Move ``sending`` rows still held under their lease token to ``to`` — the lease-guarded
+    bulk form of :func:`outreach.lifecycle.transition` (same checks, same event rows).
+
+    Rows are locked (PostgreSQL) or protected by the single-writer transaction (SQLite) between
+    the ownership check and the update, which is itself guarded by status and token. Every move
+    must carry the same value keys. Returns the moves applied; the rest lost their lease.
+    """
+    check_transition(MessageStatus.SENDING, to)
+    if not moves:
+        return []
+    owned: set[tuple[int, str]] = set()
+    ids = [m.message_id for m in moves]
+    for chunk in _chunks(ids, 500):
+        query = sa.select(_MESSAGE.c.id, _MESSAGE.c.lease_token).where(
+            _MESSAGE.c.id.in_(chunk), _MESSAGE.c.status == MessageStatus.SENDING.value
+        )
+        if is_postgres(session):
+            query = query.with_for_update()
+        owned.update((row[0], row[1]) for row in session.execute(query))
+    mine = [m for m in moves if (m.message_id, m.lease_token) in owned]
+    if not mine:
+        return []
+    keys = sorted(mine[0].values)
+    stmt = (
+        sa.update(_MESSAGE)
+        .where(
+            _MESSAGE.c.id == sa.bindparam("w_id"),
+            _MESSAGE.c.lease_token == sa.bindparam("w_tok"),
+            _MESSAGE.c.status == MessageStatus.SENDING.value,
+        )
+        .values(
+            status=to.value,
+            updated_at=sa.bindparam("w_now", type_=_MESSAGE.c.updated_at.type),
+            **{k: sa.bindparam(f"v_{k}", type_=_MESSAGE.c[k].type) for k in keys},
+            **dict(exprs or {}),
+        )
+    )
+    session.execute(
+        stmt,
+        [
+            {
+                "w_id": m.message_id,
+                "w_tok": m.lease_token,
+                "w_now": now,
+                **{f"v_{k}": m.values[k] for k in keys},
+            }
+            for m in mine
+        ],
+    )
+    attempt_moves = [m for m in mine if m.attempt is not None]
+    if attempt_moves:
+        akeys = sorted(attempt_moves[0].attempt or {})
+        session.execute(
+            sa.update(_ATTEMPT)
+            .where(
+                _ATTEMPT.c.message_id == sa.bindparam("w_id"),
+                _ATTEMPT.c.lease_token == sa.bindparam("w_tok"),
+                _ATTEMPT.c.finished_at.is_(None),
+            )
+            .values(**{k: sa.bindparam(f"v_{k}", type_=_ATTEMPT.c[k].type) for k in akeys}),
+            [
+                {
+                    "w_id": m.message_id,
+                    "w_tok": m.lease_token,
+                    **{f"v_{k}": (m.attempt or {})[k] for k in akeys},
+                }
+                for m in attempt_moves
+            ],
+        )
+    session.execute(
+        sa.insert(Event),
+        [
+            _event_row(
+                now=now,
+                actor=actor,
+                entity="message",
+                entity_id=m.message_id,
+                action=action or to.value,
+                from_state=MessageStatus.SENDING.value,
+                to_state=to.value,
+                reason=m.reason,
+                data=None,
+            )
+            for m in mine
+        ],
+    )
+    return mine
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:

@@ -104,18 +104,6 @@ def test_tls_refuses_an_untrusted_certificate(server: DovecotServer) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_wrong_password_is_an_imap_error_without_the_password(server: DovecotServer) -> None:
-    wrong = "Wr0ng-Passw0rd-Sentinel"
-    config = dataclasses.replace(server.config, password=wrong)
-    with pytest.raises(ImapError) as info, ImapMailbox(config):
-        pass
-    text = str(info.value)
-    assert "log in" in text and server.username in text
-    assert wrong not in text and PASSWORD not in text
-    assert info.value.__cause__ is None and info.value.__suppress_context__
-    assert wrong not in repr(config)
-
-
 def test_missing_mailbox_is_an_imap_error(server: DovecotServer) -> None:
     config = dataclasses.replace(server.config, mailbox="NoSuchFolder")
     with ImapMailbox(config) as box, pytest.raises(ImapError, match="NoSuchFolder"):
@@ -126,3 +114,16 @@ def test_connection_refused_is_an_imap_error() -> None:
     config = ImapConfig("127.0.0.1", _free_port(), "u@example.org", "pw", tls="none", timeout=5)
     with pytest.raises(ImapError, match="could not connect to"), ImapMailbox(config):
         pass
+
+
+# last: Dovecot delays logins from an address after a failed one
+def test_wrong_password_is_an_imap_error_without_the_password(server: DovecotServer) -> None:
+    wrong = "Wr0ng-Passw0rd-Sentinel"
+    config = dataclasses.replace(server.config, password=wrong)
+    with pytest.raises(ImapError) as info, ImapMailbox(config):
+        pass
+    text = str(info.value)
+    assert "log in" in text and server.username in text
+    assert wrong not in text and PASSWORD not in text
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert wrong not in repr(config)
