@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=540,
         help="seconds; the 100,000-contact plan runs only if its estimate fits (default 540)",
     )
+    p.add_argument(
+        "--db", choices=("sqlite", "postgres"), help="only this database (default: both)"
+    )
     p.add_argument("--full", action="store_true", help="run the large plan whatever its estimate")
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     return p.parse_args(argv)
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             sizes=sizes,
             budget=args.budget,
             full=args.full,
+            only_db=args.db,
             log=lambda msg: print(msg, flush=True),
         )
         timings = {}

@@ -53,6 +53,7 @@ class Context:
     sizes: Sizes
     budget: float
     full: bool = False
+    only_db: str | None = None
     log: Callable[[str], None] = print
     started: float = field(default_factory=time.monotonic)
     rows: list[Row] = field(default_factory=list)
@@ -74,11 +75,15 @@ class Context:
 
     def kinds(self) -> list[str]:
         """The database kinds available: sqlite always, postgres when reachable."""
+        if self.only_db == "sqlite":
+            return ["sqlite"]
         if not self._pg_checked:
             self._pg_problem = postgres_problem(Databases("postgres", self.workdir).pg_base)
             self._pg_checked = True
             if self._pg_problem:
                 self.notes.append(f"PostgreSQL cases skipped: {self._pg_problem}")
+        if self.only_db == "postgres":
+            return [] if self._pg_problem else ["postgres"]
         return ["sqlite"] if self._pg_problem else ["sqlite", "postgres"]
 
     def dbs(self, kind: str) -> Databases:
@@ -424,7 +429,7 @@ def bench_dispatch(ctx: Context) -> None:
     n = ctx.sizes.dispatch
     conc = default_concurrency()
     sink = ctx.sink()
-    cases = [("sqlite", 1)] + [("postgres", p) for p in (1, 2) if "postgres" in ctx.kinds()]
+    cases = [c for c in [("sqlite", 1), ("postgres", 1), ("postgres", 2)] if c[0] in ctx.kinds()]
     figures: dict[tuple[str, int], tuple[Figure, Figure]] = {}
     for kind, procs in cases:
         golden = ctx.planned_db(kind, n)
@@ -458,10 +463,11 @@ def bench_dispatch(ctx: Context) -> None:
                 },
             )
         )
-    one = figures[("sqlite", 1)]
-    ctx.targets.append(
-        Target("dispatch 1 process / raw SMTP ceiling (sqlite)", 0.5, ratio(one[0], one[1]))
-    )
+    if ("sqlite", 1) in figures:
+        one = figures[("sqlite", 1)]
+        ctx.targets.append(
+            Target("dispatch 1 process / raw SMTP ceiling (sqlite)", 0.5, ratio(one[0], one[1]))
+        )
     if ("postgres", 2) in figures:
         two = figures[("postgres", 2)]
         ctx.targets.append(
@@ -483,9 +489,17 @@ def bench_slow(ctx: Context) -> None:
     so this sink is aiosmtpd (bench.slowsink)."""
     _check_dispatch_available()
     delay = (SLOW_RCPT_MS + SLOW_DATA_MS) / 1000
-    cases = [("sqlite", 1, 1), ("sqlite", 1, 8), ("sqlite", 1, 32)]
-    if "postgres" in ctx.kinds():
-        cases += [("postgres", 1, 8), ("postgres", 2, 8)]
+    cases = [
+        c
+        for c in [
+            ("sqlite", 1, 1),
+            ("sqlite", 1, 8),
+            ("sqlite", 1, 32),
+            ("postgres", 1, 8),
+            ("postgres", 2, 8),
+        ]
+        if c[0] in ctx.kinds()
+    ]
     n = ctx.sizes.dispatch
     sink = start_aiosmtpd_sink(SLOW_RCPT_MS, SLOW_DATA_MS, why="smtp-sink delays are whole seconds")
     ctx.notes.append(f"slow sink: {sink.label}")
@@ -530,6 +544,8 @@ def bench_slow(ctx: Context) -> None:
         sink.stop()
     for conc in (8, 32):
         fig = results.get(("sqlite", 1, conc))
+        if fig is None:
+            continue
         ctx.targets.append(
             Target(f"slow server, {conc} connections / ideal", 0.8, ratio(fig, conc / delay))
         )

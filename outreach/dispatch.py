@@ -1414,7 +1414,7 @@ class Dispatcher:
             attempts=claim.attempt,
             first_attempt_at=claim.first_attempt_at,
             now=self.clock.now(),
-            lifetime=timedelta(hours=self.settings.retry_lifetime_hours),
+            lifetime=self.settings.retry_lifetime,
             rng=self.rng,
             stage=stage,
         )

@@ -391,13 +391,26 @@ def suppress(
     Race-safe: ``INSERT … ON CONFLICT DO NOTHING``, so two processes suppressing the same
     address at once both succeed and exactly one row (the first reason) is kept.
     """
+    return bool(suppress_many(session, [(email, reason, detail)], now=now))
+
+
+def suppress_many(
+    session: Session, entries: Iterable[tuple[str, str, str | None]], *, now: datetime
+) -> set[str]:
+    """Suppress every ``(email, reason, detail)`` in one statement (``ON CONFLICT DO
+    NOTHING``, race-safe); returns the addresses that were not suppressed before."""
+    rows = {}
+    for email, reason, detail in entries:
+        rows.setdefault(email, {"email": email, "reason": reason, "detail": detail})
+    if not rows:
+        return set()
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    table = Suppression.__table__  # type: ignore[attr-defined]
     result = session.execute(
-        insert(Suppression)
-        .values(email=email, reason=reason, detail=detail, created_at=now)
-        .on_conflict_do_nothing(index_elements=["email"])
+        insert(table).on_conflict_do_nothing(index_elements=["email"]).returning(table.c.email),
+        [{**row, "created_at": now} for row in rows.values()],
     )
-    return bool(result.rowcount == 1)
+    return {row[0] for row in result}

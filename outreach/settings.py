@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,7 +55,10 @@ class Settings(BaseSettings):
 
     unsubscribe_url: str | None = None
     message_id_domain: str | None = None
-    retry_lifetime_hours: float = Field(default=72.0, gt=0)
+    retry_lifetime: timedelta = Field(
+        default=timedelta(days=3),
+        description="how long 4xx/network failures are retried: seconds or ISO 8601 (P3D, PT12H)",
+    )
     lease_seconds: int = Field(default=300, ge=10)
     dispatch_batch: int = Field(default=200, ge=1)
     inbound_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
@@ -90,6 +94,20 @@ class Settings(BaseSettings):
             "postgresql+psycopg",
         ):
             raise ValueError("use the psycopg (v3) driver: postgresql+psycopg://…")
+        return value
+
+    @field_validator("retry_lifetime", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    @field_validator("retry_lifetime")
+    @classmethod
+    def _check_lifetime(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
         return value
 
     @field_validator("unsubscribe_url")

@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
-from rich.text import Text
 
 from outreach.cli.common import (
     CampaignOption,
@@ -120,32 +119,27 @@ def list_(
         print_json([asdict(item) for item in items])
         return
     if not items:
-        console.print("no replies" + (" matching these filters" if (campaign or class_ or unmatched) else ""))
-        return
-    table = Table(title=f"replies ({len(items)})")
-    for column in ("id", "received (UTC)", "from", "contact", "campaign", "step", "letter"):
-        table.add_column(column)
-    table.add_column("class")
-    table.add_column("snippet", overflow="fold")
-    for item in items:
-        contact = item.contact or ""
-        if item.contact_name and item.contact:
-            contact = f"{item.contact_name} <{item.contact}>"
-        table.add_row(
-            *(
-                Text(v)
-                for v in (
-                    str(item.id),
-                    item.received_at.strftime("%Y-%m-%d %H:%M"),
-                    item.from_addr or "",
-                    contact or "(unmatched)",
-                    item.campaign or "",
-                    item.step or "",
-                    item.matched_subject or "",
-                    item.classification
-                    + (f" {item.bounce_status}" if item.bounce_status else ""),
-                    item.snippet or item.error or item.reason or "",
-                )
-            )
+        console.print(
+            "no replies" + (" matching these filters" if (campaign or class_ or unmatched) else "")
         )
-    console.print(table)
+        return
+    console.print(
+        f"{len(items)} repl{'y' if len(items) == 1 else 'ies'}, newest first", markup=False
+    )
+    for item in items:
+        who = item.from_addr or "(no sender)"
+        if item.contact:
+            who = f"{item.contact_name} <{item.contact}>" if item.contact_name else item.contact
+        kind = item.classification + (f" {item.bounce_status}" if item.bounce_status else "")
+        where = f"{item.campaign} / {item.step}" if item.campaign else "(unmatched)"
+        lines = [
+            f"#{item.id}  {item.received_at:%Y-%m-%d %H:%M} UTC  {kind}  {who}  {where}",
+        ]
+        if item.matched_subject:
+            lines.append(f"    answers: {item.matched_subject}")
+        elif item.subject:
+            lines.append(f"    subject: {item.subject}")
+        text = item.snippet or item.error or item.reason
+        if text:
+            lines.append(f"    {text}")
+        console.print("\n".join(lines), markup=False, highlight=False)

@@ -40,12 +40,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from outreach.db import session_scope
-from outreach.errors import ImapError, SettingsError
-from outreach.lifecycle import set_enrollment_status, transition_many
+from outreach.errors import ConcurrentUpdate, DatabaseError, ImapError, SettingsError
+from outreach.lifecycle import transition_many
 from outreach.models import (
     Campaign,
     Contact,
@@ -58,11 +60,11 @@ from outreach.models import (
 )
 from outreach.replies.classify import ClassificationResult, classify
 from outreach.replies.imap import ImapConfig, ImapMailbox
-from outreach.replies.match import Lookup, Matcher, MatchResult, lookup_for
+from outreach.replies.match import Lookup, Matcher, MatchResult, lookup_for, usable_param
 from outreach.replies.parse import ParsedInbound, parse_inbound
 from outreach.replies.snippet import snippet
 from outreach.replies.sources import iter_files
-from outreach.repository import get_campaign, suppress
+from outreach.repository import get_campaign, suppress_many
 from outreach.settings import Settings
 from outreach.states import UNSENT, Classification, EnrollmentStatus, MessageStatus
 
@@ -209,8 +211,8 @@ def ingest(
     Streams: ``batch`` messages are parsed and then committed together (one transaction with
     their event rows and effects). Every message ends up stored exactly once — hostile input
     included — unless it is a duplicate (same bytes, or a Message-ID already stored), which
-    changes nothing. Raises only when the database itself cannot be written (then the current
-    batch is rolled back and nothing of it is stored). ``progress`` is called with the number
+    changes nothing. Raises :class:`DatabaseError` only when the database itself is unusable
+    (what was committed before stays committed; running again is harmless). ``progress`` is called with the number
     of messages handled after each batch. ``now`` is the intake time (stored as
     ``created_at``, and the reference for the sender match's recency window).
     """
@@ -256,6 +258,12 @@ def _ingest_batch(
             for item in items:
                 report += _ingest_batch(engine, [item], now=now, actor=actor)
             return report
+        if isinstance(exc, OperationalError):
+            # the database itself is unusable (down, locked, deadlocked twice): fail the run
+            # rather than store the message as unprocessable; nothing of this batch is kept
+            raise DatabaseError(
+                f"reply intake: the database refused {items[0].source}: {_describe(exc)}"
+            ) from exc
         item = items[0]
         log.warning("reply %s could not be processed: %s", item.source, _describe(exc))
         with session_scope(engine) as session:
@@ -339,9 +347,9 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
         return {}
     insert = _dialect_insert(session)
     stmt = (
-        insert(Inbound)
+        insert(_INBOUND)
         .on_conflict_do_nothing(index_elements=["raw_sha256"])
-        .returning(Inbound.id, Inbound.raw_sha256)
+        .returning(_INBOUND.c.id, _INBOUND.c.raw_sha256)
     )
     result = session.execute(stmt, rows)
     return {sha: iid for iid, sha in result.all()}
@@ -354,7 +362,7 @@ def _inbound_events(
     if not rows:
         return
     session.execute(
-        sa.insert(Event),
+        sa.insert(_EVENT),
         [
             {
                 "at": now,
@@ -539,7 +547,7 @@ def _apply_effects(
                 fx.suppress.setdefault(
                     f"#{m.contact_id}", (kind.value, f"inbound {iid}: {r.reason}")
                 )
-            if address and len(address) <= 320:
+            if address and usable_param(address, 320):
                 fx.suppress.setdefault(address, (kind.value, f"inbound {iid}: {r.reason}"))
     if not (fx.enrollment or fx.cancel or fx.suppress):
         return
@@ -567,10 +575,12 @@ def _apply_effects(
         )
 
     # suppressions first: the dispatcher's send-time check reads them
+    entries = []
     for key, (reason, detail) in fx.suppress.items():
         address = emails.get(int(key[1:])) if key.startswith("#") else key
         if address:
-            suppress(session, email=address, reason=reason, detail=_clean(detail, 2000), now=now)
+            entries.append((address, reason, _clean(detail, 2000)))
+    suppress_many(session, entries, now=now)
 
     enrollments_of: dict[int, list[Enrollment]] = {}
     for enr in enrollments:
@@ -579,15 +589,16 @@ def _apply_effects(
     for mid, status, m_cid, m_campaign in unsent:
         unsent_of.setdefault(m_cid, []).append((mid, status, m_campaign))
 
+    target: dict[int, tuple[Enrollment, EnrollmentStatus, int, str]] = {}
     for (cid, campaign_id), (status, iid, why) in fx.enrollment.items():
         for enr in enrollments_of.get(cid, ()):
             if campaign_id is not None and enr.campaign_id != campaign_id:
                 continue
-            if _STRENGTH[status] <= _STRENGTH[EnrollmentStatus(enr.status)]:
-                continue
-            set_enrollment_status(
-                session, enr, status, now=now, actor=actor, reason=why, data={"inbound_id": iid}
-            )
+            assert enr.id is not None
+            best = target[enr.id][1] if enr.id in target else EnrollmentStatus(enr.status)
+            if _STRENGTH[status] > _STRENGTH[best]:
+                target[enr.id] = (enr, status, iid, why)
+    _set_enrollments(session, list(target.values()), now=now, actor=actor)
 
     by_reason_status: dict[tuple[str, str], list[int]] = {}
     taken: set[int] = set()
@@ -610,6 +621,64 @@ def _apply_effects(
             reason=why,
             data={"by": "reply intake"},
         )
+
+
+_ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
+_EVENT = Event.__table__  # type: ignore[attr-defined]
+_INBOUND = Inbound.__table__  # type: ignore[attr-defined]
+
+
+def _set_enrollments(
+    session: Session,
+    changes: Sequence[tuple[Enrollment, EnrollmentStatus, int, str]],
+    *,
+    now: datetime,
+    actor: str,
+) -> None:
+    """The bulk form of :func:`outreach.lifecycle.set_enrollment_status` (same compare-and-set,
+    same event rows, a few statements for a whole batch): each ``(enrollment, to, inbound id,
+    reason)``. Raises :class:`ConcurrentUpdate` when a row changed meanwhile (the batch is then
+    retried one message at a time). Belongs in :mod:`outreach.lifecycle`; kept here until moved.
+    """
+    groups: dict[tuple[str, str], list[tuple[Enrollment, int, str]]] = {}
+    for enr, to, iid, why in changes:
+        if to == EnrollmentStatus(enr.status):
+            continue
+        groups.setdefault((enr.status, to.value), []).append((enr, iid, why))
+    events = []
+    for (current, to), members in groups.items():
+        ids = [enr.id for enr, _, _ in members]
+        moved: set[int] = set()
+        for chunk in _chunked(ids):
+            moved.update(
+                row[0]
+                for row in session.execute(
+                    sa.update(_ENROLLMENT)
+                    .where(_ENROLLMENT.c.id.in_(chunk), _ENROLLMENT.c.status == current)
+                    .values(status=to, updated_at=now)
+                    .returning(_ENROLLMENT.c.id)
+                )
+            )
+        if len(moved) != len(ids):
+            raise ConcurrentUpdate(f"{len(ids) - len(moved)} enrollment(s) changed meanwhile")
+        for enr, iid, why in members:
+            set_committed_value(enr, "status", to)
+            set_committed_value(enr, "updated_at", now)
+            events.append(
+                {
+                    "at": now,
+                    "actor": actor,
+                    "entity": "enrollment",
+                    "entity_id": enr.id,
+                    "action": to,
+                    "from_state": current,
+                    "to_state": to,
+                    "reason": why,
+                    "data": {"inbound_id": iid},
+                }
+            )
+    if events:
+        session.execute(sa.insert(_EVENT), events)
 
 
 # --- sources ------------------------------------------------------------------------------------

@@ -93,10 +93,23 @@ def _chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[str
         yield items[i : i + size]
 
 
+def usable_param(value: str | None, limit: int) -> bool:
+    """Whether ``value`` can be a query parameter and match a stored id or address at all
+    (PostgreSQL refuses NUL characters and lone surrogates in parameters)."""
+    if not value or len(value) > limit or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _ids_of(lookup: Lookup) -> list[str]:
-    ids = [i for i in lookup.keys.message_ids if len(i) <= 255][:MAX_IDS_PER_MESSAGE]
-    if lookup.dsn_message_id and lookup.dsn_message_id not in ids:
-        ids.append(lookup.dsn_message_id)
+    ids = [i for i in lookup.keys.message_ids if usable_param(i, 255)][:MAX_IDS_PER_MESSAGE]
+    dsn_id = lookup.dsn_message_id
+    if dsn_id and usable_param(dsn_id, 255) and dsn_id not in ids:
+        ids.append(dsn_id)
     return ids
 
 
@@ -126,9 +139,9 @@ class Matcher:
             if any(i in self._by_id for i in _ids_of(lk)):
                 continue
             if lk.use_recipients:
-                addresses.update(a for a in lk.keys.recipient_addresses if len(a) <= 320)
-            if lk.keys.sender and len(lk.keys.sender) <= 320:
-                addresses.add(lk.keys.sender)
+                addresses.update(a for a in lk.keys.recipient_addresses if usable_param(a, 320))
+            if usable_param(lk.keys.sender, 320):
+                addresses.add(lk.keys.sender)  # type: ignore[arg-type]
         if not addresses:
             return
         for chunk in _chunks(sorted(addresses)):

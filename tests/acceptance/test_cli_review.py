@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from outreach.cli.review import EditableContent, format_editable, parse_editable
 from outreach.db import session_scope
 from outreach.errors import ReviewError
 from outreach.models import Approval, Event, Message
+from tests.cli import run_cli
 from tests.factories import T0, make_campaign, make_contact, make_message, make_step
 
 REVIEW_FIELDS = {
@@ -33,19 +33,10 @@ QUEUE_FIELDS = {
 
 
 def run(db, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
-    full_env.update(
-        {"OUTREACH_DATABASE_URL": db.url, "OUTREACH_REVIEWER": "carol", "COLUMNS": "250"}
-    )
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "outreach", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        stdin=subprocess.DEVNULL,  # never a TTY: --all must refuse without --yes
-        timeout=120,
-    )
+    """The CLI in-process (same ``main()``); stdin is never a TTY, so ``--all`` must refuse
+    without ``--yes``."""
+    full_env = {"OUTREACH_REVIEWER": "carol", "COLUMNS": "250", **(env or {})}
+    return run_cli(*args, db_url=db.url, env=full_env)
 
 
 def seed(db, n: int = 2, *, approvals_required: int = 1, slug: str = "ccm") -> list[int]:

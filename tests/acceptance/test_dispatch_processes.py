@@ -23,15 +23,6 @@ from tests.integration.test_dispatch_kit import Recorder, SmtpSink, message_ids,
 pytestmark = pytest.mark.slow
 
 #: Runs the CLI with `send` registered even before the lead wires it into outreach.cli.
-RUNNER = """
-import sys
-from outreach.cli import app, main
-from outreach.cli import send as send_cli
-if not any(getattr(c.callback, "__name__", "") == "send" for c in app.registered_commands):
-    send_cli.register(app)
-sys.argv = ["outreach", *sys.argv[1:]]
-main()
-"""
 
 
 def env_for(db_url: str, port: int, **extra: str) -> dict[str, str]:
@@ -52,7 +43,7 @@ def env_for(db_url: str, port: int, **extra: str) -> dict[str, str]:
 
 def send_process(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", RUNNER, "send", *args],
+        [sys.executable, "-m", "outreach", "send", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -126,13 +117,10 @@ def test_three_dispatchers_on_postgres_each_message_received_once(pg_db) -> None
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", RUNNER, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """The CLI in-process (the same ``main()``), with exactly ``env`` as its environment."""
+    from tests.cli import run_cli as run_in_process
+
+    return run_in_process(*args, env=env)
 
 
 def test_send_cli_dry_run_then_send_then_queue_operations(sqlite_db) -> None:

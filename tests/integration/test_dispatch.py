@@ -184,7 +184,7 @@ async def test_retry_lifetime_exceeded_fails_with_last_reply(db, clock) -> None:
     handler = Recorder(on_rcpt=lambda a: "452 4.2.2 Mailbox full")
     with SmtpSink(handler) as sink:
         _, (mid,) = setup(db.engine, 1)
-        d = dispatcher(db, sink.port, clock, retry_lifetime_hours=1)
+        d = dispatcher(db, sink.port, clock, retry_lifetime=3600)
         for _ in range(20):
             await d.run_once()
             m = message(db.engine, mid)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, select
@@ -16,12 +15,12 @@ from sqlmodel import Session, select
 from outreach.lifecycle import transition
 from outreach.models import Enrollment, Event, Inbound, Message, Suppression
 from outreach.replies import intake as intake_module
+from outreach.replies.classify import matching_keys
 from outreach.replies.intake import IntakeReport, import_paths, ingest, list_replies
 from outreach.replies.match import match, match_many
 from outreach.replies.parse import parse_inbound
-from outreach.replies.classify import matching_keys
 from outreach.settings import load_settings
-from outreach.states import EnrollmentStatus, MessageStatus
+from outreach.states import MessageStatus
 from tests.factories import make_campaign, make_contact, make_message, make_step
 
 SENT_AT = datetime(2010, 4, 23, 7, 0, tzinfo=UTC)
@@ -124,7 +123,10 @@ def reply(
         lines.append(f"References: {references}")
     if headers:
         lines.extend(headers.strip().split("\n"))
-    text = "\r\n".join(lines) + f"\r\n\r\n{body}\r\n\r\nOn Fri, 23 Apr 2010, Coalition wrote:\r\n> Dear Ambassador\r\n"
+    text = (
+        "\r\n".join(lines)
+        + f"\r\n\r\n{body}\r\n\r\nOn Fri, 23 Apr 2010, Coalition wrote:\r\n> Dear Ambassador\r\n"
+    )
     return text.encode()
 
 
@@ -212,7 +214,11 @@ def test_human_reply_cancels_that_contacts_follow_up_only(db) -> None:
     assert enrollment(db, w.other_campaign_id, w.a_contact) == "active"
     assert suppressed(db) == {}
     [row] = inbound_rows(db)
-    assert (row.classification, row.match_method, row.contact_id) == ("human", "in_reply_to", w.a_contact)
+    assert (row.classification, row.match_method, row.contact_id) == (
+        "human",
+        "in_reply_to",
+        w.a_contact,
+    )
     assert row.snippet == "Thank you, we will raise this with the minister."
     assert "Dear Ambassador" not in (row.snippet or "")
     with Session(db.engine) as s:
@@ -292,7 +298,12 @@ def test_policy_rejection_5_7_1_does_not_suppress(db) -> None:
     w = build_world(db.engine)
     report = run(
         db,
-        dsn(w.a_email, "5.7.1", original_id=w.a_appeal, diagnostic="550 5.7.1 Message rejected as spam"),
+        dsn(
+            w.a_email,
+            "5.7.1",
+            original_id=w.a_appeal,
+            diagnostic="550 5.7.1 Message rejected as spam",
+        ),
     )
     assert report.by_class == {"rejected": 1}
     assert suppressed(db) == {}
@@ -303,8 +314,13 @@ def test_policy_rejection_5_7_1_does_not_suppress(db) -> None:
 def test_soft_bounces_are_recorded_and_three_in_a_row_count_as_hard(db) -> None:
     w = build_world(db.engine)
     soft = [
-        dsn(w.a_email, "4.2.2", original_id=w.a_appeal, diagnostic=f"452 4.2.2 mailbox full {i}",
-            message_id=f"<soft{i}@mx.example.org>")
+        dsn(
+            w.a_email,
+            "4.2.2",
+            original_id=w.a_appeal,
+            diagnostic=f"452 4.2.2 mailbox full {i}",
+            message_id=f"<soft{i}@mx.example.org>",
+        )
         for i in range(3)
     ]
     first = run(db, soft[0])
@@ -402,7 +418,9 @@ def test_match_and_match_many_functions(db) -> None:
         assert single.message is not None and single.message.message_id == w.a_appeal
         from outreach.replies.match import lookup_for
 
-        lookups = [lookup_for(parse_inbound(reply(e, body=e))) for e in (w.b_email, "x@example.net")]
+        lookups = [
+            lookup_for(parse_inbound(reply(e, body=e))) for e in (w.b_email, "x@example.net")
+        ]
         results = match_many(s, lookups, now=NOW)
         assert [r.method for r in results] == ["sender", None]
 
@@ -509,8 +527,12 @@ def test_import_corpus_from_eml_mbox_and_maildir(db, tmp_path: Path) -> None:
 def test_a_batch_takes_a_bounded_number_of_statements(sqlite_db) -> None:
     w = build_world(sqlite_db.engine)
     raws = [
-        reply(w.a_email if i % 2 else w.b_email, in_reply_to=w.a_appeal if i % 2 else w.b_appeal,
-              body=f"Reply number {i}.", message_id=f"<bulk{i}@example.net>")
+        reply(
+            w.a_email if i % 2 else w.b_email,
+            in_reply_to=w.a_appeal if i % 2 else w.b_appeal,
+            body=f"Reply number {i}.",
+            message_id=f"<bulk{i}@example.net>",
+        )
         for i in range(400)
     ]
     count = {"n": 0}

@@ -80,3 +80,13 @@ def test_bad_config_file(tmp_path: Path) -> None:
         load_settings(cfg, env={})
     with pytest.raises(SettingsError, match="not found"):
         load_settings(tmp_path / "missing.toml", env={})
+
+
+def test_retry_lifetime_forms() -> None:
+    from datetime import timedelta
+
+    assert load_settings(env={}).retry_lifetime == timedelta(days=3)
+    assert load_settings(env={"OUTREACH_RETRY_LIFETIME": "P2D"}).retry_lifetime == timedelta(days=2)
+    assert load_settings(env={"OUTREACH_RETRY_LIFETIME": "3600"}).retry_lifetime == timedelta(hours=1)
+    with pytest.raises(SettingsError, match="OUTREACH_RETRY_LIFETIME"):
+        load_settings(env={"OUTREACH_RETRY_LIFETIME": "-5"})
