@@ -11,6 +11,7 @@ out-of-office, a hard bounce, an unsubscribe — so follow-ups can be seen being
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -70,7 +71,10 @@ class EmlSink:
                 (sink.folder / f"{n:04d}.eml").write_bytes(envelope.original_content)
                 return "250 2.0.0 stored"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+        with socket.socket() as probe:  # aiosmtpd cannot listen on port 0 itself
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=free)
 
     def __enter__(self) -> EmlSink:
         self.controller.start()
@@ -81,7 +85,7 @@ class EmlSink:
 
     @property
     def port(self) -> int:
-        return self.controller.server.sockets[0].getsockname()[1]
+        return self.controller.port
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ SCRIPT = (
     InjectedReply(date(2010, 4, 27), "appeal", 2, "bounce_hard"),
     InjectedReply(date(2010, 4, 28), "appeal", 3, "human"),
     InjectedReply(date(2010, 4, 29), "appeal", 4, "unsubscribe"),
+    # after the follow-ups were queued (4 May) and before they leave (7 May): watch one go
+    InjectedReply(date(2010, 5, 5), "appeal", 5, "human"),
     InjectedReply(date(2010, 5, 10), "appeal-follow-up", 0, "human"),
 )
 
@@ -111,32 +117,28 @@ def build_reply(kind: str, *, to_message: Message, contact: Contact, when: datet
     msg["Message-ID"] = make_msgid(domain="replies.example.net")
     msg["Date"] = format_datetime(when)
     if kind == "bounce_hard":
-        msg["From"] = "Mail Delivery System <MAILER-DAEMON@mx.example.net>"
-        msg["To"] = to_message.envelope_from
-        msg["Subject"] = "Undelivered Mail Returned to Sender"
-        msg["Auto-Submitted"] = "auto-replied"
-        msg.set_content(
-            f"This is the mail system at host mx.example.net.\n\n"
-            f"I'm sorry to have to inform you that your message could not be delivered.\n\n"
-            f"<{contact.email}>: host mx.example.net said: 550 5.1.1 user unknown\n"
-        )
-        msg.make_mixed()
-        report = EmailMessage()
-        report.add_header("Content-Type", "message/delivery-status")
-        report.set_payload(
-            "Reporting-MTA: dns; mx.example.net\n\n"
-            f"Final-Recipient: rfc822; {contact.email}\nAction: failed\nStatus: 5.1.1\n"
-            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\n"
-        )
-        msg.attach(report)
-        headers = EmailMessage()
-        headers.add_header("Content-Type", "text/rfc822-headers")
-        headers.set_payload(
-            f"Message-ID: {to_message.message_id}\nTo: {contact.email}\nSubject: {to_message.subject}\n"
-        )
-        msg.attach(headers)
-        msg.replace_header("Content-Type", 'multipart/report; report-type="delivery-status"')
-        return msg.as_bytes()
+        # a Postfix-style DSN (RFC 3464) naming the original Message-ID
+        return (
+            f"Message-ID: {msg['Message-ID']}\r\n"
+            f"Date: {msg['Date']}\r\n"
+            "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+            f"To: {to_message.envelope_from}\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\n"
+            "Auto-Submitted: auto-replied\r\n"
+            "MIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n'
+            "\r\n--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+            "This is the mail system at host mx.example.net.\r\n\r\n"
+            "I'm sorry to have to inform you that your message could not be delivered.\r\n\r\n"
+            f"<{contact.email}>: host mx.example.net said: 550 5.1.1 user unknown\r\n"
+            "\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+            f"Final-Recipient: rfc822; {contact.email}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+            "\r\n--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"Message-ID: {to_message.message_id}\r\nTo: {contact.email}\r\n"
+            "\r\n--b1--\r\n"
+        ).encode("ascii")
     msg["From"] = f"{contact.name} <{contact.email}>" if contact.name else contact.email
     msg["To"] = to_message.envelope_from or "outreach@example.org"
     msg["In-Reply-To"] = to_message.message_id
@@ -224,13 +226,14 @@ def run_demo(
             if approved:
                 news.append(f"reviewer 'demo' approved {len(approved)} letter(s)")
             for script in (s for s in SCRIPT if s.day == day):
-                raw = _scripted_reply(engine, script, clock.now())
-                if raw is not None:
-                    report = ingest(
+                scripted = _scripted_reply(engine, script, clock.now())
+                if scripted is not None:
+                    who, raw = scripted
+                    ingest(
                         engine, [(f"demo:{script.kind}", raw)], settings=settings, now=clock.now()
                     )
                     result.injected[script.kind] += 1
-                    del report
+                    news.append(f"reply injected: {_KIND_TEXT[script.kind]} from {who}")
             for hour in range(24):
                 clock.set(datetime.combine(day, datetime.min.time(), UTC).replace(hour=hour))
                 if _anything_due(engine, clock.now()):
@@ -253,7 +256,15 @@ def run_demo(
     return result
 
 
-def _scripted_reply(engine: Any, script: InjectedReply, now: datetime) -> bytes | None:
+_KIND_TEXT = {
+    "human": "a human answer",
+    "auto_reply": "an out-of-office notice",
+    "bounce_hard": "a hard bounce (550 5.1.1)",
+    "unsubscribe": "an unsubscribe request",
+}
+
+
+def _scripted_reply(engine: Any, script: InjectedReply, now: datetime) -> tuple[str, bytes] | None:
     with session_scope(engine) as session:
         rows = session.exec(
             select(Message, Contact)
@@ -265,7 +276,9 @@ def _scripted_reply(engine: Any, script: InjectedReply, now: datetime) -> bytes 
         if len(rows) <= script.index:
             return None
         message, contact = rows[script.index]
-        return build_reply(script.kind, to_message=message, contact=contact, when=now)
+        return contact.email, build_reply(
+            script.kind, to_message=message, contact=contact, when=now
+        )
 
 
 def _anything_due(engine: Any, now: datetime) -> bool:
@@ -313,7 +326,8 @@ def _events_since(engine: Any, last_id: int) -> tuple[int, list[str]]:
             counts[(_NOTABLE[e.action], steps.get(e.entity_id, "?"))] += 1
         elif e.entity == "enrollment" and e.action in _NOTABLE:
             who = contacts.get(enrollment_contact.get(e.entity_id, -1), "?")
-            lines.append(f"{who} {_NOTABLE[e.action]}" + (f" ({e.reason})" if e.reason else ""))
+            why = f" ({e.reason})" if e.reason and e.reason != e.action else ""
+            lines.append(f"enrollment of {who}: {_NOTABLE[e.action]}{why}")
     summary = [
         f"{n} × {step}: {what}"
         for (what, step), n in sorted(counts.items(), key=lambda kv: kv[0][1])
