@@ -302,5 +302,3 @@ def start(
         results = asyncio.run(daemon.run_once())
         return 1 if any(r.outcome == "error" for r in results.values()) else 0
     return asyncio.run(daemon.run_forever())
-
-

@@ -370,6 +370,60 @@ def transition_owned(
     return mine
 
 
+_ENROLLMENT_T = Enrollment.__table__  # type: ignore[attr-defined]
+
+
+def set_enrollment_status_many(
+    session: Session,
+    changes: Sequence[tuple[Enrollment, EnrollmentStatus, int, str]],
+    *,
+    now: datetime,
+    actor: str,
+) -> None:
+    """The bulk form of :func:`outreach.lifecycle.set_enrollment_status` (same compare-and-set,
+    same event rows, a few statements for a whole batch): each ``(enrollment, to, inbound id,
+    reason)``. Raises :class:`ConcurrentUpdate` when a row changed meanwhile."""
+    groups: dict[tuple[str, str], list[tuple[Enrollment, int, str]]] = {}
+    for enr, to, iid, why in changes:
+        if to == EnrollmentStatus(enr.status):
+            continue
+        groups.setdefault((enr.status, to.value), []).append((enr, iid, why))
+    events = []
+    for (current, to), members in groups.items():
+        ids = [enr.id for enr, _, _ in members]
+        moved: set[int] = set()
+        for chunk in _chunks(ids, 500):
+            moved.update(
+                row[0]
+                for row in session.execute(
+                    sa.update(_ENROLLMENT_T)
+                    .where(_ENROLLMENT_T.c.id.in_(chunk), _ENROLLMENT_T.c.status == current)
+                    .values(status=to, updated_at=now)
+                    .returning(_ENROLLMENT_T.c.id)
+                )
+            )
+        if len(moved) != len(ids):
+            raise ConcurrentUpdate(f"{len(ids) - len(moved)} enrollment(s) changed meanwhile")
+        for enr, iid, why in members:
+            set_committed_value(enr, "status", to)
+            set_committed_value(enr, "updated_at", now)
+            events.append(
+                {
+                    "at": now,
+                    "actor": actor,
+                    "entity": "enrollment",
+                    "entity_id": enr.id,
+                    "action": to,
+                    "from_state": current,
+                    "to_state": to,
+                    "reason": why,
+                    "data": {"inbound_id": iid},
+                }
+            )
+    if events:
+        session.execute(sa.insert(Event), events)
+
+
 def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

@@ -40,7 +40,6 @@ def pg_schema_url(base: str, schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
-
 def _make_pg(schema: str) -> tuple[str, Engine]:
     assert PG_URL is not None
     admin = create_engine(PG_URL)
@@ -99,7 +98,6 @@ def pg_db(tmp_path: Path) -> Iterator[Database]:
     if PG_URL is None:
         pytest.skip(PG_SKIP_REASON)
     yield from make_database("postgres", tmp_path)
-
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ def sample_settings(db_url: str, **overrides) -> Settings:
     return load_settings(env={}, **values)
 
 
-def load_sample(engine: Engine, settings: Settings, now: datetime, campaign: Path = SAMPLE_CAMPAIGN) -> None:
+def load_sample(
+    engine: Engine, settings: Settings, now: datetime, campaign: Path = SAMPLE_CAMPAIGN
+) -> None:
     load_campaigns(engine, campaign, settings=settings, now=now, actor="test")
     import_contacts(engine, SAMPLE_CONTACTS, now=now)

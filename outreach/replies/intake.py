@@ -42,12 +42,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import defer
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from outreach.db import session_scope
-from outreach.errors import ConcurrentUpdate, DatabaseError, ImapError, SettingsError
-from outreach.lifecycle import transition_many
+from outreach.errors import DatabaseError, ImapError, SettingsError
+from outreach.lifecycle import set_enrollment_status_many, transition_many
 from outreach.models import (
     Campaign,
     Contact,
@@ -598,7 +597,7 @@ def _apply_effects(
             best = target[enr.id][1] if enr.id in target else EnrollmentStatus(enr.status)
             if _STRENGTH[status] > _STRENGTH[best]:
                 target[enr.id] = (enr, status, iid, why)
-    _set_enrollments(session, list(target.values()), now=now, actor=actor)
+    set_enrollment_status_many(session, list(target.values()), now=now, actor=actor)
 
     by_reason_status: dict[tuple[str, str], list[int]] = {}
     taken: set[int] = set()
@@ -623,62 +622,8 @@ def _apply_effects(
         )
 
 
-_ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 _EVENT = Event.__table__  # type: ignore[attr-defined]
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
-
-
-def _set_enrollments(
-    session: Session,
-    changes: Sequence[tuple[Enrollment, EnrollmentStatus, int, str]],
-    *,
-    now: datetime,
-    actor: str,
-) -> None:
-    """The bulk form of :func:`outreach.lifecycle.set_enrollment_status` (same compare-and-set,
-    same event rows, a few statements for a whole batch): each ``(enrollment, to, inbound id,
-    reason)``. Raises :class:`ConcurrentUpdate` when a row changed meanwhile (the batch is then
-    retried one message at a time). Belongs in :mod:`outreach.lifecycle`; kept here until moved.
-    """
-    groups: dict[tuple[str, str], list[tuple[Enrollment, int, str]]] = {}
-    for enr, to, iid, why in changes:
-        if to == EnrollmentStatus(enr.status):
-            continue
-        groups.setdefault((enr.status, to.value), []).append((enr, iid, why))
-    events = []
-    for (current, to), members in groups.items():
-        ids = [enr.id for enr, _, _ in members]
-        moved: set[int] = set()
-        for chunk in _chunked(ids):
-            moved.update(
-                row[0]
-                for row in session.execute(
-                    sa.update(_ENROLLMENT)
-                    .where(_ENROLLMENT.c.id.in_(chunk), _ENROLLMENT.c.status == current)
-                    .values(status=to, updated_at=now)
-                    .returning(_ENROLLMENT.c.id)
-                )
-            )
-        if len(moved) != len(ids):
-            raise ConcurrentUpdate(f"{len(ids) - len(moved)} enrollment(s) changed meanwhile")
-        for enr, iid, why in members:
-            set_committed_value(enr, "status", to)
-            set_committed_value(enr, "updated_at", now)
-            events.append(
-                {
-                    "at": now,
-                    "actor": actor,
-                    "entity": "enrollment",
-                    "entity_id": enr.id,
-                    "action": to,
-                    "from_state": current,
-                    "to_state": to,
-                    "reason": why,
-                    "data": {"inbound_id": iid},
-                }
-            )
-    if events:
-        session.execute(sa.insert(_EVENT), events)
 
 
 # --- sources ------------------------------------------------------------------------------------

@@ -43,8 +43,15 @@ def test_malformed_campaign_files_are_refused_and_change_nothing(sqlite_db, path
     assert ok.returncode == 0, ok.stderr
     before = table_counts(sqlite_db.engine)
     result = run_cli(
-        "campaign", "load", str(path), db_url=sqlite_db.url,
-        env={"OUTREACH_TEMPLATES_DIR": str(REPO / "tests" / "fixtures" / "templates" / "campaign_file")},
+        "campaign",
+        "load",
+        str(path),
+        db_url=sqlite_db.url,
+        env={
+            "OUTREACH_TEMPLATES_DIR": str(
+                REPO / "tests" / "fixtures" / "templates" / "campaign_file"
+            )
+        },
     )
     assert result.returncode == 1, result.stdout
     lines = result.stderr.strip().splitlines()
@@ -59,23 +66,45 @@ def test_at_least_eight_malformed_files() -> None:
 
 def test_plan_preview_countdown_and_idempotence(db) -> None:
     assert run_cli("campaign", "load", "config/campaigns", db_url=db.url).returncode == 0
-    assert run_cli("contacts", "import", "config/contacts/ccm-2010-sample.csv", db_url=db.url).returncode == 0
-    early = json.loads(run_cli("plan", "--json", "--now", "2010-04-19T12:00Z", db_url=db.url).stdout)
+    assert (
+        run_cli(
+            "contacts", "import", "config/contacts/ccm-2010-sample.csv", db_url=db.url
+        ).returncode
+        == 0
+    )
+    early = json.loads(
+        run_cli("plan", "--json", "--now", "2010-04-19T12:00Z", db_url=db.url).stdout
+    )
     assert early["queued"] == 0
     first = run_cli("plan", "--json", "--now", "2010-04-20T12:00Z", db_url=db.url)
     assert first.returncode == 0, first.stderr
     queued = json.loads(first.stdout)["queued"]
     assert queued > 30
-    again = json.loads(run_cli("plan", "--json", "--now", "2010-04-20T12:00Z", db_url=db.url).stdout)
+    again = json.loads(
+        run_cli("plan", "--json", "--now", "2010-04-20T12:00Z", db_url=db.url).stdout
+    )
     assert again["queued"] == 0
-    cd = json.loads(run_cli("countdown", "--json", "--now", "2010-04-23T08:00Z", db_url=db.url).stdout)
+    cd = json.loads(
+        run_cli("countdown", "--json", "--now", "2010-04-23T08:00Z", db_url=db.url).stdout
+    )
     eif = next(m for m in cd if m["key"] == "entry_into_force")
     assert eif["days_until"] == 100
-    msp = json.loads(run_cli("countdown", "--json", "--now", "2010-11-09T08:00Z", db_url=db.url).stdout)
+    msp = json.loads(
+        run_cli("countdown", "--json", "--now", "2010-11-09T08:00Z", db_url=db.url).stdout
+    )
     assert next(m for m in msp if m["key"] == "first_msp")["phase"] == "in_progress"
     preview = run_cli(
-        "templates", "preview", "--campaign", "ccm-2010", "--step", "appeal",
-        "--contact", "tran.quoc.bao@mofa.example.org", "--now", "2010-04-20T12:00Z", db_url=db.url,
+        "templates",
+        "preview",
+        "--campaign",
+        "ccm-2010",
+        "--step",
+        "appeal",
+        "--contact",
+        "tran.quoc.bao@mofa.example.org",
+        "--now",
+        "2010-04-20T12:00Z",
+        db_url=db.url,
     )
     assert preview.returncode == 0, preview.stderr
     assert "100 days" in preview.stdout
@@ -95,8 +124,16 @@ def test_undefined_variable_is_render_error_and_exit_1(sqlite_db, tmp_path: Path
         "{% block subject %}Hello{% endblock %}\n{% block text %}\n{{ campaign.vars.nope }}\n{% endblock %}\n"
     )
     env = {"OUTREACH_TEMPLATES_DIR": str(templates)}
-    assert run_cli("campaign", "load", "config/campaigns", db_url=sqlite_db.url, env=env).returncode == 0
-    assert run_cli("contacts", "import", "config/contacts/ccm-2010-sample.csv", db_url=sqlite_db.url).returncode == 0
+    assert (
+        run_cli("campaign", "load", "config/campaigns", db_url=sqlite_db.url, env=env).returncode
+        == 0
+    )
+    assert (
+        run_cli(
+            "contacts", "import", "config/contacts/ccm-2010-sample.csv", db_url=sqlite_db.url
+        ).returncode
+        == 0
+    )
     result = run_cli_process("plan", "--now", "2010-04-20T12:00Z", db_url=sqlite_db.url, env=env)
     assert result.returncode == 1
     assert "ccm/appeal.j2, line 3" in result.stderr

@@ -132,7 +132,11 @@ def load(db_url: str, tmp: Path, n: int) -> tuple[Path, Path]:
 
 def statuses(engine: sa.Engine) -> Counter[str]:
     with engine.connect() as conn:
-        return Counter(dict(conn.execute(sa.text("SELECT status, count(*) FROM message GROUP BY status")).all()))
+        return Counter(
+            dict(
+                conn.execute(sa.text("SELECT status, count(*) FROM message GROUP BY status")).all()
+            )
+        )
 
 
 @pytest.mark.slow
@@ -152,12 +156,14 @@ def test_two_daemons_on_postgres_send_each_message_once(pg_db, tmp_path: Path) -
     assert len(counts) == 500 and set(counts.values()) == {1}
     assert statuses(pg_db.engine) == Counter({"sent": 500})
     with pg_db.engine.connect() as conn:
-        senders = dict(conn.execute(sa.text(
-            "SELECT actor, count(*) FROM event WHERE action = 'sent' GROUP BY actor"
-        )).all())
-        planners = conn.execute(sa.text(
-            "SELECT count(DISTINCT actor) FROM event WHERE action = 'planned'"
-        )).scalar()
+        senders = dict(
+            conn.execute(
+                sa.text("SELECT actor, count(*) FROM event WHERE action = 'sent' GROUP BY actor")
+            ).all()
+        )
+        planners = conn.execute(
+            sa.text("SELECT count(DISTINCT actor) FROM event WHERE action = 'planned'")
+        ).scalar()
     assert len(senders) == 2 and all(n > 0 for n in senders.values()), senders
     assert planners == 1  # the advisory lock: one planner at a time
     health = json.loads(run_cli("status", "--json", db_url=pg_db.url).stdout)["daemon"]
@@ -187,7 +193,9 @@ def test_sigterm_during_a_batch_exits_cleanly(db, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_pause_stops_two_daemons_within_one_batch_and_resume_finishes(pg_db, tmp_path: Path) -> None:
+def test_pause_stops_two_daemons_within_one_batch_and_resume_finishes(
+    pg_db, tmp_path: Path
+) -> None:
     _, templates = load(pg_db.url, tmp_path, 400)
     with SmtpTestServer() as smtp:
         smtp.set_data_delay(0.01)
@@ -213,7 +221,10 @@ def test_pause_stops_two_daemons_within_one_batch_and_resume_finishes(pg_db, tmp
         counts = smtp.count_by_message_id()
     assert len(counts) == 400 and set(counts.values()) == {1}
     with pg_db.engine.connect() as conn:
-        actions = {r[0] for r in conn.execute(sa.text("SELECT action FROM event WHERE entity = 'campaign'"))}
+        actions = {
+            r[0]
+            for r in conn.execute(sa.text("SELECT action FROM event WHERE entity = 'campaign'"))
+        }
     assert {"paused", "active"} <= actions
 
 
@@ -223,7 +234,11 @@ def test_daemon_once_plans_and_sends(sqlite_db, tmp_path: Path) -> None:
         env = daemon_env(sqlite_db.url, smtp, templates)
         result = subprocess.run(
             [sys.executable, "-m", "outreach", "daemon", "--once"],
-            env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
         assert len(smtp.received) == 5

@@ -32,17 +32,26 @@ def test_demo_runs_and_its_funnel_matches_its_replies(tmp_path: Path) -> None:
     assert funnel["bounced"] == kinds.count("bounce_hard") == 1
     assert funnel["unsubscribed"] == kinds.count("unsubscribe") == 1
     # replies before the follow-ups were queued (4 May) stop them; one after cancels one
-    before_follow_up = [s for s in SCRIPT if s.step == "appeal" and s.day.isoformat() < "2010-05-04"]
+    before_follow_up = [
+        s for s in SCRIPT if s.step == "appeal" and s.day.isoformat() < "2010-05-04"
+    ]
     stopping = [s for s in before_follow_up if s.kind != "auto_reply"]
     assert funnel["cancelled"] == 1
     follow_ups = appeals - len(stopping) - 1
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'demo' / 'outreach.db'}")
     with engine.connect() as conn:
-        by_step = dict(conn.execute(sa.text(
-            "SELECT s.key, count(*) FROM message m JOIN step s ON s.id = m.step_id "
-            "WHERE m.status = 'sent' GROUP BY s.key"
-        )).all())
-        sent_ids = {r[0] for r in conn.execute(sa.text("SELECT message_id FROM message WHERE status = 'sent'"))}
+        by_step = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT s.key, count(*) FROM message m JOIN step s ON s.id = m.step_id "
+                    "WHERE m.status = 'sent' GROUP BY s.key"
+                )
+            ).all()
+        )
+        sent_ids = {
+            r[0]
+            for r in conn.execute(sa.text("SELECT message_id FROM message WHERE status = 'sent'"))
+        }
     engine.dispose()
     assert by_step["appeal"] == appeals
     assert by_step["appeal-follow-up"] == follow_ups

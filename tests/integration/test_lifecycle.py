@@ -32,9 +32,7 @@ def test_every_pair(db) -> None:
             before = session.exec(select(Event).where(Event.entity_id == msg.id)).all()
             if target in ALLOWED[origin]:
                 transition(session, msg, target, now=T0, actor="test", reason="table")
-                stored = session.exec(
-                    select(Message.status).where(Message.id == msg.id)
-                ).one()
+                stored = session.exec(select(Message.status).where(Message.id == msg.id)).one()
                 assert stored == target.value, (origin, target)
                 events = session.exec(
                     select(Event).where(Event.entity == "message", Event.entity_id == msg.id)
@@ -42,7 +40,9 @@ def test_every_pair(db) -> None:
                 assert len(events) == len(before) + 1
                 assert (events[-1].from_state, events[-1].to_state) == (origin.value, target.value)
             else:
-                with pytest.raises(IllegalTransition, match=f"from {origin.value} to {target.value}"):
+                with pytest.raises(
+                    IllegalTransition, match=f"from {origin.value} to {target.value}"
+                ):
                     transition(session, msg, target, now=T0, actor="test")
                 stored = session.exec(select(Message.status).where(Message.id == msg.id)).one()
                 assert stored == origin.value

@@ -7,7 +7,6 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, select

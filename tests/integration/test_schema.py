@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import outreach.models  # noqa: F401
+import outreach.models
 from outreach.db import current_revision, head_revision, migrate
 
 
@@ -18,7 +20,9 @@ def test_init_creates_then_is_a_noop(empty_db) -> None:
     tables = set(sa.inspect(empty_db.engine).get_table_names())
     assert {"message", "contact", "campaign", "event", "inbound", "suppression"} <= tables
     with empty_db.engine.connect() as conn:
-        snapshot = [tuple(r) for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+        snapshot = [
+            tuple(r) for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+        ]
     assert migrate(empty_db.engine) == (head_revision(), head_revision())
     with empty_db.engine.connect() as conn:
         again = [tuple(r) for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
@@ -54,4 +58,4 @@ def test_timestamps_round_trip_aware_utc(db) -> None:
         got = s.get(outreach.models.Contact, cid)
         assert got.created_at.tzinfo is not None
         assert got.created_at.utcoffset() == timedelta(0)
-        assert got.created_at == datetime(2010, 8, 1, 7, 0, tzinfo=timezone.utc)
+        assert got.created_at == datetime(2010, 8, 1, 7, 0, tzinfo=UTC)

@@ -21,7 +21,9 @@ def test_compose_file_parses_and_sets_only_real_settings() -> None:
     unknown = sorted(k for k in env if k.startswith("OUTREACH_") and k not in KNOWN)
     assert unknown == []
     # and the values are valid settings, not just known names
-    values = {k[len("OUTREACH_"):].lower(): str(v) for k, v in env.items() if k != "OUTREACH_CONFIG"}
+    values = {
+        k[len("OUTREACH_") :].lower(): str(v) for k, v in env.items() if k != "OUTREACH_CONFIG"
+    }
     settings = load_settings(env={}, **values)
     assert settings.database_url.startswith("postgresql+psycopg://")
     assert data["services"]["outreach"]["environment"]["OUTREACH_SMTP_HOST"] == "mailpit"

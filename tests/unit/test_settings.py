@@ -73,7 +73,7 @@ def test_bad_password_value_is_not_echoed() -> None:
 def test_bad_config_file(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text("smtp_host = \n")
-    with pytest.raises(SettingsError, match="bad.toml"):
+    with pytest.raises(SettingsError, match=r"bad\.toml"):
         load_settings(cfg, env={})
     cfg.write_text('smtp_hots = "x"\n')
     with pytest.raises(SettingsError, match="unknown setting 'smtp_hots'"):
@@ -87,6 +87,8 @@ def test_retry_lifetime_forms() -> None:
 
     assert load_settings(env={}).retry_lifetime == timedelta(days=3)
     assert load_settings(env={"OUTREACH_RETRY_LIFETIME": "P2D"}).retry_lifetime == timedelta(days=2)
-    assert load_settings(env={"OUTREACH_RETRY_LIFETIME": "3600"}).retry_lifetime == timedelta(hours=1)
+    assert load_settings(env={"OUTREACH_RETRY_LIFETIME": "3600"}).retry_lifetime == timedelta(
+        hours=1
+    )
     with pytest.raises(SettingsError, match="OUTREACH_RETRY_LIFETIME"):
         load_settings(env={"OUTREACH_RETRY_LIFETIME": "-5"})
