@@ -204,6 +204,122 @@ def recompose_message(
     )
 
 
+@dataclass(frozen=True)
+class Letter:
+    """One letter rendered for its send day and composed to its final bytes."""
+
+    rendered: RenderedEmail
+    summary: dict[str, Any]
+    send_day: date
+    raw: bytes
+    sha256: str
+
+    def columns(self) -> dict[str, Any]:
+        """The message columns this letter sets."""
+        return {
+            "subject": self.rendered.subject,
+            "text": self.rendered.text,
+            "html": self.rendered.html,
+            "template": self.rendered.template,
+            "language": self.rendered.language,
+            "render_context": self.summary,
+            "rendered_for": self.send_day,
+            "raw": self.raw,
+            "content_hash": self.sha256,
+            "render_error": None,
+        }
+
+
+def make_letter(
+    renderer: TemplateRenderer,
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    *,
+    scheduled_for: datetime,
+    message_id: str,
+    settings: Settings,
+) -> Letter:
+    """Render ``step`` for ``contact`` as it reads on its send day (the campaign-timezone date
+    of ``scheduled_for``) and compose it. Raises :class:`OutreachError` (a template failure,
+    or content refused in a header)."""
+    send_day = local_date(scheduled_for, spec.timezone)
+    rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day)
+    raw, sha = compose_letter(
+        campaign=spec,
+        contact=contact,
+        step_key=step.key,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        scheduled_for=scheduled_for,
+        message_id=message_id,
+        settings=settings,
+    )
+    return Letter(rendered, summary, send_day, raw, sha)
+
+
+def _requeue(
+    session: Session,
+    message: Message,
+    letter: Letter,
+    *,
+    spec: CampaignSpec,
+    now: datetime,
+    actor: str,
+    action: str,
+    reason: str,
+    **changes: Any,
+) -> None:
+    """Put new content on ``message`` and send it (back) to review; a campaign that needs no
+    approval approves it again at once (and the event log says so)."""
+    transition(
+        session,
+        message,
+        MessageStatus.PENDING_REVIEW,
+        now=now,
+        actor=actor,
+        action=action,
+        reason=reason,
+        approved_hash=None,
+        **letter.columns(),
+        **changes,
+    )
+    if not spec.require_approval:
+        transition(
+            session,
+            message,
+            MessageStatus.APPROVED,
+            now=now,
+            actor=actor,
+            reason=AUTO_APPROVED,
+            approved_hash=letter.sha256,
+            stale_reason=None,
+        )
+
+
+def _render_failed(
+    session: Session,
+    message: Message,
+    error: OutreachError,
+    *,
+    now: datetime,
+    actor: str,
+    reason_prefix: str = "",
+) -> None:
+    """Record that ``message`` no longer renders (once per distinct error)."""
+    if message.status != MessageStatus.RENDER_ERROR.value or message.render_error != error.message:
+        transition(
+            session,
+            message,
+            MessageStatus.RENDER_ERROR,
+            now=now,
+            actor=actor,
+            reason=reason_prefix + error.message,
+            render_error=error.message,
+        )
+
+
 def stale_reason_for(
     session: Session, message: Message, *, today: date, settings: Settings
 ) -> str | None:
@@ -477,16 +593,11 @@ def _build_row(
         "_step_key": cand.step.key,
     }
     try:
-        rendered, summary = render_letter(
-            renderer, spec, cand.step, cand.contact, send_day=send_day
-        )
-        raw, sha = compose_letter(
-            campaign=spec,
-            contact=cand.contact,
-            step_key=cand.step.key,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
+        letter = make_letter(
+            renderer,
+            spec,
+            cand.step,
+            cand.contact,
             scheduled_for=cand.scheduled_for,
             message_id=message_id,
             settings=settings,
@@ -497,18 +608,9 @@ def _build_row(
         row["template"] = cand.step.template
         return row
     approved = not spec.require_approval
-    row.update(
-        status=(MessageStatus.APPROVED if approved else MessageStatus.PENDING_REVIEW).value,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        template=rendered.template,
-        language=rendered.language,
-        render_context=summary,
-        raw=raw,
-        content_hash=sha,
-        approved_hash=sha if approved else None,
-    )
+    row.update(letter.columns())
+    row["status"] = (MessageStatus.APPROVED if approved else MessageStatus.PENDING_REVIEW).value
+    row["approved_hash"] = letter.sha256 if approved else None
     return row
 
 
@@ -584,55 +686,31 @@ def _retry_render_errors(
             if step_row is None or contact is None or not step_row.active:
                 continue
             step = spec.step(step_row.key)
-            send_day = local_date(message.scheduled_for, spec.timezone)
             try:
-                rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day)
-                raw, sha = compose_letter(
-                    campaign=spec,
-                    contact=contact,
-                    step_key=step.key,
-                    subject=rendered.subject,
-                    text=rendered.text,
-                    html=rendered.html,
+                letter = make_letter(
+                    renderer,
+                    spec,
+                    step,
+                    contact,
                     scheduled_for=message.scheduled_for,
                     message_id=message.message_id,
                     settings=settings,
                 )
             except OutreachError as exc:
-                if exc.message != message.render_error:
-                    transition(
-                        session,
-                        message,
-                        MessageStatus.RENDER_ERROR,
-                        now=now,
-                        actor=actor,
-                        reason=exc.message,
-                        render_error=exc.message,
-                    )
+                _render_failed(session, message, exc, now=now, actor=actor)
                 report.render_errors.append(
                     RenderError(spec.slug, step.key, contact.email, exc.message)
                 )
                 continue
-            approved = not spec.require_approval
-            transition(
+            _requeue(
                 session,
                 message,
-                MessageStatus.APPROVED if approved else MessageStatus.PENDING_REVIEW,
+                letter,
+                spec=spec,
                 now=now,
                 actor=actor,
                 action="rerendered",
-                reason=AUTO_APPROVED if approved else "template renders again",
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                template=rendered.template,
-                language=rendered.language,
-                render_context=summary,
-                render_error=None,
-                raw=raw,
-                content_hash=sha,
-                rendered_for=send_day,
-                approved_hash=sha if approved else None,
+                reason="template renders again",
             )
             report.rerendered += 1
             report.queued += 1
@@ -666,64 +744,33 @@ def _refresh_stale(
                 continue
             step = spec.step(step_row.key)
             try:
-                rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day)
-                raw, sha = compose_letter(
-                    campaign=spec,
-                    contact=contact,
-                    step_key=step.key,
-                    subject=rendered.subject,
-                    text=rendered.text,
-                    html=rendered.html,
+                letter = make_letter(
+                    renderer,
+                    spec,
+                    step,
+                    contact,
                     scheduled_for=scheduled,
                     message_id=m.message_id,
                     settings=settings,
                 )
             except OutreachError as exc:
-                transition(
-                    session,
-                    m,
-                    MessageStatus.RENDER_ERROR,
-                    now=now,
-                    actor=actor,
-                    reason=exc.message,
-                    render_error=exc.message,
-                )
+                _render_failed(session, m, exc, now=now, actor=actor)
                 report.render_errors.append(
                     RenderError(spec.slug, step.key, contact.email, exc.message)
                 )
                 continue
-            transition(
+            _requeue(
                 session,
                 m,
-                MessageStatus.PENDING_REVIEW,
+                letter,
+                spec=spec,
                 now=now,
                 actor=actor,
                 action="rerendered",
-                reason=f"stale: re-rendered for {send_day}",
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                template=rendered.template,
-                language=rendered.language,
-                render_context=summary,
-                raw=raw,
-                content_hash=sha,
-                approved_hash=None,
-                rendered_for=send_day,
+                reason=f"stale: re-rendered for {letter.send_day}",
                 scheduled_for=scheduled,
                 due_at=scheduled,
             )
-            if not spec.require_approval:
-                transition(
-                    session,
-                    m,
-                    MessageStatus.APPROVED,
-                    now=now,
-                    actor=actor,
-                    reason=AUTO_APPROVED,
-                    approved_hash=sha,
-                    stale_reason=None,
-                )
             report.rerendered += 1
 
 
@@ -822,80 +869,64 @@ def replan(
             if nominal != m.scheduled_for and due > now:
                 scheduled = nominal
         reasons = []
-        changes: dict[str, Any] = {}
         if scheduled != m.scheduled_for:
             reasons.append(
                 f"schedule moved from {m.scheduled_for.isoformat()} to {scheduled.isoformat()}"
             )
-            changes.update(scheduled_for=scheduled, due_at=scheduled)
-        send_day = local_date(scheduled, spec.timezone)
-        subject, text, html = m.subject, m.text, m.html
-        if not m.edited:
+        if m.edited:  # a reviewer's text is kept; only its schedule (and Date) may move
+            if not reasons:
+                counts["unchanged"] += 1
+                continue
+            raw, sha = compose_letter(
+                campaign=spec,
+                contact=contact,
+                step_key=step.key,
+                subject=m.subject,
+                text=m.text,
+                html=m.html,
+                scheduled_for=scheduled,
+                message_id=m.message_id,
+                settings=settings,
+            )
+            kept = RenderedEmail(m.subject, m.text, m.html, m.template or step.template, m.language)
+            send_day = m.rendered_for or local_date(scheduled, spec.timezone)
+            letter = Letter(kept, dict(m.render_context), send_day, raw, sha)
+        else:
             try:
-                rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day)
+                letter = make_letter(
+                    renderer,
+                    spec,
+                    step,
+                    contact,
+                    scheduled_for=scheduled,
+                    message_id=m.message_id,
+                    settings=settings,
+                )
             except OutreachError as exc:
-                transition(
-                    session,
-                    m,
-                    MessageStatus.RENDER_ERROR,
-                    now=now,
-                    actor=actor,
-                    reason=f"campaign reloaded: {exc.message}",
-                    render_error=exc.message,
+                _render_failed(
+                    session, m, exc, now=now, actor=actor, reason_prefix="campaign reloaded: "
                 )
                 counts["replanned"] += 1
                 continue
-            diffs = _differences(m, rendered)
+            diffs = _differences(m, letter.rendered)
             if diffs:
                 reasons.append(f"{' and '.join(diffs)} changed")
-                subject, text, html = rendered.subject, rendered.text, rendered.html
-                changes.update(
-                    subject=subject,
-                    text=text,
-                    html=html,
-                    template=rendered.template,
-                    language=rendered.language,
-                    render_context=summary,
-                )
-            changes["rendered_for"] = send_day
         if not reasons:
             counts["unchanged"] += 1
             continue
-        raw, sha = compose_letter(
-            campaign=spec,
-            contact=contact,
-            step_key=step.key,
-            subject=subject,
-            text=text,
-            html=html,
-            scheduled_for=scheduled,
-            message_id=m.message_id,
-            settings=settings,
-        )
-        transition(
+        _requeue(
             session,
             m,
-            MessageStatus.PENDING_REVIEW,
+            letter,
+            spec=spec,
             now=now,
             actor=actor,
             action="replanned",
             reason="campaign reloaded: " + "; ".join(reasons),
-            raw=raw,
-            content_hash=sha,
-            approved_hash=None,
             stale_reason=None,
-            **changes,
+            scheduled_for=scheduled,
+            due_at=scheduled,
         )
-        if not spec.require_approval:
-            transition(
-                session,
-                m,
-                MessageStatus.APPROVED,
-                now=now,
-                actor=actor,
-                reason=AUTO_APPROVED,
-                approved_hash=sha,
-            )
         counts["replanned"] += 1
     return counts
 

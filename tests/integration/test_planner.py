@@ -262,3 +262,36 @@ def test_reload_replans_changed_unsent_messages_and_keeps_sent(db, tmp_path: Pat
             select(Event).where(Event.entity_id == approved_id, Event.action == "replanned")
         ).one()
         assert "campaign reloaded" in ev.reason and "text" in ev.reason
+
+
+def test_stale_message_is_rerendered_for_its_new_day(db) -> None:
+    """The dispatcher marks a letter stale when it would leave on another day; the next plan
+    re-renders it for that day, so the reviewer approves what will be true when it leaves."""
+    settings = sample_settings(db.url)
+    load_sample(db.engine, settings, T_APPEAL)
+    plan(db.engine, now=T_APPEAL, settings=settings)
+    later = datetime(2010, 4, 27, 6, 0, tzinfo=UTC)  # a Tuesday, before the window opens
+    with Session(db.engine) as s:
+        m, c = next((m, c) for m, c in messages(s, "appeal") if c.timezone == "Europe/Zurich")
+        old_hash, mid = m.content_hash, m.id
+        transition(
+            s,
+            m,
+            MessageStatus.PENDING_REVIEW,
+            now=later,
+            actor="dispatcher",
+            action="stale",
+            stale_reason="rendered for 2010-04-23, sent on 2010-04-27",
+        )
+        s.commit()
+    plan(db.engine, now=later, settings=settings)
+    with Session(db.engine) as s:
+        m = s.get(Message, mid)
+        assert m.status == "pending_review" and m.stale_reason
+        assert m.rendered_for == date(2010, 4, 27)
+        assert m.scheduled_for == datetime(2010, 4, 27, 7, 0, tzinfo=UTC)
+        assert m.content_hash != old_hash and m.approved_hash is None
+        assert m.render_context["milestones"]["entry_into_force"]["days_until"] == 96
+        assert "96 days" in m.text or "96 jours" in m.text
+        ev = s.exec(select(Event).where(Event.entity_id == mid, Event.action == "rerendered")).one()
+        assert "2010-04-27" in ev.reason
