@@ -272,7 +272,7 @@ def test_stale_message_is_rerendered_for_its_new_day(db) -> None:
     plan(db.engine, now=T_APPEAL, settings=settings)
     later = datetime(2010, 4, 27, 6, 0, tzinfo=UTC)  # a Tuesday, before the window opens
     with Session(db.engine) as s:
-        m, c = next((m, c) for m, c in messages(s, "appeal") if c.timezone == "Europe/Zurich")
+        m = next(m for m, c in messages(s, "appeal") if c.timezone == "Europe/Zurich")
         old_hash, mid = m.content_hash, m.id
         transition(
             s,
