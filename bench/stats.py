@@ -148,7 +148,8 @@ def results_table(rows: Sequence[Row]) -> str:
     body = []
     for r in rows:
         if r.status != "ok":
-            body.append([r.bench, r.name, r.status, "", "", "", ""])
+            status = r.status if len(r.status) <= 90 else r.status[:87] + "..."
+            body.append([r.bench, r.name, "-", "", "", "", status])
             continue
         unit = r.figure.unit if r.figure else ""
         body.append(

@@ -299,13 +299,22 @@ def _normalise_body(text: str) -> bytes:
         raise ComposeError(f"body: not encodable as UTF-8: {exc.reason}") from None
 
 
-_SEVEN_BIT_UNSAFE = re.compile(rb"[^\t\n\x20-\x7e]|[^\n]{999}")
+_NOT_7BIT_TEXT = re.compile(rb"[^\t\n\x20-\x7e]")
+_MAX_7BIT_LINE = 998  # RFC 5321 §4.5.3.1.6, without the CRLF
+
+
+def _is_7bit_text(data: bytes) -> bool:
+    """Printable ASCII (and tabs) in lines of at most 998 octets. Two linear scans: the
+    single regex with a ``[^\n]{999}`` branch backtracked at every position."""
+    if _NOT_7BIT_TEXT.search(data):
+        return False
+    return max(map(len, data.split(b"\n"))) <= _MAX_7BIT_LINE
 
 
 def _encode_body(data: bytes) -> tuple[str, bytes]:
     """(Content-Transfer-Encoding, CRLF body): 7bit for plain short-lined ASCII, else the
     shorter of quoted-printable and base64. Never 8bit, so no 8BITMIME is needed."""
-    if not _SEVEN_BIT_UNSAFE.search(data):
+    if _is_7bit_text(data):
         return "7bit", data.replace(b"\n", b"\r\n")
     qp = binascii.b2a_qp(data, istext=True)
     b64_len = (len(data) + 2) // 3 * 4 * 78 // 76

@@ -393,7 +393,14 @@ def format_date(context: Context, value: Any, format: str = "long") -> str:
     """``{{ m.date | format_date }}`` → "1 August 2010" / "1 août 2010". ``format`` is a Babel
     format name (short, medium, long, full) or a CLDR pattern such as ``"d MMMM"``."""
     locale = _babel_locale(context.get("locale"))
-    return babel.dates.format_date(_as_date(value, "format_date"), format, locale=locale)
+    return _format_date(_as_date(value, "format_date"), format, locale)
+
+
+@lru_cache(maxsize=4096)
+def _format_date(value: date, format: str, locale: babel.Locale) -> str:
+    """Babel's format_date, memoised: a campaign formats the same few dates in a few locales
+    for every letter, and Babel re-reads its pattern each call."""
+    return babel.dates.format_date(value, format, locale=locale)
 
 
 @lru_cache(maxsize=256)
