@@ -24,7 +24,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke run")
     p.add_argument("--only", action="append", choices=ORDER, help="run only these (repeatable)")
-    p.add_argument("--runs", type=int, default=None, help="runs per figure (default 3; quick 1)")
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="runs per figure (default: 3 for a figure whose run is cheap, 1 for an expensive "
+        "one, such as dispatch of 20,000 or a plan; quick 1)",
+    )
     p.add_argument(
         "--budget",
         type=float,
@@ -43,11 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else Sizes()
     runs = args.runs or (1 if args.quick else 3)
+    expensive_runs = args.runs or 1
     machine = machine_info()
     print(
         f"outreach benchmarks: {machine['cores']} cores ({machine['cpu']}), Python "
-        f"{machine['python']}, load {machine['load_average_at_start']}, runs={runs}"
-        + (" (quick)" if args.quick else ""),
+        f"{machine['python']}, load {machine['load_average_at_start']}, runs={runs} "
+        f"(expensive figures {expensive_runs})" + (" (quick)" if args.quick else ""),
         flush=True,
     )
     selected = [name for name in ORDER if not args.only or name in args.only]
@@ -55,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(
             workdir=Path(tmp),
             runs=runs,
+            expensive_runs=expensive_runs,
             sizes=sizes,
             budget=args.budget,
             full=args.full,
@@ -91,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "argv": sys.argv[1:] if argv is None else argv,
         "quick": args.quick,
         "runs": runs,
+        "expensive_runs": expensive_runs,
         "sizes": sizes.__dict__,
         "machine": machine,
         "rows": [r.as_dict() for r in ctx.rows],

@@ -46,13 +46,20 @@ QUICK = Sizes(
 )
 
 
+#: a run shorter than this is cheap: cheap figures get ``--runs`` runs, others ``expensive_runs``
+CHEAP_RUN_SECONDS = 12.0
+
+
 @dataclass
 class Context:
     workdir: Path
+    #: runs per cheap figure (a few seconds a run)
     runs: int
     sizes: Sizes
     budget: float
     full: bool = False
+    #: runs per expensive figure (dispatch of 20,000, planning): their spread is small
+    expensive_runs: int = 1
     only_db: str | None = None
     log: Callable[[str], None] = print
     started: float = field(default_factory=time.monotonic)
@@ -69,6 +76,12 @@ class Context:
     _pg_checked: bool = False
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    def want_more(self, done: int, seconds: float) -> bool:
+        """Whether a figure needs another run after ``done`` runs, the last of which took
+        ``seconds``: ``runs`` runs when a run is cheap (under :data:`CHEAP_RUN_SECONDS`),
+        ``expensive_runs`` when it is not (every figure's JSON says how many it got)."""
+        return done < (self.runs if seconds < CHEAP_RUN_SECONDS else self.expensive_runs)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -136,15 +149,19 @@ class Context:
         return self._contacts[key]
 
     def planned_db(self, kind: str, n: int) -> str:
-        """``n`` approved messages, planned by outreach's planner (in a worker process)."""
+        """``n`` approved messages ready for dispatch: one letter rendered and composed by the
+        planner's code, bulk-inserted once per contact with its own Message-ID (setup only,
+        see :func:`bench.worker.run_seed`; the plan benchmark times the real planner)."""
         key = (kind, n)
         if key not in self._planned:
             url = self.dbs(kind).clone(self.contacts_db(kind, n))
-            result = run_group([("plan", plan_spec(url))])[0]
+            result = run_group([("seed", plan_spec(url))])[0]
             if result["queued"] != n:
-                raise RuntimeError(f"planning queued {result['queued']} of {n}: {result}")
-            self.setup[f"plan {kind} {n} (setup)"] = round(result["elapsed"], 2)
-            self.log(f"  setup: {n:,} messages planned on {kind} in {result['elapsed']:.1f} s")
+                raise RuntimeError(f"seeding queued {result['queued']} of {n}: {result}")
+            self.setup[f"approved messages {kind} {n} (bulk insert)"] = round(result["elapsed"], 2)
+            self.log(
+                f"  setup: {n:,} approved messages inserted on {kind} in {result['elapsed']:.1f} s"
+            )
             self._planned[key] = url
         return self._planned[key]
 
@@ -232,62 +249,21 @@ def default_concurrency() -> int:
 def bench_plan(ctx: Context) -> None:
     """Plan with 10,000 and 100,000 contacts on SQLite and PostgreSQL: msg/s and peak RSS; the
     ceiling is the raw pipeline (raw Jinja2 render + raw stdlib compose + raw batched insert
-    of the same rows), measured in the same run."""
+    of the same rows), measured in the same run. The small size and the ceilings run first on
+    every database; then the large size, each only when its estimate fits the budget left
+    (``--full`` runs it whatever the estimate)."""
     small, large = ctx.sizes.plan[0], ctx.sizes.plan[-1]
     render_rows: dict[str, Figure] = {}
+    rates: dict[tuple[str, int], Figure] = {}
+    rss: dict[tuple[str, int], float] = {}
+    rows: dict[str, list[Row]] = {}
+    ceilings: dict[str, float] = {}
     for kind in ctx.kinds():
-        dbs = ctx.dbs(kind)
-        rates: dict[int, Figure] = {}
-        rss: dict[int, float] = {}
-        kept: str | None = None
-        for n in ctx.sizes.plan:
-            runs = ctx.runs if n == small else 1
-            if n == large and n != small and not ctx.full:
-                est = _estimate_large(ctx, kind, small, n, rates.get(small))
-                left = ctx.budget - ctx.elapsed()
-                if est > left:
-                    msg = (
-                        f"skipped: ~{est:.0f} s estimated from the {small:,} run (budget left "
-                        f"{max(left, 0):.0f} s; --full runs it)"
-                    )
-                    ctx.rows.append(Row("plan", f"{kind} {n:,} contacts", status=msg))
-                    ctx.log(f"  plan {kind} {n:,}: {msg}")
-                    continue
-            base = ctx.contacts_db(kind, n)
-            samples, peaks, bases = [], [], []
-            for _ in range(runs):
-                url = dbs.clone(base)
-                (res,) = run_group([("plan", plan_spec(url))])
-                if res["queued"] != n:
-                    raise RuntimeError(f"plan queued {res['queued']} of {n}: {res}")
-                samples.append(n / res["elapsed"])
-                peaks.append(res["rss_peak_kb"] / 1024)
-                bases.append(res["rss_base_kb"] / 1024)
-                ctx.log(
-                    f"  plan {kind} {n:,}: {samples[-1]:,.0f} msg/s, peak RSS {peaks[-1]:.0f} MB"
-                )
-                if kept is None and n == small:
-                    kept = url  # rows for the raw insert ceiling
-                else:
-                    dbs.drop(url)
-            rates[n] = summarise(samples)
-            rss[n] = max(peaks)
-            ctx.rows.append(
-                Row(
-                    "plan",
-                    f"{kind} {n:,} contacts",
-                    rates[n],
-                    extra={
-                        "peak_rss_mb": round(max(peaks)),
-                        "rss_before_plan_mb": round(min(bases)),
-                        "messages": n,
-                    },
-                )
-            )
+        kept = _plan_size(ctx, kind, small, rates, rss, rows, keep=True)
         # ceilings: raw render + raw compose (once, on sqlite) and raw insert (per database)
         comp = _components(ctx, kind, small, kept, with_render=kind == "sqlite")
         if kept is not None:
-            dbs.drop(kept)
+            ctx.dbs(kind).drop(kept)
         if kind == "sqlite":
             render_rows.update(comp)
         if "render ours" in render_rows and "insert raw" in comp:
@@ -296,11 +272,7 @@ def bench_plan(ctx: Context) -> None:
                 + 1 / render_rows["compose raw"].median
                 + 1 / comp["insert raw"].median
             )
-            ceiling = 1 / per_msg
-            for row in ctx.rows:
-                if row.bench == "plan" and row.name.startswith(kind) and row.status == "ok":
-                    row.ceiling = ceiling
-                    row.ceiling_label = "raw render+compose+insert"
+            ceilings[kind] = 1 / per_msg
             ctx.rows.append(
                 Row(
                     "ceiling",
@@ -328,28 +300,100 @@ def bench_plan(ctx: Context) -> None:
                     "raw stdlib",
                 )
             )
-            ctx.targets.append(
-                Target(
-                    f"plan msg/s at {large:,} contacts, sqlite",
-                    1000,
-                    rates[large].median if large in rates else None,
-                )
+    if large != small:
+        for kind in ctx.kinds():
+            if not ctx.full:
+                est = _estimate_large(ctx, kind, small, large, rates.get((kind, small)))
+                left = ctx.budget - ctx.elapsed()
+                if est > left:
+                    msg = (
+                        f"skipped: over budget (estimate {est:.0f} s from the {small:,} run, "
+                        f"{max(left, 0):.0f} s of --budget left); run with --full"
+                    )
+                    ctx.rows.append(Row("plan", f"{kind} {large:,} contacts", status=msg))
+                    ctx.log(f"  plan {kind} {large:,}: {msg}")
+                    continue
+            _plan_size(ctx, kind, large, rates, rss, rows, keep=False)
+    for kind, ceiling in ceilings.items():
+        for row in rows.get(kind, []):
+            row.ceiling = ceiling
+            row.ceiling_label = "raw render+compose+insert"
+    if "sqlite" in ctx.kinds():
+        have = ("sqlite", large) in rss and ("sqlite", small) in rss
+        ctx.targets.append(
+            Target(
+                f"plan msg/s at {large:,} contacts, sqlite",
+                1000,
+                rates[("sqlite", large)].median if ("sqlite", large) in rates else None,
             )
-            ctx.targets.append(
-                Target(
-                    f"plan peak RSS {large:,} / {small:,} (sqlite)",
-                    1.2,
-                    rss[large] / rss[small] if large in rss and small in rss else None,
-                    at_most=True,
-                )
+        )
+        ctx.targets.append(
+            Target(
+                f"plan peak RSS {large:,} / {small:,} (sqlite)",
+                1.2,
+                rss[("sqlite", large)] / rss[("sqlite", small)] if have else None,
+                at_most=True,
             )
+        )
+
+
+def _plan_size(
+    ctx: Context,
+    kind: str,
+    n: int,
+    rates: dict[tuple[str, int], Figure],
+    rss: dict[tuple[str, int], float],
+    rows: dict[str, list[Row]],
+    *,
+    keep: bool,
+) -> str | None:
+    """Plan ``n`` contacts on ``kind`` (as many runs as :meth:`Context.want_more` asks for) and
+    add its row; returns the URL of one planned database when ``keep`` (for the raw insert
+    ceiling)."""
+    dbs = ctx.dbs(kind)
+    base = ctx.contacts_db(kind, n)
+    samples: list[float] = []
+    peaks: list[float] = []
+    bases: list[float] = []
+    kept: str | None = None
+    last = 0.0
+    while not samples or ctx.want_more(len(samples), last):
+        t0 = time.monotonic()
+        url = dbs.clone(base)
+        (res,) = run_group([("plan", plan_spec(url))])
+        if res["queued"] != n:
+            raise RuntimeError(f"plan queued {res['queued']} of {n}: {res}")
+        samples.append(n / res["elapsed"])
+        peaks.append(res["rss_peak_kb"] / 1024)
+        bases.append(res["rss_base_kb"] / 1024)
+        ctx.log(f"  plan {kind} {n:,}: {samples[-1]:,.0f} msg/s, peak RSS {peaks[-1]:.0f} MB")
+        if keep and kept is None:
+            kept = url
+        else:
+            dbs.drop(url)
+        last = time.monotonic() - t0
+    rates[(kind, n)] = summarise(samples)
+    rss[(kind, n)] = max(peaks)
+    row = Row(
+        "plan",
+        f"{kind} {n:,} contacts",
+        rates[(kind, n)],
+        extra={
+            "peak_rss_mb": round(max(peaks)),
+            "rss_before_plan_mb": round(min(bases)),
+            "messages": n,
+        },
+    )
+    ctx.rows.append(row)
+    rows.setdefault(kind, []).append(row)
+    return kept
 
 
 def _estimate_large(ctx: Context, kind: str, small: int, n: int, rate: Figure | None) -> float:
     if rate is None:
         return 0.0
     imp = ctx.setup.get(f"contacts import {kind} {small}")
-    import_est = (imp or 0) * n / small
+    import_est = 0.0 if (kind, n) in ctx._contacts else (imp or 0) * n / small
     return n / rate.median + import_est + 5
 
 
@@ -435,7 +479,7 @@ def bench_dispatch(ctx: Context) -> None:
         golden = ctx.planned_db(kind, n)
         dbs = ctx.dbs(kind)
         ours, raw = [], []
-        for _ in range(ctx.runs):
+        for _ in range(ctx.expensive_runs):
             url = dbs.clone(golden)
             rr = run_group(_raw_jobs(url, sink.port, procs, conc, n))
             raw.append(_rate(rr, "sent"))
@@ -512,13 +556,16 @@ def bench_slow(ctx: Context) -> None:
             golden = ctx.planned_db(kind, n)
             dbs = ctx.dbs(kind)
             ours, raw = [], []
-            for _ in range(ctx.runs):
+            last = 0.0
+            while not ours or ctx.want_more(len(ours), last):
+                t0 = time.monotonic()
                 url = dbs.clone(golden)
                 rr = run_group(_raw_jobs(url, sink.port, procs, conc, count))
                 raw.append(_rate(rr, "sent"))
                 dr = run_group(_dispatch_jobs(url, sink.port, procs, conc, count // procs))
                 ours.append(_rate(dr, "sent"))
                 dbs.drop(url)
+                last = time.monotonic() - t0
                 ctx.log(
                     f"  slow {kind} {procs}x{conc}: {ours[-1]:,.0f} msg/s "
                     f"(ideal {ideal:,.0f}, raw {raw[-1]:,.0f})"
@@ -600,7 +647,9 @@ def bench_replies(ctx: Context) -> None:
     mbox = ctx.workdir / f"replies-{n}.mbox"
     mix = data.write_replies_mbox(mbox, sent, n)
     ours, raw, classes = [], [], {}
-    for _ in range(ctx.runs):
+    last = 0.0
+    while not ours or ctx.want_more(len(ours), last):
+        t0 = time.monotonic()
         url = dbs.clone(sent_url)
         spec = {
             "url": url,
@@ -612,6 +661,7 @@ def bench_replies(ctx: Context) -> None:
         ours.append(n / res["elapsed"])
         classes = res["by_class"]
         raw.append(n / _raw_mbox_seconds(mbox))
+        last = time.monotonic() - t0
         ctx.log(f"  replies import: {ours[-1]:,.0f} msg/s (raw parse {raw[-1]:,.0f}) {classes}")
     fig = summarise(ours)
     ctx.rows.append(

@@ -101,6 +101,110 @@ def run_plan(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_seed(spec: dict[str, Any]) -> dict[str, Any]:
+    """Setup, not a measurement: an approved message for every contact of the bench campaign,
+    bulk-inserted (with each contact's enrollment). One letter is rendered and composed by the
+    planner's own code (:func:`outreach.planner.make_letter`) and re-used for every contact
+    with its own Message-ID header and hashes, and the contact's envelope address; due and
+    dated as the planner would (``step_due`` and the sending window). What is then timed on
+    these rows is the real dispatcher. (No "created" events are written: nothing reads them.)
+    """
+    import hashlib
+
+    import sqlalchemy as sa
+    from sqlmodel import Session, select
+
+    from outreach.compose import make_message_id
+    from outreach.countdown import next_window_opening, step_due
+    from outreach.db import create_engine
+    from outreach.models import Campaign, Contact, Enrollment, Message
+    from outreach.planner import make_letter, message_id_domain, renderer_for
+    from outreach.repository import load_campaign
+    from outreach.states import EnrollmentStatus, MessageStatus
+
+    settings = _settings(spec)
+    now = datetime.fromisoformat(spec["now"])
+    engine = create_engine(settings.sqlalchemy_url)
+    t0 = time.perf_counter()
+    with Session(engine) as session:
+        campaign = session.exec(select(Campaign)).one()
+        loaded = load_campaign(session, campaign=campaign)
+        first = session.exec(select(Contact).order_by(Contact.id).limit(1)).one()
+    spec_c = loaded.spec
+    (step,) = spec_c.steps
+    step_id = loaded.steps[step.key].id
+    domain = message_id_domain(spec_c, settings)
+    due = step_due(step, spec_c, previous_sent_at=None)
+    assert due is not None
+    template_mid = make_message_id(domain=domain)
+    scheduled0 = next_window_opening(max(due, now), spec_c.sending, spec_c.timezone)
+    letter = make_letter(
+        renderer_for(settings.templates_dir),
+        spec_c,
+        step,
+        first,
+        scheduled_for=scheduled0,
+        message_id=template_mid,
+        settings=settings,
+    )
+    old = template_mid.encode("ascii")
+    if letter.raw.count(old) != 1:
+        raise RuntimeError("the composed letter does not quote its Message-ID exactly once")
+    columns = letter.columns()
+    ct = Contact.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        contacts = list(conn.execute(sa.select(ct.c.id, ct.c.email, ct.c.timezone)))
+    windows: dict[str | None, datetime] = {}
+    inserted = 0
+    chunk = 1000
+    for i in range(0, len(contacts), chunk):
+        messages, enrollments = [], []
+        for cid, email, tz in contacts[i : i + chunk]:
+            if tz not in windows:
+                windows[tz] = next_window_opening(
+                    max(due, now), spec_c.sending, tz or spec_c.timezone
+                )
+            scheduled = windows[tz]
+            mid = make_message_id(domain=domain)
+            raw = letter.raw.replace(old, mid.encode("ascii"))
+            sha = hashlib.sha256(raw).hexdigest()
+            messages.append(
+                {
+                    **columns,
+                    "campaign_id": campaign.id,
+                    "step_id": step_id,
+                    "contact_id": cid,
+                    "message_id": mid,
+                    "status": MessageStatus.APPROVED.value,
+                    "raw": raw,
+                    "content_hash": sha,
+                    "approved_hash": sha,
+                    "envelope_from": spec_c.sender.email,
+                    "envelope_to": email,
+                    "scheduled_for": scheduled,
+                    "due_at": scheduled,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            enrollments.append(
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": cid,
+                    "status": EnrollmentStatus.ACTIVE.value,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        with engine.begin() as conn:
+            conn.execute(sa.insert(Enrollment), enrollments)
+            conn.execute(sa.insert(Message), messages)
+        inserted += len(messages)
+    elapsed = time.perf_counter() - t0
+    engine.dispose()
+    return {"queued": inserted, "elapsed": elapsed}
+
+
 # -- components: render, compose and insert, ours and raw ------------------------------------------
 
 
@@ -381,6 +485,7 @@ def run_replies(spec: dict[str, Any]) -> dict[str, Any]:
 
 KINDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "plan": run_plan,
+    "seed": run_seed,
     "components": run_components,
     "dispatch": run_dispatch,
     "raw_smtp": run_raw_smtp,

@@ -550,9 +550,13 @@ def _verify(
             + (f": unexpected {', '.join(unexpected)}" if unexpected else "")
         )
     decoded: dict[str, tuple[str, tuple[tuple[str, str], ...] | None, int]] = {}
+    unfolded: dict[str, str] = {}
     for name, value in parsed.items():
         key = name.lower()
         value = _LINE_BREAK.sub("", value)
+        if key in _ADDRESS_HEADERS:
+            unfolded[key] = value  # checked below, address by address
+            continue
         want = expected[key]
         if want and value == want and "=?" not in value:
             continue  # plain ASCII, no encoded word: policy.default decodes it to itself
@@ -562,14 +566,7 @@ def _verify(
     for name, (display, addr) in (("from", from_), ("to", to), ("reply-to", ("", reply_to))):
         if name == "reply-to" and reply_to is None:
             continue
-        addresses = decoded[name][1] or ()
-        # Display names are compared modulo runs of whitespace (see _encoded_phrase); the
-        # address itself must be exactly ours, and alone.
-        if (
-            len(addresses) != 1
-            or addresses[0][1] != addr
-            or " ".join(addresses[0][0].split()) != display
-        ):
+        if not _reads_back_as(name, unfolded[name], display, addr):
             raise HeaderInjectionError(
                 f"composed message: {name} does not read back as {display!r} <{addr}>"
             )
@@ -589,6 +586,46 @@ def _verify(
     for part in parts:
         if _decode_body(part) != part.data.replace(b"\r\n", b"\n"):
             raise ComposeError("composed message: a body part does not decode to the given text")
+
+
+_ADDRESS_HEADERS = frozenset({"from", "to", "reply-to"})
+#: Stands in for the address when the display-name part of an address header is checked.
+_PROBE_ADDRESS = "recipient@probe.invalid"
+
+
+def _reads_back_as(name: str, value: str, display: str, addr: str | None) -> bool:
+    """Whether the (unfolded) address header ``value`` reads back, as policy.default reads
+    it, as exactly one mailbox: display name ``display`` (modulo runs of whitespace, see
+    _encoded_phrase) and address exactly ``addr``.
+
+    Every recipient differs, and the stdlib's address parser is the slowest step of composing,
+    so the address is compared as a string and only the display-name part is parsed (cached):
+    ``value`` must be ``addr`` alone (no display name), or end with `` <addr>``. ``addr`` is a
+    plain ``dot-atom@domain`` (checked again here), as is the probe address, so the parser
+    reads ``PHRASE <addr>`` exactly as it reads ``PHRASE <probe>`` (the phrase ends at the
+    ``<``; a dot-atom address holds no character that could end, open or continue anything
+    else); the probe header must read back as exactly one mailbox, with the display name
+    wanted, the probe address, and no defect.
+    """
+    if addr is None or not _ADDR_SPEC.fullmatch(addr):
+        return False
+    if display:
+        tail = f" <{addr}>"
+        if not value.endswith(tail):
+            return False
+        probe = value[: -len(tail)] + f" <{_PROBE_ADDRESS}>"
+    elif value == addr:
+        probe = _PROBE_ADDRESS
+    else:
+        return False
+    _, addresses, defects = _decode_header(name, probe)
+    return (
+        not defects
+        and addresses is not None
+        and len(addresses) == 1
+        and addresses[0][1] == _PROBE_ADDRESS
+        and " ".join(addresses[0][0].split()) == display
+    )
 
 
 def make_message_id(*, domain: str, unique: str | None = None) -> str:

@@ -10,7 +10,8 @@ The flow, per :meth:`Dispatcher.run_once`:
    with a fresh lease token (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the whole
    transaction is ``BEGIN IMMEDIATE``, i.e. the single writer, and the update is a
    compare-and-set on the status). Committed before any SMTP traffic.
-3. :func:`prepare_chunk` — just before a small chunk is sent, one transaction re-reads the rows
+3. :func:`prepare_chunk` — just before a connection's chunk is sent (while its previous chunk
+   is on the wire; at most :func:`chunk_limit` rows), one transaction re-reads the rows
    and checks them again: still ours (lease token)? campaign still active? address suppressed?
    enrollment replied/bounced/unsubscribed? stored bytes still the approved bytes? rendered for
    another day and a re-render differs (``stale_check``)? Failures move to the right state; the
@@ -18,8 +19,12 @@ The flow, per :meth:`Dispatcher.run_once`:
    MAIL/RCPT/DATA is sent, so a crash can only leave them ``unknown``, never resent.
 4. SMTP with aiosmtplib: ``SMTP_CONCURRENCY`` workers, one reused connection each, a shared
    token bucket for ``SMTP_RATE_PER_MINUTE``, TLS mode set explicitly.
-5. :func:`record_outcomes` — batched (every 50 outcomes or 100 ms), every update guarded by the
-   lease token: a dispatcher that lost its lease changes nothing.
+5. :func:`record_outcomes` — batched, every update guarded by the lease token: a dispatcher that
+   lost its lease changes nothing.
+
+One database thread does all of it; its rounds (:func:`record_and_prepare`) write every outcome
+pending so far and check every chunk the connections asked for since the last round, in one
+transaction, so its work per message shrinks as the load grows.
 
 Decisions worth knowing:
 
@@ -50,7 +55,7 @@ import secrets
 import socket
 import ssl
 import time as _time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -95,11 +100,13 @@ StaleCheck = Callable[[Session, Message, date], "str | None"]
 OutcomeKind = Literal["sent", "retrying", "failed", "unknown", "released"]
 
 _M = MessageStatus
-#: Outcomes are written when this many are pending, or after FLUSH_SECONDS.
-FLUSH_EVERY = 50
+#: Outcomes are written when this many are pending, or after FLUSH_SECONDS (or sooner, with the
+#: next chunks' checks).
+FLUSH_EVERY = 200
 FLUSH_SECONDS = 0.1
-#: Rows checked and marked ``data_sent`` together, just before a worker sends them.
-CHUNK = 20
+#: Most rows one connection's chunk holds: checked and marked ``data_sent`` together, while the
+#: connection's previous chunk is being sent (see :func:`chunk_limit`).
+CHUNK = 50
 _STOPPED_ENROLLMENT = frozenset(
     {EnrollmentStatus.REPLIED, EnrollmentStatus.BOUNCED, EnrollmentStatus.UNSUBSCRIBED}
 )
@@ -301,6 +308,14 @@ def content_ok(raw: bytes | None, content_hash: str | None, approved_hash: str |
 
 # ------------------------------------------------------------------------------------------
 # Database operations (sync; the caller owns the transaction)
+
+
+def chunk_limit(batch: int, concurrency: int) -> int:
+    """Rows per chunk: each connection holds at most two chunks recorded ``data_sent`` (the one
+    being sent and the next), so one process never has more than ``batch`` (``dispatch_batch``)
+    rows past their send-time checks and not yet sent — what a pause or a suppression cannot
+    stop any more, and what a crash can leave ``unknown``."""
+    return max(1, min(CHUNK, batch // (2 * concurrency)))
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
@@ -872,6 +887,25 @@ def _record_bounce(session: Session, outcome: Outcome, *, now: datetime, actor: 
         session.flush()
 
 
+def record_and_prepare(
+    session: Session,
+    outcomes: Sequence[Outcome],
+    claims: Sequence[Claim],
+    *,
+    now: datetime,
+    actor: str,
+    lease_seconds: int,
+    stale_check: StaleCheck | None = None,
+) -> tuple[Counter[str], PreparedChunk]:
+    """:func:`record_outcomes` then :func:`prepare_chunk`, in the caller's one transaction (the
+    dispatcher's database round: one commit for the finished chunks and the next ones)."""
+    written = record_outcomes(session, outcomes, now=now, actor=actor) if outcomes else Counter()
+    prepared = prepare_chunk(
+        session, claims, now=now, actor=actor, lease_seconds=lease_seconds, stale_check=stale_check
+    )
+    return written, prepared
+
+
 # ------------------------------------------------------------------------------------------
 # Operator actions (``outreach queue resolve|cancel``)
 
@@ -1052,15 +1086,32 @@ async def open_smtp(settings: Settings, tls_context: ssl.SSLContext | None) -> a
 
 @dataclass
 class _Run:
-    """One run_once's mutable state."""
+    """One run_once's mutable state (touched only from the event loop)."""
 
     counts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    #: outcomes not yet written
     pending: list[Outcome] = field(default_factory=list)
+    #: claimed (committed) rows no worker has taken yet
+    claims: deque[Claim] = field(default_factory=deque)
+    #: the claimer will add nothing more to ``claims``
+    claims_done: bool = False
+    #: chunks waiting for the database thread's next round: (claims, future of their Ready rows)
+    requests: list[tuple[list[Claim], asyncio.Future[list[Ready]]]] = field(default_factory=list)
     fatal: BaseException | None = None
     backoff_until: datetime | None = None
     halted: bool = False
     closing: bool = False
+    db_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    claims_wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    claims_added: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Wait for ``event`` (at most ``timeout`` seconds), then clear it."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=timeout)
+    event.clear()
 
 
 class Dispatcher:
@@ -1149,39 +1200,36 @@ class Dispatcher:
         if s.smtp_tls != "none" and self._tls_context is None:
             self._tls_context = build_tls_context(s)
         batch_size = s.dispatch_batch
+        buffered = max(batch_size, s.smtp_concurrency * CHUNK)
         if s.smtp_rate_per_minute:
             # never claim more than half a lease's worth of sending at the configured rate
             batch_size = max(1, min(batch_size, s.smtp_rate_per_minute * s.lease_seconds // 120))
-        queue: asyncio.Queue[list[Claim] | None] = asyncio.Queue(
-            maxsize=max(2, s.smtp_concurrency * 2)
-        )
-        flush_wakeup = asyncio.Event()
-        workers = [
-            asyncio.create_task(self._worker(run, queue, flush_wakeup))
-            for _ in range(s.smtp_concurrency)
-        ]
-        flusher = asyncio.create_task(self._flusher(run, flush_wakeup))
+            buffered = batch_size
+        workers = [asyncio.create_task(self._worker(run)) for _ in range(s.smtp_concurrency)]
+        driver = asyncio.create_task(self._db_driver(run))
         try:
-            await self._claimer(run, queue, limit, campaign, batch_size)
+            await self._claimer(run, limit, campaign, batch_size, buffered)
         except BaseException as exc:
             if run.fatal is None:
                 run.fatal = exc
             run.halted = True
         finally:
-            for _ in workers:
-                await queue.put(None)
+            run.claims_done = True
+            run.claims_added.set()
             results = await asyncio.gather(*workers, return_exceptions=True)
             for res in results:
                 if isinstance(res, BaseException) and run.fatal is None:
                     run.fatal = res
-            # anything still queued was never prepared: give it back
-            while not queue.empty():
-                item = queue.get_nowait()
-                if item:
-                    self._release(run, item, reason="dispatcher stopped")
+                    run.halted = True
+            # anything still buffered was never prepared: give it back
+            if run.claims:
+                self._release(
+                    run, list(run.claims), reason=self._halt_reason(run), due_at=run.backoff_until
+                )
+                run.claims.clear()
             run.closing = True
-            flush_wakeup.set()
-            for res in await asyncio.gather(flusher, return_exceptions=True):
+            run.db_wake.set()
+            for res in await asyncio.gather(driver, return_exceptions=True):
                 if isinstance(res, BaseException) and run.fatal is None:
                     run.fatal = res
             await self._flush(run)
@@ -1210,15 +1258,19 @@ class Dispatcher:
     async def _claimer(
         self,
         run: _Run,
-        queue: asyncio.Queue[list[Claim] | None],
         limit: int | None,
         campaign: str | None,
         batch_size: int,
+        buffered: int,
     ) -> None:
+        """Keep about ``buffered`` committed claims ready for the workers."""
         remaining = limit
         while not (self._stopping or run.halted):
             if remaining is not None and remaining <= 0:
                 break
+            if len(run.claims) >= buffered:
+                await _wait(run.claims_wanted, FLUSH_SECONDS)
+                continue
             size = batch_size if remaining is None else min(batch_size, remaining)
             batch = await self._db(
                 claim_due,
@@ -1235,12 +1287,8 @@ class Dispatcher:
                 break
             if remaining is not None:
                 remaining -= len(batch.claims)
-            claims = list(batch.claims)
-            for part in _chunks(claims, CHUNK):
-                if self._stopping or run.halted:
-                    self._release(run, list(part), reason="dispatcher stopped")
-                    continue
-                await queue.put(list(part))
+            run.claims.extend(batch.claims)
+            run.claims_added.set()
 
     def _release(
         self,
@@ -1273,32 +1321,40 @@ class Dispatcher:
             return "SMTP server unavailable (backing off)"
         return "dispatcher stopped"
 
-    async def _worker(
-        self,
-        run: _Run,
-        queue: asyncio.Queue[list[Claim] | None],
-        flush_wakeup: asyncio.Event,
-    ) -> None:
+    async def _worker(self, run: _Run) -> None:
+        """One SMTP connection. Its next chunk is checked and recorded ``data_sent`` (by the
+        database thread) while the current one is on the wire."""
         client: aiosmtplib.SMTP | None = None
         dirty = False
+        ahead: asyncio.Task[list[Ready] | None] | None = None
         try:
+            ahead = asyncio.create_task(self._next_ready(run))
             while True:
-                chunk = await queue.get()
-                if chunk is None:
+                ready = await ahead
+                ahead = None
+                if ready is None:
                     return
                 if self._stopping or run.halted:
                     self._release(
-                        run, chunk, reason=self._halt_reason(run), due_at=run.backoff_until
+                        run,
+                        [r.claim for r in ready],
+                        reason=self._halt_reason(run),
+                        due_at=run.backoff_until,
                     )
-                    continue
+                    return
+                ahead = asyncio.create_task(self._next_ready(run))
                 try:
-                    client, dirty = await self._process(run, chunk, client, dirty, flush_wakeup)
+                    client, dirty = await self._send_chunk(run, ready, client, dirty)
                 except Exception as exc:
-                    # a bug or a database failure: stop; this chunk's rows are left to the
-                    # lease sweeper (approved if never sent, unknown if they may have been)
+                    # a bug: stop; this chunk's rows are left to the lease sweeper
+                    # (approved if never sent, unknown if they may have been)
                     run.fatal = run.fatal or exc
                     run.halted = True
         finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
             if client is not None:
                 try:
                     if client.is_connected:
@@ -1306,25 +1362,39 @@ class Dispatcher:
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
 
-    async def _process(
+    def _chunk_size(self, run: _Run) -> int:
+        """What is buffered, spread over every connection, at most :func:`chunk_limit`."""
+        s = self.settings
+        share = -(-len(run.claims) // s.smtp_concurrency)
+        return max(1, min(chunk_limit(s.dispatch_batch, s.smtp_concurrency), share))
+
+    async def _next_ready(self, run: _Run) -> list[Ready] | None:
+        """The next chunk for one connection, checked and recorded ``data_sent``; ``None`` when
+        there is nothing more to send (or the run stopped)."""
+        while True:
+            if self._stopping or run.halted:
+                return None
+            if run.claims:
+                n = self._chunk_size(run)
+                claims = [run.claims.popleft() for _ in range(min(n, len(run.claims)))]
+                run.claims_wanted.set()
+                fut: asyncio.Future[list[Ready]] = asyncio.get_running_loop().create_future()
+                run.requests.append((claims, fut))
+                run.db_wake.set()
+                return await fut
+            if run.claims_done:
+                return None
+            run.claims_wanted.set()
+            await _wait(run.claims_added, FLUSH_SECONDS)
+
+    async def _send_chunk(
         self,
         run: _Run,
-        chunk: list[Claim],
+        ready: list[Ready],
         client: aiosmtplib.SMTP | None,
         dirty: bool,
-        flush_wakeup: asyncio.Event,
     ) -> tuple[aiosmtplib.SMTP | None, bool]:
-        prepared = await self._db(
-            prepare_chunk,
-            chunk,
-            now=self.clock.now(),
-            actor=self.owner,
-            lease_seconds=self.settings.lease_seconds,
-            stale_check=self.stale_check,
-        )
-        run.counts.update(prepared.counts)
-        self._notify(prepared.counts)
-        ready = list(prepared.ready)
+        bucket = self._bucket
         for i, item in enumerate(ready):
             if self._stopping or run.halted:
                 self._release(
@@ -1334,14 +1404,14 @@ class Dispatcher:
                     due_at=run.backoff_until,
                 )
                 break
-            if self._bucket is not None:
-                wait = self._bucket.reserve(self.monotonic())
+            if bucket is not None:
+                wait = bucket.reserve(self.monotonic())
                 if wait > 0:
                     await asyncio.sleep(wait)
             client, dirty, outcome = await self._send_one(run, client, dirty, item)
             run.pending.append(outcome)
             if len(run.pending) >= FLUSH_EVERY:
-                flush_wakeup.set()
+                run.db_wake.set()
         return client, dirty
 
     async def _send_one(
@@ -1476,12 +1546,48 @@ class Dispatcher:
                 if n:
                     self.on_outcome(kind, n)
 
-    async def _flusher(self, run: _Run, wakeup: asyncio.Event) -> None:
-        while not run.closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), timeout=FLUSH_SECONDS)
-            wakeup.clear()
-            await self._flush(run)
+    async def _db_driver(self, run: _Run) -> None:
+        """The database thread's rounds: each one writes the outcomes pending so far and checks
+        every chunk the workers asked for since the last round, in one transaction. A round
+        starts as soon as a chunk is asked for, FLUSH_EVERY outcomes are pending, or
+        FLUSH_SECONDS have passed."""
+        while True:
+            if not run.requests:
+                if run.closing:
+                    return
+                await _wait(run.db_wake, FLUSH_SECONDS)
+            requests, run.requests = run.requests, []
+            if not requests and not run.pending:
+                continue
+            outcomes, run.pending = run.pending, []
+            claims = [c for part, _ in requests for c in part]
+            try:
+                written, prepared = await self._db(
+                    record_and_prepare,
+                    outcomes,
+                    claims,
+                    now=self.clock.now(),
+                    actor=self.owner,
+                    lease_seconds=self.settings.lease_seconds,
+                    stale_check=self.stale_check,
+                )
+            except BaseException as exc:
+                # nothing more can be checked or recorded: stop every worker
+                run.fatal = run.fatal or exc
+                run.halted = True
+                for _, fut in requests + run.requests:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                run.requests = []
+                raise
+            run.counts.update(written)
+            self._notify(written)
+            run.counts.update(prepared.counts)
+            self._notify(prepared.counts)
+            by_id = {r.claim.message_id: r for r in prepared.ready}
+            for part, fut in requests:
+                if not fut.done():
+                    fut.set_result([by_id[c.message_id] for c in part if c.message_id in by_id])
 
     async def _flush(self, run: _Run) -> None:
         if not run.pending:

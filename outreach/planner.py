@@ -11,7 +11,12 @@ it leaves — and composed then (DESIGN.md rule 1): dispatch sends the stored by
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import threading
+from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -38,7 +43,7 @@ from outreach.models import Campaign, Contact, Enrollment, Message, Step
 from outreach.repository import LoadedCampaign, get_campaign, load_campaign, suppressed_emails
 from outreach.settings import Settings
 from outreach.states import CampaignState, EnrollmentStatus, MessageStatus
-from outreach.templating import RenderedEmail, TemplateRenderer, build_context
+from outreach.templating import RenderedEmail, TemplateRenderer, contact_record, day_context
 
 log = logging.getLogger("outreach.planner")
 
@@ -88,26 +93,22 @@ class PlanReport:
 # -- rendering and composing one letter -------------------------------------------------------
 
 
-def render_letter(
-    renderer: TemplateRenderer,
-    spec: CampaignSpec,
-    step: StepSpec,
-    contact: Contact,
-    *,
-    send_day: date,
-) -> tuple[RenderedEmail, dict[str, Any]]:
-    """Render ``step`` for ``contact`` as it reads on ``send_day`` (campaign timezone).
-    Returns the rendered email and the countdown values it was rendered with."""
+@dataclass(frozen=True)
+class SendDay:
+    """What every letter of one step sent on one day shares: the template context but the
+    contact (read-only values) and the countdown summary stored with each message."""
+
+    day: date
+    context: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def send_day_parts(spec: CampaignSpec, step: StepSpec, send_day: date) -> SendDay:
+    """The :class:`SendDay` of ``step`` on ``send_day`` (campaign timezone)."""
     countdown = countdown_values(spec.milestones, send_day)
-    context = build_context(
-        campaign=spec,
-        contact=contact,
-        milestones=spec.milestones,
-        today=send_day,
-        step=step,
-        countdown=countdown,
+    context = day_context(
+        campaign=spec, milestones=spec.milestones, today=send_day, step=step, countdown=countdown
     )
-    rendered = renderer.render(step.template, contact.language, context)
     summary = {
         "today": send_day.isoformat(),
         "milestones": {
@@ -119,7 +120,28 @@ def render_letter(
             for k, v in countdown.items()
         },
     }
-    return rendered, summary
+    return SendDay(send_day, context, summary)
+
+
+def render_letter(
+    renderer: TemplateRenderer,
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    *,
+    send_day: date,
+    parts: SendDay | None = None,
+) -> tuple[RenderedEmail, dict[str, Any]]:
+    """Render ``step`` for ``contact`` as it reads on ``send_day`` (campaign timezone).
+    Returns the rendered email and the countdown values it was rendered with. ``parts``: the
+    day's shared parts when the caller has them (:func:`send_day_parts` of the same step and
+    day), else they are built here."""
+    if parts is None or parts.day != send_day:
+        parts = send_day_parts(spec, step, send_day)
+    context = dict(parts.context)
+    context["contact"] = contact_record(contact)
+    rendered = renderer.render(step.template, contact.language, context)
+    return rendered, parts.summary
 
 
 def message_id_domain(spec_or_campaign: Any, settings: Settings) -> str:
@@ -239,12 +261,19 @@ def make_letter(
     scheduled_for: datetime,
     message_id: str,
     settings: Settings,
+    days: dict[tuple[str, date], SendDay] | None = None,
 ) -> Letter:
     """Render ``step`` for ``contact`` as it reads on its send day (the campaign-timezone date
     of ``scheduled_for``) and compose it. Raises :class:`OutreachError` (a template failure,
-    or content refused in a header)."""
+    or content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step
+    key, day) kept by the caller across the letters of one campaign."""
     send_day = local_date(scheduled_for, spec.timezone)
-    rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day)
+    parts = None
+    if days is not None:
+        parts = days.get((step.key, send_day))
+        if parts is None:
+            parts = days[(step.key, send_day)] = send_day_parts(spec, step, send_day)
+    rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day, parts=parts)
     raw, sha = compose_letter(
         campaign=spec,
         contact=contact,
@@ -374,11 +403,17 @@ def plan(
     campaign: str | None = None,
     actor: str = "planner",
     batch: int = 500,
+    workers: int | None = None,
 ) -> PlanReport:
     """Queue every message due within each active campaign's lookahead at ``now``.
 
     Commits per batch (planning is idempotent, so a crash half-way loses nothing and the next
     run continues). Render errors are recorded as ``render_error`` rows and reported.
+
+    ``workers``: processes that render and compose (pure CPU) while this one reads and writes
+    the database; ``None`` picks 2 on a multi-core machine for an audience of at least
+    :data:`PARALLEL_MIN_CONTACTS` contacts when this process may fork (no other thread
+    running), else 0 (everything in this process). The result is the same either way.
     """
     report = PlanReport()
     with session_scope(engine) as session:
@@ -391,7 +426,9 @@ def plan(
             report.skipped_paused.append(c.slug)
             continue
         report.merge(
-            _plan_campaign(engine, c, now=now, settings=settings, actor=actor, batch=batch)
+            _plan_campaign(
+                engine, c, now=now, settings=settings, actor=actor, batch=batch, workers=workers
+            )
         )
     return report
 
@@ -412,26 +449,72 @@ class _Candidate:
     scheduled_for: datetime
 
 
+#: Audiences at least this large are rendered and composed by worker processes (see plan).
+PARALLEL_MIN_CONTACTS = 2_000
+#: Candidates per task sent to a worker process.
+_TASK = 100
+#: The planning state of a worker process (set once, by fork, in _init_worker).
+_WORKER: dict[str, Any] = {}
+
+
+def _parallel_workers(contacts: int, workers: int | None) -> int:
+    if workers is not None:
+        return max(workers, 0)
+    cores = os.cpu_count() or 1
+    if (
+        contacts < PARALLEL_MIN_CONTACTS
+        or cores < 2
+        or threading.active_count() > 1  # forking a threaded process can deadlock
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return 0
+    return 2
+
+
+def _init_worker(state: dict[str, Any]) -> None:
+    _WORKER.clear()
+    _WORKER.update(state)
+    _WORKER["days"] = {}
+
+
+def _build_rows_in_worker(chunk: list[_Candidate]) -> list[dict[str, Any]]:
+    w = _WORKER
+    return [
+        _build_row(
+            w["renderer"],
+            w["spec"],
+            w["campaign"],
+            cand,
+            now=w["now"],
+            settings=w["settings"],
+            domain=w["domain"],
+            days=w["days"],
+        )
+        for cand in chunk
+    ]
+
+
 def _plan_campaign(
-    engine: Engine, c: Campaign, *, now: datetime, settings: Settings, actor: str, batch: int
+    engine: Engine,
+    c: Campaign,
+    *,
+    now: datetime,
+    settings: Settings,
+    actor: str,
+    batch: int,
+    workers: int | None = None,
 ) -> PlanReport:
+    """Plan one campaign, a page of ``batch`` contacts (by id) at a time: each page's
+    candidates are rendered, composed and inserted soon after the page is read (with worker
+    processes, at most two chunks are in flight), so memory stays flat however many contacts
+    there are."""
     report = PlanReport()
     with session_scope(engine) as session:
         loaded = load_campaign(session, campaign=c)
         spec = loaded.spec
-        contacts = _audience(session, spec)
-        existing = {
-            (sid, cid): (status, sent_at)
-            for sid, cid, status, sent_at in session.execute(
-                sa.select(
-                    Message.step_id, Message.contact_id, Message.status, Message.sent_at
-                ).where(Message.campaign_id == c.id)
-            )
-        }
-        enrollments = {
-            e.contact_id: e
-            for e in session.exec(select(Enrollment).where(Enrollment.campaign_id == c.id))
-        }
+        audience_size = session.execute(
+            sa.select(sa.func.count()).select_from(Contact)
+        ).scalar_one()
         suppressed = suppressed_emails(session)
         render_error_ids = list(
             session.exec(
@@ -452,15 +535,152 @@ def _plan_campaign(
             )
         )
 
-    candidates: list[_Candidate] = []
-    missed = 0
     step_ids = {key: row.id for key, row in loaded.steps.items() if row.active}
-    order = step_order(spec)
-    for key in order:
+    steps = []
+    for key in step_order(spec):
         step = spec.step(key)
-        step_id = step_ids[key]
-        tags = set(spec.audience_tags)
         prev_id = step_ids[step.when.after] if isinstance(step.when, AfterWhen) else None
+        steps.append((step, step_ids[key], prev_id))
+    renderer = renderer_for(settings.templates_dir)
+    domain = message_id_domain(spec, settings)
+    days: dict[tuple[str, date], SendDay] = {}
+    pool: ProcessPoolExecutor | None = None
+    n_workers = _parallel_workers(audience_size, workers)
+    if n_workers:
+        state = {
+            "renderer": renderer,
+            "spec": spec,
+            "campaign": c,
+            "now": now,
+            "settings": settings,
+            "domain": domain,
+        }
+        pool = ProcessPoolExecutor(
+            n_workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(state,),
+        )
+    # with workers: chunks being rendered, oldest first (candidates, tasks, page enrollments)
+    pending: deque[tuple[list[_Candidate], list[Future], dict[int, Enrollment]]] = deque()
+
+    def store_pending(keep: int) -> None:
+        while len(pending) > keep:
+            chunk, tasks, page_enrollments = pending.popleft()
+            rows = [row for task in tasks for row in task.result()]
+            _store(
+                engine, spec, c, chunk, rows, page_enrollments, now=now, actor=actor, report=report
+            )
+
+    try:
+        after = 0
+        while True:
+            with session_scope(engine) as session:
+                page = list(
+                    session.exec(
+                        select(Contact).where(Contact.id > after).order_by(Contact.id).limit(batch)
+                    )
+                )
+                if not page:
+                    break
+                after = page[-1].id
+                contacts = _in_audience(page, spec)
+                ids = [contact.id for contact in contacts]
+                existing = {
+                    (sid, cid): (status, sent_at)
+                    for sid, cid, status, sent_at in session.execute(
+                        sa.select(
+                            Message.step_id, Message.contact_id, Message.status, Message.sent_at
+                        ).where(Message.campaign_id == c.id, Message.contact_id.in_(ids))
+                    )
+                }
+                enrollments = {
+                    e.contact_id: e
+                    for e in session.exec(
+                        select(Enrollment).where(
+                            Enrollment.campaign_id == c.id, Enrollment.contact_id.in_(ids)
+                        )
+                    )
+                }
+            found = _candidates(spec, steps, contacts, existing, enrollments, suppressed, now)
+            report.missed += found.missed
+            for start in range(0, len(found.items), batch):
+                chunk = found.items[start : start + batch]
+                if pool is None:
+                    rows = [
+                        _build_row(
+                            renderer,
+                            spec,
+                            c,
+                            cand,
+                            now=now,
+                            settings=settings,
+                            domain=domain,
+                            days=days,
+                        )
+                        for cand in chunk
+                    ]
+                    _store(
+                        engine,
+                        spec,
+                        c,
+                        chunk,
+                        rows,
+                        enrollments,
+                        now=now,
+                        actor=actor,
+                        report=report,
+                    )
+                    continue
+                tasks = [
+                    pool.submit(_build_rows_in_worker, chunk[i : i + _TASK])
+                    for i in range(0, len(chunk), _TASK)
+                ]
+                pending.append((chunk, tasks, enrollments))
+                store_pending(keep=1)  # the workers render the next chunk meanwhile
+            if len(page) < batch:
+                break
+        store_pending(keep=0)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if stale_ids:
+        _refresh_stale(
+            engine, spec, stale_ids, now=now, settings=settings, actor=actor, report=report
+        )
+    if render_error_ids:
+        _retry_render_errors(
+            engine,
+            c,
+            spec,
+            render_error_ids,
+            now=now,
+            settings=settings,
+            actor=actor,
+            report=report,
+        )
+    return report
+
+
+@dataclass
+class _Candidates:
+    items: list[_Candidate] = field(default_factory=list)
+    missed: int = 0
+
+
+def _candidates(
+    spec: CampaignSpec,
+    steps: Sequence[tuple[StepSpec, int, int | None]],
+    contacts: Sequence[Contact],
+    existing: dict[tuple[int, int], tuple[str, datetime | None]],
+    enrollments: dict[int, Enrollment],
+    suppressed: set[str],
+    now: datetime,
+) -> _Candidates:
+    """The letters due for ``contacts`` (one page), step by step in plan order."""
+    out = _Candidates()
+    tags = set(spec.audience_tags)
+    for step, step_id, prev_id in steps:
         for contact in contacts:
             if step.audience_tags is not None and not (set(step.audience_tags) & set(contact.tags)):
                 continue
@@ -483,75 +703,63 @@ def _plan_campaign(
             if due is None or not within_lookahead(due, now, spec.lookahead_days, spec.timezone):
                 continue
             if prev_id is None and is_missed(due, now, spec):
-                missed += 1
+                out.missed += 1
                 continue
             scheduled = next_window_opening(
                 max(due, now), spec.sending, contact.timezone or spec.timezone
             )
-            candidates.append(_Candidate(step, step_id, contact, scheduled))
+            out.items.append(_Candidate(step, step_id, contact, scheduled))
+    return out
 
-    report.missed += missed
-    renderer = renderer_for(settings.templates_dir)
-    domain = message_id_domain(spec, settings)
-    for start in range(0, len(candidates), batch):
-        chunk = candidates[start : start + batch]
-        rows = []
-        for cand in chunk:
-            rows.append(
-                _build_row(renderer, spec, c, cand, now=now, settings=settings, domain=domain)
-            )
-        with session_scope(engine) as session:
-            _ensure_enrollments(
-                session,
-                c.id,
-                [cand.contact.id for cand in chunk],
-                enrollments,
-                now=now,
-                actor=actor,
-            )
-            inserted = _insert_messages(session, rows)
-            created = []
-            by_msgid = {r["message_id"]: r for r in rows}
-            for mid, message_id in inserted:
-                row = by_msgid[message_id]
-                status = MessageStatus(row["status"])
-                reason = AUTO_APPROVED if status == MessageStatus.APPROVED else row["render_error"]
-                created.append((mid, status, reason))
-                if status == MessageStatus.RENDER_ERROR:
-                    report.render_errors.append(
-                        RenderError(
-                            spec.slug, row["_step_key"], row["envelope_to"], row["render_error"]
-                        )
-                    )
-                else:
-                    report.queued += 1
-                    report.campaigns[spec.slug] = report.campaigns.get(spec.slug, 0) + 1
-                    if status == MessageStatus.APPROVED:
-                        report.auto_approved += 1
-            record_created(session, created, now=now, actor=actor)
-    if stale_ids:
-        _refresh_stale(
-            engine, spec, stale_ids, now=now, settings=settings, actor=actor, report=report
-        )
-    if render_error_ids:
-        _retry_render_errors(
-            engine,
-            c,
-            spec,
-            render_error_ids,
+
+def _store(
+    engine: Engine,
+    spec: CampaignSpec,
+    c: Campaign,
+    chunk: Sequence[_Candidate],
+    rows: Sequence[dict[str, Any]],
+    enrollments: dict[int, Enrollment],
+    *,
+    now: datetime,
+    actor: str,
+    report: PlanReport,
+) -> None:
+    """Insert one chunk of planned rows (and the enrollments they need) in one transaction."""
+    with session_scope(engine) as session:
+        _ensure_enrollments(
+            session,
+            c.id,
+            [cand.contact.id for cand in chunk],
+            enrollments,
             now=now,
-            settings=settings,
             actor=actor,
-            report=report,
         )
-    return report
+        inserted = _insert_messages(session, rows)
+        created = []
+        by_msgid = {r["message_id"]: r for r in rows}
+        for mid, message_id in inserted:
+            row = by_msgid[message_id]
+            status = MessageStatus(row["status"])
+            reason = AUTO_APPROVED if status == MessageStatus.APPROVED else row["render_error"]
+            created.append((mid, status, reason))
+            if status == MessageStatus.RENDER_ERROR:
+                report.render_errors.append(
+                    RenderError(
+                        spec.slug, row["_step_key"], row["envelope_to"], row["render_error"]
+                    )
+                )
+            else:
+                report.queued += 1
+                report.campaigns[spec.slug] = report.campaigns.get(spec.slug, 0) + 1
+                if status == MessageStatus.APPROVED:
+                    report.auto_approved += 1
+        record_created(session, created, now=now, actor=actor)
 
 
-def _audience(session: Session, spec: CampaignSpec) -> list[Contact]:
-    """Contacts with any of the campaign's audience tags (everyone when it names none)."""
-    contacts = list(session.exec(select(Contact).order_by(Contact.id)))
+def _in_audience(contacts: Sequence[Contact], spec: CampaignSpec) -> list[Contact]:
+    """The contacts with any of the campaign's audience tags (everyone when it names none)."""
     if not spec.audience_tags:
-        return contacts
+        return list(contacts)
     tags = set(spec.audience_tags)
     return [c for c in contacts if tags & set(c.tags)]
 
@@ -565,6 +773,7 @@ def _build_row(
     now: datetime,
     settings: Settings,
     domain: str,
+    days: dict[tuple[str, date], SendDay] | None = None,
 ) -> dict[str, Any]:
     send_day = local_date(cand.scheduled_for, spec.timezone)
     message_id = make_message_id(domain=domain)
@@ -601,6 +810,7 @@ def _build_row(
             scheduled_for=cand.scheduled_for,
             message_id=message_id,
             settings=settings,
+            days=days,
         )
     except OutreachError as exc:  # template failures and refused header content
         row["status"] = MessageStatus.RENDER_ERROR.value

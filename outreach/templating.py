@@ -245,10 +245,18 @@ def build_context(
     * ``today``: the send date (a ``date``, campaign timezone).
     * ``step``: ``key`` and ``template`` (a step object, a mapping, or just the key string).
     """
-    if isinstance(today, datetime):
-        today = today.date()
+    context = day_context(
+        campaign=campaign, milestones=milestones, today=today, step=step, countdown=countdown
+    )
+    context["contact"] = contact_record(contact)
+    return context
+
+
+def contact_record(contact: Any) -> Record:
+    """The ``contact`` part of :func:`build_context` (the only part that differs from one
+    contact to the next on a send day)."""
     fields = _get(contact, "fields") or {}
-    contact_rec = Record(
+    return Record(
         "contact",
         {
             "email": _text(_get(contact, "email")),
@@ -267,6 +275,20 @@ def build_context(
         },
     )
 
+
+def day_context(
+    *,
+    campaign: Any,
+    milestones: Any = None,
+    today: date,
+    step: Any = None,
+    countdown: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Every part of :func:`build_context` but ``contact``: the same for every contact of a
+    step on one send day, so the planner builds it once per day (its values are read-only
+    Records and tuples, safe to share). Add ``contact`` (:func:`contact_record`) to a copy."""
+    if isinstance(today, datetime):
+        today = today.date()
     sender = _get(campaign, "sender")
     if sender is not None:
         sender_data = {
@@ -319,7 +341,6 @@ def build_context(
         )
 
     return {
-        "contact": contact_rec,
         "campaign": campaign_rec,
         "milestones": Record("milestones", ms),
         "today": today,

@@ -196,6 +196,53 @@ def test_planning_is_a_bounded_number_of_statements(sqlite_db, tmp_path: Path) -
     assert count["n"] < 60, count["n"]
 
 
+def _plan_fingerprint(engine: sa.Engine) -> list[tuple]:
+    """What planning stored, without what differs from run to run (ids, Message-IDs)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    out = []
+    with Session(engine) as s:
+        for m, c in messages(s):
+            parsed = BytesParser(policy=policy.default).parsebytes(m.raw or b"")
+            assert parsed["Message-ID"] == m.message_id
+            assert [a.addr_spec for a in parsed["To"].addresses] == [c.email]
+            out.append(
+                (
+                    c.email,
+                    m.step_id,
+                    m.status,
+                    m.subject,
+                    m.text,
+                    m.html,
+                    m.scheduled_for,
+                    m.rendered_for,
+                    m.render_context,
+                    parsed.get_body(("plain",)).get_content(),
+                )
+            )
+        events = s.exec(select(Event).where(Event.entity == "message")).all()
+        assert len(events) == len(out)
+    return sorted(out, key=repr)
+
+
+def test_worker_processes_plan_exactly_what_one_process_plans(tmp_path: Path) -> None:
+    from outreach.db import create_engine, migrate
+
+    results = []
+    for workers in (0, 2):
+        url = f"sqlite:///{tmp_path / f'w{workers}.db'}"
+        engine = create_engine(url)
+        migrate(engine)
+        settings = sample_settings(url)
+        load_sample(engine, settings, T_APPEAL)
+        report = plan(engine, now=T_APPEAL, settings=settings, batch=7, workers=workers)
+        assert report.queued == len(audience()) and not report.render_errors
+        results.append(_plan_fingerprint(engine))
+        engine.dispose()
+    assert results[0] == results[1] and len(results[0]) > 30
+
+
 def test_two_planners_racing_queue_each_message_once(pg_db) -> None:
     settings = sample_settings(pg_db.url)
     load_sample(pg_db.engine, settings, T_APPEAL)

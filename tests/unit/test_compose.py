@@ -525,3 +525,32 @@ def test_any_body_text_is_accepted_and_stays_body(text: str, html: str | None) -
     for leaf, body in zip(leaves, bodies, strict=True):
         want = body.replace("\r\n", "\n").replace("\r", "\n")
         assert content(leaf) == (want if want.endswith("\n") else want + "\n")
+
+
+@pytest.mark.parametrize(
+    ("value", "display", "addr", "ok"),
+    [
+        ("Ana Silva <ana@example.org>", "Ana Silva", "ana@example.org", True),
+        ('"Silva, Ana" <ana@example.org>', "Silva, Ana", "ana@example.org", True),
+        ("ana@example.org", "", "ana@example.org", True),
+        # a second mailbox before ours, or ours not alone
+        ("eve@example.net, Ana <ana@example.org>", "Ana", "ana@example.org", False),
+        ("Ana <eve@example.net>, <ana@example.org>", "Ana", "ana@example.org", False),
+        ("Ana <ana@example.org>, eve@example.net", "Ana", "ana@example.org", False),
+        ("eve@example.net, ana@example.org", "", "ana@example.org", False),
+        # a phrase that swallows or ends the address, or reads as another name
+        ('"Ana <ana@example.org>', "Ana", "ana@example.org", False),
+        ("(Ana <ana@example.org>", "Ana", "ana@example.org", False),
+        ("Ana: <ana@example.org>", "Ana", "ana@example.org", False),
+        ("Eve <ana@example.org>", "Ana", "ana@example.org", False),
+        ("Ana <ana@example.org.evil.example>", "Ana", "ana@example.org", False),
+        # the wanted address must itself be a plain addr-spec
+        ("Ana <a,b@example.org>", "Ana", "a,b@example.org", False),
+    ],
+)
+def test_address_header_check_compares_the_address_and_parses_the_name(
+    value: str, display: str, addr: str, ok: bool
+) -> None:
+    from outreach.compose import _reads_back_as
+
+    assert _reads_back_as("to", value, display, addr) is ok

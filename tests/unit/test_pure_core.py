@@ -1,0 +1,58 @@
+"""The pure core stays pure: countdowns, due dates, retry decisions, classification and the
+state table import no database, network or scheduler code and never read the clock."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "outreach"
+PURE = [
+    "states.py",
+    "countdown.py",
+    "retry.py",
+    "headersafe.py",
+    "campaigns.py",
+    "replies/classify.py",
+    "replies/parse.py",
+    "replies/snippet.py",
+]
+FORBIDDEN_IMPORTS = (
+    "sqlalchemy",
+    "sqlmodel",
+    "aiosmtplib",
+    "imapclient",
+    "apscheduler",
+    "socket",
+    "outreach.db",
+    "outreach.models",
+    "outreach.repository",
+    "outreach.lifecycle",
+)
+CLOCK_READS = ("now", "utcnow", "today", "time", "monotonic")
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_pure_module_has_no_io_imports_or_clock_reads(name: str) -> None:
+    tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            mods = [node.module or ""]
+        else:
+            mods = []
+        for mod in mods:
+            assert not mod.startswith(FORBIDDEN_IMPORTS), f"{name} imports {mod}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+            if (
+                owner_name in ("datetime", "date", "time", "_time")
+                and node.func.attr in CLOCK_READS
+            ):
+                pytest.fail(
+                    f"{name}:{node.lineno} reads the clock ({owner_name}.{node.func.attr}())"
+                )
