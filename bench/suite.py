@@ -307,8 +307,8 @@ def bench_plan(ctx: Context) -> None:
                 left = ctx.budget - ctx.elapsed()
                 if est > left:
                     msg = (
-                        f"skipped: over budget (estimate {est:.0f} s from the {small:,} run, "
-                        f"{max(left, 0):.0f} s of --budget left); run with --full"
+                        f"skipped: over budget (estimate {est:.0f} s, {max(left, 0):.0f} s "
+                        "left); run with --full"
                     )
                     ctx.rows.append(Row("plan", f"{kind} {large:,} contacts", status=msg))
                     ctx.log(f"  plan {kind} {large:,}: {msg}")
@@ -355,6 +355,7 @@ def _plan_size(
     samples: list[float] = []
     peaks: list[float] = []
     bases: list[float] = []
+    children: list[float] = []
     kept: str | None = None
     last = 0.0
     while not samples or ctx.want_more(len(samples), last):
@@ -366,6 +367,7 @@ def _plan_size(
         samples.append(n / res["elapsed"])
         peaks.append(res["rss_peak_kb"] / 1024)
         bases.append(res["rss_base_kb"] / 1024)
+        children.append(res.get("rss_children_peak_kb", 0) / 1024)
         ctx.log(f"  plan {kind} {n:,}: {samples[-1]:,.0f} msg/s, peak RSS {peaks[-1]:.0f} MB")
         if keep and kept is None:
             kept = url
@@ -381,6 +383,7 @@ def _plan_size(
         extra={
             "peak_rss_mb": round(max(peaks)),
             "rss_before_plan_mb": round(min(bases)),
+            "worker_process_peak_rss_mb": round(max(children)),
             "messages": n,
         },
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import sys
 import time
 import types
@@ -97,6 +98,8 @@ def run_plan(spec: dict[str, Any]) -> dict[str, Any]:
         "first_error": report.render_errors[0].error if report.render_errors else None,
         "rss_base_kb": base,
         "rss_peak_kb": _status_kb("VmHWM"),
+        # the planner's worker processes (forked; much of their memory is shared)
+        "rss_children_peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
         "peak_reset": reset,
     }
 

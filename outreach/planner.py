@@ -453,6 +453,8 @@ class _Candidate:
 PARALLEL_MIN_CONTACTS = 2_000
 #: Candidates per task sent to a worker process.
 _TASK = 100
+#: Chunks (of ``batch`` candidates) the workers may be rendering while this process stores one.
+_IN_FLIGHT = 3
 #: The planning state of a worker process (set once, by fork, in _init_worker).
 _WORKER: dict[str, Any] = {}
 
@@ -506,7 +508,7 @@ def _plan_campaign(
 ) -> PlanReport:
     """Plan one campaign, a page of ``batch`` contacts (by id) at a time: each page's
     candidates are rendered, composed and inserted soon after the page is read (with worker
-    processes, at most two chunks are in flight), so memory stays flat however many contacts
+    processes, a few chunks are in flight), so memory stays flat however many contacts
     there are."""
     report = PlanReport()
     with session_scope(engine) as session:
@@ -637,7 +639,7 @@ def _plan_campaign(
                     for i in range(0, len(chunk), _TASK)
                 ]
                 pending.append((chunk, tasks, enrollments))
-                store_pending(keep=1)  # the workers render the next chunk meanwhile
+                store_pending(keep=_IN_FLIGHT)  # the workers render the next chunks meanwhile
             if len(page) < batch:
                 break
         store_pending(keep=0)
@@ -831,10 +833,11 @@ def _insert_messages(session: Session, rows: Sequence[dict[str, Any]]) -> list[t
         return []
     clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     dialect = postgresql if is_postgres(session) else sqlite
+    table = Message.__table__  # Core: the ORM's bulk path costs more than the insert itself
     stmt = (
-        dialect.insert(Message)
+        dialect.insert(table)
         .on_conflict_do_nothing(index_elements=["campaign_id", "step_id", "contact_id"])
-        .returning(Message.id, Message.message_id)
+        .returning(table.c.id, table.c.message_id)
     )
     return [(r[0], r[1]) for r in session.execute(stmt, clean)]
 
@@ -848,11 +851,12 @@ def _ensure_enrollments(
     now: datetime,
     actor: str,
 ) -> None:
+    """Enroll the contacts not in ``known`` (skipping any a racing planner just enrolled)."""
     missing = sorted({cid for cid in contact_ids if cid is not None and cid not in known})
     if not missing:
         return
     dialect = postgresql if is_postgres(session) else sqlite
-    stmt = dialect.insert(Enrollment).on_conflict_do_nothing(
+    stmt = dialect.insert(Enrollment.__table__).on_conflict_do_nothing(
         index_elements=["campaign_id", "contact_id"]
     )
     session.execute(
@@ -868,12 +872,6 @@ def _ensure_enrollments(
             for cid in missing
         ],
     )
-    for e in session.exec(
-        select(Enrollment).where(
-            Enrollment.campaign_id == campaign_id, Enrollment.contact_id.in_(missing)
-        )
-    ):
-        known[e.contact_id] = e
 
 
 def _retry_render_errors(
