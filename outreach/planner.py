@@ -646,21 +646,18 @@ def _plan_campaign(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    if stale_ids:
-        _refresh_stale(
-            engine, spec, stale_ids, now=now, settings=settings, actor=actor, report=report
-        )
-    if render_error_ids:
-        _retry_render_errors(
-            engine,
-            c,
-            spec,
-            render_error_ids,
-            now=now,
-            settings=settings,
-            actor=actor,
-            report=report,
-        )
+    for ids, stale in ((stale_ids, True), (render_error_ids, False)):
+        if ids:
+            _rerender(
+                engine,
+                spec,
+                ids,
+                stale=stale,
+                now=now,
+                settings=settings,
+                actor=actor,
+                report=report,
+            )
     return report
 
 
@@ -874,69 +871,25 @@ def _ensure_enrollments(
     )
 
 
-def _retry_render_errors(
+def _rerender(
     engine: Engine,
-    c: Campaign,
     spec: CampaignSpec,
     ids: list[int],
     *,
+    stale: bool,
     now: datetime,
     settings: Settings,
     actor: str,
     report: PlanReport,
 ) -> None:
-    """Re-render messages that failed to render before (the template may be fixed now)."""
-    renderer = renderer_for(settings.templates_dir)
-    with session_scope(engine) as session:
-        for message in session.exec(select(Message).where(Message.id.in_(ids))):
-            step_row = session.get(Step, message.step_id)
-            contact = session.get(Contact, message.contact_id)
-            if step_row is None or contact is None or not step_row.active:
-                continue
-            step = spec.step(step_row.key)
-            try:
-                letter = make_letter(
-                    renderer,
-                    spec,
-                    step,
-                    contact,
-                    scheduled_for=message.scheduled_for,
-                    message_id=message.message_id,
-                    settings=settings,
-                )
-            except OutreachError as exc:
-                _render_failed(session, message, exc, now=now, actor=actor)
-                report.render_errors.append(
-                    RenderError(spec.slug, step.key, contact.email, exc.message)
-                )
-                continue
-            _requeue(
-                session,
-                message,
-                letter,
-                spec=spec,
-                now=now,
-                actor=actor,
-                action="rerendered",
-                reason="template renders again",
-            )
-            report.rerendered += 1
-            report.queued += 1
+    """Render messages again for the day they will now leave (their schedule, or the next
+    window opening when that has passed) and send them back to review:
 
-
-def _refresh_stale(
-    engine: Engine,
-    spec: CampaignSpec,
-    ids: list[int],
-    *,
-    now: datetime,
-    settings: Settings,
-    actor: str,
-    report: PlanReport,
-) -> None:
-    """Stale messages (the dispatcher found they would go out on another day than the one they
-    were rendered for) are re-rendered for their new send day, so that what the reviewer
-    approves next is what will be true when it leaves. They stay ``pending_review``."""
+    * ``render_error`` messages — the template may be fixed now;
+    * stale messages (``stale=True``: the dispatcher found they would leave on another day than
+      the one they were rendered for) — so that what the reviewer approves next is what will be
+      true when it leaves. One already rendered for its new day is left alone.
+    """
     renderer = renderer_for(settings.templates_dir)
     with session_scope(engine) as session:
         for m in session.exec(select(Message).where(Message.id.in_(ids))):
@@ -947,8 +900,11 @@ def _refresh_stale(
             scheduled = next_window_opening(
                 max(m.scheduled_for, now), spec.sending, contact.timezone or spec.timezone
             )
-            send_day = local_date(scheduled, spec.timezone)
-            if send_day == m.rendered_for and scheduled == m.scheduled_for:
+            if (
+                stale
+                and local_date(scheduled, spec.timezone) == m.rendered_for
+                and scheduled == m.scheduled_for
+            ):
                 continue
             step = spec.step(step_row.key)
             try:
@@ -975,11 +931,17 @@ def _refresh_stale(
                 now=now,
                 actor=actor,
                 action="rerendered",
-                reason=f"stale: re-rendered for {letter.send_day}",
+                reason=(
+                    f"stale: re-rendered for {letter.send_day}"
+                    if stale
+                    else "the template renders again"
+                ),
                 scheduled_for=scheduled,
                 due_at=scheduled,
             )
             report.rerendered += 1
+            if not stale:
+                report.queued += 1
 
 
 # -- re-planning after a campaign reload --------------------------------------------------------
