@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import math
 import os
 import random
@@ -87,6 +86,7 @@ from outreach.lifecycle import (
 )
 from outreach.models import Attempt, Campaign, Contact, Enrollment, Message, Suppression
 from outreach.retry import RetryDecision, decide, describe
+from outreach.review import content_ok
 from outreach.settings import Settings
 from outreach.states import (
     AttemptPhase,
@@ -297,13 +297,6 @@ class TokenBucket:
             self.last = now
         self.tokens -= 1.0
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
-
-
-def content_ok(raw: bytes | None, content_hash: str | None, approved_hash: str | None) -> bool:
-    """Rule 1: the stored bytes hash to the stored hash, which is the approved hash."""
-    if raw is None or not content_hash or not approved_hash:
-        return False
-    return content_hash == approved_hash and hashlib.sha256(raw).hexdigest() == approved_hash
 
 
 # ------------------------------------------------------------------------------------------

@@ -41,13 +41,13 @@ from outreach.errors import OutreachError, TemplateError
 from outreach.lifecycle import record_created, transition
 from outreach.models import Campaign, Contact, Enrollment, Message, Step
 from outreach.repository import LoadedCampaign, get_campaign, load_campaign, suppressed_emails
+from outreach.review import AUTO_APPROVE_NOTE
 from outreach.settings import Settings
 from outreach.states import CampaignState, EnrollmentStatus, MessageStatus
 from outreach.templating import RenderedEmail, TemplateRenderer, contact_record, day_context
 
 log = logging.getLogger("outreach.planner")
 
-AUTO_APPROVED = "auto-approved by the campaign setting require_approval = false"
 _RENDERERS: dict[Path, TemplateRenderer] = {}
 
 
@@ -321,7 +321,7 @@ def _requeue(
             MessageStatus.APPROVED,
             now=now,
             actor=actor,
-            reason=AUTO_APPROVED,
+            reason=AUTO_APPROVE_NOTE,
             approved_hash=letter.sha256,
             stale_reason=None,
         )
@@ -739,7 +739,7 @@ def _store(
         for mid, message_id in inserted:
             row = by_msgid[message_id]
             status = MessageStatus(row["status"])
-            reason = AUTO_APPROVED if status == MessageStatus.APPROVED else row["render_error"]
+            reason = AUTO_APPROVE_NOTE if status == MessageStatus.APPROVED else row["render_error"]
             created.append((mid, status, reason))
             if status == MessageStatus.RENDER_ERROR:
                 report.render_errors.append(

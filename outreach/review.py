@@ -54,6 +54,7 @@ __all__ = [
     "approve",
     "approve_all",
     "auto_approve_note",
+    "content_ok",
     "count_pending_by_campaign",
     "edit",
     "html_to_text",
@@ -200,17 +201,20 @@ def auto_approve_note() -> str:
     return AUTO_APPROVE_NOTE
 
 
-def is_still_approved(message: Message) -> bool:
-    """True when ``message`` is ``approved`` and its stored bytes are exactly the approved ones.
+def content_ok(raw: bytes | None, content_hash: str | None, approved_hash: str | None) -> bool:
+    """Rule 1: the stored bytes hash to the stored hash, which is the approved hash. Pure."""
+    if raw is None or not content_hash or not approved_hash:
+        return False
+    return content_hash == approved_hash and hashlib.sha256(raw).hexdigest() == approved_hash
 
-    Pure: compares the status, ``approved_hash``, ``content_hash`` and the SHA-256 of ``raw``.
-    The dispatcher calls this before sending; False means "do not send these bytes".
-    """
-    if message.status != MessageStatus.APPROVED.value or message.raw is None:
-        return False
-    if not message.approved_hash or message.approved_hash != message.content_hash:
-        return False
-    return hashlib.sha256(message.raw).hexdigest() == message.approved_hash
+
+def is_still_approved(message: Message) -> bool:
+    """True when ``message`` is ``approved`` and its stored bytes are exactly the approved ones
+    (:func:`content_ok`). The dispatcher applies the same check before sending; False means
+    "do not send these bytes"."""
+    return message.status == MessageStatus.APPROVED.value and content_ok(
+        message.raw, message.content_hash, message.approved_hash
+    )
 
 
 class _TextExtractor(HTMLParser):
