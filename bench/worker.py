@@ -122,7 +122,7 @@ def run_seed(spec: dict[str, Any]) -> dict[str, Any]:
     from outreach.db import create_engine
     from outreach.models import Campaign, Contact, Enrollment, Message
     from outreach.planner import make_letter, message_id_domain, renderer_for
-    from outreach.repository import load_campaign
+    from outreach.repository.campaigns import load_campaign
     from outreach.states import EnrollmentStatus, MessageStatus
 
     settings = _settings(spec)
@@ -234,7 +234,7 @@ def run_components(spec: dict[str, Any]) -> dict[str, Any]:
     from outreach.db import create_engine
     from outreach.models import Campaign, Contact, Message
     from outreach.planner import compose_letter, render_letter, renderer_for
-    from outreach.repository import load_campaign
+    from outreach.repository.campaigns import load_campaign
     from outreach.templating import FILTERS, build_context
 
     settings = _settings(spec)

@@ -275,7 +275,7 @@ def normalise_timezone(value: str) -> str:
 
     The aliases campaign files accept (``Europe/Geneva`` -> ``Europe/Zurich``) are accepted
     here too, so a contact and a campaign can be written the same way."""
-    from outreach.campaigns import TIMEZONE_ALIASES
+    from outreach.spec import TIMEZONE_ALIASES
 
     aliases = {k.lower(): v for k, v in TIMEZONE_ALIASES.items()}
     name = aliases.get(value.lower()) or _timezones().get(value.lower())

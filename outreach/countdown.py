@@ -18,7 +18,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from outreach.campaigns import (
+from outreach.clock import ensure_utc
+from outreach.spec import (
     END_OF_DAY,
     TIMEZONE_ALIASES,
     AfterWhen,
@@ -29,7 +30,6 @@ from outreach.campaigns import (
     SendingWindow,
     StepSpec,
 )
-from outreach.clock import ensure_utc
 
 UPCOMING = "upcoming"
 TODAY = "today"
@@ -44,7 +44,7 @@ _SEARCH_DAYS = 16
 @lru_cache(maxsize=512)
 def zone(tz: str) -> ZoneInfo:
     """The :class:`ZoneInfo` for an IANA name or a known alias such as ``Europe/Geneva``
-    (:data:`outreach.campaigns.TIMEZONE_ALIASES`); cached."""
+    (:data:`outreach.spec.TIMEZONE_ALIASES`); cached."""
     return ZoneInfo(TIMEZONE_ALIASES.get(tz, tz))
 
 

@@ -66,7 +66,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from outreach.campaigns import END_OF_DAY, SendingWindow
 from outreach.clock import Clock
 from outreach.countdown import in_window, local_date, local_moment, next_window_opening
 from outreach.db import is_postgres, session_scope
@@ -88,6 +87,7 @@ from outreach.models import Attempt, Campaign, Contact, Enrollment, Message, Sup
 from outreach.retry import RetryDecision, decide, describe
 from outreach.review import content_ok
 from outreach.settings import Settings
+from outreach.spec import END_OF_DAY, SendingWindow
 from outreach.states import (
     AttemptPhase,
     CampaignState,

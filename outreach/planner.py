@@ -27,7 +27,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from outreach.campaigns import AfterWhen, CampaignSpec, StepSpec, step_order
 from outreach.compose import ComposeInput, compose, make_message_id
 from outreach.countdown import (
     countdown_values,
@@ -40,9 +39,11 @@ from outreach.db import is_postgres, session_scope
 from outreach.errors import OutreachError, TemplateError
 from outreach.lifecycle import record_created, transition
 from outreach.models import Campaign, Contact, Enrollment, Message, Step
-from outreach.repository import LoadedCampaign, get_campaign, load_campaign, suppressed_emails
+from outreach.repository.campaigns import LoadedCampaign, get_campaign, load_campaign
+from outreach.repository.suppressions import suppressed_emails
 from outreach.review import AUTO_APPROVE_NOTE
 from outreach.settings import Settings
+from outreach.spec import AfterWhen, CampaignSpec, StepSpec, step_order
 from outreach.states import CampaignState, EnrollmentStatus, MessageStatus
 from outreach.templating import RenderedEmail, TemplateRenderer, contact_record, day_context
 

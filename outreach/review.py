@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +35,7 @@ from sqlmodel import Session, col, select
 from outreach.countdown import zone
 from outreach.errors import NotFoundError, ReviewError
 from outreach.headersafe import check_header_text
+from outreach.htmltext import html_to_text
 from outreach.lifecycle import transition
 from outreach.models import Approval, Campaign, Contact, Event, Message, Step
 from outreach.states import MessageStatus
@@ -57,7 +56,6 @@ __all__ = [
     "content_ok",
     "count_pending_by_campaign",
     "edit",
-    "html_to_text",
     "is_still_approved",
     "list_pending",
     "list_queue",
@@ -215,68 +213,6 @@ def is_still_approved(message: Message) -> bool:
     return message.status == MessageStatus.APPROVED.value and content_ok(
         message.raw, message.content_hash, message.approved_hash
     )
-
-
-class _TextExtractor(HTMLParser):
-    _BLOCK = frozenset(
-        {"p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-         "blockquote", "hr", "pre", "section", "article", "header", "footer"}
-    )  # fmt: skip
-    _HIDDEN = frozenset({"script", "style", "head", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden = 0
-        self._href: str | None = None
-        self._link_text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
-            self._hidden += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag in self._BLOCK:
-            self.parts.append("\n\n" if tag in {"p", "h1", "h2", "h3", "table"} else "\n")
-            if tag == "li":
-                self.parts.append("- ")
-        elif tag == "a":
-            self._href = dict(attrs).get("href")
-            self._link_text = []
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag in self._BLOCK and tag not in ("li", "br"):
-            self.parts.append("\n\n" if tag in {"p", "h1", "h2", "h3", "table"} else "\n")
-        elif tag == "a" and self._href:
-            shown = " ".join("".join(self._link_text).split())
-            if self._href not in (shown, f"mailto:{shown}"):
-                self.parts.append(f" <{self._href}>")
-            self._href = None
-
-    def handle_data(self, data: str) -> None:
-        if self._hidden:
-            return
-        text = re.sub(r"[ \t\r\n\f]+", " ", data)  # HTML whitespace; keeps &nbsp;
-        self.parts.append(text)
-        if self._href is not None:
-            self._link_text.append(text)
-
-
-def html_to_text(html: str) -> str:
-    """The HTML as readable text: tags stripped, paragraphs and ``<br>`` kept as line breaks,
-    link targets shown after their text, scripts and styles dropped."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts)
-    lines = [line.strip(" ") for line in text.split("\n")]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _unified(name: str, old: str | None, new: str | None) -> str:

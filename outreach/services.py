@@ -16,14 +16,13 @@ from outreach.db import session_scope
 from outreach.errors import ContactImportError
 from outreach.models import Campaign, Step
 from outreach.planner import renderer_for, replan
-from outreach.repository import (
+from outreach.repository.campaigns import (
     SaveResult,
-    UpsertResult,
     load_campaign,
     save_campaign,
     set_campaign_state,
-    upsert_contacts,
 )
+from outreach.repository.contacts import UpsertResult, upsert_contacts
 from outreach.settings import Settings
 
 

@@ -54,7 +54,7 @@ def load(
 @app.command("list")
 def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     """The loaded campaigns."""
-    from outreach.repository import list_campaigns
+    from outreach.repository.campaigns import list_campaigns
 
     with app_context(ctx).session() as session:
         rows = list_campaigns(session)
@@ -92,7 +92,7 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
 def show(ctx: typer.Context, slug: str, json_: JsonOption = False, now: NowOption = None) -> None:
     """One campaign: settings, milestones with days to go, steps."""
     from outreach.countdown import days_until, milestone_phase
-    from outreach.repository import get_campaign, load_campaign, when_to_json
+    from outreach.repository.campaigns import get_campaign, load_campaign, when_to_json
 
     moment = clock_option(now).now()
     with app_context(ctx).session() as session:

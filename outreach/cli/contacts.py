@@ -80,7 +80,7 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """The contacts, by email."""
-    from outreach.repository import list_contacts
+    from outreach.repository.contacts import list_contacts
 
     with app_context(ctx).session() as session:
         rows = list_contacts(session, tag=tag)

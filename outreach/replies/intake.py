@@ -63,7 +63,8 @@ from outreach.replies.match import Lookup, Matcher, MatchResult, lookup_for, usa
 from outreach.replies.parse import ParsedInbound, parse_inbound
 from outreach.replies.snippet import snippet
 from outreach.replies.sources import iter_files
-from outreach.repository import get_campaign, suppress_many
+from outreach.repository.campaigns import get_campaign
+from outreach.repository.suppressions import suppress_many
 from outreach.settings import Settings
 from outreach.states import UNSENT, Classification, EnrollmentStatus, MessageStatus
 

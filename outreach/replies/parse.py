@@ -37,7 +37,8 @@ from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
-from html.parser import HTMLParser
+
+from outreach.htmltext import html_to_text
 
 #: Default size cap (``OUTREACH_INBOUND_MAX_BYTES``): 25 MB.
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
@@ -646,58 +647,8 @@ def _best_text(msg: Message) -> str:
         return ""
     text = _part_text(part)
     if part.get_content_subtype() == "html":
-        text = html_to_text(text)
+        text = html_to_text(text, limit=MAX_BODY_BYTES)
     return text[:MAX_TEXT_CHARS]
-
-
-class _TextExtractor(HTMLParser):
-    _BREAKS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "blockquote"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self._skip = 0
-        self._quote = 0
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self._BREAKS:
-            self.out.append("\n")
-            if tag == "blockquote":
-                self._quote += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BREAKS:
-            self.out.append("\n")
-            if tag == "blockquote":
-                self._quote = max(0, self._quote - 1)
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        if self._quote:
-            # quoted HTML becomes "> " lines, like quoted plain text
-            data = "\n".join("> " + line for line in data.split("\n"))
-        self.out.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """The visible text of an HTML body, one line per block, blockquotes as "> " lines.
-
-    Never raises.
-    """
-    try:
-        extractor = _TextExtractor()
-        extractor.feed(html[:MAX_BODY_BYTES])
-        extractor.close()
-        text = "".join(extractor.out)
-    except Exception:
-        text = re.sub(r"<[^>]{0,2000}>", " ", html[:MAX_BODY_BYTES])
-    text = re.sub(r"[ \t\xa0]+", " ", text)
-    return re.sub(r"\n\s*\n+", "\n\n", text).strip()
 
 
 # --- delivery status -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from outreach.countdown import in_window, local_date
 from outreach.lifecycle import set_enrollment_status, transition
 from outreach.models import Contact, Enrollment, Event, Message, Step
 from outreach.planner import plan
-from outreach.repository import sending_from_json
+from outreach.repository.campaigns import sending_from_json
 from outreach.services import load_campaigns
 from outreach.states import EnrollmentStatus, MessageStatus
 from tests.planning import SAMPLE_CAMPAIGN, SAMPLE_CONTACTS, load_sample, sample_settings

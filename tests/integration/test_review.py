@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from outreach import review
 from outreach.db import session_scope
 from outreach.errors import HeaderInjectionError, IllegalTransition, NotFoundError, ReviewError
+from outreach.htmltext import html_to_text
 from outreach.lifecycle import transition
 from outreach.models import Approval, Event, Message
 from outreach.states import MessageStatus
@@ -451,7 +452,7 @@ def test_list_queue_filters(db) -> None:
 
 
 def test_html_to_text_keeps_breaks_and_drops_scripts() -> None:
-    text = review.html_to_text(
+    text = html_to_text(
         "<div>One<br/>Two</div><script>alert(1)</script><ul><li>a</li><li>b &amp; c</li></ul>"
     )
     assert text.splitlines() == ["One", "Two", "", "- a", "- b & c"]

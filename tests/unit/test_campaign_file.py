@@ -10,18 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from outreach.campaigns import (
+from outreach.campaigns import load_campaign_path, parse_campaign
+from outreach.errors import CampaignFileError
+from outreach.spec import (
     END_OF_DAY,
     AfterWhen,
     DateWhen,
     MilestoneWhen,
     SendingWindow,
     canonical_timezone,
-    load_campaign_path,
-    parse_campaign,
     step_order,
 )
-from outreach.errors import CampaignFileError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CAMPAIGNS = FIXTURES / "campaigns"

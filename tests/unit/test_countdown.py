@@ -11,17 +11,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from outreach.campaigns import (
-    END_OF_DAY,
-    AfterWhen,
-    CampaignSpec,
-    DateWhen,
-    MilestoneSpec,
-    MilestoneWhen,
-    SenderSpec,
-    SendingWindow,
-    StepSpec,
-)
 from outreach.countdown import (
     countdown_values,
     days_until,
@@ -33,6 +22,17 @@ from outreach.countdown import (
     scheduled_send,
     step_due,
     within_lookahead,
+)
+from outreach.spec import (
+    END_OF_DAY,
+    AfterWhen,
+    CampaignSpec,
+    DateWhen,
+    MilestoneSpec,
+    MilestoneWhen,
+    SenderSpec,
+    SendingWindow,
+    StepSpec,
 )
 
 GENEVA = "Europe/Geneva"  # an alias of Europe/Zurich: IANA has no Geneva zone

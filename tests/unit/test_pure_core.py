@@ -15,6 +15,8 @@ PURE = [
     "retry.py",
     "headersafe.py",
     "campaigns.py",
+    "spec.py",
+    "htmltext.py",
     "replies/classify.py",
     "replies/parse.py",
     "replies/snippet.py",

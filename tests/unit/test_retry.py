@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from outreach.campaigns import END_OF_DAY
 from outreach.dispatch import TokenBucket, window_from_json
 from outreach.retry import BASE_DELAY, MAX_DELAY, backoff_delay, decide, enhanced_status
 from outreach.review import content_ok
+from outreach.spec import END_OF_DAY
 
 T0 = datetime(2010, 4, 20, 12, 0, tzinfo=UTC)
 LIFE = timedelta(days=3)

@@ -1,12 +1,9 @@
-"""Queries in one place: keyword-only functions over a session.
-
-Campaign files become rows here (and rows become :class:`CampaignSpec` values again for the
-pure planning code); contacts are upserted in batches.
-"""
+"""Campaign rows: a :class:`CampaignSpec` saved as campaign, milestone and step rows (updated in
+place on reload) and read back as a spec for the pure planning code."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from types import MappingProxyType
@@ -15,7 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from outreach.campaigns import (
+from outreach.errors import NotFoundError
+from outreach.lifecycle import record_event
+from outreach.models import Campaign, Milestone, Step
+from outreach.spec import (
     AfterWhen,
     CampaignSpec,
     DateWhen,
@@ -26,12 +26,6 @@ from outreach.campaigns import (
     StepSpec,
     When,
 )
-from outreach.contacts import ContactRow
-from outreach.errors import NotFoundError
-from outreach.lifecycle import record_event
-from outreach.models import Campaign, Contact, Milestone, Step, Suppression
-
-# -- campaign <-> rows ----------------------------------------------------------------------
 
 
 def when_to_json(when: When) -> dict[str, Any]:
@@ -302,115 +296,3 @@ def set_campaign_state(
         reason=reason,
     )
     return True
-
-
-# -- contacts ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UpsertResult:
-    created: int
-    updated: int
-    unchanged: int
-
-
-_CONTACT_FIELDS = ("name", "salutation", "title", "organisation", "country", "language", "timezone")
-
-
-def upsert_contacts(
-    session: Session, rows: Sequence[ContactRow], *, now: datetime, batch: int = 1000
-) -> UpsertResult:
-    """Insert new contacts and update existing ones (matched by normalised email), in batches.
-    Tags given in the file replace the contact's tags; custom fields are merged."""
-    created = updated = unchanged = 0
-    for start in range(0, len(rows), batch):
-        chunk = rows[start : start + batch]
-        emails = [r.email for r in chunk]
-        existing = {
-            c.email: c for c in session.exec(select(Contact).where(Contact.email.in_(emails)))
-        }
-        new_rows = []
-        for r in chunk:
-            c = existing.get(r.email)
-            if c is None:
-                new_rows.append(
-                    {
-                        "email": r.email,
-                        **{f: getattr(r, f) for f in _CONTACT_FIELDS},
-                        "tags": list(r.tags),
-                        "fields": dict(r.fields),
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                continue
-            changed = False
-            for f in _CONTACT_FIELDS:
-                if getattr(r, f) is not None and getattr(c, f) != getattr(r, f):
-                    setattr(c, f, getattr(r, f))
-                    changed = True
-            if list(r.tags) and list(c.tags) != list(r.tags):
-                c.tags = list(r.tags)
-                changed = True
-            merged = {**c.fields, **r.fields}
-            if merged != c.fields:
-                c.fields = merged
-                changed = True
-            if changed:
-                c.updated_at = now
-                updated += 1
-            else:
-                unchanged += 1
-        if new_rows:
-            session.execute(sa.insert(Contact), new_rows)
-            created += len(new_rows)
-        session.flush()
-    return UpsertResult(created, updated, unchanged)
-
-
-def list_contacts(session: Session, *, tag: str | None = None) -> list[Contact]:
-    contacts = list(session.exec(select(Contact).order_by(Contact.email)))
-    if tag is not None:
-        wanted = tag.lower()
-        contacts = [c for c in contacts if any(t.lower() == wanted for t in c.tags)]
-    return contacts
-
-
-def suppressed_emails(session: Session, emails: Iterable[str] | None = None) -> set[str]:
-    query = select(Suppression.email)
-    if emails is not None:
-        query = query.where(Suppression.email.in_(list(emails)))
-    return set(session.exec(query))
-
-
-def suppress(
-    session: Session, *, email: str, reason: str, detail: str | None, now: datetime
-) -> bool:
-    """Add ``email`` to the suppression list; False when it was already there.
-
-    Race-safe: ``INSERT … ON CONFLICT DO NOTHING``, so two processes suppressing the same
-    address at once both succeed and exactly one row (the first reason) is kept.
-    """
-    return bool(suppress_many(session, [(email, reason, detail)], now=now))
-
-
-def suppress_many(
-    session: Session, entries: Iterable[tuple[str, str, str | None]], *, now: datetime
-) -> set[str]:
-    """Suppress every ``(email, reason, detail)`` in one statement (``ON CONFLICT DO
-    NOTHING``, race-safe); returns the addresses that were not suppressed before."""
-    rows = {}
-    for email, reason, detail in entries:
-        rows.setdefault(email, {"email": email, "reason": reason, "detail": detail})
-    if not rows:
-        return set()
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = Suppression.__table__  # type: ignore[attr-defined]
-    result = session.execute(
-        insert(table).on_conflict_do_nothing(index_elements=["email"]).returning(table.c.email),
-        [{**row, "created_at": now} for row in rows.values()],
-    )
-    return {row[0] for row in result}
