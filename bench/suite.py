@@ -124,7 +124,8 @@ class Context:
         key = (kind, n)
         if key not in self._contacts:
             from outreach.db import create_engine
-            from outreach.services import import_contacts, load_campaigns
+            from outreach.operations.campaigns import load_campaigns
+            from outreach.operations.contacts import import_contacts
             from outreach.settings import load_settings
 
             t0 = time.perf_counter()

@@ -14,25 +14,19 @@ runs — plan, dispatch, replies fetch and the lease sweeper — for months, acr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import socket
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-
 from outreach.clock import Clock, SystemClock
-from outreach.db import is_postgres, migrate, session_scope
+from outreach.db import Engine, migrate, session_scope
 from outreach.errors import OutreachError, SmtpAuthError
-from outreach.models import JobRun
+from outreach.repository.jobs import advisory_lock, record_job_run
 from outreach.settings import Settings
 
 log = logging.getLogger("outreach.daemon")
@@ -40,62 +34,11 @@ log = logging.getLogger("outreach.daemon")
 JOBS = ("plan", "dispatch", "replies", "sweep")
 
 
-def lock_key(name: str) -> int:
-    """A stable 32-bit advisory-lock key for ``name`` (same on every host)."""
-    return zlib.crc32(f"outreach:{name}".encode()) - 2**31
-
-
-@contextlib.contextmanager
-def advisory_lock(engine: Engine, name: str) -> Iterator[bool]:
-    """Hold a PostgreSQL session advisory lock named ``name`` for the block; yields False (and
-    runs nothing it guards) when another process holds it. On SQLite there is one process per
-    file by design, so the lock is always granted."""
-    if not is_postgres(engine):
-        yield True
-        return
-    with engine.connect() as conn:
-        got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(lock_key(name)))).scalar()
-        conn.commit()
-        try:
-            yield bool(got)
-        finally:
-            if got:
-                conn.execute(sa.select(sa.func.pg_advisory_unlock(lock_key(name))))
-                conn.commit()
-
-
-def record_job(
-    engine: Engine,
-    *,
-    job: str,
-    instance: str,
-    started_at: datetime,
-    finished_at: datetime | None,
-    outcome: str | None,
-    detail: str | None,
-) -> None:
-    """Upsert this instance's row for ``job``."""
-    values = {
-        "job": job,
-        "instance": instance,
-        "started_at": started_at,
-        "finished_at": finished_at,
-        "outcome": outcome,
-        "detail": (detail or "")[:2000] or None,
-    }
-    with session_scope(engine) as session:
-        dialect = postgresql if is_postgres(session) else sqlite
-        stmt = dialect.insert(JobRun).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["job", "instance"],
-            set_={k: v for k, v in values.items() if k not in ("job", "instance")},
-        )
-        session.execute(stmt)
-
-
 @dataclass
 class JobResult:
-    outcome: str  # ok | skipped | error
+    """How a job run ended: ``outcome`` is ``ok``, ``skipped`` or ``error``."""
+
+    outcome: str
     detail: str = ""
 
 
@@ -182,18 +125,23 @@ class Daemon:
 
     # -- running -------------------------------------------------------------------------------
 
-    async def _run_job(self, name: str, fn: Callable[[], Any]) -> JobResult:
-        started = self.clock.now()
-        await asyncio.to_thread(
-            record_job,
-            self.engine,
-            job=name,
-            instance=self.instance,
-            started_at=started,
-            finished_at=None,
-            outcome="running",
-            detail=None,
-        )
+    def _record(
+        self, name: str, started: datetime, *, finished: datetime | None, result: JobResult | None
+    ) -> None:
+        """Upsert this instance's ``job_run`` row for ``name`` (``result`` None: running)."""
+        with session_scope(self.engine) as session:
+            record_job_run(
+                session,
+                job=name,
+                instance=self.instance,
+                started_at=started,
+                finished_at=finished,
+                outcome=result.outcome if result else "running",
+                detail=result.detail if result else None,
+            )
+
+    async def _call(self, name: str, fn: Callable[[], Any]) -> JobResult:
+        """Run one job and say how it ended; never raises (a job must never kill the daemon)."""
         try:
             if asyncio.iscoroutinefunction(fn):
                 detail = await fn()
@@ -214,16 +162,16 @@ class Daemon:
         except Exception as exc:  # a job must never kill the daemon
             result = JobResult("error", f"{type(exc).__name__}: {exc}")
             log.exception("job %s failed", name, extra={"job": name, "outcome": "error"})
+        return result
+
+    async def _run_job(self, name: str, fn: Callable[[], Any]) -> JobResult:
+        """Run one job, recording on ``job_run`` that it started and how it ended."""
+        started = self.clock.now()
+        await asyncio.to_thread(self._record, name, started, finished=None, result=None)
+        result = await self._call(name, fn)
         self.results[name] = result
         await asyncio.to_thread(
-            record_job,
-            self.engine,
-            job=name,
-            instance=self.instance,
-            started_at=started,
-            finished_at=self.clock.now(),
-            outcome=result.outcome,
-            detail=result.detail,
+            self._record, name, started, finished=self.clock.now(), result=result
         )
         return result
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -22,12 +23,16 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import select
-
 from outreach.clock import FixedClock
-from outreach.db import create_engine, migrate, session_scope
-from outreach.models import Contact, Event, Message, Step
+from outreach.daemon import Daemon
+from outreach.db import Engine, create_engine, migrate, session_scope
+from outreach.funnel import campaign_funnels
+from outreach.models import Contact, Message
+from outreach.operations.campaigns import load_campaigns
+from outreach.operations.contacts import import_contacts
+from outreach.replies.intake import ingest
+from outreach.repository.demo import anything_due, events_since, sent_letters
+from outreach.review import approve_all
 from outreach.settings import Settings, load_settings
 
 START = date(2010, 4, 20)
@@ -51,6 +56,17 @@ def sample_paths(settings: Settings | None = None) -> tuple[Path, Path, Path]:
     raise FileNotFoundError("the sample campaign (config/campaigns/ccm-2010.toml) was not found")
 
 
+class _StoringHandler:
+    """An aiosmtpd handler passing each message's bytes to ``store``."""
+
+    def __init__(self, store: Callable[[bytes], None]) -> None:
+        self.store = store
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.store(envelope.original_content)
+        return "250 2.0.0 stored"
+
+
 class EmlSink:
     """An SMTP server on 127.0.0.1 that writes each message it receives to ``folder``."""
 
@@ -61,20 +77,17 @@ class EmlSink:
         self.count = 0
         self._lock = threading.Lock()
         folder.mkdir(parents=True, exist_ok=True)
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                with sink._lock:
-                    sink.count += 1
-                    n = sink.count
-                (sink.folder / f"{n:04d}.eml").write_bytes(envelope.original_content)
-                return "250 2.0.0 stored"
-
         with socket.socket() as probe:  # aiosmtpd cannot listen on port 0 itself
             probe.bind(("127.0.0.1", 0))
             free = probe.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=free)
+        self.controller = Controller(_StoringHandler(self.store), hostname="127.0.0.1", port=free)
+
+    def store(self, raw: bytes) -> None:
+        """Write ``raw`` to the next numbered ``.eml`` file."""
+        with self._lock:
+            self.count += 1
+            n = self.count
+        (self.folder / f"{n:04d}.eml").write_bytes(raw)
 
     def __enter__(self) -> EmlSink:
         self.controller.start()
@@ -171,82 +184,59 @@ class DemoResult:
     days_with_news: int = 0
 
 
+def _at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC).replace(hour=hour)
+
+
+def _fresh_folder(folder: Path | None) -> Path:
+    """``folder`` (a new temporary folder by default), without a database from an earlier
+    run."""
+    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="outreach-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{folder / 'outreach.db'}{suffix}").unlink(missing_ok=True)
+    return folder
+
+
+def _demo_settings(db_path: Path, templates: Path, smtp_port: int) -> Settings:
+    return load_settings(
+        env={},
+        database_url=f"sqlite:///{db_path}",
+        templates_dir=templates,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_tls="none",
+        smtp_concurrency=2,
+        lease_seconds=600,
+    )
+
+
 def run_demo(
     folder: Path | None = None, *, echo: Callable[[str], None] = print, quiet: bool = False
 ) -> DemoResult:
     """Run the demo in ``folder`` (a new temporary folder by default) and return its result."""
-    import tempfile
-
-    from outreach.daemon import Daemon
-    from outreach.replies.intake import ingest
-    from outreach.review import approve_all
-    from outreach.services import import_contacts, load_campaigns
-    from outreach.status import campaign_status
 
     say = (lambda _line: None) if quiet else echo
-    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="outreach-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _fresh_folder(folder)
     db_path = folder / "outreach.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     campaign_file, contacts_csv, templates = sample_paths()
-    clock = FixedClock(datetime.combine(START, datetime.min.time(), UTC).replace(hour=5))
-    with EmlSink(folder / "sent") as sink:
-        settings = load_settings(
-            env={},
-            database_url=f"sqlite:///{db_path}",
-            templates_dir=templates,
-            smtp_host="127.0.0.1",
-            smtp_port=sink.port,
-            smtp_tls="none",
-            smtp_concurrency=2,
-            lease_seconds=600,
-        )
+    clock = FixedClock(_at(START, 5))
+    result = DemoResult(folder=folder / "sent", eml_count=0, funnel={})
+    with EmlSink(result.folder) as sink:
+        settings = _demo_settings(db_path, templates, sink.port)
         engine = create_engine(settings.sqlalchemy_url)
         migrate(engine)
         load_campaigns(engine, campaign_file, settings=settings, now=clock.now(), actor="demo")
         imported = import_contacts(engine, contacts_csv, now=clock.now())
         say(f"outreach demo — database {db_path}")
         say(
-            f"loaded campaign ccm-2010 and {imported.result.created if imported.result else 0} contacts; "
-            f"simulating {START} … {END} day by day\n"
+            f"loaded campaign ccm-2010 and {imported.result.created if imported.result else 0} "
+            f"contacts; simulating {START} … {END} day by day\n"
         )
-        daemon = Daemon(engine, settings, clock=clock, instance="demo")
-        result = DemoResult(folder=folder / "sent", eml_count=0, funnel={})
-        last_event = 0
-        day = START
-        while day <= END:
-            news: list[str] = []
-            clock.set(datetime.combine(day, datetime.min.time(), UTC).replace(hour=4))
-            daemon.plan_job()
-            with session_scope(engine) as session:
-                approved = approve_all(
-                    session, reviewer=REVIEWER, note="demo reviewer", now=clock.now()
-                )
-            if approved:
-                news.append(f"reviewer 'demo' approved {len(approved)} letter(s)")
-            for script in (s for s in SCRIPT if s.day == day):
-                scripted = _scripted_reply(engine, script, clock.now())
-                if scripted is not None:
-                    who, raw = scripted
-                    ingest(
-                        engine, [(f"demo:{script.kind}", raw)], settings=settings, now=clock.now()
-                    )
-                    result.injected[script.kind] += 1
-                    news.append(f"reply injected: {_KIND_TEXT[script.kind]} from {who}")
-            for hour in range(24):
-                clock.set(datetime.combine(day, datetime.min.time(), UTC).replace(hour=hour))
-                if _anything_due(engine, clock.now()):
-                    asyncio.run(daemon.dispatch_job())
-            last_event, lines = _events_since(engine, last_event)
-            news.extend(lines)
-            if news:
-                result.days_with_news += 1
-                say(f"{day.isoformat()}  " + "\n            ".join(news))
-            day += timedelta(days=1)
+        _simulate(engine, settings, clock, result, say)
         with session_scope(engine) as session:
-            statuses = campaign_status(session, now=clock.now())
-        result.funnel = statuses[0].funnel if statuses else {}
+            funnels = campaign_funnels(session, now=clock.now())
+        result.funnel = funnels[0].funnel if funnels else {}
         result.eml_count = sink.count
         engine.dispose()
     say("\nfunnel: " + ", ".join(f"{k} {v}" for k, v in result.funnel.items() if v))
@@ -254,6 +244,59 @@ def run_demo(
         f"{result.eml_count} message(s) received by the demo SMTP server, written to {result.folder}/"
     )
     return result
+
+
+def _simulate(
+    engine: Engine,
+    settings: Settings,
+    clock: FixedClock,
+    result: DemoResult,
+    say: Callable[[str], None],
+) -> None:
+    """Step the virtual calendar from :data:`START` to :data:`END`, saying what each day
+    brought."""
+    daemon = Daemon(engine, settings, clock=clock, instance="demo")
+    last_event = 0
+    day = START
+    while day <= END:
+        news = _plan_and_review(daemon, engine, clock, day)
+        news += _inject_replies(engine, settings, clock, day, result)
+        for hour in range(24):
+            clock.set(_at(day, hour))
+            with session_scope(engine) as session:
+                due = anything_due(session, now=clock.now())
+            if due:
+                asyncio.run(daemon.dispatch_job())
+        last_event, lines = _events_since(engine, last_event)
+        news.extend(lines)
+        if news:
+            result.days_with_news += 1
+            say(f"{day.isoformat()}  " + "\n            ".join(news))
+        day += timedelta(days=1)
+
+
+def _plan_and_review(daemon: Daemon, engine: Engine, clock: FixedClock, day: date) -> list[str]:
+    """Plan at 04:00 on ``day``; the demo reviewer approves everything queued."""
+    clock.set(_at(day, 4))
+    daemon.plan_job()
+    with session_scope(engine) as session:
+        approved = approve_all(session, reviewer=REVIEWER, note="demo reviewer", now=clock.now())
+    return [f"reviewer 'demo' approved {len(approved)} letter(s)"] if approved else []
+
+
+def _inject_replies(
+    engine: Engine, settings: Settings, clock: FixedClock, day: date, result: DemoResult
+) -> list[str]:
+    """Feed the intake the replies :data:`SCRIPT` has for ``day``."""
+    news = []
+    for script in (s for s in SCRIPT if s.day == day):
+        scripted = _scripted_reply(engine, script, clock.now())
+        if scripted is not None:
+            who, raw = scripted
+            ingest(engine, [(f"demo:{script.kind}", raw)], settings=settings, now=clock.now())
+            result.injected[script.kind] += 1
+            news.append(f"reply injected: {_KIND_TEXT[script.kind]} from {who}")
+    return news
 
 
 _KIND_TEXT = {
@@ -264,31 +307,17 @@ _KIND_TEXT = {
 }
 
 
-def _scripted_reply(engine: Any, script: InjectedReply, now: datetime) -> tuple[str, bytes] | None:
+def _scripted_reply(
+    engine: Engine, script: InjectedReply, now: datetime
+) -> tuple[str, bytes] | None:
+    """(who replies, the reply's bytes) for ``script``; None when fewer letters were sent."""
     with session_scope(engine) as session:
-        rows = session.exec(
-            select(Message, Contact)
-            .join(Contact, Contact.id == Message.contact_id)
-            .join(Step, Step.id == Message.step_id)
-            .where(Step.key == script.step, Message.status == "sent")
-            .order_by(Message.sent_at, Message.id)
-        ).all()
-        if len(rows) <= script.index:
+        letters = sent_letters(session, step_key=script.step)
+        if len(letters) <= script.index:
             return None
-        message, contact = rows[script.index]
+        message, contact = letters[script.index]
         return contact.email, build_reply(
             script.kind, to_message=message, contact=contact, when=now
-        )
-
-
-def _anything_due(engine: Any, now: datetime) -> bool:
-    with engine.connect() as conn:
-        return bool(
-            conn.execute(
-                sa.select(sa.func.count())
-                .select_from(Message)
-                .where(Message.status.in_(["approved", "retrying"]), Message.due_at <= now)
-            ).scalar()
         )
 
 
@@ -304,32 +333,23 @@ _NOTABLE = {
 }
 
 
-def _events_since(engine: Any, last_id: int) -> tuple[int, list[str]]:
+def _events_since(engine: Engine, last_id: int) -> tuple[int, list[str]]:
+    """(the newest event id, lines saying what happened since ``last_id``): message events
+    counted per step, enrollment events one line each."""
     with session_scope(engine) as session:
-        rows = session.exec(select(Event).where(Event.id > last_id).order_by(Event.id)).all()
-        if not rows:
-            return last_id, []
-        steps = {
-            m.id: key
-            for m, key in session.exec(
-                select(Message, Step.key).join(Step, Step.id == Message.step_id)
-            ).all()
-        }
-        contacts = {c.id: c.email for c in session.exec(select(Contact))}
-        enrollment_contact = dict(
-            session.execute(sa.text("SELECT id, contact_id FROM enrollment")).all()
-        )
+        rows = events_since(session, after_id=last_id)
+    if not rows:
+        return last_id, []
     counts: Counter[tuple[str, str]] = Counter()
     lines: list[str] = []
-    for e in rows:
+    for e, step_key, email in rows:
         if e.entity == "message" and e.action in _NOTABLE:
-            counts[(_NOTABLE[e.action], steps.get(e.entity_id, "?"))] += 1
+            counts[(_NOTABLE[e.action], step_key or "?")] += 1
         elif e.entity == "enrollment" and e.action in _NOTABLE:
-            who = contacts.get(enrollment_contact.get(e.entity_id, -1), "?")
             why = f" ({e.reason})" if e.reason and e.reason != e.action else ""
-            lines.append(f"enrollment of {who}: {_NOTABLE[e.action]}{why}")
+            lines.append(f"enrollment of {email or '?'}: {_NOTABLE[e.action]}{why}")
     summary = [
         f"{n} × {step}: {what}"
         for (what, step), n in sorted(counts.items(), key=lambda kv: kv[0][1])
     ]
-    return rows[-1].id or last_id, summary + lines
+    return rows[-1].event.id or last_id, summary + lines

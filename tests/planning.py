@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from outreach.services import import_contacts, load_campaigns
+from outreach.operations.campaigns import load_campaigns
+from outreach.operations.contacts import import_contacts
 from outreach.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent

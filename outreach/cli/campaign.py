@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -28,7 +28,7 @@ def load(
     now: NowOption = None,
 ) -> None:
     """Validate campaign files completely, then load them (a reload updates in place)."""
-    from outreach.services import load_campaigns
+    from outreach.operations.campaigns import load_campaigns
 
     app_ = app_context(ctx)
     loads = load_campaigns(
@@ -82,93 +82,69 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
             c.name,
             c.state,
             c.timezone,
-            f"{c.approvals_required} reviewer(s)" if c.require_approval else "automatic",
+            _approval_text(c.require_approval, c.approvals_required),
             c.source_path or "",
         )
     console.print(table)
 
 
+def _approval_text(require_approval: bool, approvals_required: int) -> str:
+    return f"{approvals_required} reviewer(s)" if require_approval else "automatic"
+
+
 @app.command("show")
 def show(ctx: typer.Context, slug: str, json_: JsonOption = False, now: NowOption = None) -> None:
     """One campaign: settings, milestones with days to go, steps."""
-    from outreach.countdown import days_until, milestone_phase
-    from outreach.repository.campaigns import get_campaign, load_campaign, when_to_json
+    from outreach.operations.campaigns import describe_campaign
 
     moment = clock_option(now).now()
     with app_context(ctx).session() as session:
-        loaded = load_campaign(session, campaign=get_campaign(session, slug=slug))
-    spec, c = loaded.spec, loaded.campaign
-    data = {
-        "slug": c.slug,
-        "name": c.name,
-        "state": c.state,
-        "timezone": c.timezone,
-        "require_approval": c.require_approval,
-        "approvals_required": c.approvals_required,
-        "lookahead_days": c.lookahead_days,
-        "sender": {"name": c.sender_name, "email": c.sender_email, "reply_to": c.reply_to},
-        "sending": c.sending,
-        "audience_tags": c.audience_tags,
-        "vars": c.vars,
-        "milestones": [
-            {
-                "key": m.key,
-                "title": m.title,
-                "date": m.date,
-                "end": m.end,
-                "location": m.location,
-                "days_until": days_until(m.date, moment, c.timezone),
-                "phase": milestone_phase(m, moment, c.timezone),
-            }
-            for m in spec.milestones
-        ],
-        "steps": [
-            {
-                "key": s.key,
-                "template": s.template,
-                "when": when_to_json(s.when),
-                "audience_tags": list(s.audience_tags) if s.audience_tags is not None else None,
-            }
-            for s in spec.steps
-        ],
-        "source": c.source_path,
-    }
+        data = describe_campaign(session, slug=slug, now=moment)
     if json_:
         print_json(data)
         return
-    console.print(f"{c.slug} — {c.name} [{c.state}]", markup=False)
+    sender = data["sender"]
+    approval = _approval_text(data["require_approval"], data["approvals_required"])
+    console.print(f"{data['slug']} — {data['name']} [{data['state']}]", markup=False)
     console.print(
-        f"timezone {c.timezone}; sender {c.sender_name} <{c.sender_email}>; "
-        f"approval: {f'{c.approvals_required} reviewer(s)' if c.require_approval else 'automatic'}; "
-        f"lookahead {c.lookahead_days} days",
+        f"timezone {data['timezone']}; sender {sender['name']} <{sender['email']}>; "
+        f"approval: {approval}; lookahead {data['lookahead_days']} days",
         markup=False,
     )
+    console.print(_milestone_table(data["milestones"]))
+    console.print(_step_table(data["steps"]))
+
+
+def _milestone_table(milestones: list[dict[str, Any]]) -> Table:
     table = Table(title="milestones")
     for col in ("key", "title", "date", "days to go"):
         table.add_column(col)
-    for m in data["milestones"]:
+    for m in milestones:
         table.add_row(
             m["key"],
             m["title"],
             str(m["date"]) + (f" – {m['end']}" if m["end"] else ""),
             str(m["days_until"]) if m["phase"] == "upcoming" else m["phase"].replace("_", " "),
         )
-    console.print(table)
+    return table
+
+
+def _step_table(steps: list[dict[str, Any]]) -> Table:
     table = Table(title="steps")
     for col in ("key", "template", "when", "audience"):
         table.add_column(col)
-    for s in data["steps"]:
+    for s in steps:
         table.add_row(
             s["key"],
             s["template"],
             ", ".join(f"{k}={v}" for k, v in s["when"].items()),
             ", ".join(s["audience_tags"]) if s["audience_tags"] else "campaign's",
         )
-    console.print(table)
+    return table
 
 
 def _set_paused(ctx: typer.Context, slug: str, paused: bool, now: str | None) -> None:
-    from outreach.services import pause_campaign
+    from outreach.operations.campaigns import pause_campaign
 
     app_ = app_context(ctx)
     changed = pause_campaign(

@@ -16,11 +16,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from outreach.clock import Clock, clock_for, parse_now
-from outreach.db import check_current, create_engine, session_scope
+from outreach.db import Engine, Session, check_current, create_engine, session_scope
 from outreach.settings import Settings, load_settings
 
 console = Console(highlight=False, soft_wrap=True)

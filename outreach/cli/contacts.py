@@ -37,7 +37,7 @@ def import_(
     now: NowOption = None,
 ) -> None:
     """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated."""
-    from outreach.services import import_contacts
+    from outreach.operations.contacts import import_contacts
 
     app_ = app_context(ctx)
     engine = app_.engine()

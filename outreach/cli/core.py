@@ -43,12 +43,12 @@ def status(
     now: NowOption = None,
 ) -> None:
     """The funnel per campaign, milestones with days to go, and the daemon's last runs."""
-    from outreach.status import campaign_status, daemon_health, totals
+    from outreach.funnel import campaign_funnels, daemon_health, totals
 
     app = app_context(ctx)
     moment = clock_option(now).now()
     with app.session() as session:
-        rows = campaign_status(session, now=moment, slug=campaign)
+        rows = campaign_funnels(session, now=moment, slug=campaign)
         health = daemon_health(session)
     if json_:
         print_json(
@@ -114,11 +114,11 @@ def countdown(
     now: NowOption = None,
 ) -> None:
     """Milestones with days to go ("today", "in progress" for a meeting, "past")."""
-    from outreach.status import campaign_status
+    from outreach.funnel import campaign_funnels
 
     moment = clock_option(now).now()
     with app_context(ctx).session() as session:
-        rows = campaign_status(session, now=moment, slug=campaign)
+        rows = campaign_funnels(session, now=moment, slug=campaign)
     if json_:
         print_json([{"campaign": r.slug, **m} for r in rows for m in r.milestones])
         return

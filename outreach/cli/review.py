@@ -8,7 +8,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +27,8 @@ from outreach.cli.common import (
     default_reviewer,
     print_json,
 )
-from outreach.errors import NotFoundError, ReviewError
+from outreach.errors import ReviewError
+from outreach.review.editfile import EditableContent, format_editable, parse_editable
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -39,9 +40,6 @@ ReviewerOption = Annotated[
         show_default=False,
     ),
 ]
-
-#: The line that separates the text part from the HTML part in the file `review edit` opens.
-HTML_SEPARATOR = "--- html ---"
 
 
 def _t(value: object) -> Text:
@@ -236,66 +234,6 @@ def reject(
 # --------------------------------------------------------------------------- edit
 
 
-@dataclass(frozen=True)
-class EditableContent:
-    """What `review edit` lets a reviewer change."""
-
-    subject: str
-    text: str
-    html: str | None
-
-
-def format_editable(content: EditableContent) -> str:
-    """The file the editor opens: a ``Subject:`` line, a blank line, the text, and the HTML
-    after a ``--- html ---`` line when the message has an HTML part."""
-    out = f"Subject: {content.subject}\n\n{content.text}"
-    if not out.endswith("\n"):
-        out += "\n"
-    if content.html is not None:
-        html = content.html if content.html.endswith("\n") else content.html + "\n"
-        out += f"{HTML_SEPARATOR}\n{html}"
-    return out
-
-
-def parse_editable(source: str, original: EditableContent) -> EditableContent:
-    """Read the edited file back. Raises ReviewError naming the line that is wrong.
-
-    Trailing newlines are not a change: a part whose text differs from the original only by
-    trailing newlines keeps the original text.
-    """
-    lines = source.replace("\r\n", "\n").split("\n")
-    if not lines or not lines[0].startswith("Subject:"):
-        raise ReviewError("edited file, line 1: must be 'Subject: …'")
-    subject = lines[0][len("Subject:") :].strip()
-    if len(lines) < 2 or lines[1].strip() != "":
-        raise ReviewError("edited file, line 2: must be blank (it separates the subject)")
-    body = lines[2:]
-    html: str | None
-    if HTML_SEPARATOR in (line.rstrip() for line in body):
-        at = [line.rstrip() for line in body].index(HTML_SEPARATOR)
-        text, html = "\n".join(body[:at]), "\n".join(body[at + 1 :])
-        if not html.strip():
-            html = None
-    else:
-        if original.html is not None:
-            raise ReviewError(
-                f"edited file: the '{HTML_SEPARATOR}' line is missing (keep it; leave the "
-                "section empty to remove the HTML part)"
-            )
-        text, html = "\n".join(body), None
-    return EditableContent(
-        subject=subject,
-        text=_keep_trailing(text, original.text),
-        html=None if html is None else _keep_trailing(html, original.html or ""),
-    )
-
-
-def _keep_trailing(new: str, old: str) -> str:
-    if new.rstrip("\n") == old.rstrip("\n"):
-        return old
-    return new.rstrip("\n") + "\n"
-
-
 def run_editor(path: Path) -> None:
     """Run ``$EDITOR`` (default ``vi``) on ``path`` and wait for it."""
     editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
@@ -311,6 +249,19 @@ def run_editor(path: Path) -> None:
         raise ReviewError(f"editor {editor!r} exited with status {result.returncode}; no change")
 
 
+def _edit_in_editor(message_id: int, original: EditableContent) -> EditableContent:
+    """Open ``$EDITOR`` on the file for ``original`` and read the reviewer's version back."""
+    with tempfile.TemporaryDirectory(prefix="outreach-edit-") as tmp:
+        path = Path(tmp) / f"message-{message_id}.txt"
+        path.write_text(format_editable(original), encoding="utf-8")
+        run_editor(path)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ReviewError(f"cannot read the edited file back: {exc}") from None
+    return parse_editable(source, original)
+
+
 @app.command()
 def edit(
     ctx: typer.Context,
@@ -320,40 +271,16 @@ def edit(
 ) -> None:
     """Open $EDITOR on the subject and text (and HTML); a change keeps the message pending
     review with earlier approvals cleared and the edit logged."""
-    from functools import partial
-
-    from outreach.models import Message
+    from outreach.planner import recompose_message
 
     app_ = app_context(ctx)
     who = default_reviewer(reviewer, app_.settings)
     with app_.session() as session:
-        message = session.get(Message, message_id)
-        if message is None:
-            raise NotFoundError(f"message {message_id} does not exist")
-        original = EditableContent(message.subject, message.text, message.html)
-        status = message.status
-    if status not in ("pending_review", "approved"):
-        raise ReviewError(
-            f"message {message_id} is {status}; only pending_review or approved messages can be "
-            "edited"
-        )
-    with tempfile.TemporaryDirectory(prefix="outreach-edit-") as tmp:
-        path = Path(tmp) / f"message-{message_id}.txt"
-        path.write_text(format_editable(original), encoding="utf-8")
-        run_editor(path)
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ReviewError(f"cannot read the edited file back: {exc}") from None
-    changed = parse_editable(source, original)
+        original = svc.editable(session, message_id)
+    changed = _edit_in_editor(message_id, original)
     if changed == original:
         console.print("no change", markup=False)
         return
-
-    from outreach.planner import recompose_message
-
-    recompose = partial(recompose_message, settings=app_.settings)
-    moment = clock_option(now).now()
     with app_.session() as session:
         result = svc.edit(
             session,
@@ -362,18 +289,18 @@ def edit(
             text=changed.text,
             html=changed.html,
             reviewer=who,
-            now=moment,
-            recompose=lambda s, m, subj, text, html: recompose(
-                s, m, subject=subj, text=text, html=html
+            now=clock_option(now).now(),
+            recompose=lambda s, m, subj, text, html: recompose_message(
+                s, m, subject=subj, text=text, html=html, settings=app_.settings
             ),
         )
     if not result.changed:
         console.print("no change", markup=False)
         return
     console.print(result.diff.rstrip("\n"), markup=False)
-    cleared = (
-        f"; approvals cleared ({', '.join(result.cleared_approvals)})"
-        if (result.cleared_approvals)
-        else ""
+    cleared = ", ".join(result.cleared_approvals)
+    console.print(
+        f"message {message_id} edited; pending review again"
+        + (f"; approvals cleared ({cleared})" if cleared else ""),
+        markup=False,
     )
-    console.print(f"message {message_id} edited; pending review again{cleared}", markup=False)

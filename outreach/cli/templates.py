@@ -15,7 +15,7 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("check")
 def check(ctx: typer.Context) -> None:
     """Compile every template (and language variant) the loaded campaigns use."""
-    from outreach.services import check_templates
+    from outreach.operations.templates import check_templates
 
     app_ = app_context(ctx)
     count, errors = check_templates(app_.engine(), settings=app_.settings)

@@ -136,7 +136,13 @@ def load_campaign(session: Session, *, campaign: Campaign) -> LoadedCampaign:
 
 
 def list_campaigns(session: Session) -> list[Campaign]:
+    """Every loaded campaign, by slug."""
     return list(session.exec(select(Campaign).order_by(Campaign.slug)))
+
+
+def active_templates(session: Session) -> list[str]:
+    """The distinct template names of every campaign's active steps, sorted."""
+    return sorted(set(session.exec(select(Step.template).where(Step.active == True))))  # noqa: E712
 
 
 @dataclass(frozen=True)
@@ -147,12 +153,9 @@ class SaveResult:
     campaign_id: int
 
 
-def save_campaign(session: Session, spec: CampaignSpec, *, now: datetime, actor: str) -> SaveResult:
-    """Create or update a campaign from a validated spec, in place: milestones and steps are
-    matched by key; a step no longer in the file is deactivated (its history stays).
-    Re-planning of unsent messages is the planner's job (:func:`outreach.planner.replan`)."""
-    campaign = session.exec(select(Campaign).where(Campaign.slug == spec.slug)).first()
-    values: dict[str, Any] = {
+def _campaign_values(spec: CampaignSpec) -> dict[str, Any]:
+    """The campaign row's columns (all but slug and timestamps) for ``spec``."""
+    return {
         "name": spec.name,
         "timezone": spec.timezone,
         "require_approval": spec.require_approval,
@@ -167,81 +170,97 @@ def save_campaign(session: Session, spec: CampaignSpec, *, now: datetime, actor:
         "source_path": spec.source_path,
         "source_sha256": spec.source_sha256,
     }
-    changes: list[str] = []
-    if campaign is None:
-        campaign = Campaign(slug=spec.slug, created_at=now, updated_at=now, **values)
-        session.add(campaign)
-        session.flush()
-        action = "created"
-    else:
-        for key, value in values.items():
-            if key in ("source_path", "source_sha256"):
-                setattr(campaign, key, value)
-                continue
-            if getattr(campaign, key) != value:
-                changes.append(key)
-                setattr(campaign, key, value)
-        action = "updated"
-    assert campaign.id is not None
 
-    existing_ms = {
+
+#: Columns that follow the file without counting as a change.
+_SOURCE_COLUMNS = ("source_path", "source_sha256")
+
+
+def _update_columns(row: Any, values: dict[str, Any], prefix: str, changes: list[str]) -> None:
+    """Set ``values`` on ``row``, appending ``prefix + column`` to ``changes`` for each column
+    that differs (the source columns are set without counting)."""
+    for attr, value in values.items():
+        if attr in _SOURCE_COLUMNS:
+            setattr(row, attr, value)
+        elif getattr(row, attr) != value:
+            setattr(row, attr, value)
+            changes.append(prefix + attr)
+
+
+def _sync_milestones(
+    session: Session, campaign_id: int, spec: CampaignSpec, *, created: bool
+) -> list[str]:
+    """Make the campaign's milestone rows match ``spec`` (matched by key); returns the
+    changes (none are reported for a campaign just created)."""
+    changes: list[str] = []
+    existing = {
         m.key: m
-        for m in session.exec(select(Milestone).where(Milestone.campaign_id == campaign.id))
+        for m in session.exec(select(Milestone).where(Milestone.campaign_id == campaign_id))
     }
     for m in spec.milestones:
-        row = existing_ms.pop(m.key, None)
+        values = {"title": m.title, "date": m.date, "end": m.end, "location": m.location}
+        row = existing.pop(m.key, None)
         if row is None:
-            session.add(
-                Milestone(
-                    campaign_id=campaign.id,
-                    key=m.key,
-                    title=m.title,
-                    date=m.date,
-                    end=m.end,
-                    location=m.location,
-                )
-            )
-            if action == "updated":
+            session.add(Milestone(campaign_id=campaign_id, key=m.key, **values))
+            if not created:
                 changes.append(f"milestones.{m.key}")
-            continue
-        for attr in ("title", "date", "end", "location"):
-            if getattr(row, attr) != getattr(m, attr):
-                setattr(row, attr, getattr(m, attr))
-                changes.append(f"milestones.{m.key}.{attr}")
-    for row in existing_ms.values():
+        else:
+            _update_columns(row, values, f"milestones.{m.key}.", changes)
+    for row in existing.values():
         session.delete(row)
         changes.append(f"milestones.{row.key} removed")
+    return changes
 
-    existing_steps = {
-        s.key: s for s in session.exec(select(Step).where(Step.campaign_id == campaign.id))
-    }
+
+def _sync_steps(
+    session: Session, campaign_id: int, spec: CampaignSpec, *, created: bool
+) -> list[str]:
+    """Make the campaign's step rows match ``spec`` (matched by key); a step no longer in the
+    file is deactivated, never deleted (its messages keep it). Returns the changes."""
+    changes: list[str] = []
+    existing = {s.key: s for s in session.exec(select(Step).where(Step.campaign_id == campaign_id))}
     for st in spec.steps:
-        row = existing_steps.pop(st.key, None)
-        data = {
+        values = {
             "template": st.template,
             "when": when_to_json(st.when),
             "audience_tags": list(st.audience_tags) if st.audience_tags is not None else None,
             "position": st.position,
             "active": True,
         }
+        row = existing.pop(st.key, None)
         if row is None:
-            session.add(Step(campaign_id=campaign.id, key=st.key, **data))
-            if action == "updated":
+            session.add(Step(campaign_id=campaign_id, key=st.key, **values))
+            if not created:
                 changes.append(f"steps.{st.key}")
-            continue
-        for attr, value in data.items():
-            if getattr(row, attr) != value:
-                setattr(row, attr, value)
-                changes.append(f"steps.{st.key}.{attr}")
-    for row in existing_steps.values():
+        else:
+            _update_columns(row, values, f"steps.{st.key}.", changes)
+    for row in existing.values():
         if row.active:
             row.active = False
             changes.append(f"steps.{row.key} removed")
+    return changes
+
+
+def save_campaign(session: Session, spec: CampaignSpec, *, now: datetime, actor: str) -> SaveResult:
+    """Create or update a campaign from a validated spec, in place: milestones and steps are
+    matched by key; a step no longer in the file is deactivated (its history stays).
+    Re-planning of unsent messages is the planner's job (:func:`outreach.planner.replan`)."""
+    campaign = session.exec(select(Campaign).where(Campaign.slug == spec.slug)).first()
+    values = _campaign_values(spec)
+    changes: list[str] = []
+    created = campaign is None
+    if campaign is None:
+        campaign = Campaign(slug=spec.slug, created_at=now, updated_at=now, **values)
+        session.add(campaign)
+        session.flush()
+    else:
+        _update_columns(campaign, values, "", changes)
+    assert campaign.id is not None
+    changes += _sync_milestones(session, campaign.id, spec, created=created)
+    changes += _sync_steps(session, campaign.id, spec, created=created)
+    action = "created" if created else ("updated" if changes else "unchanged")
     if action == "updated":
-        if not changes:
-            action = "unchanged"
-        else:
-            campaign.updated_at = now
+        campaign.updated_at = now
     session.flush()
     record_event(
         session,

@@ -14,10 +14,10 @@ import pytest
 from sqlmodel import Session, select
 
 from outreach import review
-from outreach.cli.review import EditableContent, format_editable, parse_editable
 from outreach.db import session_scope
 from outreach.errors import ReviewError
 from outreach.models import Approval, Event, Message
+from outreach.review.editfile import EditableContent, format_editable, parse_editable
 from tests.cli import run_cli
 from tests.factories import T0, make_campaign, make_contact, make_message, make_step
 

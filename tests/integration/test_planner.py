@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 from outreach.countdown import in_window, local_date
 from outreach.lifecycle import set_enrollment_status, transition
 from outreach.models import Contact, Enrollment, Event, Message, Step
+from outreach.operations.campaigns import load_campaigns
 from outreach.planner import plan
 from outreach.repository.campaigns import sending_from_json
-from outreach.services import load_campaigns
 from outreach.states import EnrollmentStatus, MessageStatus
 from tests.planning import SAMPLE_CAMPAIGN, SAMPLE_CONTACTS, load_sample, sample_settings
 
@@ -182,7 +182,7 @@ def test_planning_is_a_bounded_number_of_statements(sqlite_db, tmp_path: Path) -
             fh.write(
                 f"person{i}@example.org,Person {i},{'fr' if i % 3 == 0 else 'en'},Europe/Zurich,not-joined\n"
             )
-    from outreach.services import import_contacts
+    from outreach.operations.contacts import import_contacts
 
     import_contacts(sqlite_db.engine, csv_path, now=T_APPEAL)
     count = {"n": 0}

@@ -17,6 +17,8 @@ PURE = [
     "campaigns.py",
     "spec.py",
     "htmltext.py",
+    "review/rules.py",
+    "review/editfile.py",
     "replies/classify.py",
     "replies/parse.py",
     "replies/snippet.py",

@@ -1,0 +1,136 @@
+"""The funnel report behind ``outreach status``: how many contacts and messages are where,
+per campaign, each campaign's milestones with days to go, and the daemon's health.
+
+Read-only; the queries are in :mod:`outreach.repository.funnel` and
+:mod:`outreach.repository.jobs`. The clock is a parameter (``now``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from outreach.countdown import days_until, milestone_phase
+from outreach.db import Session
+from outreach.repository import funnel as rows
+from outreach.repository.jobs import job_runs
+from outreach.states import EnrollmentStatus, MessageStatus
+
+#: The funnel's columns, in the order the CLI shows them.
+FUNNEL_KEYS = (
+    "enrolled",
+    "pending_review",
+    "render_error",
+    "approved",
+    "sending",
+    "sent",
+    "retrying",
+    "failed",
+    "unknown",
+    "rejected",
+    "cancelled",
+    "replied",
+    "bounced",
+    "unsubscribed",
+)
+
+#: The enrollment states the funnel counts in their own column.
+ENROLLMENT_COLUMNS = (
+    EnrollmentStatus.REPLIED,
+    EnrollmentStatus.BOUNCED,
+    EnrollmentStatus.UNSUBSCRIBED,
+)
+
+
+class DatedMilestone(Protocol):
+    """What a milestone countdown reads (a spec or a row)."""
+
+    key: str
+    title: str
+    date: date
+    end: date | None
+
+
+@dataclass(frozen=True)
+class CampaignFunnel:
+    """One campaign's funnel (:data:`FUNNEL_KEYS` → count) and its milestones' countdowns."""
+
+    slug: str
+    name: str
+    state: str
+    funnel: dict[str, int]
+    milestones: list[dict[str, Any]]
+
+
+def milestone_countdown(milestone: DatedMilestone, now: datetime, tz: str) -> dict[str, Any]:
+    """A milestone as ``status`` and ``campaign show`` report it: key, title, date, end, days
+    until its date and its phase (``upcoming``, ``today``, ``in_progress``, ``past``) at
+    ``now``, counted in ``tz``. Pure."""
+    return {
+        "key": milestone.key,
+        "title": milestone.title,
+        "date": milestone.date,
+        "end": milestone.end,
+        "days_until": days_until(milestone.date, now, tz),
+        "phase": milestone_phase(milestone, now, tz),
+    }
+
+
+def funnel_counts(messages: Mapping[str, int], enrollments: Mapping[str, int]) -> dict[str, int]:
+    """The funnel from one campaign's message and enrollment counts by state: every
+    :data:`FUNNEL_KEYS` column, 0 when there is none. Pure."""
+    funnel = dict.fromkeys(FUNNEL_KEYS, 0)
+    funnel["enrolled"] = sum(enrollments.values())
+    for status in MessageStatus:
+        funnel[status.value] = messages.get(status.value, 0)
+    for status in ENROLLMENT_COLUMNS:
+        funnel[status.value] = enrollments.get(status.value, 0)
+    return funnel
+
+
+def campaign_funnels(
+    session: Session, *, now: datetime, slug: str | None = None
+) -> list[CampaignFunnel]:
+    """The funnel of every campaign (or one: NotFoundError when it does not exist), with its
+    milestones' countdowns at ``now``, by slug."""
+    campaigns = rows.campaigns(session, slug=slug)
+    ids = [c.id for c in campaigns if c.id is not None]
+    messages = rows.message_counts(session, campaign_ids=ids)
+    enrollments = rows.enrollment_counts(session, campaign_ids=ids)
+    milestones = rows.milestones(session, campaign_ids=ids)
+    return [
+        CampaignFunnel(
+            c.slug,
+            c.name,
+            c.state,
+            funnel_counts(messages.get(c.id or 0, {}), enrollments.get(c.id or 0, {})),
+            [milestone_countdown(m, now, c.timezone) for m in milestones.get(c.id or 0, [])],
+        )
+        for c in campaigns
+    ]
+
+
+def daemon_health(session: Session) -> list[dict[str, Any]]:
+    """When each daemon job last ran, on which instance, and how it ended."""
+    return [
+        {
+            "job": r.job,
+            "instance": r.instance,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "outcome": r.outcome,
+            "detail": r.detail,
+        }
+        for r in job_runs(session)
+    ]
+
+
+def totals(funnels: Iterable[CampaignFunnel]) -> dict[str, int]:
+    """Every funnel column summed over ``funnels``. Pure."""
+    total = dict.fromkeys(FUNNEL_KEYS, 0)
+    for f in funnels:
+        for k, v in f.funnel.items():
+            total[k] += v
+    return total

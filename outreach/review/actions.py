@@ -1,0 +1,339 @@
+"""What reviewers do: approve, reject and edit messages.
+
+Every function takes the ``session`` of one transaction and the moment ``now`` (no clock
+reads). State changes go through :func:`outreach.lifecycle.transition`, so each one writes its
+event row in the same transaction. Batches (``approve``, ``reject``) are all-or-nothing: every
+id is checked before anything is written, and the caller's transaction rolls back on any error.
+
+Concurrency: the messages a batch touches are locked first
+(:func:`outreach.repository.review.lock_messages`), and approvals are counted after the lock,
+so two reviewers approving the same message at the same moment both count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from outreach.db import Session
+from outreach.errors import NotFoundError, ReviewError
+from outreach.headersafe import check_header_text
+from outreach.lifecycle import transition
+from outreach.models import Message
+from outreach.repository import review as rows
+from outreach.review.rules import (
+    bytes_match_hash,
+    check_editable,
+    check_reviewer,
+    edit_diff,
+    unique_ids,
+)
+from outreach.review.views import pending_ids
+from outreach.states import MessageStatus
+
+#: ``(session, message, subject, text, html) -> (raw bytes, sha256 hex)``: composes the final
+#: bytes of an edited message (the planner's ``recompose_message`` with its settings bound).
+Recompose = Callable[[Session, Message, str, str, str | None], tuple[bytes, str]]
+
+#: One reason a batch is refused: the error class it calls for, and the text.
+Problem = tuple[type[Exception], str]
+
+
+@dataclass(frozen=True)
+class ApproveResult:
+    """What one approval did: ``approved`` is True when the message reached ``approved``."""
+
+    id: int
+    reviewer: str
+    approved: bool
+    approvals: tuple[str, ...]  #: reviewers counted for the current content, this one included
+    approvals_required: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class RejectResult:
+    """A rejected message, who rejected it and why."""
+
+    id: int
+    reviewer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """What an edit did; ``changed`` is False when the new content equals the old."""
+
+    id: int
+    changed: bool
+    old_hash: str | None
+    new_hash: str | None
+    cleared_approvals: tuple[str, ...]
+    diff: str
+
+
+def _refuse(problems: list[Problem], verb: str) -> None:
+    """Raise one error naming every problem (NotFoundError when an id is missing)."""
+    if problems:
+        kind = NotFoundError if any(k is NotFoundError for k, _ in problems) else ReviewError
+        raise kind("; ".join(text for _, text in problems) + f"; nothing was {verb}")
+
+
+def _pending_problem(mid: int, message: Message | None) -> Problem | None:
+    if message is None:
+        return (NotFoundError, f"message {mid} does not exist")
+    if message.status != MessageStatus.PENDING_REVIEW.value:
+        return (ReviewError, f"message {mid} is {message.status}, not pending_review")
+    return None
+
+
+def _approval_problem(
+    mid: int, message: Message | None, reviewer: str, approvers: Mapping[int, tuple[str, ...]]
+) -> Problem | None:
+    """Why ``reviewer`` may not approve message ``mid`` now, or None."""
+    problem = _pending_problem(mid, message)
+    if problem is not None or message is None:
+        return problem
+    if message.raw is None or not message.content_hash:
+        return (ReviewError, f"message {mid} has no composed content to approve")
+    if not bytes_match_hash(message.raw, message.content_hash):
+        return (ReviewError, f"message {mid}: its stored bytes do not match its content hash")
+    if reviewer in approvers.get(mid, ()):
+        return (ReviewError, f"reviewer {reviewer} already approved message {mid}")
+    return None
+
+
+def _record_approval(
+    session: Session,
+    message: Message,
+    *,
+    reviewer: str,
+    earlier: tuple[str, ...],
+    need: int,
+    note: str | None,
+    now: datetime,
+) -> ApproveResult:
+    """Add ``reviewer``'s approval of ``message``'s current content; move it to ``approved``
+    when ``need`` distinct reviewers are reached, else log a ``partially_approved`` event."""
+    assert message.id is not None and message.content_hash is not None
+    content_hash = message.content_hash
+    rows.add_approval(
+        session,
+        message_id=message.id,
+        reviewer=reviewer,
+        content_hash=content_hash,
+        note=note,
+        at=now,
+    )
+    reviewers = (*earlier, reviewer)
+    done = len(reviewers) >= need
+    data = {
+        "reviewer": reviewer,
+        "reviewers": list(reviewers),
+        "hash": content_hash,
+        "note": note,
+        "approvals": len(reviewers),
+        "approvals_required": need,
+    }
+    if done:
+        transition(
+            session,
+            message,
+            MessageStatus.APPROVED,
+            now=now,
+            actor=reviewer,
+            reason=note,
+            data=data,
+            action="approved",
+            approved_hash=content_hash,
+            due_at=message.scheduled_for,
+            stale_reason=None,
+        )
+    else:
+        transition(
+            session,
+            message,
+            MessageStatus.PENDING_REVIEW,
+            now=now,
+            actor=reviewer,
+            reason=note,
+            data=data,
+            action="partially_approved",
+        )
+    return ApproveResult(message.id, reviewer, done, reviewers, need, content_hash)
+
+
+def approve(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    reviewer: str,
+    note: str | None = None,
+    now: datetime,
+) -> list[ApproveResult]:
+    """Approve the messages ``ids`` as ``reviewer``, all or nothing.
+
+    Refuses the whole batch (NotFoundError / ReviewError naming each problem) when an id does
+    not exist, a message is not ``pending_review``, its bytes do not match its content hash,
+    or ``reviewer`` already approved its current content. Otherwise records one Approval row
+    per message (reviewer, ``now``, note, content hash); a message whose distinct reviewers for
+    the current hash reach its campaign's ``approvals_required`` becomes ``approved`` with
+    ``approved_hash`` = that hash and ``due_at`` = its scheduled time; the others stay
+    ``pending_review`` with a ``partially_approved`` event.
+    """
+    reviewer = check_reviewer(reviewer)
+    note = (note or "").strip() or None
+    wanted = unique_ids(ids)
+    if not wanted:
+        raise ReviewError("no message ids to approve")
+    messages = rows.lock_messages(session, message_ids=wanted)
+    approvers = rows.approvers(session, message_ids=messages)
+    problems = [_approval_problem(mid, messages.get(mid), reviewer, approvers) for mid in wanted]
+    _refuse([p for p in problems if p is not None], "approved")
+    required = rows.approvals_required(
+        session, campaign_ids={m.campaign_id for m in messages.values()}
+    )
+    results = [
+        _record_approval(
+            session,
+            messages[mid],
+            reviewer=reviewer,
+            earlier=approvers.get(mid, ()),
+            need=required[messages[mid].campaign_id],
+            note=note,
+            now=now,
+        )
+        for mid in wanted
+    ]
+    session.flush()
+    return results
+
+
+def approve_all(
+    session: Session,
+    *,
+    campaign: str | None = None,
+    reviewer: str,
+    note: str | None = None,
+    now: datetime,
+) -> list[ApproveResult]:
+    """Approve every message waiting for review (in ``campaign``, if given) that ``reviewer``
+    has not yet approved, in one all-or-nothing batch. Returns [] when there is none."""
+    reviewer = check_reviewer(reviewer)
+    ids = pending_ids(session, campaign=campaign, reviewer=reviewer)
+    if not ids:
+        return []
+    return approve(session, ids, reviewer=reviewer, note=note, now=now)
+
+
+def reject(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    reviewer: str,
+    reason: str,
+    now: datetime,
+) -> list[RejectResult]:
+    """Reject the messages ``ids`` (→ ``rejected``, never sent), all or nothing.
+
+    ``reason`` is required. Refuses the whole batch when an id does not exist or a message is
+    not ``pending_review``.
+    """
+    reviewer = check_reviewer(reviewer)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReviewError("a reason is required to reject a message (--reason)")
+    wanted = unique_ids(ids)
+    if not wanted:
+        raise ReviewError("no message ids to reject")
+    messages = rows.lock_messages(session, message_ids=wanted)
+    problems = [_pending_problem(mid, messages.get(mid)) for mid in wanted]
+    _refuse([p for p in problems if p is not None], "rejected")
+    for mid in wanted:
+        transition(
+            session,
+            messages[mid],
+            MessageStatus.REJECTED,
+            now=now,
+            actor=reviewer,
+            reason=reason,
+            data={"reviewer": reviewer, "hash": messages[mid].content_hash},
+            action="rejected",
+        )
+    return [RejectResult(id=mid, reviewer=reviewer, reason=reason) for mid in wanted]
+
+
+def _checked_content(subject: str, text: str, html: str | None) -> tuple[str, str, str | None]:
+    """The edited content as stored: subject stripped, an empty HTML part dropped; ReviewError
+    for an unsafe or empty subject or an empty text part."""
+    check_header_text(subject, field="subject")
+    subject = subject.strip()
+    if not subject:
+        raise ReviewError("subject: must not be empty")
+    if not text.strip():
+        raise ReviewError("text: the text part must not be empty")
+    if html is not None and not html.strip():
+        html = None
+    return subject, text, html
+
+
+def edit(
+    session: Session,
+    message_id: int,
+    *,
+    subject: str,
+    text: str,
+    html: str | None,
+    reviewer: str,
+    now: datetime,
+    recompose: Recompose,
+) -> EditResult:
+    """Replace a message's subject, text and HTML, recompose its bytes, and send it back to
+    review.
+
+    Only ``pending_review`` and ``approved`` messages can be edited. When the new content
+    equals the old nothing is written (``changed`` False). Otherwise the row gets the new
+    content, bytes and hash from ``recompose``, ``edited`` = True (planning never re-renders
+    it), no approved hash, status ``pending_review``; its approval rows are deleted (the event
+    log keeps them), and an ``edited`` event records the reviewer and a unified diff.
+    """
+    reviewer = check_reviewer(reviewer)
+    new = _checked_content(subject, text, html)
+    message = rows.lock_messages(session, message_ids=[message_id]).get(message_id)
+    if message is None:
+        raise NotFoundError(f"message {message_id} does not exist")
+    check_editable(message_id, message.status)
+    old = (message.subject, message.text, message.html)
+    if new == old:
+        return EditResult(message_id, False, message.content_hash, message.content_hash, (), "")
+    diff = edit_diff(old, new)
+    raw, new_hash = recompose(session, message, *new)
+    if not bytes_match_hash(raw, new_hash):
+        raise ReviewError(f"message {message_id}: the recomposed bytes do not match their hash")
+    cleared = rows.approvers(session, message_ids=[message_id]).get(message_id, ())
+    rows.delete_approvals(session, message_id=message_id)
+    old_hash = message.content_hash
+    transition(
+        session,
+        message,
+        MessageStatus.PENDING_REVIEW,
+        now=now,
+        actor=reviewer,
+        data={
+            "reviewer": reviewer,
+            "diff": diff,
+            "old_hash": old_hash,
+            "new_hash": new_hash,
+            "cleared_approvals": list(cleared),
+        },
+        action="edited",
+        subject=new[0],
+        text=new[1],
+        html=new[2],
+        raw=raw,
+        content_hash=new_hash,
+        approved_hash=None,
+        edited=True,
+    )
+    return EditResult(message_id, True, old_hash, new_hash, cleared, diff)

@@ -1,0 +1,255 @@
+"""What reviewers read: the messages waiting for review, one message exactly as it will leave
+(headers and parts parsed from its stored bytes, with its history), and what an edit starts
+from. Read-only; every query is in :mod:`outreach.repository.review`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from outreach.countdown import zone
+from outreach.db import Session
+from outreach.errors import NotFoundError
+from outreach.htmltext import html_to_text
+from outreach.models import Event, Message
+from outreach.repository import review as rows
+from outreach.review.editfile import EditableContent
+from outreach.review.rules import check_editable
+
+#: The headers ``review show`` displays, in this order (those absent are left out).
+SHOWN_HEADERS = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "List-Unsubscribe")
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One message waiting for review, as ``review list`` shows it (``--json`` field names)."""
+
+    id: int
+    campaign: str
+    step: str
+    to_email: str
+    to_name: str | None
+    subject: str
+    scheduled_for_utc: str  #: ISO 8601, UTC
+    scheduled_for_campaign: str  #: ISO 8601, in the campaign's timezone
+    campaign_timezone: str
+    scheduled_for_recipient: str  #: ISO 8601, in the recipient's timezone (else the campaign's)
+    recipient_timezone: str
+    approvals: tuple[str, ...]  #: reviewers who approved the current content, oldest first
+    approvals_required: int
+    edited: bool
+    stale: bool
+    stale_reason: str | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event-log row about a message."""
+
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    reason: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ReviewDetail:
+    """A message as it will leave, for ``review show``."""
+
+    id: int
+    campaign: str
+    step: str
+    status: str
+    to_email: str
+    headers: tuple[tuple[str, str], ...]  #: parsed from the stored bytes, in SHOWN_HEADERS order
+    text: str  #: the text part as it will be sent
+    html_text: str | None  #: the HTML part as readable text (None: no HTML part)
+    template: str | None
+    language: str | None
+    render_context: Mapping[str, Any]  #: the countdown values it was rendered with
+    rendered_for: str | None
+    scheduled_for_utc: str
+    content_hash: str | None
+    approved_hash: str | None
+    approvals: tuple[str, ...]
+    approvals_required: int
+    edited: bool
+    stale_reason: str | None
+    raw_size: int
+    history: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True)
+class ShownContent:
+    """The headers and parts of a message as they will leave."""
+
+    headers: tuple[tuple[str, str], ...]
+    text: str
+    html_text: str | None
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    """The zone for ``name`` (IANA, or an alias :mod:`outreach.countdown` knows), else None."""
+    if not name:
+        return None
+    try:
+        return zone(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _campaign_filter(session: Session, campaign: str | None) -> int | None:
+    return None if campaign is None else rows.campaign_id(session, slug=campaign)
+
+
+def _review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> ReviewItem:
+    message, camp, step, contact = row
+    assert message.id is not None
+    camp_zone = _zone(camp.timezone)
+    contact_zone = _zone(contact.timezone) or camp_zone
+    at = message.scheduled_for
+    return ReviewItem(
+        id=message.id,
+        campaign=camp.slug,
+        step=step.key,
+        to_email=contact.email,
+        to_name=contact.name,
+        subject=message.subject,
+        scheduled_for_utc=at.isoformat(),
+        scheduled_for_campaign=(at.astimezone(camp_zone) if camp_zone else at).isoformat(),
+        campaign_timezone=camp.timezone,
+        scheduled_for_recipient=(at.astimezone(contact_zone) if contact_zone else at).isoformat(),
+        recipient_timezone=(contact.timezone if _zone(contact.timezone) else camp.timezone),
+        approvals=approvals,
+        approvals_required=camp.approvals_required,
+        edited=message.edited,
+        stale=message.stale_reason is not None,
+        stale_reason=message.stale_reason,
+    )
+
+
+def list_pending(session: Session, *, campaign: str | None = None) -> list[ReviewItem]:
+    """Messages waiting for review (``pending_review``), oldest scheduled first."""
+    pending = rows.pending_messages(session, campaign_id=_campaign_filter(session, campaign))
+    approvers = rows.approvers(
+        session, message_ids=[r.message.id for r in pending if r.message.id is not None]
+    )
+    return [_review_item(r, approvers.get(r.message.id or 0, ())) for r in pending]
+
+
+def _part_content(parsed: EmailMessage, kind: str) -> str | None:
+    part = parsed.get_body(preferencelist=(kind,))
+    if part is None or part.get_content_subtype() != kind:
+        return None
+    content = part.get_content()
+    return content if isinstance(content, str) else content.decode("utf-8", "replace")
+
+
+def shown_content(message: Message) -> ShownContent:
+    """The headers (:data:`SHOWN_HEADERS`) and parts of ``message`` parsed from its stored
+    bytes; without bytes, its stored text and HTML (and no headers)."""
+    if message.raw is None:
+        html_text = html_to_text(message.html) if message.html else None
+        return ShownContent((), message.text, html_text)
+    parsed = BytesParser(policy=email_policy.default).parsebytes(message.raw)
+    assert isinstance(parsed, EmailMessage)
+    headers = tuple(
+        (name, str(parsed[name])) for name in SHOWN_HEADERS if parsed.get(name) is not None
+    )
+    text = _part_content(parsed, "plain")
+    html = _part_content(parsed, "html")
+    return ShownContent(
+        headers, text if text is not None else "", html_to_text(html) if html is not None else None
+    )
+
+
+def _history(events: Sequence[Event]) -> tuple[HistoryEntry, ...]:
+    return tuple(
+        HistoryEntry(
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            reason=e.reason,
+            data=dict(e.data or {}),
+        )
+        for e in events
+    )
+
+
+def show(session: Session, message_id: int) -> ReviewDetail:
+    """The message as it will leave: headers and parts parsed from its stored bytes, what it
+    was rendered from, its approvals and its history. Raises NotFoundError for a missing id."""
+    found = rows.message_context(session, message_id=message_id)
+    if found is None:
+        raise NotFoundError(f"message {message_id} does not exist")
+    message, camp, step, contact = found
+    shown = shown_content(message)
+    return ReviewDetail(
+        id=message_id,
+        campaign=camp.slug,
+        step=step.key,
+        status=message.status,
+        to_email=contact.email,
+        headers=shown.headers,
+        text=shown.text,
+        html_text=shown.html_text,
+        template=message.template,
+        language=message.language,
+        render_context=dict(message.render_context or {}),
+        rendered_for=message.rendered_for.isoformat() if message.rendered_for else None,
+        scheduled_for_utc=message.scheduled_for.isoformat(),
+        content_hash=message.content_hash,
+        approved_hash=message.approved_hash,
+        approvals=rows.approvers(session, message_ids=[message_id]).get(message_id, ()),
+        approvals_required=camp.approvals_required,
+        edited=message.edited,
+        stale_reason=message.stale_reason,
+        raw_size=len(message.raw or b""),
+        history=_history(rows.message_events(session, message_id=message_id)),
+    )
+
+
+def editable(session: Session, message_id: int) -> EditableContent:
+    """The subject, text and HTML a reviewer starts an edit from. Raises NotFoundError for a
+    missing id and ReviewError for a message that cannot be edited (not ``pending_review`` or
+    ``approved``)."""
+    message = rows.get_message(session, message_id=message_id)
+    if message is None:
+        raise NotFoundError(f"message {message_id} does not exist")
+    check_editable(message_id, message.status)
+    return EditableContent(message.subject, message.text, message.html)
+
+
+def pending_ids(
+    session: Session, *, campaign: str | None = None, reviewer: str | None = None
+) -> list[int]:
+    """Ids of the messages waiting for review (oldest scheduled first); with ``reviewer``,
+    those this reviewer has not yet approved in their current version."""
+    return rows.pending_ids(
+        session, campaign_id=_campaign_filter(session, campaign), reviewer=reviewer
+    )
+
+
+def count_pending_by_campaign(
+    session: Session,
+    *,
+    campaign: str | None = None,
+    reviewer: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> dict[str, int]:
+    """How many messages :func:`pending_ids` (or the given ``ids``) holds, per campaign slug
+    (sorted by slug): what ``review approve --all`` asks confirmation for."""
+    if ids is None:
+        ids = pending_ids(session, campaign=campaign, reviewer=reviewer)
+    return rows.count_by_campaign(session, message_ids=ids)
