@@ -12,17 +12,19 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given
 from hypothesis import strategies as st
 
+from outreach.contact_fields import (
+    normalise_country,
+    normalise_email,
+    normalise_language,
+    normalise_timezone,
+    split_tags,
+)
 from outreach.contacts import (
     MAX_FIELD_LENGTH,
     ContactRow,
     ParsedContacts,
     RowError,
-    normalise_country,
-    normalise_email,
-    normalise_language,
-    normalise_timezone,
     parse_contacts_csv,
-    split_tags,
 )
 from outreach.errors import ContactImportError
 
