@@ -18,29 +18,32 @@ from outreach.repository import funnel as rows
 from outreach.repository.jobs import job_runs
 from outreach.states import EnrollmentStatus, MessageStatus
 
-#: The funnel's columns, in the order the CLI shows them.
-FUNNEL_KEYS = (
-    "enrolled",
-    "pending_review",
-    "render_error",
-    "approved",
-    "sending",
-    "sent",
-    "retrying",
-    "failed",
-    "unknown",
-    "rejected",
-    "cancelled",
-    "replied",
-    "bounced",
-    "unsubscribed",
-)
-
 #: The enrollment states the funnel counts in their own column.
 ENROLLMENT_COLUMNS = (
     EnrollmentStatus.REPLIED,
     EnrollmentStatus.BOUNCED,
     EnrollmentStatus.UNSUBSCRIBED,
+)
+
+#: Every message state, in the order the funnel shows them (the order mail flows).
+MESSAGE_COLUMNS = (
+    MessageStatus.PENDING_REVIEW,
+    MessageStatus.RENDER_ERROR,
+    MessageStatus.APPROVED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.RETRYING,
+    MessageStatus.FAILED,
+    MessageStatus.UNKNOWN,
+    MessageStatus.REJECTED,
+    MessageStatus.CANCELLED,
+)
+
+#: The funnel's columns, in the order the CLI shows them.
+FUNNEL_KEYS = (
+    "enrolled",
+    *(s.value for s in MESSAGE_COLUMNS),
+    *(s.value for s in ENROLLMENT_COLUMNS),
 )
 
 
@@ -83,7 +86,7 @@ def funnel_counts(messages: Mapping[str, int], enrollments: Mapping[str, int]) -
     :data:`FUNNEL_KEYS` column, 0 when there is none. Pure."""
     funnel = dict.fromkeys(FUNNEL_KEYS, 0)
     funnel["enrolled"] = sum(enrollments.values())
-    for status in MessageStatus:
+    for status in MESSAGE_COLUMNS:
         funnel[status.value] = messages.get(status.value, 0)
     for status in ENROLLMENT_COLUMNS:
         funnel[status.value] = enrollments.get(status.value, 0)

@@ -42,37 +42,66 @@ TERMINAL = frozenset(
 #: States a dispatcher may claim from.
 CLAIMABLE = frozenset({MessageStatus.APPROVED, MessageStatus.RETRYING})
 
-_M = MessageStatus
-
 #: The allowed moves. ``None`` is "the row does not exist yet" (planning creates it).
 ALLOWED: dict[MessageStatus | None, frozenset[MessageStatus]] = {
-    None: frozenset({_M.PENDING_REVIEW, _M.APPROVED, _M.RENDER_ERROR}),
-    # re-planned after a template fix or a campaign reload; an operator may drop it
-    _M.RENDER_ERROR: frozenset({_M.PENDING_REVIEW, _M.APPROVED, _M.RENDER_ERROR, _M.CANCELLED}),
-    # pending -> pending: an edit, a re-render (stale, reload) or a partial approval
-    _M.PENDING_REVIEW: frozenset(
-        {_M.PENDING_REVIEW, _M.APPROVED, _M.REJECTED, _M.CANCELLED, _M.RENDER_ERROR}
+    None: frozenset(
+        {MessageStatus.PENDING_REVIEW, MessageStatus.APPROVED, MessageStatus.RENDER_ERROR}
     ),
-    _M.APPROVED: frozenset({_M.SENDING, _M.CANCELLED, _M.PENDING_REVIEW, _M.RENDER_ERROR}),
-    _M.SENDING: frozenset(
+    # re-planned after a template fix or a campaign reload; an operator may drop it
+    MessageStatus.RENDER_ERROR: frozenset(
         {
-            _M.SENT,
-            _M.RETRYING,
-            _M.FAILED,
-            _M.APPROVED,  # lease released before DATA (shutdown, auth failure, window closed)
-            _M.UNKNOWN,  # lease expired after DATA without a recorded reply
-            _M.PENDING_REVIEW,  # send-time check: stale content
-            _M.CANCELLED,  # send-time check: suppressed, replied, paused campaign...
+            MessageStatus.PENDING_REVIEW,
+            MessageStatus.APPROVED,
+            MessageStatus.RENDER_ERROR,
+            MessageStatus.CANCELLED,
         }
     ),
-    _M.RETRYING: frozenset(
-        {_M.SENDING, _M.CANCELLED, _M.FAILED, _M.PENDING_REVIEW, _M.RENDER_ERROR}
+    # pending -> pending: an edit, a re-render (stale, reload) or a partial approval
+    MessageStatus.PENDING_REVIEW: frozenset(
+        {
+            MessageStatus.PENDING_REVIEW,
+            MessageStatus.APPROVED,
+            MessageStatus.REJECTED,
+            MessageStatus.CANCELLED,
+            MessageStatus.RENDER_ERROR,
+        }
     ),
-    _M.UNKNOWN: frozenset({_M.SENT, _M.APPROVED, _M.CANCELLED}),
-    _M.SENT: frozenset(),
-    _M.REJECTED: frozenset(),
-    _M.FAILED: frozenset(),
-    _M.CANCELLED: frozenset(),
+    MessageStatus.APPROVED: frozenset(
+        {
+            MessageStatus.SENDING,
+            MessageStatus.CANCELLED,
+            MessageStatus.PENDING_REVIEW,
+            MessageStatus.RENDER_ERROR,
+        }
+    ),
+    MessageStatus.SENDING: frozenset(
+        {
+            MessageStatus.SENT,
+            MessageStatus.RETRYING,
+            MessageStatus.FAILED,
+            # lease released before DATA (shutdown, auth failure, window closed)
+            MessageStatus.APPROVED,
+            MessageStatus.UNKNOWN,  # lease expired after DATA without a recorded reply
+            MessageStatus.PENDING_REVIEW,  # send-time check: stale content
+            MessageStatus.CANCELLED,  # send-time check: suppressed, replied, paused campaign...
+        }
+    ),
+    MessageStatus.RETRYING: frozenset(
+        {
+            MessageStatus.SENDING,
+            MessageStatus.CANCELLED,
+            MessageStatus.FAILED,
+            MessageStatus.PENDING_REVIEW,
+            MessageStatus.RENDER_ERROR,
+        }
+    ),
+    MessageStatus.UNKNOWN: frozenset(
+        {MessageStatus.SENT, MessageStatus.APPROVED, MessageStatus.CANCELLED}
+    ),
+    MessageStatus.SENT: frozenset(),
+    MessageStatus.REJECTED: frozenset(),
+    MessageStatus.FAILED: frozenset(),
+    MessageStatus.CANCELLED: frozenset(),
 }
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,6 +21,10 @@ from outreach.cli.common import (
 )
 from outreach.clock import clock_for, parse_now
 from outreach.db import migrate
+from outreach.states import CampaignState
+
+if TYPE_CHECKING:
+    from outreach.funnel import CampaignFunnel
 
 
 def init(ctx: typer.Context) -> None:
@@ -54,25 +59,24 @@ def status(
         print_json(
             {
                 "now": moment,
-                "campaigns": [
-                    {
-                        "slug": r.slug,
-                        "name": r.name,
-                        "state": r.state,
-                        "funnel": r.funnel,
-                        "milestones": r.milestones,
-                    }
-                    for r in rows
-                ],
+                "campaigns": [asdict(r) for r in rows],
                 "totals": totals(rows),
                 "daemon": health,
             }
         )
         return
+    _print_funnels(rows)
+    if health:
+        _print_health(health)
+
+
+def _print_funnels(rows: list[CampaignFunnel]) -> None:
     if not rows:
         console.print("no campaigns loaded (outreach campaign load config/campaigns)")
     for r in rows:
-        table = Table(title=f"{r.slug} — {r.name}" + (" [PAUSED]" if r.state == "paused" else ""))
+        table = Table(
+            title=f"{r.slug} — {r.name}" + (" [PAUSED]" if r.state == CampaignState.PAUSED else "")
+        )
         for key in r.funnel:
             table.add_column(key.replace("_", " "), justify="right")
         table.add_row(*(str(v) for v in r.funnel.values()))
@@ -81,20 +85,22 @@ def status(
             console.print(
                 f"  {m['title']}: {m['date']} — {_days_text(m['days_until'], m['phase'])}"
             )
-    if health:
-        table = Table(title="daemon")
-        for col in ("job", "instance", "started", "finished", "outcome", "detail"):
-            table.add_column(col)
-        for h in health:
-            table.add_row(
-                h["job"],
-                h["instance"],
-                str(h["started_at"]),
-                str(h["finished_at"] or ""),
-                h["outcome"] or "running",
-                (h["detail"] or "")[:60],
-            )
-        console.print(table)
+
+
+def _print_health(health: list[dict[str, Any]]) -> None:
+    table = Table(title="daemon")
+    for col in ("job", "instance", "started", "finished", "outcome", "detail"):
+        table.add_column(col)
+    for h in health:
+        table.add_row(
+            h["job"],
+            h["instance"],
+            str(h["started_at"]),
+            str(h["finished_at"] or ""),
+            h["outcome"] or "running",
+            (h["detail"] or "")[:60],
+        )
+    console.print(table)
 
 
 def _days_text(days: int, phase: str) -> str:

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from outreach import review as svc
 from outreach.cli.common import (
+    AppContext,
     CampaignOption,
     JsonOption,
     NowOption,
@@ -153,6 +154,31 @@ def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="
                 out(f"    {diff_line}")
 
 
+def _chosen_for_all(
+    app_: AppContext, *, campaign: str | None, reviewer: str, yes: bool
+) -> list[int]:
+    """The messages ``approve --all`` would approve, once confirmed (``--yes``, or a yes at
+    the terminal); [] when there is none. Without a terminal and without ``--yes`` it refuses
+    (ReviewError); a no at the prompt exits 1 with nothing approved."""
+    with app_.session() as session:
+        chosen = svc.pending_ids(session, campaign=campaign, reviewer=reviewer)
+        counts = svc.count_pending_by_campaign(session, ids=chosen)
+    if not chosen:
+        console.print("no messages waiting for your review", markup=False)
+        return []
+    summary = f"{len(chosen)} message(s) in " + ", ".join(
+        f"{slug} ({n})" for slug, n in counts.items()
+    )
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
+        console.print(f"about to approve {summary} as {reviewer}", markup=False)
+        if not typer.confirm("approve them?", default=False):
+            console.print("nothing approved", markup=False)
+            raise typer.Exit(code=1)
+    return chosen
+
+
 @app.command()
 def approve(
     ctx: typer.Context,
@@ -182,23 +208,9 @@ def approve(
     who = default_reviewer(reviewer, app_.settings)
     moment = clock_option(now).now()
     if all_:
-        with app_.session() as session:
-            chosen = svc.pending_ids(session, campaign=campaign, reviewer=who)
-            counts = svc.count_pending_by_campaign(session, ids=chosen)
-        if not chosen:
-            console.print("no messages waiting for your review", markup=False)
+        ids = _chosen_for_all(app_, campaign=campaign, reviewer=who, yes=yes)
+        if not ids:
             return
-        summary = f"{len(chosen)} message(s) in " + ", ".join(
-            f"{slug} ({n})" for slug, n in counts.items()
-        )
-        if not yes:
-            if not sys.stdin.isatty():
-                raise ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
-            console.print(f"about to approve {summary} as {who}", markup=False)
-            if not typer.confirm("approve them?", default=False):
-                console.print("nothing approved", markup=False)
-                raise typer.Exit(code=1)
-        ids = chosen
     assert ids is not None
     with app_.session() as session:
         results = svc.approve(session, ids, reviewer=who, note=note, now=moment)

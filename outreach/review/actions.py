@@ -136,31 +136,23 @@ def _record_approval(
         "approvals": len(reviewers),
         "approvals_required": need,
     }
-    if done:
-        transition(
-            session,
-            message,
-            MessageStatus.APPROVED,
-            now=now,
-            actor=reviewer,
-            reason=note,
-            data=data,
-            action="approved",
-            approved_hash=content_hash,
-            due_at=message.scheduled_for,
-            stale_reason=None,
-        )
-    else:
-        transition(
-            session,
-            message,
-            MessageStatus.PENDING_REVIEW,
-            now=now,
-            actor=reviewer,
-            reason=note,
-            data=data,
-            action="partially_approved",
-        )
+    # the last approval needed sets the approved hash and makes the message due
+    changes = (
+        {"approved_hash": content_hash, "due_at": message.scheduled_for, "stale_reason": None}
+        if done
+        else {}
+    )
+    transition(
+        session,
+        message,
+        MessageStatus.APPROVED if done else MessageStatus.PENDING_REVIEW,
+        now=now,
+        actor=reviewer,
+        reason=note,
+        data=data,
+        action="approved" if done else "partially_approved",
+        **changes,
+    )
     return ApproveResult(message.id, reviewer, done, reviewers, need, content_hash)
 
 
