@@ -5,5 +5,8 @@ model rows or named result rows, never tuple positions. Stages and CLI commands 
 state changes go through :mod:`outreach.lifecycle` (compare-and-set plus the event row).
 
 Modules: :mod:`.campaigns` (campaign/milestone/step rows <-> :class:`~outreach.spec.CampaignSpec`),
-:mod:`.contacts` (contact upserts and listing), :mod:`.suppressions` (the suppression list).
+:mod:`.contacts` (contact upserts and listing), :mod:`.suppressions` (the suppression list),
+:mod:`.review` (pending messages, approvals, review locks, the queue listing), :mod:`.funnel`
+(state counts per campaign), :mod:`.jobs` (the daemon's ``job_run`` rows and advisory locks),
+:mod:`.demo` (the demo's read-only narration queries).
 """

@@ -187,26 +187,46 @@ def _update_columns(row: Any, values: dict[str, Any], prefix: str, changes: list
             changes.append(prefix + attr)
 
 
+def _sync_children(
+    session: Session,
+    model: type[Milestone] | type[Step],
+    campaign_id: int,
+    wanted: dict[str, dict[str, Any]],
+    *,
+    label: str,
+    created: bool,
+) -> tuple[list[str], list[Any]]:
+    """Make the campaign's ``model`` rows (milestones or steps, matched by key) hold ``wanted``
+    (key -> column values): add the missing, update the changed. Returns (the changes, none
+    reported for a campaign just created; the rows whose key is no longer wanted)."""
+    changes: list[str] = []
+    existing = {
+        row.key: row for row in session.exec(select(model).where(model.campaign_id == campaign_id))
+    }
+    for key, values in wanted.items():
+        row = existing.pop(key, None)
+        if row is None:
+            session.add(model(campaign_id=campaign_id, key=key, **values))
+            if not created:
+                changes.append(f"{label}.{key}")
+        else:
+            _update_columns(row, values, f"{label}.{key}.", changes)
+    return changes, list(existing.values())
+
+
 def _sync_milestones(
     session: Session, campaign_id: int, spec: CampaignSpec, *, created: bool
 ) -> list[str]:
-    """Make the campaign's milestone rows match ``spec`` (matched by key); returns the
-    changes (none are reported for a campaign just created)."""
-    changes: list[str] = []
-    existing = {
-        m.key: m
-        for m in session.exec(select(Milestone).where(Milestone.campaign_id == campaign_id))
+    """Make the campaign's milestone rows match ``spec``; a milestone no longer in the file is
+    deleted. Returns the changes."""
+    wanted = {
+        m.key: {"title": m.title, "date": m.date, "end": m.end, "location": m.location}
+        for m in spec.milestones
     }
-    for m in spec.milestones:
-        values = {"title": m.title, "date": m.date, "end": m.end, "location": m.location}
-        row = existing.pop(m.key, None)
-        if row is None:
-            session.add(Milestone(campaign_id=campaign_id, key=m.key, **values))
-            if not created:
-                changes.append(f"milestones.{m.key}")
-        else:
-            _update_columns(row, values, f"milestones.{m.key}.", changes)
-    for row in existing.values():
+    changes, gone = _sync_children(
+        session, Milestone, campaign_id, wanted, label="milestones", created=created
+    )
+    for row in gone:
         session.delete(row)
         changes.append(f"milestones.{row.key} removed")
     return changes
@@ -215,26 +235,22 @@ def _sync_milestones(
 def _sync_steps(
     session: Session, campaign_id: int, spec: CampaignSpec, *, created: bool
 ) -> list[str]:
-    """Make the campaign's step rows match ``spec`` (matched by key); a step no longer in the
-    file is deactivated, never deleted (its messages keep it). Returns the changes."""
-    changes: list[str] = []
-    existing = {s.key: s for s in session.exec(select(Step).where(Step.campaign_id == campaign_id))}
-    for st in spec.steps:
-        values = {
+    """Make the campaign's step rows match ``spec``; a step no longer in the file is
+    deactivated, never deleted (its messages keep it). Returns the changes."""
+    wanted = {
+        st.key: {
             "template": st.template,
             "when": when_to_json(st.when),
             "audience_tags": list(st.audience_tags) if st.audience_tags is not None else None,
             "position": st.position,
             "active": True,
         }
-        row = existing.pop(st.key, None)
-        if row is None:
-            session.add(Step(campaign_id=campaign_id, key=st.key, **values))
-            if not created:
-                changes.append(f"steps.{st.key}")
-        else:
-            _update_columns(row, values, f"steps.{st.key}.", changes)
-    for row in existing.values():
+        for st in spec.steps
+    }
+    changes, gone = _sync_children(
+        session, Step, campaign_id, wanted, label="steps", created=created
+    )
+    for row in gone:
         if row.active:
             row.active = False
             changes.append(f"steps.{row.key} removed")
