@@ -99,7 +99,7 @@ def campaign_funnels(
     """The funnel of every campaign (or one: NotFoundError when it does not exist), with its
     milestones' countdowns at ``now``, by slug."""
     campaigns = rows.campaigns(session, slug=slug)
-    ids = [c.id for c in campaigns if c.id is not None]
+    ids = [c.id for c in campaigns]
     messages = rows.message_counts(session, campaign_ids=ids)
     enrollments = rows.enrollment_counts(session, campaign_ids=ids)
     milestones = rows.milestones(session, campaign_ids=ids)
@@ -108,8 +108,8 @@ def campaign_funnels(
             c.slug,
             c.name,
             c.state,
-            funnel_counts(messages.get(c.id or 0, {}), enrollments.get(c.id or 0, {})),
-            [milestone_countdown(m, now, c.timezone) for m in milestones.get(c.id or 0, [])],
+            funnel_counts(messages.get(c.id, {}), enrollments.get(c.id, {})),
+            [milestone_countdown(m, now, c.timezone) for m in milestones.get(c.id, [])],
         )
         for c in campaigns
     ]

@@ -140,10 +140,8 @@ def _review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> Review
 def list_pending(session: Session, *, campaign: str | None = None) -> list[ReviewItem]:
     """Messages waiting for review (``pending_review``), oldest scheduled first."""
     pending = rows.pending_messages(session, campaign_id=_campaign_filter(session, campaign))
-    approvers = rows.approvers(
-        session, message_ids=[r.message.id for r in pending if r.message.id is not None]
-    )
-    return [_review_item(r, approvers.get(r.message.id or 0, ())) for r in pending]
+    approvers = rows.approvers(session, message_ids=[r.message.id for r in pending])
+    return [_review_item(r, approvers.get(r.message.id, ())) for r in pending]
 
 
 def _part_content(parsed: EmailMessage, kind: str) -> str | None:
