@@ -1,6 +1,8 @@
 """`outreach replies …`: fetch (IMAP), import (files) and list replies.
 
-The work is in :mod:`outreach.replies.intake`; these commands only call it and print.
+The work is in :mod:`outreach.replies` (:mod:`~outreach.replies.mailbox` for IMAP,
+:mod:`~outreach.replies.intake` for files, :mod:`~outreach.replies.listing` for the list);
+these commands only call it and print.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -26,10 +28,13 @@ from outreach.cli.common import (
 )
 from outreach.states import Classification
 
+if TYPE_CHECKING:
+    from outreach.replies.report import IntakeReport
+
 app = typer.Typer(no_args_is_help=True)
 
 
-def _print_report(report, json_: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_report(report: IntakeReport, json_: bool) -> None:
     if json_:
         print_json(report.as_dict())
         return
@@ -49,7 +54,7 @@ def fetch(ctx: typer.Context, now: NowOption = None, json_: JsonOption = False) 
 
     Read-only on the server: nothing is deleted or flagged.
     """
-    from outreach.replies.intake import fetch_mailbox, imap_config
+    from outreach.replies.mailbox import fetch_mailbox, imap_config
 
     app_ = app_context(ctx)
     settings = app_.settings
@@ -109,7 +114,7 @@ def list_(
     ] = None,
 ) -> None:
     """Who answered which letter, when, how it was classified, and what they wrote."""
-    from outreach.replies.intake import list_replies
+    from outreach.replies.listing import list_replies
 
     with app_context(ctx).session() as session:
         items = list_replies(

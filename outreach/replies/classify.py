@@ -11,17 +11,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from outreach.replies.parse import (
-    BOUNCE_SUBJECT_RE,
-    BOUNCE_TEXT_RE,
-    DsnInfo,
-    ParsedInbound,
-    is_bounce_sender,
-)
+from outreach.replies.dsn import BOUNCE_SUBJECT_RE, BOUNCE_TEXT_RE, DsnInfo, is_bounce_sender
+from outreach.replies.parse import ParsedInbound
 from outreach.replies.snippet import strip_quoted
 from outreach.states import Classification
-
-C = Classification
 
 
 @dataclass(frozen=True)
@@ -226,21 +219,24 @@ def _classify_bounce(p: ParsedInbound) -> ClassificationResult:
         )
 
     if action in ("delivered", "relayed", "expanded"):
-        return result(C.AUTO_REPLY, f"delivery notification (Action: {action})")
+        return result(Classification.AUTO_REPLY, f"delivery notification (Action: {action})")
     if action == "delayed":
-        return result(C.BOUNCE_SOFT, f"delivery delayed (status {status or 'none'})")
+        return result(Classification.BOUNCE_SOFT, f"delivery delayed (status {status or 'none'})")
     if status is not None:
         if status.startswith("4."):
-            return result(C.BOUNCE_SOFT, f"temporary failure {status}")
+            return result(Classification.BOUNCE_SOFT, f"temporary failure {status}")
         if status.startswith("5.7.") or status in _SENDER_STATUSES:
-            return result(C.REJECTED, f"refused by policy ({status}); contact not suppressed")
+            return result(
+                Classification.REJECTED, f"refused by policy ({status}); contact not suppressed"
+            )
         if status in _HARD_STATUSES or status in _HARD_STATUSES_EXTRA:
-            return result(C.BOUNCE_HARD, f"permanent address failure {status}")
+            return result(Classification.BOUNCE_HARD, f"permanent address failure {status}")
         if status == "5.2.2":
-            return result(C.BOUNCE_SOFT, "mailbox full (5.2.2)")
+            return result(Classification.BOUNCE_SOFT, "mailbox full (5.2.2)")
         if not status.endswith(".0.0"):
             return result(
-                C.BOUNCE_SOFT, f"permanent failure {status} not about the address; not suppressed"
+                Classification.BOUNCE_SOFT,
+                f"permanent failure {status} not about the address; not suppressed",
             )
     # no usable status: read the diagnostic, then the text of the bounce
     for source in (dsn.diagnostic, p.text[:20_000]):
@@ -249,12 +245,18 @@ def _classify_bounce(p: ParsedInbound) -> ClassificationResult:
         if _SOFT_TEXT_RE.search(source) and not (
             action == "failed" and _HARD_TEXT_RE.search(source)
         ):
-            return result(C.BOUNCE_SOFT, "temporary failure or mailbox full (from the text)")
+            return result(
+                Classification.BOUNCE_SOFT, "temporary failure or mailbox full (from the text)"
+            )
         if _HARD_TEXT_RE.search(source):
-            return result(C.BOUNCE_HARD, "unknown or disabled address (from the text)")
+            return result(Classification.BOUNCE_HARD, "unknown or disabled address (from the text)")
         if _POLICY_TEXT_RE.search(source):
-            return result(C.REJECTED, "refused by policy (from the text); contact not suppressed")
-    return result(C.BOUNCE_SOFT, f"failure of unknown cause (status {status or 'none'})")
+            return result(
+                Classification.REJECTED, "refused by policy (from the text); contact not suppressed"
+            )
+    return result(
+        Classification.BOUNCE_SOFT, f"failure of unknown cause (status {status or 'none'})"
+    )
 
 
 # --- the classifier --------------------------------------------------------------------------
@@ -269,19 +271,21 @@ def classify(
     :func:`~outreach.replies.parse.parse_inbound` returned.
     """
     if p.oversize:
-        return ClassificationResult(C.OVERSIZE, f"{p.size} bytes, over the size cap")
+        return ClassificationResult(Classification.OVERSIZE, f"{p.size} bytes, over the size cap")
     if p.error is not None:
-        return ClassificationResult(C.UNPARSEABLE, p.error)
+        return ClassificationResult(Classification.UNPARSEABLE, p.error)
     if p.header("feedback-type") or "report-type=feedback-report" in (
         p.header("content-type") or ""
     ).lower().replace('"', ""):
-        return ClassificationResult(C.UNSUBSCRIBE, "spam complaint (ARF feedback report)")
+        return ClassificationResult(
+            Classification.UNSUBSCRIBE, "spam complaint (ARF feedback report)"
+        )
     if _is_bounce(p):
         return _classify_bounce(p)
     reason = _auto_reply_reason(p)
     if reason:
-        return ClassificationResult(C.AUTO_REPLY, reason)
+        return ClassificationResult(Classification.AUTO_REPLY, reason)
     reason = _unsubscribe_reason(p, unsubscribe_addresses)
     if reason:
-        return ClassificationResult(C.UNSUBSCRIBE, reason)
-    return ClassificationResult(C.HUMAN, "a person's reply")
+        return ClassificationResult(Classification.UNSUBSCRIBE, reason)
+    return ClassificationResult(Classification.HUMAN, "a person's reply")

@@ -8,5 +8,6 @@ Modules: :mod:`.campaigns` (campaign/milestone/step rows <-> :class:`~outreach.s
 :mod:`.contacts` (contact upserts and listing), :mod:`.suppressions` (the suppression list),
 :mod:`.review` (pending messages, approvals, review locks, the queue listing), :mod:`.funnel`
 (state counts per campaign), :mod:`.jobs` (the daemon's ``job_run`` rows and advisory locks),
-:mod:`.demo` (the demo's read-only narration queries).
+:mod:`.demo` (the demo's read-only narration queries),
+:mod:`.inbound` (inbound mail and every query reply intake makes).
 """

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from outreach.lifecycle import transition
 from outreach.models import Enrollment, Event, Inbound, Message, Suppression
-from outreach.replies import intake as intake_module
+from outreach.replies import store as store_module
 from outreach.replies.classify import matching_keys
 from outreach.replies.intake import IntakeReport, import_paths, ingest, list_replies
 from outreach.replies.match import match, match_many
@@ -464,14 +464,14 @@ def test_oversize_is_stored_raw_and_processed_no_further(db) -> None:
 
 def test_a_failing_batch_is_retried_one_by_one_and_nothing_is_lost(db, monkeypatch) -> None:
     w = build_world(db.engine)
-    real = intake_module._apply_effects
+    real = store_module.apply_effects
 
     def flaky(session, stored, **kw):  # type: ignore[no-untyped-def]
         if any(item.parsed.subject == "Re: boom" for _, item, _, _ in stored):
             raise RuntimeError("simulated failure")
         return real(session, stored, **kw)
 
-    monkeypatch.setattr(intake_module, "_apply_effects", flaky)
+    monkeypatch.setattr(store_module, "apply_effects", flaky)
     report = run(
         db,
         reply(w.a_email, in_reply_to=w.a_appeal),

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from outreach.models import Enrollment, Inbound, Message
-from outreach.replies.intake import _clean, ingest
+from outreach.replies.intake import ingest
 from outreach.replies.parse import parse_inbound
+from outreach.replies.prepare import clean_text
 from outreach.settings import load_settings
 from outreach.states import EnrollmentStatus, MessageStatus
 from tests.integration.test_intake import NOW, World, build_world, dsn, reply
@@ -111,7 +112,7 @@ def test_thousands_of_hostile_messages_through_ingest(db) -> None:
     seen_mid: set[str] = set()
     for _, raw in items:
         p = parse_inbound(raw, max_bytes=MAX_BYTES)
-        mid = _clean(p.message_id, 998)
+        mid = clean_text(p.message_id, 998)
         if p.raw_sha256 in seen_sha or (mid is not None and mid in seen_mid):
             continue
         seen_sha.add(p.raw_sha256)

@@ -23,8 +23,18 @@ PURE = [
     "htmltext.py",
     "review/rules.py",
     "review/editfile.py",
+    "replies/body.py",
+    "replies/charset.py",
     "replies/classify.py",
+    "replies/dsn.py",
+    "replies/effects.py",
+    "replies/guards.py",
+    "replies/headers.py",
+    "replies/limits.py",
+    "replies/lookup.py",
     "replies/parse.py",
+    "replies/prepare.py",
+    "replies/report.py",
     "replies/snippet.py",
 ]
 FORBIDDEN_IMPORTS = (

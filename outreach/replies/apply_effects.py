@@ -1,0 +1,122 @@
+"""Carry out what a batch of stored replies does (:mod:`outreach.replies.effects`).
+
+In the caller's transaction, in this order: suppressions first (the dispatcher's send-time
+check reads them), then enrollment outcomes, then cancelling unsent mail. Rows are read with a
+few ``IN`` queries (:mod:`outreach.repository.inbound`); every state change goes through
+:mod:`outreach.lifecycle` (compare-and-set plus its event row), suppressions through
+:mod:`outreach.repository.suppressions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlmodel import Session
+
+from outreach.lifecycle import set_enrollment_status_many, transition_many
+from outreach.models import Enrollment
+from outreach.replies.classify import ClassificationResult
+from outreach.replies.effects import (
+    Effects,
+    ReplyOutcome,
+    SuppressionRequest,
+    cancellations,
+    decide_effects,
+    enrollment_moves,
+)
+from outreach.replies.match import MatchResult
+from outreach.replies.prepare import PreparedReply, clean_text
+from outreach.repository.inbound import (
+    contact_emails,
+    enrollments_of_contacts,
+    unsent_letters_of_contacts,
+)
+from outreach.repository.suppressions import suppress_many
+from outreach.states import MessageStatus
+
+
+class StoredReply(NamedTuple):
+    """One reply just stored: its ``inbound`` row id, what was prepared, matched and decided."""
+
+    inbound_id: int
+    reply: PreparedReply
+    match: MatchResult
+    result: ClassificationResult
+
+    def outcome(self) -> ReplyOutcome:
+        """The reply as the effects table reads it."""
+        return ReplyOutcome(
+            inbound_id=self.inbound_id,
+            result=self.result,
+            contact_id=self.match.contact_id,
+            campaign_id=self.match.campaign_id,
+            from_addr=self.reply.parsed.from_addr,
+        )
+
+
+def apply_effects(
+    session: Session, stored: Sequence[StoredReply], *, now: datetime, actor: str
+) -> None:
+    """Apply DESIGN.md rule 4 for ``stored``: suppress, set enrollment outcomes, cancel unsent
+    mail, with event rows. Raises :class:`~outreach.errors.ConcurrentUpdate` when a row changed
+    meanwhile (the caller's transaction is then rolled back)."""
+    effects = decide_effects(reply.outcome() for reply in stored)
+    if not effects:
+        return
+    contact_ids = effects.contact_ids()
+    emails = contact_emails(session, contact_ids=contact_ids)
+    enrollments = enrollments_of_contacts(session, contact_ids=contact_ids)
+    unsent = unsent_letters_of_contacts(session, contact_ids=contact_ids)
+
+    _suppress(session, effects.suppressions, emails, now=now)
+    _set_enrollments(session, effects, enrollments, now=now, actor=actor)
+    for group in cancellations(effects.cancellations, unsent):
+        transition_many(
+            session,
+            list(group.message_ids),
+            current=group.current,
+            to=MessageStatus.CANCELLED,
+            now=now,
+            actor=actor,
+            reason=group.reason,
+            data={"by": "reply intake"},
+        )
+
+
+def _suppress(
+    session: Session,
+    requests: Sequence[SuppressionRequest],
+    emails: dict[int, str],
+    *,
+    now: datetime,
+) -> None:
+    """Suppress each request's address (a contact's own address, looked up in ``emails``)."""
+    entries = []
+    for request in requests:
+        if request.contact_id is not None:
+            address = emails.get(request.contact_id)
+        else:
+            address = request.address
+        if address:
+            entries.append((address, request.reason, clean_text(request.detail, 2000)))
+    suppress_many(session, entries, now=now)
+
+
+def _set_enrollments(
+    session: Session,
+    effects: Effects,
+    enrollments: Sequence[Enrollment],
+    *,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Move each enrollment a wanted outcome makes stronger, with its event row."""
+    by_id = {enr.id: enr for enr in enrollments}
+    moves = enrollment_moves(effects.enrollments, enrollments)
+    changes = [
+        (by_id[eid], target.status, target.inbound_id, target.reason)
+        for eid, target in moves.items()
+    ]
+    set_enrollment_status_many(session, changes, now=now, actor=actor)

@@ -1,0 +1,82 @@
+"""``outreach replies list``: stored inbound mail with the letter it answers (README §Replies)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from outreach.repository.campaigns import get_campaign
+from outreach.repository.inbound import InboundListRow, list_inbound
+from outreach.states import Classification
+
+
+@dataclass(frozen=True)
+class ReplyItem:
+    """One stored inbound message as ``outreach replies list`` shows it (see README §Replies)."""
+
+    id: int
+    received_at: datetime
+    classification: str
+    reason: str | None
+    from_addr: str | None
+    subject: str | None
+    snippet: str | None
+    contact: str | None
+    contact_name: str | None
+    campaign: str | None
+    step: str | None
+    matched_message_id: str | None
+    matched_subject: str | None
+    match_method: str | None
+    bounce_status: str | None
+    message_id: str | None
+    error: str | None
+    source: str | None
+    raw_size: int
+
+
+def list_replies(
+    session: Session,
+    *,
+    campaign: str | None = None,
+    classification: Classification | str | None = None,
+    unmatched: bool = False,
+    limit: int | None = None,
+) -> list[ReplyItem]:
+    """Stored inbound mail, newest first, with the contact, campaign, step and letter it
+    answers. ``campaign`` must be a loaded campaign's slug (:class:`NotFoundError` otherwise);
+    ``unmatched`` lists only mail that matched no letter."""
+    campaign_id = get_campaign(session, slug=campaign).id if campaign is not None else None
+    kind = Classification(classification).value if classification is not None else None
+    rows = list_inbound(
+        session, campaign_id=campaign_id, classification=kind, unmatched=unmatched, limit=limit
+    )
+    return [_item(row) for row in rows]
+
+
+def _item(row: InboundListRow) -> ReplyItem:
+    inbound = row.inbound
+    assert inbound.id is not None
+    return ReplyItem(
+        id=inbound.id,
+        received_at=inbound.received_at,
+        classification=inbound.classification,
+        reason=inbound.reason,
+        from_addr=inbound.from_addr,
+        subject=inbound.subject,
+        snippet=inbound.snippet,
+        contact=row.contact_email,
+        contact_name=row.contact_name,
+        campaign=row.campaign_slug,
+        step=row.step_key,
+        matched_message_id=row.matched_message_id,
+        matched_subject=row.matched_subject,
+        match_method=inbound.match_method,
+        bounce_status=inbound.bounce_status,
+        message_id=inbound.message_id,
+        error=inbound.error,
+        source=inbound.source,
+        raw_size=inbound.raw_size,
+    )

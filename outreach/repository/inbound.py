@@ -1,0 +1,346 @@
+"""Inbound mail rows, and every other query reply intake makes.
+
+Storage and de-duplication of ``inbound`` rows, their arrival events, the listing, the IMAP
+``mailbox_state`` cursor, and the reads of other aggregates the intake needs (letters by
+Message-ID, contacts by address, a contact's enrollments and unsent mail). Keyword-only
+functions over a ``Session``; results are model rows or named rows. ``IN`` lists are sent
+:data:`IN_CHUNK` values at a time. Nothing here commits; state changes go through
+:mod:`outreach.lifecycle`, suppressions through :mod:`outreach.repository.suppressions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.orm import defer
+from sqlmodel import Session, select
+
+from outreach.db import is_postgres
+from outreach.models import (
+    Campaign,
+    Contact,
+    Enrollment,
+    Event,
+    Inbound,
+    MailboxState,
+    Message,
+    Step,
+)
+from outreach.states import UNSENT, MessageStatus
+
+#: Largest ``IN (...)`` list sent in one statement.
+IN_CHUNK = 500
+
+_INBOUND = Inbound.__table__  # type: ignore[attr-defined]
+_EVENT = Event.__table__  # type: ignore[attr-defined]
+#: Message columns a match never needs (the letter's bytes and bodies).
+_HEAVY_MESSAGE_COLUMNS = (
+    Message.raw,
+    Message.text,
+    Message.html,
+    Message.render_context,
+    Message.smtp_response,
+)
+
+
+def _chunked(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _insert_for(session: Session) -> Any:
+    """The dialect's ``insert`` (it has ``on_conflict_do_nothing``)."""
+    if is_postgres(session):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+# --- storage and de-duplication -----------------------------------------------------------------
+
+
+def stored_raw_hashes(session: Session, *, raw_sha256s: Sequence[str]) -> set[str]:
+    """Which of ``raw_sha256s`` are already stored."""
+    found: set[str] = set()
+    for chunk in _chunked(sorted(raw_sha256s)):
+        found.update(session.exec(select(Inbound.raw_sha256).where(Inbound.raw_sha256.in_(chunk))))
+    return found
+
+
+def stored_message_ids(session: Session, *, message_ids: Sequence[str]) -> set[str]:
+    """Which of ``message_ids`` (Message-ID header values) are already stored."""
+    found: set[str] = set()
+    for chunk in _chunked(sorted(message_ids)):
+        found.update(
+            mid
+            for mid in session.exec(
+                select(Inbound.message_id).where(Inbound.message_id.in_(chunk))  # type: ignore[union-attr]
+            )
+            if mid
+        )
+    return found
+
+
+def insert_inbound(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Insert ``rows`` (``ON CONFLICT (raw_sha256) DO NOTHING``); ``{raw_sha256: id}`` of the
+    rows inserted. A row another process stored meanwhile is skipped (it is a duplicate)."""
+    if not rows:
+        return {}
+    stmt = (
+        _insert_for(session)(_INBOUND)
+        .on_conflict_do_nothing(index_elements=["raw_sha256"])
+        .returning(_INBOUND.c.id, _INBOUND.c.raw_sha256)
+    )
+    return {sha: iid for iid, sha in session.execute(stmt, list(rows)).all()}
+
+
+def record_arrivals(
+    session: Session,
+    *,
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    now: datetime,
+    actor: str,
+) -> None:
+    """One ``received`` audit row per stored inbound message ``(id, inserted row)``: a record
+    of arrival, not a state change."""
+    if not rows:
+        return
+    session.execute(
+        sa.insert(_EVENT),
+        [
+            {
+                "at": now,
+                "actor": actor,
+                "entity": "inbound",
+                "entity_id": iid,
+                "action": "received",
+                "from_state": None,
+                "to_state": row["classification"],
+                "reason": row["reason"],
+                "data": {
+                    "match_method": row["match_method"],
+                    "matched_message_id": row["matched_message_id"],
+                    "contact_id": row["contact_id"],
+                    "source": row["source"],
+                },
+            }
+            for iid, row in rows
+        ],
+    )
+
+
+def last_classifications(session: Session, *, contact_id: int, limit: int = 2) -> list[str]:
+    """The classifications of the contact's last ``limit`` stored inbound messages, oldest
+    first."""
+    newest_first = session.exec(
+        select(Inbound.classification)
+        .where(Inbound.contact_id == contact_id)
+        .order_by(Inbound.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
+    )
+    return list(reversed(list(newest_first)))
+
+
+# --- matching: letters and contacts -------------------------------------------------------------
+
+
+def letters_by_message_id(session: Session, *, message_ids: Sequence[str]) -> list[Message]:
+    """The outbound messages whose Message-ID is one of ``message_ids`` (heavy columns
+    deferred)."""
+    found: list[Message] = []
+    for chunk in _chunked(list(message_ids)):
+        found.extend(
+            session.exec(
+                select(Message)
+                .where(Message.message_id.in_(chunk))  # type: ignore[attr-defined]
+                .options(*map(defer, _HEAVY_MESSAGE_COLUMNS))  # type: ignore[arg-type]
+            )
+        )
+    return found
+
+
+def contact_ids_by_email(session: Session, *, emails: Sequence[str]) -> dict[str, int]:
+    """``{email: contact id}`` for the contacts whose address is one of ``emails``."""
+    found: dict[str, int] = {}
+    for chunk in _chunked(list(emails)):
+        for cid, email in session.exec(
+            select(Contact.id, Contact.email).where(Contact.email.in_(chunk))  # type: ignore[attr-defined]
+        ):
+            assert cid is not None
+            found[email] = cid
+    return found
+
+
+def sent_letters_of_contacts(
+    session: Session, *, contact_ids: Sequence[int], now: datetime
+) -> list[Message]:
+    """The letters sent to ``contact_ids`` at or before ``now``, oldest first within each
+    :data:`IN_CHUNK` of contacts (heavy columns deferred)."""
+    found: list[Message] = []
+    for chunk in _chunked(list(contact_ids)):
+        found.extend(
+            session.exec(
+                select(Message)
+                .where(
+                    Message.contact_id.in_(chunk),  # type: ignore[attr-defined]
+                    Message.status == MessageStatus.SENT.value,
+                    Message.sent_at.is_not(None),  # type: ignore[union-attr]
+                    Message.sent_at <= now,  # type: ignore[operator]
+                )
+                .order_by(Message.sent_at, Message.id)  # type: ignore[arg-type]
+                .options(*map(defer, _HEAVY_MESSAGE_COLUMNS))  # type: ignore[arg-type]
+            )
+        )
+    return found
+
+
+# --- what the effects of replies touch ------------------------------------------------------------
+
+
+class UnsentLetter(NamedTuple):
+    """A not-yet-sent message (:data:`~outreach.states.UNSENT`), as cancelling needs it."""
+
+    id: int
+    status: str
+    contact_id: int
+    campaign_id: int
+
+
+def contact_emails(session: Session, *, contact_ids: Sequence[int]) -> dict[int, str]:
+    """``{contact id: email}`` for ``contact_ids``."""
+    found: dict[int, str] = {}
+    for chunk in _chunked(list(contact_ids)):
+        found.update(
+            (cid, email)
+            for cid, email in session.exec(
+                select(Contact.id, Contact.email).where(Contact.id.in_(chunk))  # type: ignore[union-attr]
+            )
+            if cid is not None
+        )
+    return found
+
+
+def enrollments_of_contacts(session: Session, *, contact_ids: Sequence[int]) -> list[Enrollment]:
+    """Every enrollment (in any campaign) of ``contact_ids``."""
+    found: list[Enrollment] = []
+    for chunk in _chunked(list(contact_ids)):
+        found.extend(
+            session.exec(select(Enrollment).where(Enrollment.contact_id.in_(chunk)))  # type: ignore[attr-defined]
+        )
+    return found
+
+
+def unsent_letters_of_contacts(
+    session: Session, *, contact_ids: Sequence[int]
+) -> list[UnsentLetter]:
+    """Every message not yet sent (in any campaign) to ``contact_ids``."""
+    found: list[UnsentLetter] = []
+    unsent = [s.value for s in UNSENT]
+    for chunk in _chunked(list(contact_ids)):
+        rows = session.exec(
+            select(Message.id, Message.status, Message.contact_id, Message.campaign_id).where(
+                Message.contact_id.in_(chunk),  # type: ignore[attr-defined]
+                Message.status.in_(unsent),  # type: ignore[attr-defined]
+            )
+        )
+        found.extend(UnsentLetter(*row) for row in rows)
+    return found
+
+
+# --- the IMAP cursor ------------------------------------------------------------------------------
+
+
+class MailboxCursor(NamedTuple):
+    """Where the last poll of one IMAP mailbox stopped."""
+
+    uidvalidity: int
+    last_uid: int
+
+
+def mailbox_cursor(session: Session, *, mailbox: str) -> MailboxCursor | None:
+    """The stored cursor of ``mailbox`` (``user@host/mailbox``), or ``None`` before any poll."""
+    state = session.get(MailboxState, mailbox)
+    return MailboxCursor(state.uidvalidity, state.last_uid) if state is not None else None
+
+
+def save_mailbox_cursor(
+    session: Session, *, mailbox: str, uidvalidity: int, last_uid: int, now: datetime
+) -> None:
+    """Record ``(uidvalidity, last_uid)``: a new UIDVALIDITY replaces the row; the same one
+    only ever raises ``last_uid`` (two pollers never move it backwards)."""
+    result = session.execute(
+        _insert_for(session)(MailboxState)
+        .values(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["mailbox"])
+    )
+    if result.rowcount == 1:
+        return
+    session.execute(
+        sa.update(MailboxState)
+        .where(
+            MailboxState.mailbox == mailbox,  # type: ignore[arg-type]
+            sa.or_(
+                MailboxState.uidvalidity != uidvalidity,  # type: ignore[arg-type]
+                MailboxState.last_uid < last_uid,  # type: ignore[arg-type]
+            ),
+        )
+        .values(uidvalidity=uidvalidity, last_uid=last_uid, updated_at=now)
+    )
+
+
+# --- listing --------------------------------------------------------------------------------------
+
+
+class InboundListRow(NamedTuple):
+    """One stored inbound message (``raw`` deferred) with what it was matched to."""
+
+    inbound: Inbound
+    contact_email: str | None
+    contact_name: str | None
+    campaign_slug: str | None
+    step_key: str | None
+    matched_message_id: str | None
+    matched_subject: str | None
+
+
+def list_inbound(
+    session: Session,
+    *,
+    campaign_id: int | None = None,
+    classification: str | None = None,
+    unmatched: bool = False,
+    limit: int | None = None,
+) -> list[InboundListRow]:
+    """Stored inbound mail, newest first (by received time, then id), with the contact,
+    campaign, step and letter it answers; filtered by campaign, classification, or only mail
+    that matched nothing."""
+    query = (
+        select(
+            Inbound,
+            Contact.email,
+            Contact.name,
+            Campaign.slug,
+            Step.key,
+            Message.message_id,
+            Message.subject,
+        )
+        .outerjoin(Contact, Contact.id == Inbound.contact_id)  # type: ignore[arg-type]
+        .outerjoin(Campaign, Campaign.id == Inbound.campaign_id)  # type: ignore[arg-type]
+        .outerjoin(Message, Message.id == Inbound.matched_message_id)  # type: ignore[arg-type]
+        .outerjoin(Step, Step.id == Message.step_id)  # type: ignore[arg-type]
+        .options(defer(Inbound.raw))  # type: ignore[arg-type]
+        .order_by(Inbound.received_at.desc(), Inbound.id.desc())  # type: ignore[attr-defined,union-attr]
+    )
+    if campaign_id is not None:
+        query = query.where(Inbound.campaign_id == campaign_id)
+    if classification is not None:
+        query = query.where(Inbound.classification == classification)
+    if unmatched:
+        query = query.where(Inbound.match_method.is_(None))  # type: ignore[union-attr]
+    if limit is not None:
+        query = query.limit(limit)
+    return [InboundListRow(*row) for row in session.exec(query)]
