@@ -17,6 +17,7 @@ PURE = [
     "campaigns.py",
     "spec.py",
     "htmltext.py",
+    "planner/selection.py",
     "replies/classify.py",
     "replies/parse.py",
     "replies/snippet.py",
