@@ -238,18 +238,17 @@ def make_letter(
         if parts is None:
             parts = days[(step.key, send_day)] = send_day_parts(spec, step, send_day)
     rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day, parts=parts)
-    raw, sha = compose_letter(
-        campaign=spec,
-        contact=contact,
-        step_key=step.key,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
+    return _composed(
+        spec,
+        step,
+        contact,
+        rendered,
+        summary,
+        send_day,
         scheduled_for=scheduled_for,
         message_id=message_id,
         settings=settings,
     )
-    return Letter(rendered, summary, send_day, raw, sha)
 
 
 def kept_letter(
@@ -264,17 +263,6 @@ def kept_letter(
     """The letter of a reviewer-edited ``message`` composed again for ``scheduled_for``: its
     text is a person's and is kept as it is (only the Date moves). Raises
     :class:`OutreachError` for content refused in a header."""
-    raw, sha = compose_letter(
-        campaign=spec,
-        contact=contact,
-        step_key=step.key,
-        subject=message.subject,
-        text=message.text,
-        html=message.html,
-        scheduled_for=scheduled_for,
-        message_id=message.message_id,
-        settings=settings,
-    )
     kept = RenderedEmail(
         message.subject,
         message.text,
@@ -282,5 +270,41 @@ def kept_letter(
         message.template or step.template,
         message.language,
     )
-    send_day = message.rendered_for or local_date(scheduled_for, spec.timezone)
-    return Letter(kept, dict(message.render_context), send_day, raw, sha)
+    return _composed(
+        spec,
+        step,
+        contact,
+        kept,
+        dict(message.render_context),
+        message.rendered_for or local_date(scheduled_for, spec.timezone),
+        scheduled_for=scheduled_for,
+        message_id=message.message_id,
+        settings=settings,
+    )
+
+
+def _composed(
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    rendered: RenderedEmail,
+    summary: dict[str, Any],
+    send_day: date,
+    *,
+    scheduled_for: datetime,
+    message_id: str,
+    settings: Settings,
+) -> Letter:
+    """``rendered`` composed to its final bytes: the :class:`Letter`."""
+    raw, sha = compose_letter(
+        campaign=spec,
+        contact=contact,
+        step_key=step.key,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        scheduled_for=scheduled_for,
+        message_id=message_id,
+        settings=settings,
+    )
+    return Letter(rendered, summary, send_day, raw, sha)

@@ -9,9 +9,9 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from outreach.compose import make_message_id
-from outreach.countdown import local_date, step_due
+from outreach.countdown import step_due
 from outreach.errors import NotFoundError
-from outreach.planner.letters import compose_letter, message_id_domain, render_letter, renderer_for
+from outreach.planner.letters import make_letter, message_id_domain, renderer_for
 from outreach.planner.selection import send_moment
 from outreach.repository import planning as queries
 from outreach.repository.campaigns import get_campaign, load_campaign
@@ -61,19 +61,13 @@ def preview(
         )
     due = step_due(step_spec, spec, previous_sent_at=previous_sent_at)
     scheduled = send_moment(due or now, now=now, spec=spec, contact_tz=contact.timezone)
-    send_day = local_date(scheduled, spec.timezone)
-    rendered, _ = render_letter(
-        renderer_for(settings.templates_dir), spec, step_spec, contact, send_day=send_day
-    )
-    raw, _sha = compose_letter(
-        campaign=spec,
-        contact=contact,
-        step_key=step_spec.key,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
+    letter = make_letter(
+        renderer_for(settings.templates_dir),
+        spec,
+        step_spec,
+        contact,
         scheduled_for=scheduled,
         message_id=make_message_id(domain=message_id_domain(spec, settings), unique="preview"),
         settings=settings,
     )
-    return Preview(rendered, scheduled, send_day, raw)
+    return Preview(letter.rendered, scheduled, letter.send_day, letter.raw)

@@ -53,6 +53,7 @@ class MessageParties:
 
 
 def count_contacts(session: Session) -> int:
+    """How many contacts there are (the most a campaign's audience can be)."""
     return session.execute(sa.select(sa.func.count()).select_from(Contact)).scalar_one()
 
 
@@ -65,6 +66,7 @@ def contacts_page(session: Session, *, after: int, limit: int) -> list[Contact]:
 
 
 def contacts_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Contact]:
+    """The contacts of ``ids`` that exist, by id."""
     return {c.id: c for c in session.exec(select(Contact).where(Contact.id.in_(set(ids))))}
 
 
@@ -208,6 +210,7 @@ def stale_ids(session: Session, *, campaign_id: int) -> list[int]:
 
 
 def messages_by_ids(session: Session, *, ids: Collection[int]) -> list[Message]:
+    """The messages of ``ids`` that exist, by id."""
     return list(session.exec(select(Message).where(Message.id.in_(ids)).order_by(Message.id)))
 
 
@@ -226,6 +229,7 @@ def messages_in_states(
 
 
 def steps_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Step]:
+    """The steps of ``ids`` that exist, by id."""
     return {s.id: s for s in session.exec(select(Step).where(Step.id.in_(set(ids))))}
 
 
