@@ -9,5 +9,6 @@ Modules: :mod:`.campaigns` (campaign/milestone/step rows <-> :class:`~outreach.s
 :mod:`.review` (pending messages, approvals, review locks, the queue listing), :mod:`.funnel`
 (state counts per campaign), :mod:`.jobs` (the daemon's ``job_run`` rows and advisory locks),
 :mod:`.demo` (the demo's read-only narration queries),
-:mod:`.inbound` (inbound mail and every query reply intake makes).
+:mod:`.inbound` (inbound mail and every query reply intake makes), :mod:`.planning` (what the
+planner reads and inserts: enrollments, planned messages, re-render candidates).
 """

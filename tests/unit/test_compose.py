@@ -551,6 +551,6 @@ def test_any_body_text_is_accepted_and_stays_body(text: str, html: str | None) -
 def test_address_header_check_compares_the_address_and_parses_the_name(
     value: str, display: str, addr: str, ok: bool
 ) -> None:
-    from outreach.compose import _reads_back_as
+    from outreach.compose.readback import reads_back_as as _reads_back_as
 
     assert _reads_back_as("to", value, display, addr) is ok

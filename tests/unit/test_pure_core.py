@@ -25,6 +25,7 @@ PURE = [
     "review/editfile.py",
     "replies/body.py",
     "replies/charset.py",
+    "planner/selection.py",
     "replies/classify.py",
     "replies/dsn.py",
     "replies/effects.py",

@@ -1,0 +1,310 @@
+"""One letter: rendered for its send day (the countdown it quotes is true the day it leaves)
+and composed to its final bytes (DESIGN.md rule 1: what is approved is what is sent).
+
+Everything that renders or composes a letter goes through here: planning, re-planning, the
+stale check, a reviewer's edit, previews and the benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from outreach.compose import ComposeInput, compose
+from outreach.countdown import countdown_values, local_date
+from outreach.models import Campaign, Contact, Message
+from outreach.repository.planning import message_parties
+from outreach.settings import Settings
+from outreach.spec import CampaignSpec, StepSpec
+from outreach.templating import RenderedEmail, TemplateRenderer, contact_record, day_context
+
+_RENDERERS: dict[Path, TemplateRenderer] = {}
+
+
+def renderer_for(templates_dir: Path) -> TemplateRenderer:
+    """One renderer per templates folder per process (compiled templates are cached)."""
+    key = Path(templates_dir).resolve()
+    if key not in _RENDERERS:
+        _RENDERERS[key] = TemplateRenderer(key)
+    return _RENDERERS[key]
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendDay:
+    """What every letter of one step sent on one day shares: the template context but the
+    contact (read-only values) and the countdown summary stored with each message."""
+
+    day: date
+    context: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def send_day_parts(spec: CampaignSpec, step: StepSpec, send_day: date) -> SendDay:
+    """The :class:`SendDay` of ``step`` on ``send_day`` (campaign timezone)."""
+    countdown = countdown_values(spec.milestones, send_day)
+    context = day_context(
+        campaign=spec, milestones=spec.milestones, today=send_day, step=step, countdown=countdown
+    )
+    summary = {
+        "today": send_day.isoformat(),
+        "milestones": {
+            k: {
+                "days_until": v["days_until"],
+                "weeks_until": v["weeks_until"],
+                "is_past": v["is_past"],
+            }
+            for k, v in countdown.items()
+        },
+    }
+    return SendDay(send_day, context, summary)
+
+
+def render_letter(
+    renderer: TemplateRenderer,
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    *,
+    send_day: date,
+    parts: SendDay | None = None,
+) -> tuple[RenderedEmail, dict[str, Any]]:
+    """Render ``step`` for ``contact`` as it reads on ``send_day`` (campaign timezone).
+    Returns the rendered email and the countdown values it was rendered with. ``parts``: the
+    day's shared parts when the caller has them (:func:`send_day_parts` of the same step and
+    day), else they are built here."""
+    if parts is None or parts.day != send_day:
+        parts = send_day_parts(spec, step, send_day)
+    context = dict(parts.context)
+    context["contact"] = contact_record(contact)
+    rendered = renderer.render(step.template, contact.language, context)
+    return rendered, parts.summary
+
+
+def differences(message: Message, rendered: RenderedEmail) -> list[str]:
+    """The parts (``subject``, ``text``, ``html``) in which ``rendered`` differs from what
+    ``message`` holds."""
+    out = []
+    if rendered.subject != message.subject:
+        out.append("subject")
+    if rendered.text != message.text:
+        out.append("text")
+    if (rendered.html or None) != (message.html or None):
+        out.append("html")
+    return out
+
+
+# -- composing --------------------------------------------------------------------------------
+
+
+def message_id_domain(spec_or_campaign: Any, settings: Settings) -> str:
+    """The domain of the Message-IDs of a campaign: the configured one, else the sender's."""
+    if settings.message_id_domain:
+        return settings.message_id_domain
+    email = getattr(spec_or_campaign, "sender_email", None) or spec_or_campaign.sender.email
+    return email.rsplit("@", 1)[1]
+
+
+@dataclass(frozen=True)
+class _Sender:
+    slug: str
+    name: str
+    email: str
+    reply_to: str | None
+
+
+def _sender(campaign: Campaign | CampaignSpec) -> _Sender:
+    if isinstance(campaign, Campaign):
+        return _Sender(
+            campaign.slug, campaign.sender_name, campaign.sender_email, campaign.reply_to
+        )
+    sender = campaign.sender
+    return _Sender(campaign.slug, sender.name, sender.email, sender.reply_to)
+
+
+def compose_letter(
+    *,
+    campaign: Campaign | CampaignSpec,
+    contact: Contact,
+    step_key: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    scheduled_for: datetime,
+    message_id: str,
+    settings: Settings,
+) -> tuple[bytes, str]:
+    """The final bytes (and their SHA-256) of one letter. Date is its scheduled time."""
+    sender = _sender(campaign)
+    composed = compose(
+        ComposeInput(
+            from_name=sender.name,
+            from_email=sender.email,
+            to_name=contact.name or None,
+            to_email=contact.email,
+            reply_to=sender.reply_to,
+            subject=subject,
+            text=text,
+            html=html,
+            date=scheduled_for,
+            message_id=message_id,
+            list_unsubscribe_mailto=sender.reply_to or sender.email,
+            unsubscribe_url=settings.unsubscribe_url,
+            extra_headers=(("X-Outreach-Campaign", sender.slug), ("X-Outreach-Step", step_key)),
+        )
+    )
+    return composed.raw, composed.sha256
+
+
+def recompose_message(
+    session: Session,
+    message: Message,
+    *,
+    subject: str,
+    text: str,
+    html: str | None,
+    settings: Settings,
+) -> tuple[bytes, str]:
+    """Compose ``message`` again with new content (a reviewer's edit): same headers,
+    Message-ID and Date."""
+    parties = message_parties(session, message=message)
+    return compose_letter(
+        campaign=parties.campaign,
+        contact=parties.contact,
+        step_key=parties.step.key,
+        subject=subject,
+        text=text,
+        html=html,
+        scheduled_for=message.scheduled_for,
+        message_id=message.message_id,
+        settings=settings,
+    )
+
+
+# -- the letter -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One letter rendered for its send day and composed to its final bytes."""
+
+    rendered: RenderedEmail
+    summary: dict[str, Any]
+    send_day: date
+    raw: bytes
+    sha256: str
+
+    def columns(self) -> dict[str, Any]:
+        """The message columns this letter sets."""
+        return {
+            "subject": self.rendered.subject,
+            "text": self.rendered.text,
+            "html": self.rendered.html,
+            "template": self.rendered.template,
+            "language": self.rendered.language,
+            "render_context": self.summary,
+            "rendered_for": self.send_day,
+            "raw": self.raw,
+            "content_hash": self.sha256,
+            "render_error": None,
+        }
+
+
+def make_letter(
+    renderer: TemplateRenderer,
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    *,
+    scheduled_for: datetime,
+    message_id: str,
+    settings: Settings,
+    days: dict[tuple[str, date], SendDay] | None = None,
+) -> Letter:
+    """Render ``step`` for ``contact`` as it reads on its send day (the campaign-timezone date
+    of ``scheduled_for``) and compose it. Raises :class:`OutreachError` (a template failure,
+    or content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step
+    key, day) kept by the caller across the letters of one campaign."""
+    send_day = local_date(scheduled_for, spec.timezone)
+    parts = None
+    if days is not None:
+        parts = days.get((step.key, send_day))
+        if parts is None:
+            parts = days[(step.key, send_day)] = send_day_parts(spec, step, send_day)
+    rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day, parts=parts)
+    return _composed(
+        spec,
+        step,
+        contact,
+        rendered,
+        summary,
+        send_day,
+        scheduled_for=scheduled_for,
+        message_id=message_id,
+        settings=settings,
+    )
+
+
+def kept_letter(
+    message: Message,
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    *,
+    scheduled_for: datetime,
+    settings: Settings,
+) -> Letter:
+    """The letter of a reviewer-edited ``message`` composed again for ``scheduled_for``: its
+    text is a person's and is kept as it is (only the Date moves). Raises
+    :class:`OutreachError` for content refused in a header."""
+    kept = RenderedEmail(
+        message.subject,
+        message.text,
+        message.html,
+        message.template or step.template,
+        message.language,
+    )
+    return _composed(
+        spec,
+        step,
+        contact,
+        kept,
+        dict(message.render_context),
+        message.rendered_for or local_date(scheduled_for, spec.timezone),
+        scheduled_for=scheduled_for,
+        message_id=message.message_id,
+        settings=settings,
+    )
+
+
+def _composed(
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    rendered: RenderedEmail,
+    summary: dict[str, Any],
+    send_day: date,
+    *,
+    scheduled_for: datetime,
+    message_id: str,
+    settings: Settings,
+) -> Letter:
+    """``rendered`` composed to its final bytes: the :class:`Letter`."""
+    raw, sha = compose_letter(
+        campaign=spec,
+        contact=contact,
+        step_key=step.key,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        scheduled_for=scheduled_for,
+        message_id=message_id,
+        settings=settings,
+    )
+    return Letter(rendered, summary, send_day, raw, sha)

@@ -1,0 +1,73 @@
+"""A preview: one letter rendered and composed exactly as planning at ``now`` would queue it
+(``outreach templates preview``); nothing is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session
+
+from outreach.compose import make_message_id
+from outreach.countdown import step_due
+from outreach.errors import NotFoundError
+from outreach.planner.letters import make_letter, message_id_domain, renderer_for
+from outreach.planner.selection import send_moment
+from outreach.repository import planning as queries
+from outreach.repository.campaigns import get_campaign, load_campaign
+from outreach.settings import Settings
+from outreach.spec import AfterWhen
+from outreach.templating import RenderedEmail
+
+
+@dataclass(frozen=True)
+class Preview:
+    rendered: RenderedEmail
+    scheduled_for: datetime | None
+    send_day: date
+    raw: bytes
+
+
+def preview(
+    session: Session,
+    *,
+    campaign: str,
+    step: str,
+    contact_email: str,
+    now: datetime,
+    settings: Settings,
+) -> Preview:
+    """Render and compose one letter exactly as planning at ``now`` would queue it. A
+    follow-up is previewed as if the step it follows had been sent to the contact at ``now``
+    (or when it was, if it was)."""
+    loaded = load_campaign(session, campaign=get_campaign(session, slug=campaign))
+    spec = loaded.spec
+    try:
+        step_spec = spec.step(step)
+    except KeyError:
+        known = ", ".join(s.key for s in spec.steps)
+        raise NotFoundError(
+            f"campaign {campaign!r} has no step {step!r} (steps: {known})"
+        ) from None
+    contact = queries.contact_by_email(session, email=contact_email)
+    if contact is None:
+        raise NotFoundError(f"no contact {contact_email!r}")
+    previous_sent_at = None
+    if isinstance(step_spec.when, AfterWhen):
+        previous = loaded.steps[step_spec.when.after]
+        assert previous.id is not None and contact.id is not None
+        previous_sent_at = (
+            queries.sent_at(session, step_id=previous.id, contact_id=contact.id) or now
+        )
+    due = step_due(step_spec, spec, previous_sent_at=previous_sent_at)
+    scheduled = send_moment(due or now, now=now, spec=spec, contact_tz=contact.timezone)
+    letter = make_letter(
+        renderer_for(settings.templates_dir),
+        spec,
+        step_spec,
+        contact,
+        scheduled_for=scheduled,
+        message_id=make_message_id(domain=message_id_domain(spec, settings), unique="preview"),
+        settings=settings,
+    )
+    return Preview(letter.rendered, scheduled, letter.send_day, letter.raw)

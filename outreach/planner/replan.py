@@ -1,0 +1,384 @@
+"""Letters already queued, planned again: after a campaign reload (:func:`replan`), when the
+dispatcher finds a letter would leave on another day than the one it was rendered for (the
+stale check, :func:`stale_reason_for`, and :func:`rerender` at the next planning pass), and
+when a template that failed may have been fixed (:func:`rerender`).
+
+They all take one path: :meth:`Replanning.render_again` renders and composes the letter for
+its (new) send moment, or records ``render_error``; :meth:`Replanning.requeue` puts the new
+content on the message and sends it (back) to review, through :mod:`outreach.lifecycle`. A reviewer-edited letter is
+never re-rendered (its text is a person's); only its schedule may move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from outreach.countdown import local_date
+from outreach.db import session_scope
+from outreach.errors import OutreachError, TemplateError
+from outreach.lifecycle import transition
+from outreach.models import Contact, Message, Step
+from outreach.planner.letters import (
+    Letter,
+    differences,
+    kept_letter,
+    make_letter,
+    render_letter,
+    renderer_for,
+)
+from outreach.planner.report import PlanReport, RenderError
+from outreach.planner.selection import in_audience, rescheduled, send_moment
+from outreach.repository import planning as queries
+from outreach.repository.campaigns import LoadedCampaign, load_campaign
+from outreach.review import AUTO_APPROVE_NOTE
+from outreach.settings import Settings
+from outreach.spec import AfterWhen, CampaignSpec, StepSpec
+from outreach.states import MessageStatus
+from outreach.templating import TemplateRenderer
+
+# -- the one re-render path -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replanning:
+    """What re-planning the letters of one campaign shares: the campaign, the renderer, the
+    settings, the moment (``now``) and who acts (``actor``, recorded in the events)."""
+
+    spec: CampaignSpec
+    renderer: TemplateRenderer
+    settings: Settings
+    now: datetime
+    actor: str
+
+    def render_again(
+        self,
+        session: Session,
+        message: Message,
+        step: StepSpec,
+        contact: Contact,
+        *,
+        scheduled_for: datetime,
+        reason_prefix: str = "",
+    ) -> Letter | None:
+        """``message`` rendered and composed again (same Message-ID) as it reads when it
+        leaves at ``scheduled_for``; ``None`` when that fails, the failure recorded on the
+        message as ``render_error`` (once per distinct error; ``message.render_error`` then
+        says what failed)."""
+        try:
+            return make_letter(
+                self.renderer,
+                self.spec,
+                step,
+                contact,
+                scheduled_for=scheduled_for,
+                message_id=message.message_id,
+                settings=self.settings,
+            )
+        except OutreachError as exc:  # template failures and refused header content
+            if (
+                message.status != MessageStatus.RENDER_ERROR.value
+                or message.render_error != exc.message
+            ):
+                transition(
+                    session,
+                    message,
+                    MessageStatus.RENDER_ERROR,
+                    now=self.now,
+                    actor=self.actor,
+                    reason=reason_prefix + exc.message,
+                    render_error=exc.message,
+                )
+            return None
+
+    def requeue(
+        self,
+        session: Session,
+        message: Message,
+        letter: Letter,
+        *,
+        action: str,
+        reason: str,
+        **changes: Any,
+    ) -> None:
+        """Put ``letter`` on ``message`` and send it (back) to review; a campaign that needs no
+        approval approves it again at once (and the event log says so)."""
+        transition(
+            session,
+            message,
+            MessageStatus.PENDING_REVIEW,
+            now=self.now,
+            actor=self.actor,
+            action=action,
+            reason=reason,
+            approved_hash=None,
+            **letter.columns(),
+            **changes,
+        )
+        if not self.spec.require_approval:
+            transition(
+                session,
+                message,
+                MessageStatus.APPROVED,
+                now=self.now,
+                actor=self.actor,
+                reason=AUTO_APPROVE_NOTE,
+                approved_hash=letter.sha256,
+                stale_reason=None,
+            )
+
+
+# -- render errors and stale letters, at each planning pass ------------------------------------
+
+
+def rerender(
+    engine: Engine,
+    spec: CampaignSpec,
+    ids: Sequence[int],
+    *,
+    stale: bool,
+    now: datetime,
+    settings: Settings,
+    actor: str,
+    report: PlanReport,
+) -> None:
+    """Render messages again for the day they will now leave (their schedule, or the next
+    window opening when that has passed) and send them back to review:
+
+    * ``render_error`` messages — the template may be fixed now;
+    * stale messages (``stale=True``: the dispatcher found they would leave on another day than
+      the one they were rendered for) — so that what the reviewer approves next is what will be
+      true when it leaves. One already rendered for its new day is left alone.
+    """
+    how = Replanning(spec, renderer_for(settings.templates_dir), settings, now, actor)
+    with session_scope(engine) as session:
+        messages = queries.messages_by_ids(session, ids=ids)
+        steps = queries.steps_by_id(session, ids={m.step_id for m in messages})
+        contacts = queries.contacts_by_id(session, ids={m.contact_id for m in messages})
+        for m in messages:
+            step_row, contact = steps.get(m.step_id), contacts.get(m.contact_id)
+            if step_row is None or contact is None or not step_row.active:
+                continue
+            _rerender_one(session, m, step_row.key, contact, how, stale=stale, report=report)
+
+
+def _rerender_one(
+    session: Session,
+    m: Message,
+    step_key: str,
+    contact: Contact,
+    how: Replanning,
+    *,
+    stale: bool,
+    report: PlanReport,
+) -> None:
+    spec = how.spec
+    scheduled = send_moment(m.scheduled_for, now=how.now, spec=spec, contact_tz=contact.timezone)
+    if stale and _rendered_for(m, scheduled, spec):
+        return
+    step = spec.step(step_key)
+    letter = how.render_again(session, m, step, contact, scheduled_for=scheduled)
+    if letter is None:
+        error = m.render_error or ""
+        report.render_errors.append(RenderError(spec.slug, step.key, contact.email, error))
+        return
+    how.requeue(
+        session,
+        m,
+        letter,
+        action="rerendered",
+        reason=(
+            f"stale: re-rendered for {letter.send_day}" if stale else "the template renders again"
+        ),
+        scheduled_for=scheduled,
+        due_at=scheduled,
+    )
+    report.rerendered += 1
+    if not stale:
+        report.queued += 1
+
+
+def _rendered_for(message: Message, scheduled: datetime, spec: CampaignSpec) -> bool:
+    """Whether ``message`` already reads as it will when it leaves at ``scheduled``: it keeps
+    its schedule and was rendered for that day."""
+    return (
+        local_date(scheduled, spec.timezone) == message.rendered_for
+        and scheduled == message.scheduled_for
+    )
+
+
+# -- the stale check, at send time ------------------------------------------------------------
+
+
+def stale_reason_for(
+    session: Session, message: Message, *, today: date, settings: Settings
+) -> str | None:
+    """Why ``message`` must go back to review when sent on ``today`` instead of the day it was
+    rendered for: a reason when a re-render for ``today`` differs, else ``None``. A
+    reviewer-edited message is never re-rendered (its text is a person's)."""
+    if message.edited or message.rendered_for == today or message.template is None:
+        return None
+    parties = queries.message_parties(session, message=message)
+    spec = load_campaign(session, campaign=parties.campaign).spec
+    try:
+        step = spec.step(parties.step.key)
+    except KeyError:
+        return f"step {parties.step.key!r} is no longer in the campaign"
+    renderer = renderer_for(settings.templates_dir)
+    try:
+        rendered, _ = render_letter(renderer, spec, step, parties.contact, send_day=today)
+    except TemplateError as exc:
+        return f"re-render for {today} failed: {exc.message}"
+    diffs = differences(message, rendered)
+    if not diffs:
+        return None
+    return (
+        f"rendered for {message.rendered_for}, sent on {today}: {' and '.join(diffs)} would differ"
+    )
+
+
+# -- after a campaign reload --------------------------------------------------------------------
+
+
+#: The states of a message that a reload may re-plan (not yet sent, not being sent).
+REPLANNABLE = (
+    MessageStatus.PENDING_REVIEW,
+    MessageStatus.APPROVED,
+    MessageStatus.RETRYING,
+)
+
+
+class Replanned(StrEnum):
+    """What a reload did to one message (the keys of :func:`replan`'s counts)."""
+
+    REPLANNED = "replanned"
+    CANCELLED = "cancelled"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class _Reload:
+    """What re-planning each message of a reloaded campaign shares."""
+
+    how: Replanning
+    loaded: LoadedCampaign
+    steps_by_id: dict[int, Step]
+    contacts: dict[int, Contact]
+    sent_at: dict[tuple[int, int], datetime | None]
+
+
+def replan(
+    session: Session,
+    loaded: LoadedCampaign,
+    *,
+    now: datetime,
+    settings: Settings,
+    actor: str,
+) -> dict[str, int]:
+    """After a reload: unsent messages whose schedule or content changes are re-rendered and go
+    back to ``pending_review`` (the event says why); messages of removed steps, or for
+    contacts no longer in the audience, are cancelled. Sent messages are never touched;
+    reviewer-edited messages keep their text (only their schedule may move)."""
+    counts = {outcome.value: 0 for outcome in Replanned}
+    campaign_id = loaded.campaign.id
+    assert campaign_id is not None
+    messages = queries.messages_in_states(session, campaign_id=campaign_id, statuses=REPLANNABLE)
+    if not messages:
+        return counts
+    reload = _Reload(
+        how=Replanning(loaded.spec, renderer_for(settings.templates_dir), settings, now, actor),
+        loaded=loaded,
+        steps_by_id={row.id: row for row in loaded.steps.values() if row.id is not None},
+        contacts=queries.contacts_by_id(session, ids={m.contact_id for m in messages}),
+        sent_at=queries.sent_at_by_step_and_contact(session, campaign_id=campaign_id),
+    )
+    for m in messages:
+        counts[_replan_one(session, m, reload).value] += 1
+    return counts
+
+
+def _replan_one(session: Session, m: Message, reload: _Reload) -> Replanned:
+    """Cancel, re-render or keep one message of a reloaded campaign."""
+    spec = reload.loaded.spec
+    row = reload.steps_by_id.get(m.step_id)
+    contact = reload.contacts[m.contact_id]
+    if row is None or not row.active:
+        return _cancel(session, m, reload.how, "campaign reloaded: its step was removed")
+    step = spec.step(row.key)
+    if not in_audience(contact.tags, spec, step):
+        reason = "campaign reloaded: the contact is no longer in the step's audience"
+        return _cancel(session, m, reload.how, reason)
+    scheduled = rescheduled(
+        step,
+        spec,
+        scheduled_for=m.scheduled_for,
+        previous_sent_at=_previous_sent_at(m, step, reload),
+        contact_tz=contact.timezone,
+        now=reload.how.now,
+    )
+    reasons = []
+    if scheduled != m.scheduled_for:
+        reasons.append(
+            f"schedule moved from {m.scheduled_for.isoformat()} to {scheduled.isoformat()}"
+        )
+    if m.edited and not reasons:
+        return Replanned.UNCHANGED
+    letter = _replanned_letter(session, m, step, contact, scheduled, reload.how)
+    if letter is None:  # recorded as render_error
+        return Replanned.REPLANNED
+    diffs = [] if m.edited else differences(m, letter.rendered)
+    if diffs:
+        reasons.append(f"{' and '.join(diffs)} changed")
+    if not reasons:
+        return Replanned.UNCHANGED
+    reload.how.requeue(
+        session,
+        m,
+        letter,
+        action="replanned",
+        reason="campaign reloaded: " + "; ".join(reasons),
+        stale_reason=None,
+        scheduled_for=scheduled,
+        due_at=scheduled,
+    )
+    return Replanned.REPLANNED
+
+
+def _replanned_letter(
+    session: Session,
+    m: Message,
+    step: StepSpec,
+    contact: Contact,
+    scheduled: datetime,
+    how: Replanning,
+) -> Letter | None:
+    """The new letter of ``m``, to leave at ``scheduled``: a reviewer's text is kept (composed
+    again, only its Date moves); any other is rendered again (``None`` when that fails)."""
+    if m.edited:
+        return kept_letter(
+            m, how.spec, step, contact, scheduled_for=scheduled, settings=how.settings
+        )
+    return how.render_again(
+        session, m, step, contact, scheduled_for=scheduled, reason_prefix="campaign reloaded: "
+    )
+
+
+def _cancel(session: Session, m: Message, how: Replanning, reason: str) -> Replanned:
+    transition(session, m, MessageStatus.CANCELLED, now=how.now, actor=how.actor, reason=reason)
+    return Replanned.CANCELLED
+
+
+def _previous_sent_at(m: Message, step: StepSpec, reload: _Reload) -> datetime | None:
+    """For a follow-up: when the step it follows was sent to the message's contact."""
+    if not isinstance(step.when, AfterWhen):
+        return None
+    previous = reload.loaded.steps.get(step.when.after)
+    if previous is None or previous.id is None:
+        return None
+    return reload.sent_at.get((previous.id, m.contact_id))
