@@ -5,5 +5,7 @@ model rows or named result rows, never tuple positions. Stages and CLI commands 
 state changes go through :mod:`outreach.lifecycle` (compare-and-set plus the event row).
 
 Modules: :mod:`.campaigns` (campaign/milestone/step rows <-> :class:`~outreach.spec.CampaignSpec`),
-:mod:`.contacts` (contact upserts and listing), :mod:`.suppressions` (the suppression list).
+:mod:`.contacts` (contact upserts and listing), :mod:`.suppressions` (the suppression list),
+:mod:`.outbox` (every query of dispatch: claims, send-time loads, leases, daily counts, the
+dry-run preview and the operator's queue lookups).
 """
