@@ -371,17 +371,12 @@ def run_dispatch(spec: dict[str, Any]) -> dict[str, Any]:
     sending up to ``limit`` messages."""
     from outreach.clock import FixedClock
     from outreach.db import create_engine
-    from outreach.dispatch import Dispatcher
-    from outreach.planner import stale_reason_for
+    from outreach.dispatch.runner import build_dispatcher
 
     settings = _settings(spec)
     engine = create_engine(settings.sqlalchemy_url)
     clock = FixedClock(datetime.fromisoformat(spec["now"]))
-
-    def stale_check(session, message, today):  # type: ignore[no-untyped-def]
-        return stale_reason_for(session, message, today=today, settings=settings)
-
-    dispatcher = Dispatcher(engine, settings, clock=clock, stale_check=stale_check)
+    dispatcher = build_dispatcher(engine, settings, clock=clock)
     _ready_and_wait()
     start = time.time()
     t0 = time.perf_counter()

@@ -79,17 +79,10 @@ class Daemon:
     @property
     def dispatcher(self) -> Any:
         if self._dispatcher is None:
-            from outreach.dispatch import Dispatcher
-            from outreach.planner import stale_reason_for
+            from outreach.dispatch.runner import build_dispatcher
 
-            self._dispatcher = Dispatcher(
-                self.engine,
-                self.settings,
-                clock=self.clock,
-                owner=self.instance,
-                stale_check=lambda session, message, today: stale_reason_for(
-                    session, message, today=today, settings=self.settings
-                ),
+            self._dispatcher = build_dispatcher(
+                self.engine, self.settings, clock=self.clock, owner=self.instance
             )
         return self._dispatcher
 
@@ -117,7 +110,7 @@ class Daemon:
         return str(report)
 
     def sweep_job(self) -> str:
-        from outreach.dispatch import sweep_expired
+        from outreach.dispatch.sweep import sweep_expired
 
         with session_scope(self.engine) as session:
             counts = sweep_expired(session, now=self.clock.now(), actor=f"daemon:{self.instance}")

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from outreach.db import is_postgres
 from outreach.errors import ConcurrentUpdate
 from outreach.models import Attempt, Enrollment, Event, Message
+from outreach.repository.outbox import in_chunks
 from outreach.states import EnrollmentStatus, MessageStatus, check_transition
 
 
@@ -151,7 +152,7 @@ def transition_many(
         return []
     values = {"status": to.value, "updated_at": now, **changes}
     moved: list[int] = []
-    for chunk in _chunks(ids, 500):
+    for chunk in in_chunks(ids):
         rows = session.execute(
             sa.update(Message)
             .where(Message.id.in_(chunk), Message.status == current.value)
@@ -160,25 +161,50 @@ def transition_many(
             .execution_options(synchronize_session=False)
         ).all()
         moved.extend(r[0] for r in rows)
-    if moved:
-        session.execute(
-            sa.insert(Event),
-            [
-                _event_row(
-                    now=now,
-                    actor=actor,
-                    entity="message",
-                    entity_id=mid,
-                    action=action or to.value,
-                    from_state=current.value,
-                    to_state=to.value,
-                    reason=reason,
-                    data=data,
-                )
-                for mid in moved
-            ],
-        )
+    _log_moves(
+        session,
+        [(mid, reason) for mid in moved],
+        now=now,
+        actor=actor,
+        action=action or to.value,
+        current=current,
+        to=to,
+        data=data,
+    )
     return moved
+
+
+def _log_moves(
+    session: Session,
+    moved: Sequence[tuple[int, str | None]],
+    *,
+    now: datetime,
+    actor: str,
+    action: str,
+    current: MessageStatus,
+    to: MessageStatus,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """One event row per moved message ``(id, reason)``, in one statement."""
+    if not moved:
+        return
+    session.execute(
+        sa.insert(Event),
+        [
+            _event_row(
+                now=now,
+                actor=actor,
+                entity="message",
+                entity_id=mid,
+                action=action,
+                from_state=current.value,
+                to_state=to.value,
+                reason=reason,
+                data=data,
+            )
+            for mid, reason in moved
+        ],
+    )
 
 
 def record_created(
@@ -258,12 +284,16 @@ def set_enrollment_status(
     return True
 
 
-_MESSAGE = Message.__table__  # type: ignore[attr-defined]
-_ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
 class OwnedMove:
+    """One lease-guarded move out of ``sending`` (:func:`transition_owned`): the message,
+    the lease token it must still hold, the column ``values`` to set, the event's ``reason``,
+    and the columns to set on its open ``attempt`` row (``None``: leave it)."""
+
     message_id: int
     lease_token: str
     values: Mapping[str, Any]
@@ -286,35 +316,66 @@ def transition_owned(
 
     Rows are locked (PostgreSQL) or protected by the single-writer transaction (SQLite) between
     the ownership check and the update, which is itself guarded by status and token. Every move
-    must carry the same value keys. Returns the moves applied; the rest lost their lease.
+    must carry the same value keys; ``exprs`` are column expressions set on every row. Returns
+    the moves applied; the rest lost their lease.
     """
     check_transition(MessageStatus.SENDING, to)
     if not moves:
         return []
-    owned: set[tuple[int, str]] = set()
-    ids = [m.message_id for m in moves]
-    for chunk in _chunks(ids, 500):
-        query = sa.select(_MESSAGE.c.id, _MESSAGE.c.lease_token).where(
-            _MESSAGE.c.id.in_(chunk), _MESSAGE.c.status == MessageStatus.SENDING.value
-        )
-        if is_postgres(session):
-            query = query.with_for_update()
-        owned.update((row[0], row[1]) for row in session.execute(query))
+    owned = _held_leases(session, [m.message_id for m in moves])
     mine = [m for m in moves if (m.message_id, m.lease_token) in owned]
     if not mine:
         return []
-    keys = sorted(mine[0].values)
+    _update_owned(session, mine, to=to, now=now, exprs=exprs)
+    _finish_attempts(session, [m for m in mine if m.attempt is not None])
+    _log_moves(
+        session,
+        [(m.message_id, m.reason) for m in mine],
+        now=now,
+        actor=actor,
+        action=action or to.value,
+        current=MessageStatus.SENDING,
+        to=to,
+    )
+    return mine
+
+
+def _held_leases(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
+    """``(id, lease token)`` of the ``sending`` rows among ``ids``, locked on PostgreSQL until
+    the transaction ends."""
+    held: set[tuple[int, str]] = set()
+    for chunk in in_chunks(ids):
+        query = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
+            _MESSAGES.c.id.in_(chunk), _MESSAGES.c.status == MessageStatus.SENDING.value
+        )
+        if is_postgres(session):
+            query = query.with_for_update()
+        held.update((row[0], row[1]) for row in session.execute(query))
+    return held
+
+
+def _update_owned(
+    session: Session,
+    moves: Sequence[OwnedMove],
+    *,
+    to: MessageStatus,
+    now: datetime,
+    exprs: Mapping[str, Any] | None,
+) -> None:
+    """The compare-and-set of :func:`transition_owned`, one executemany: each row moves only
+    while it is still ``sending`` under the move's token."""
+    keys = sorted(moves[0].values)
     stmt = (
-        sa.update(_MESSAGE)
+        sa.update(_MESSAGES)
         .where(
-            _MESSAGE.c.id == sa.bindparam("w_id"),
-            _MESSAGE.c.lease_token == sa.bindparam("w_tok"),
-            _MESSAGE.c.status == MessageStatus.SENDING.value,
+            _MESSAGES.c.id == sa.bindparam("w_id"),
+            _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
+            _MESSAGES.c.status == MessageStatus.SENDING.value,
         )
         .values(
             status=to.value,
-            updated_at=sa.bindparam("w_now", type_=_MESSAGE.c.updated_at.type),
-            **{k: sa.bindparam(f"v_{k}", type_=_MESSAGE.c[k].type) for k in keys},
+            updated_at=sa.bindparam("w_now", type_=_MESSAGES.c.updated_at.type),
+            **{k: sa.bindparam(f"v_{k}", type_=_MESSAGES.c[k].type) for k in keys},
             **dict(exprs or {}),
         )
     )
@@ -327,50 +388,37 @@ def transition_owned(
                 "w_now": now,
                 **{f"v_{k}": m.values[k] for k in keys},
             }
-            for m in mine
+            for m in moves
         ],
     )
-    attempt_moves = [m for m in mine if m.attempt is not None]
-    if attempt_moves:
-        akeys = sorted(attempt_moves[0].attempt or {})
-        session.execute(
-            sa.update(_ATTEMPT)
-            .where(
-                _ATTEMPT.c.message_id == sa.bindparam("w_id"),
-                _ATTEMPT.c.lease_token == sa.bindparam("w_tok"),
-                _ATTEMPT.c.finished_at.is_(None),
-            )
-            .values(**{k: sa.bindparam(f"v_{k}", type_=_ATTEMPT.c[k].type) for k in akeys}),
-            [
-                {
-                    "w_id": m.message_id,
-                    "w_tok": m.lease_token,
-                    **{f"v_{k}": (m.attempt or {})[k] for k in akeys},
-                }
-                for m in attempt_moves
-            ],
-        )
+
+
+def _finish_attempts(session: Session, moves: Sequence[OwnedMove]) -> None:
+    """Set each move's ``attempt`` columns on its open attempt row (same lease token, not yet
+    finished). Every move must carry the same attempt keys."""
+    if not moves:
+        return
+    keys = sorted(moves[0].attempt or {})
     session.execute(
-        sa.insert(Event),
+        sa.update(_ATTEMPTS)
+        .where(
+            _ATTEMPTS.c.message_id == sa.bindparam("w_id"),
+            _ATTEMPTS.c.lease_token == sa.bindparam("w_tok"),
+            _ATTEMPTS.c.finished_at.is_(None),
+        )
+        .values(**{k: sa.bindparam(f"v_{k}", type_=_ATTEMPTS.c[k].type) for k in keys}),
         [
-            _event_row(
-                now=now,
-                actor=actor,
-                entity="message",
-                entity_id=m.message_id,
-                action=action or to.value,
-                from_state=MessageStatus.SENDING.value,
-                to_state=to.value,
-                reason=m.reason,
-                data=None,
-            )
-            for m in mine
+            {
+                "w_id": m.message_id,
+                "w_tok": m.lease_token,
+                **{f"v_{k}": (m.attempt or {})[k] for k in keys},
+            }
+            for m in moves
         ],
     )
-    return mine
 
 
-_ENROLLMENT_T = Enrollment.__table__  # type: ignore[attr-defined]
+_ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 def set_enrollment_status_many(
@@ -392,14 +440,14 @@ def set_enrollment_status_many(
     for (current, to), members in groups.items():
         ids = [enr.id for enr, _, _ in members]
         moved: set[int] = set()
-        for chunk in _chunks(ids, 500):
+        for chunk in in_chunks(ids):
             moved.update(
                 row[0]
                 for row in session.execute(
-                    sa.update(_ENROLLMENT_T)
-                    .where(_ENROLLMENT_T.c.id.in_(chunk), _ENROLLMENT_T.c.status == current)
+                    sa.update(_ENROLLMENTS)
+                    .where(_ENROLLMENTS.c.id.in_(chunk), _ENROLLMENTS.c.status == current)
                     .values(status=to, updated_at=now)
-                    .returning(_ENROLLMENT_T.c.id)
+                    .returning(_ENROLLMENTS.c.id)
                 )
             )
         if len(moved) != len(ids):
@@ -407,23 +455,19 @@ def set_enrollment_status_many(
         for enr, iid, why in members:
             set_committed_value(enr, "status", to)
             set_committed_value(enr, "updated_at", now)
+            assert enr.id is not None
             events.append(
-                {
-                    "at": now,
-                    "actor": actor,
-                    "entity": "enrollment",
-                    "entity_id": enr.id,
-                    "action": to,
-                    "from_state": current,
-                    "to_state": to,
-                    "reason": why,
-                    "data": {"inbound_id": iid},
-                }
+                _event_row(
+                    now=now,
+                    actor=actor,
+                    entity="enrollment",
+                    entity_id=enr.id,
+                    action=to,
+                    from_state=current,
+                    to_state=to,
+                    reason=why,
+                    data={"inbound_id": iid},
+                )
             )
     if events:
         session.execute(sa.insert(Event), events)
-
-
-def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

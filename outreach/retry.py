@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-Outcome = Literal["sent", "retry", "failed", "auth_error", "server_backoff"]
+#: What an attempt's reply means (see the module docstring).
+DecisionKind = Literal["sent", "retry", "failed", "auth_error", "server_backoff"]
+#: Where in the SMTP transaction a reply (or a network error) came.
 Stage = Literal["connect", "mail", "rcpt", "data"]
 
 BASE_DELAY = timedelta(minutes=1)
@@ -51,7 +53,7 @@ class RetryDecision:
     permanent failure that says the recipient address is bad (5.1.x).
     """
 
-    outcome: Outcome
+    outcome: DecisionKind
     next_attempt_at: datetime | None
     reason: str
     bounce: bool = False
@@ -122,5 +124,5 @@ def decide(
         )
     delay = backoff_delay(attempts, rng)
     next_at = min(now + delay, first_attempt_at + lifetime)
-    outcome: Outcome = "server_backoff" if stage == "connect" or code == 421 else "retry"
+    outcome: DecisionKind = "server_backoff" if stage == "connect" or code == 421 else "retry"
     return RetryDecision(outcome, max(next_at, now), reason)

@@ -1,6 +1,7 @@
 """`outreach queue …` commands: messages in any state.
 
-``list`` is here; ``resolve`` and ``cancel`` belong with dispatch and are added below it.
+``list`` shows the queue; ``resolve`` and ``cancel`` are the operator actions of
+:mod:`outreach.dispatch.operator_actions`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from outreach.cli.common import (
     JsonOption,
     NowOption,
     app_context,
+    clock_option,
     console,
+    default_reviewer,
     print_json,
 )
 from outreach.states import MessageStatus
@@ -87,8 +90,7 @@ def resolve(
     now: NowOption = None,
 ) -> None:
     """Resolve a message left `unknown` by a dispatcher that died after DATA."""
-    from outreach.cli.common import clock_option, default_reviewer
-    from outreach.dispatch import resolve_unknown
+    from outreach.dispatch.operator_actions import resolve_unknown
 
     if sent == retry:
         raise typer.BadParameter("give exactly one of --sent or --retry")
@@ -114,8 +116,7 @@ def cancel(
     now: NowOption = None,
 ) -> None:
     """Cancel unsent messages (all or nothing: any sent, sending or missing id refuses all)."""
-    from outreach.cli.common import clock_option, default_reviewer
-    from outreach.dispatch import cancel_messages
+    from outreach.dispatch.operator_actions import cancel_messages
 
     app_ = app_context(ctx)
     with app_.session() as session:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,7 +21,9 @@ from outreach.cli.common import (
     console,
     print_json,
 )
-from outreach.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from outreach.dispatch.runner import SendPreview
 
 #: Outcome kinds that finish a claimed message (for the progress bar).
 _FINISHED = ("sent", "retrying", "failed", "cancelled", "stale", "released", "unknown")
@@ -41,88 +43,78 @@ def send(
 ) -> None:
     """Dispatch approved mail that is due now (inside its send window, under the daily limit),
     with a summary: sent, retrying, failed, and what was skipped and why."""
-    from outreach.dispatch import Dispatcher, _campaigns, preview_due
+    from outreach.dispatch.runner import preview_send, require_campaign, send_now
 
     app = app_context(ctx)
     clock = clock_option(now)
-    settings = app.settings
     engine = app.engine()
-    if campaign is not None:
-        with app.session() as session:
-            if not _campaigns(session, slug=campaign):
-                raise NotFoundError(f"no campaign {campaign!r}")
+    require_campaign(engine, campaign)
     if dry_run:
-        with app.session() as session:
-            items, skipped = preview_due(session, now=clock.now(), limit=limit, campaign=campaign)
-        if json_:
-            print_json({"would_send": [asdict(i) for i in items], "skipped": skipped})
-            return
-        if items:
-            table = Table(title=f"would send now ({len(items)})")
-            for column in ("id", "campaign", "to", "subject", "scheduled (UTC)", "status"):
-                table.add_column(column)
-            for i in items:
-                table.add_row(
-                    *(
-                        Text(str(v))
-                        for v in (
-                            i.id,
-                            i.campaign,
-                            i.to,
-                            i.subject,
-                            i.scheduled_for.strftime("%Y-%m-%d %H:%M"),
-                            i.status,
-                        )
-                    )
-                )
-            console.print(table)
-        else:
-            console.print("nothing is due now", markup=False)
-        for reason, n in skipped.items():
-            console.print(f"would skip {n}: {reason}", markup=False)
-        console.print("dry run: nothing was sent or changed", markup=False)
+        preview = preview_send(engine, now=clock.now(), limit=limit, campaign=campaign)
+        _print_preview(preview, json_=json_)
         return
+    if not console.is_terminal or json_:
+        summary = send_now(engine, app.settings, clock=clock, limit=limit, campaign=campaign)
+    else:
+        due = preview_send(engine, now=clock.now(), limit=limit, campaign=campaign).items
+        with _progress(total=len(due)) as on_outcome:
+            summary = send_now(
+                engine,
+                app.settings,
+                clock=clock,
+                limit=limit,
+                campaign=campaign,
+                on_outcome=on_outcome,
+            )
+    _print_summary(summary.as_dict(), json_=json_)
 
-    def stale_check(session, message, today):  # type: ignore[no-untyped-def]
-        from outreach.planner import stale_reason_for
 
-        return stale_reason_for(session, message, today=today, settings=settings)
-
-    progress: Progress | None = None
-    task = None
-    if console.is_terminal and not json_:
-        with app.session() as session:
-            due, _ = preview_due(session, now=clock.now(), limit=limit, campaign=campaign)
-        progress = Progress(
-            TextColumn("sending"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        task = progress.add_task("send", total=len(due))
+@contextmanager
+def _progress(*, total: int) -> Iterator[Callable[[str, int], None]]:
+    """A transient progress bar over ``total`` messages; yields the dispatcher's
+    ``on_outcome`` callback that advances it."""
+    progress = Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("send", total=total)
 
     def on_outcome(kind: str, n: int) -> None:
-        if progress is not None and task is not None and kind in _FINISHED:
+        if kind in _FINISHED:
             progress.advance(task, n)
 
-    dispatcher = Dispatcher(
-        engine, settings, clock=clock, stale_check=stale_check, on_outcome=on_outcome
-    )
+    with progress:
+        yield on_outcome
 
-    async def run() -> object:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, dispatcher.stop)
-        return await dispatcher.run_once(limit=limit, campaign=campaign)
 
-    if progress is not None:
-        with progress:
-            summary = asyncio.run(run())
+def _print_preview(preview: SendPreview, *, json_: bool) -> None:
+    """``send --dry-run``'s output: what would go now, and what would be skipped and why."""
+    if json_:
+        print_json({"would_send": [asdict(i) for i in preview.items], "skipped": preview.skipped})
+        return
+    if preview.items:
+        table = Table(title=f"would send now ({len(preview.items)})")
+        for column in ("id", "campaign", "to", "subject", "scheduled (UTC)", "status"):
+            table.add_column(column)
+        for i in preview.items:
+            scheduled = i.scheduled_for.strftime("%Y-%m-%d %H:%M")
+            table.add_row(
+                *(Text(str(v)) for v in (i.id, i.campaign, i.to, i.subject, scheduled, i.status))
+            )
+        console.print(table)
     else:
-        summary = asyncio.run(run())
-    data = summary.as_dict()  # type: ignore[attr-defined]
+        console.print("nothing is due now", markup=False)
+    for reason, n in preview.skipped.items():
+        console.print(f"would skip {n}: {reason}", markup=False)
+    console.print("dry run: nothing was sent or changed", markup=False)
+
+
+def _print_summary(data: dict[str, Any], *, json_: bool) -> None:
+    """A run's summary (:meth:`DispatchSummary.as_dict`): JSON, or a few lines."""
     if json_:
         print_json(data)
         return

@@ -10,5 +10,7 @@ Modules: :mod:`.campaigns` (campaign/milestone/step rows <-> :class:`~outreach.s
 (state counts per campaign), :mod:`.jobs` (the daemon's ``job_run`` rows and advisory locks),
 :mod:`.demo` (the demo's read-only narration queries),
 :mod:`.inbound` (inbound mail and every query reply intake makes), :mod:`.planning` (what the
-planner reads and inserts: enrollments, planned messages, re-render candidates).
+planner reads and inserts: enrollments, planned messages, re-render candidates),
+:mod:`.outbox` (every query of dispatch: claims, send-time loads, leases, daily counts, the
+dry-run preview and the operator's queue lookups).
 """

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from outreach.dispatch import TokenBucket, window_from_json
+from outreach.dispatch.policy import TokenBucket, window_from_json
 from outreach.retry import BASE_DELAY, MAX_DELAY, backoff_delay, decide, enhanced_status
 from outreach.review import content_ok
 from outreach.spec import END_OF_DAY

@@ -1,0 +1,84 @@
+"""Dispatch: claim due approved mail under a lease, check it again, send its stored bytes over
+SMTP, record how each attempt ended (DESIGN.md rules 1, 2, 3 and 5).
+
+The flow, per :meth:`Dispatcher.run_once`, one module per step:
+
+1. :mod:`.sweep` — leases that ran out: a row that never reached DATA goes back to
+   ``approved``; one whose DATA may have gone out becomes ``unknown`` (never resent by itself).
+2. :mod:`.claims` — one transaction: due rows that :mod:`.policy` lets go now (active
+   campaign, send window, daily limit) move to ``sending`` under a fresh lease token.
+   Committed before any SMTP traffic.
+3. :mod:`.rounds` — just before a connection's chunk is sent (while its previous chunk is on
+   the wire), the send-time checks of :mod:`.checks` (a pure function over the loaded rows);
+   the rows that pass are recorded ``data_sent`` before any of their MAIL/RCPT/DATA is sent.
+4. :mod:`.smtp` — one reused aiosmtplib connection per worker, TLS mode set explicitly, a
+   shared token bucket (:mod:`.policy`) for ``SMTP_RATE_PER_MINUTE``.
+5. :mod:`.rounds` again — outcomes recorded in batches, every update guarded by the lease
+   token: a dispatcher that lost its lease changes nothing.
+
+:mod:`.engine` is the loop that drives them; :mod:`.runner` builds it for the CLI, the daemon
+and the bench; :mod:`.operator_actions` are ``outreach queue resolve|cancel``; :mod:`.values`
+the values passed between the steps. Every query is in :mod:`outreach.repository.outbox`;
+every state change goes through :mod:`outreach.lifecycle`.
+
+The names below are re-exported for the callers that import them from ``outreach.dispatch``.
+"""
+
+from __future__ import annotations
+
+from outreach.dispatch.claims import claim_due, preview_due
+from outreach.dispatch.engine import Dispatcher
+from outreach.dispatch.operator_actions import (
+    CANCELLABLE,
+    QueueError,
+    cancel_messages,
+    resolve_unknown,
+)
+from outreach.dispatch.policy import TokenBucket, chunk_limit, window_from_json
+from outreach.dispatch.rounds import (
+    StaleCheck,
+    prepare_chunk,
+    record_and_prepare,
+    record_outcomes,
+)
+from outreach.dispatch.smtp import PlainAuthRefused, build_tls_context, open_smtp
+from outreach.dispatch.sweep import sweep_expired
+from outreach.dispatch.values import (
+    Claim,
+    ClaimBatch,
+    DispatchSummary,
+    Outcome,
+    PreparedChunk,
+    Ready,
+    SweepCounts,
+)
+from outreach.repository.outbox import DuePreview
+
+__all__ = [
+    "CANCELLABLE",
+    "Claim",
+    "ClaimBatch",
+    "DispatchSummary",
+    "Dispatcher",
+    "DuePreview",
+    "Outcome",
+    "PlainAuthRefused",
+    "PreparedChunk",
+    "QueueError",
+    "Ready",
+    "StaleCheck",
+    "SweepCounts",
+    "TokenBucket",
+    "build_tls_context",
+    "cancel_messages",
+    "chunk_limit",
+    "claim_due",
+    "open_smtp",
+    "prepare_chunk",
+    "preview_due",
+    "record_and_prepare",
+    "record_outcomes",
+    "resolve_unknown",
+    "sweep_expired",
+    "window_from_json",
+]

@@ -1,0 +1,288 @@
+"""Dispatch policy: send windows, daily limits, which due messages to claim, chunk sizes, the
+rate limiter and what an attempt's verdict means for its row. Pure.
+
+No database, no SMTP, no clock: ``now`` is a parameter, and the rate limiter is given monotonic
+time by its caller. :mod:`outreach.dispatch.claims` loads the rows these functions decide over.
+
+Decisions worth knowing:
+
+* A due message outside its recipient's window (the contact's timezone, else the campaign's) is
+  not claimed; its ``due_at`` moves to the window's next opening so it does not clog the head
+  of the queue, and its status does not change.
+* The daily limit counts ``sent`` today (campaign timezone) plus everything ``sending``; a
+  message over it waits for the next day's first window opening.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, Protocol
+
+from outreach.countdown import in_window, local_date, local_moment, next_window_opening
+from outreach.dispatch.values import Claim, Outcome, OutcomeKind, Ready
+from outreach.retry import RetryDecision
+from outreach.spec import END_OF_DAY, WEEKDAYS, SendingWindow
+from outreach.states import AttemptPhase, CampaignState
+
+#: Most rows one connection's chunk holds: checked and marked ``data_sent`` together, while the
+#: connection's previous chunk is being sent (see :func:`chunk_limit`).
+CHUNK = 50
+
+# ------------------------------------------------------------------------------------------
+# Campaign sending rules
+
+
+def window_from_json(data: Mapping[str, Any] | None) -> SendingWindow:
+    """The :class:`SendingWindow` stored in ``campaign.sending`` (days as 0=Mon… or names,
+    ``"HH:MM"`` times, ``"24:00"`` = to midnight); missing keys take the defaults."""
+    default = SendingWindow()
+    if not data:
+        return default
+    days = data.get("days")
+    day_set = (
+        frozenset(WEEKDAYS[d.lower()] if isinstance(d, str) else int(d) for d in days)
+        if days
+        else default.days
+    )
+    return SendingWindow(
+        days=day_set,
+        start=_clock_time(data.get("start"), default.start),
+        end=_clock_time(data.get("end"), default.end),
+        daily_limit=data.get("daily_limit"),
+    )
+
+
+def _clock_time(value: Any, fallback: time) -> time:
+    if value is None:
+        return fallback
+    if isinstance(value, time):
+        return value
+    if str(value).startswith("24:00"):
+        return END_OF_DAY
+    return time.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """What dispatch knows of a campaign: its timezone, send window (with the daily limit) and
+    state."""
+
+    id: int
+    slug: str
+    timezone: str
+    window: SendingWindow
+    state: str
+
+    @property
+    def active(self) -> bool:
+        return self.state == CampaignState.ACTIVE.value
+
+
+def day_bounds(now: datetime, tz: str) -> tuple[datetime, datetime]:
+    """Today in ``tz`` at ``now``, as the UTC moments of its midnight and the next one."""
+    today = local_date(now, tz)
+    return local_moment(today, time(0), tz), local_moment(today + timedelta(days=1), time(0), tz)
+
+
+def daily_remaining(limit: int | None, counted: int) -> int | None:
+    """How many more a campaign may send today (``None``: no daily limit)."""
+    if limit is None:
+        return None
+    return max(0, int(limit) - int(counted))
+
+
+# ------------------------------------------------------------------------------------------
+# Which due messages to claim
+
+
+class DueMessage(Protocol):
+    """A claimable message due now (:class:`outreach.repository.outbox.DueRow`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def campaign_id(self) -> int: ...
+    @property
+    def contact_timezone(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Selection:
+    """:func:`select_claimable`'s verdict: ``chosen`` ``(id, status)`` to claim, in due order;
+    ``bumps`` ``(id, status, new due_at)`` to wait for their window; ``scanned`` rows looked at;
+    ``skipped`` counts by reason."""
+
+    chosen: tuple[tuple[int, str], ...]
+    bumps: tuple[tuple[int, str, datetime], ...]
+    scanned: int
+    skipped: Mapping[str, int]
+
+
+def select_claimable(
+    rows: Iterable[DueMessage],
+    *,
+    campaigns: Mapping[int, CampaignInfo],
+    remaining: Mapping[int, int | None],
+    now: datetime,
+    skipped: Mapping[str, int] | None = None,
+) -> Selection:
+    """Of the due ``rows`` (of active ``campaigns``), those inside their recipient's window and
+    under their campaign's daily ``remaining`` allowance; the others get a new ``due_at``: the
+    window's next opening, or the next day's when the daily limit is reached."""
+    left = dict(remaining)
+    counts: Counter[str] = Counter(skipped or {})
+    chosen: list[tuple[int, str]] = []
+    bumps: list[tuple[int, str, datetime]] = []
+    scanned = 0
+    for row in rows:
+        scanned += 1
+        info = campaigns[row.campaign_id]
+        tz = row.contact_timezone or info.timezone
+        if not in_window(now, info.window, tz):
+            counts["outside send window"] += 1
+            bumps.append((row.id, row.status, next_window_opening(now, info.window, tz)))
+            continue
+        allowance = left[row.campaign_id]
+        if allowance is not None:
+            if allowance <= 0:
+                counts["daily limit reached"] += 1
+                tomorrow = local_date(now, info.timezone) + timedelta(days=1)
+                start = local_moment(tomorrow, time(0), info.timezone)
+                bumps.append((row.id, row.status, next_window_opening(start, info.window, tz)))
+                continue
+            left[row.campaign_id] = allowance - 1
+        chosen.append((row.id, row.status))
+    return Selection(tuple(chosen), tuple(bumps), scanned, dict(counts))
+
+
+# ------------------------------------------------------------------------------------------
+# Batches, chunks and rate
+
+
+def chunk_limit(batch: int, concurrency: int) -> int:
+    """Rows per chunk: each connection holds at most two chunks recorded ``data_sent`` (the one
+    being sent and the next), so one process never has more than ``batch`` (``dispatch_batch``)
+    rows past their send-time checks and not yet sent — what a pause or a suppression cannot
+    stop any more, and what a crash can leave ``unknown``."""
+    return max(1, min(CHUNK, batch // (2 * concurrency)))
+
+
+def chunk_size(buffered: int, *, batch: int, concurrency: int) -> int:
+    """The next chunk for one connection: the ``buffered`` claims spread over every
+    connection, at most :func:`chunk_limit`."""
+    share = -(-buffered // concurrency)
+    return max(1, min(chunk_limit(batch, concurrency), share))
+
+
+@dataclass(frozen=True)
+class ClaimSizes:
+    """How many rows one claim takes (``batch``) and how many committed claims to keep ready
+    for the connections (``buffered``)."""
+
+    batch: int
+    buffered: int
+
+
+def claim_sizes(
+    *, batch: int, concurrency: int, rate_per_minute: int | None, lease_seconds: int
+) -> ClaimSizes:
+    """Claim ``batch`` rows at a time, keeping a chunk per connection ready; under a rate
+    limit, never claim more than half a lease's worth of sending at that rate."""
+    if rate_per_minute:
+        size = max(1, min(batch, rate_per_minute * lease_seconds // 120))
+        return ClaimSizes(size, size)
+    return ClaimSizes(batch, max(batch, concurrency * CHUNK))
+
+
+class TokenBucket:
+    """A rate limiter over injected monotonic time: ``rate_per_minute`` tokens a minute, bursts
+    up to ``capacity``. :meth:`reserve` always takes a token and says how long to wait before
+    using it (tokens may go negative, so concurrent callers queue up fairly)."""
+
+    def __init__(self, rate_per_minute: float, *, capacity: float | None = None) -> None:
+        if rate_per_minute <= 0:
+            raise ValueError("rate_per_minute must be positive")
+        self.rate = rate_per_minute / 60.0
+        self.capacity = capacity if capacity is not None else max(1.0, math.floor(self.rate))
+        self.tokens = self.capacity
+        self.last: float | None = None
+
+    def reserve(self, now: float) -> float:
+        """Take one token at monotonic time ``now``; return the seconds to wait (0: go)."""
+        if self.last is not None and now > self.last:
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        if self.last is None or now > self.last:
+            self.last = now
+        self.tokens -= 1.0
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+
+# ------------------------------------------------------------------------------------------
+# What an attempt's verdict means for its row
+
+
+def attempt_outcome(
+    item: Ready,
+    decision: RetryDecision,
+    *,
+    code: int | None,
+    text: str,
+    stage: str,
+    at: datetime,
+) -> Outcome:
+    """The :class:`Outcome` to record for a reply (or a network error: ``code is None``) at
+    ``stage``: ``sent``, ``retrying`` (a retry or a server backoff) or ``failed``; the phase
+    says how far the attempt got."""
+    if code is not None:
+        phase = AttemptPhase.DONE.value
+    elif stage == "data":
+        phase = AttemptPhase.DATA_SENT.value
+    else:
+        phase = AttemptPhase.CONNECTING.value
+    if decision.outcome == "sent":
+        kind: OutcomeKind = "sent"
+    elif decision.outcome in ("retry", "server_backoff"):
+        kind = "retrying"
+    else:
+        kind = "failed"
+    return Outcome(
+        item.claim,
+        kind,
+        at,
+        phase,
+        code=code,
+        response=" ".join((text or "").split()) or None,
+        next_attempt_at=decision.next_attempt_at,
+        bounce=decision.bounce,
+        envelope_to=item.envelope_to,
+        reason=decision.reason,
+    )
+
+
+def released_outcome(
+    claim: Claim, *, at: datetime, reason: str, due_at: datetime | None = None
+) -> Outcome:
+    """A claim given back without any SMTP traffic (its attempt is not charged); ``due_at``
+    moves it to that moment when set."""
+    return Outcome(
+        claim, "released", at, AttemptPhase.CLAIMED.value, next_attempt_at=due_at, reason=reason
+    )
+
+
+def lost_during_data(claim: Claim, *, at: datetime, error: str) -> Outcome:
+    """The connection dropped (or timed out) during DATA: the server may have accepted the
+    message, so it becomes ``unknown`` (never resent silently, DESIGN.md rule 2)."""
+    return Outcome(
+        claim,
+        "unknown",
+        at,
+        AttemptPhase.DATA_SENT.value,
+        response=error,
+        reason=f"connection lost during DATA ({error}); it may have been delivered",
+    )

@@ -1,0 +1,136 @@
+"""The values dispatch passes between its steps: claims, sendable rows, attempt outcomes and
+the summaries it reports. Frozen dataclasses; no behaviour beyond presenting themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+#: How an attempt ended, as recorded: ``released`` is "never reached the server" (the message
+#: goes back to ``approved``); the others are the message states of the same name.
+OutcomeKind = Literal["sent", "retrying", "failed", "unknown", "released"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One message this dispatcher holds under ``lease_token``; ``attempt`` is its number."""
+
+    message_id: int
+    lease_token: str
+    campaign_id: int
+    contact_id: int
+    attempt: int
+    first_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    """What :func:`~outreach.dispatch.claims.claim_due` did: the claims, how many due rows it
+    looked at, and why the others were left (``{"outside send window": 3, "daily limit": 1}``)."""
+
+    claims: tuple[Claim, ...]
+    scanned: int
+    skipped: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A claimed message that passed its send-time checks: the exact bytes to send."""
+
+    claim: Claim
+    raw: bytes
+    envelope_from: str
+    envelope_to: str
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    """:func:`~outreach.dispatch.rounds.prepare_chunk`'s result: the sendable rows and what
+    happened to the others (``cancelled``, ``stale``, ``released``, ``lost_lease``)."""
+
+    ready: tuple[Ready, ...]
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended, to be written by :func:`~outreach.dispatch.rounds.record_outcomes`.
+
+    ``released``: never reached the server (attempt given back; ``due_at`` moves to
+    ``next_attempt_at`` when set). ``phase`` is how far the attempt got.
+    """
+
+    claim: Claim
+    kind: OutcomeKind
+    at: datetime
+    phase: str
+    code: int | None = None
+    response: str | None = None
+    next_attempt_at: datetime | None = None
+    bounce: bool = False
+    envelope_to: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepCounts:
+    """Expired leases found by :func:`~outreach.dispatch.sweep.sweep_expired`: back to
+    ``approved`` / now ``unknown``."""
+
+    released: int = 0
+    unknown: int = 0
+
+
+@dataclass(frozen=True)
+class DispatchSummary:
+    """What one :meth:`~outreach.dispatch.engine.Dispatcher.run_once` did. ``skipped_reasons``
+    counts due messages not claimed or not sent and why; ``lost_lease`` counts rows another
+    process took over."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    stale: int = 0
+    released: int = 0
+    unknown: int = 0
+    lost_lease: int = 0
+    swept_released: int = 0
+    swept_unknown: int = 0
+    skipped_reasons: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_counts(
+        cls, counts: Mapping[str, int], *, swept: SweepCounts, skipped: Mapping[str, int]
+    ) -> DispatchSummary:
+        """The summary of a run that wrote ``counts`` (by outcome kind) after ``swept``."""
+        return cls(
+            sent=counts.get("sent", 0),
+            retrying=counts.get("retrying", 0),
+            failed=counts.get("failed", 0),
+            cancelled=counts.get("cancelled", 0),
+            stale=counts.get("stale", 0),
+            released=counts.get("released", 0),
+            unknown=counts.get("unknown", 0),
+            lost_lease=counts.get("lost_lease", 0),
+            swept_released=swept.released,
+            swept_unknown=swept.unknown,
+            skipped_reasons=dict(skipped),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "retrying": self.retrying,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "stale": self.stale,
+            "released": self.released,
+            "unknown": self.unknown,
+            "lost_lease": self.lost_lease,
+            "swept_released": self.swept_released,
+            "swept_unknown": self.swept_unknown,
+            "skipped": dict(self.skipped_reasons),
+        }

@@ -1,0 +1,405 @@
+"""The outbox: every query dispatch runs over the message queue, with named result rows.
+
+Claims (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the whole transaction is
+``BEGIN IMMEDIATE`` — the single writer — and the claim's update is a compare-and-set on the
+status), the send-time loads, the ``data_sent`` mark, expired leases, daily-limit counts,
+the campaign facts dispatch needs, the dry-run preview and the operator's queue lookups.
+
+State changes are not made here: :mod:`outreach.lifecycle` moves a message (compare-and-set plus
+its event row); this module only supplies the rows and the column expressions a move sets.
+The caller owns the transaction: nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from outreach.db import is_postgres
+from outreach.models import Attempt, Campaign, Contact, Enrollment, Message
+from outreach.states import CLAIMABLE, AttemptPhase, MessageStatus
+
+#: Most ids one ``IN (…)`` list holds.
+ID_CHUNK = 500
+
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
+_CLAIMABLE = sorted(s.value for s in CLAIMABLE)
+
+
+def in_chunks(items: Sequence[Any], size: int = ID_CHUNK) -> Iterator[Sequence[Any]]:
+    """``items`` in consecutive slices of at most ``size`` (for ``IN (…)`` lists)."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# ------------------------------------------------------------------------------------------
+# Campaigns and daily counts
+
+
+class CampaignRow(NamedTuple):
+    """What dispatch needs of a campaign: its sending rules (``campaign.sending`` JSON) and
+    whether it is active."""
+
+    id: int
+    slug: str
+    timezone: str
+    sending: Mapping[str, Any] | None
+    state: str
+
+
+def campaign_rows(
+    session: Session, *, slug: str | None = None, ids: Iterable[int] | None = None
+) -> list[CampaignRow]:
+    """Every campaign, or the one named ``slug``, or those in ``ids``."""
+    query = sa.select(
+        Campaign.id, Campaign.slug, Campaign.timezone, Campaign.sending, Campaign.state
+    )
+    if slug is not None:
+        query = query.where(Campaign.slug == slug)
+    if ids is not None:
+        query = query.where(Campaign.id.in_(list(ids)))
+    return [CampaignRow(*row) for row in session.execute(query)]
+
+
+def count_toward_daily_limit(
+    session: Session, *, campaign_id: int, since: datetime, until: datetime
+) -> int:
+    """Messages of the campaign that count against its daily limit: ``sent`` in ``[since,
+    until)`` plus every one being sent right now."""
+    return int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(_MESSAGES)
+            .where(
+                _MESSAGES.c.campaign_id == campaign_id,
+                sa.or_(
+                    sa.and_(
+                        _MESSAGES.c.status == MessageStatus.SENT.value,
+                        _MESSAGES.c.sent_at >= since,
+                        _MESSAGES.c.sent_at < until,
+                    ),
+                    _MESSAGES.c.status == MessageStatus.SENDING.value,
+                ),
+            )
+        ).scalar_one()
+    )
+
+
+def count_due(session: Session, *, campaign_ids: Sequence[int], now: datetime) -> int:
+    """Claimable messages of these campaigns due at ``now``."""
+    return int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(_MESSAGES)
+            .where(
+                _MESSAGES.c.campaign_id.in_(list(campaign_ids)),
+                _MESSAGES.c.status.in_(_CLAIMABLE),
+                _MESSAGES.c.due_at <= now,
+            )
+        ).scalar_one()
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Claims
+
+
+class DueRow(NamedTuple):
+    """A claimable message due now, with its recipient's timezone (``None``: the campaign's)."""
+
+    id: int
+    status: str
+    campaign_id: int
+    contact_timezone: str | None
+
+
+def due_rows(
+    session: Session, *, now: datetime, campaign_ids: Sequence[int], limit: int, lock: bool
+) -> list[DueRow]:
+    """Up to ``limit`` claimable messages of ``campaign_ids`` with ``due_at <= now``, in due
+    order. ``lock`` on PostgreSQL takes them ``FOR UPDATE SKIP LOCKED`` (rows another
+    dispatcher is claiming are skipped, not waited for)."""
+    query = (
+        sa.select(_MESSAGES.c.id, _MESSAGES.c.status, _MESSAGES.c.campaign_id, Contact.timezone)
+        .join(Contact, Contact.id == _MESSAGES.c.contact_id)
+        .where(
+            _MESSAGES.c.status.in_(_CLAIMABLE),
+            _MESSAGES.c.due_at <= now,
+            _MESSAGES.c.campaign_id.in_(list(campaign_ids)),
+        )
+        .order_by(_MESSAGES.c.due_at, _MESSAGES.c.id)
+        .limit(limit)
+    )
+    if lock and is_postgres(session):
+        query = query.with_for_update(skip_locked=True, of=_MESSAGES)
+    return [DueRow(*row) for row in session.execute(query)]
+
+
+def move_due_at(session: Session, *, status: str, changes: Sequence[tuple[int, datetime]]) -> None:
+    """Set each ``(id, due_at)`` on rows still in ``status`` (no state change: a message
+    outside its window waits for the window's next opening)."""
+    if not changes:
+        return
+    session.execute(
+        sa.update(_MESSAGES)
+        .where(_MESSAGES.c.id == sa.bindparam("w_id"), _MESSAGES.c.status == status)
+        .values(due_at=sa.bindparam("v_due", type_=_MESSAGES.c.due_at.type)),
+        [{"w_id": mid, "v_due": due} for mid, due in changes],
+    )
+
+
+#: The lease columns every move out of ``sending`` clears.
+LEASE_CLEARED: Mapping[str, None] = MappingProxyType(
+    {"lease_token": None, "lease_expires_at": None}
+)
+
+
+def claim_changes(
+    *, now: datetime, owner: str, token: str, lease_expires_at: datetime
+) -> dict[str, Any]:
+    """The columns a claim sets (with the move to ``sending``): the lease, phase ``claimed``,
+    one more attempt, and the first attempt's time when this is the first."""
+    return {
+        "lease_owner": owner,
+        "lease_token": token,
+        "lease_expires_at": lease_expires_at,
+        "attempt_phase": AttemptPhase.CLAIMED.value,
+        "attempts": _MESSAGES.c.attempts + 1,
+        "first_attempt_at": sa.func.coalesce(
+            _MESSAGES.c.first_attempt_at,
+            sa.literal(now, type_=_MESSAGES.c.first_attempt_at.type),
+        ),
+    }
+
+
+def release_changes() -> dict[str, Any]:
+    """The column expressions that give a never-tried attempt back (with a move to
+    ``approved``): one attempt less, and no first attempt when it was the only one."""
+    return {
+        "attempts": sa.case((_MESSAGES.c.attempts > 0, _MESSAGES.c.attempts - 1), else_=0),
+        "first_attempt_at": sa.case(
+            (_MESSAGES.c.attempts <= 1, sa.null()), else_=_MESSAGES.c.first_attempt_at
+        ),
+    }
+
+
+class ClaimedRow(NamedTuple):
+    """A message just claimed: its attempt number and when its first attempt started."""
+
+    id: int
+    campaign_id: int
+    contact_id: int
+    attempts: int
+    first_attempt_at: datetime | None
+
+
+def claimed_rows(session: Session, *, ids: Sequence[int], token: str) -> list[ClaimedRow]:
+    """The rows among ``ids`` held under ``token``, in ``ids`` order chunk by chunk."""
+    out: list[ClaimedRow] = []
+    for chunk in in_chunks(ids):
+        out += [
+            ClaimedRow(*row)
+            for row in session.execute(
+                sa.select(
+                    _MESSAGES.c.id,
+                    _MESSAGES.c.campaign_id,
+                    _MESSAGES.c.contact_id,
+                    _MESSAGES.c.attempts,
+                    _MESSAGES.c.first_attempt_at,
+                ).where(_MESSAGES.c.id.in_(chunk), _MESSAGES.c.lease_token == token)
+            )
+        ]
+    return out
+
+
+def insert_attempts(
+    session: Session, *, attempts: Iterable[tuple[int, int]], token: str, now: datetime
+) -> None:
+    """One ``attempt`` row, phase ``claimed``, for each ``(message id, attempt number)``."""
+    rows = [
+        {
+            "message_id": mid,
+            "number": number,
+            "lease_token": token,
+            "started_at": now,
+            "phase": AttemptPhase.CLAIMED.value,
+        }
+        for mid, number in attempts
+    ]
+    if rows:
+        session.execute(sa.insert(Attempt), rows)
+
+
+# ------------------------------------------------------------------------------------------
+# Send-time loads and the data_sent mark
+
+
+class ChunkRow(NamedTuple):
+    """A claimed message as its send-time checks read it."""
+
+    id: int
+    status: str
+    lease_token: str | None
+    raw: bytes | None
+    content_hash: str | None
+    approved_hash: str | None
+    envelope_from: str | None
+    envelope_to: str | None
+    rendered_for: date | None
+
+
+def chunk_rows(session: Session, *, ids: Sequence[int]) -> list[ChunkRow]:
+    """The rows with these ids, whatever their state now."""
+    return [
+        ChunkRow(*row)
+        for row in session.execute(
+            sa.select(
+                _MESSAGES.c.id,
+                _MESSAGES.c.status,
+                _MESSAGES.c.lease_token,
+                _MESSAGES.c.raw,
+                _MESSAGES.c.content_hash,
+                _MESSAGES.c.approved_hash,
+                _MESSAGES.c.envelope_from,
+                _MESSAGES.c.envelope_to,
+                _MESSAGES.c.rendered_for,
+            ).where(_MESSAGES.c.id.in_(list(ids)))
+        )
+    ]
+
+
+def enrollment_statuses(
+    session: Session, *, contact_ids: Iterable[int], campaign_ids: Iterable[int]
+) -> dict[tuple[int, int], str]:
+    """``{(campaign id, contact id): status}`` for these contacts in these campaigns."""
+    rows = session.execute(
+        sa.select(Enrollment.campaign_id, Enrollment.contact_id, Enrollment.status).where(
+            Enrollment.contact_id.in_(list(contact_ids)),
+            Enrollment.campaign_id.in_(list(campaign_ids)),
+        )
+    )
+    return {(cid, kid): status for cid, kid, status in rows}
+
+
+def enrollment_of(session: Session, *, campaign_id: int, contact_id: int) -> Enrollment | None:
+    """The contact's enrollment in the campaign, if any."""
+    return session.execute(
+        sa.select(Enrollment).where(
+            Enrollment.campaign_id == campaign_id, Enrollment.contact_id == contact_id
+        )
+    ).scalar_one_or_none()
+
+
+def mark_data_sent(
+    session: Session, *, held: Sequence[tuple[int, str]], lease_expires_at: datetime
+) -> None:
+    """Record phase ``data_sent`` (and the extended lease) for each ``(message id, lease
+    token)`` still ``sending`` under that token, and on its open attempt row — before any of
+    their MAIL/RCPT/DATA is sent (DESIGN.md rule 2)."""
+    if not held:
+        return
+    params = [{"w_id": mid, "w_tok": token} for mid, token in held]
+    session.execute(
+        sa.update(_MESSAGES)
+        .where(
+            _MESSAGES.c.id == sa.bindparam("w_id"),
+            _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
+            _MESSAGES.c.status == MessageStatus.SENDING.value,
+        )
+        .values(attempt_phase=AttemptPhase.DATA_SENT.value, lease_expires_at=lease_expires_at),
+        params,
+    )
+    session.execute(
+        sa.update(_ATTEMPTS)
+        .where(
+            _ATTEMPTS.c.message_id == sa.bindparam("w_id"),
+            _ATTEMPTS.c.lease_token == sa.bindparam("w_tok"),
+        )
+        .values(phase=AttemptPhase.DATA_SENT.value),
+        params,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Expired leases
+
+
+class ExpiredLease(NamedTuple):
+    """A ``sending`` row whose lease ran out, and how far its attempt got."""
+
+    id: int
+    lease_token: str
+    attempt_phase: str | None
+
+
+def expired_leases(session: Session, *, now: datetime) -> list[ExpiredLease]:
+    """``sending`` rows with ``lease_expires_at < now`` (on PostgreSQL locked, skipping rows
+    another sweeper holds)."""
+    query = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token, _MESSAGES.c.attempt_phase).where(
+        _MESSAGES.c.status == MessageStatus.SENDING.value, _MESSAGES.c.lease_expires_at < now
+    )
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return [ExpiredLease(*row) for row in session.execute(query)]
+
+
+# ------------------------------------------------------------------------------------------
+# Preview and operator lookups
+
+
+@dataclass(frozen=True)
+class DuePreview:
+    """One message ``outreach send --dry-run`` would send now."""
+
+    id: int
+    campaign: str
+    to: str
+    subject: str
+    scheduled_for: datetime
+    status: str
+
+
+def due_previews(session: Session, *, ids: Sequence[int]) -> list[DuePreview]:
+    """The preview of each message in ``ids``, in ``ids`` order."""
+    out: list[DuePreview] = []
+    for chunk in in_chunks(ids):
+        rows = session.execute(
+            sa.select(
+                _MESSAGES.c.id,
+                Campaign.slug,
+                _MESSAGES.c.envelope_to,
+                _MESSAGES.c.subject,
+                _MESSAGES.c.scheduled_for,
+                _MESSAGES.c.status,
+            )
+            .join(Campaign, Campaign.id == _MESSAGES.c.campaign_id)
+            .where(_MESSAGES.c.id.in_(chunk))
+        ).all()
+        by_id = {
+            mid: DuePreview(mid, slug, to or "", subject or "", scheduled_for, status)
+            for mid, slug, to, subject, scheduled_for, status in rows
+        }
+        out += [by_id[mid] for mid in chunk]
+    return out
+
+
+def get_message(session: Session, message_id: int) -> Message | None:
+    """The message row with this id (``None`` when there is none)."""
+    return session.get(Message, message_id)
+
+
+def messages_by_id(session: Session, ids: Iterable[int]) -> dict[int, Message]:
+    """The message rows with these ids that exist, by id."""
+    found: dict[int, Message] = {}
+    for chunk in in_chunks(list(dict.fromkeys(ids))):
+        for message in session.execute(sa.select(Message).where(Message.id.in_(chunk))).scalars():
+            assert message.id is not None
+            found[message.id] = message
+    return found
