@@ -6,6 +6,7 @@ Secrets are :class:`pydantic.SecretStr`, so they print as ``**********``.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +20,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from outreach.errors import SettingsError
 
 TlsMode = Literal["starttls", "tls", "none"]
+
+#: The PostgreSQL URL schemes accepted: ``postgres://`` and ``postgresql://`` mean psycopg 3.
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
+
+#: ``OUTREACH_*`` variables that are not settings but are read elsewhere (the config file's
+#: path); names under ``OUTREACH_TEST_`` belong to the test suite.
+NOT_SETTINGS = frozenset({"OUTREACH_CONFIG"})
 
 
 class Settings(BaseSettings):
@@ -85,14 +93,11 @@ class Settings(BaseSettings):
                 "not a database URL (expected e.g. sqlite:///outreach.db or "
                 "postgresql+psycopg://user@host/db)"
             ) from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
+        if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
             raise ValueError(
                 f"unsupported database {url.get_backend_name()!r} (sqlite or postgresql)"
             )
-        if url.get_backend_name() == "postgresql" and url.drivername not in (
-            "postgresql",
-            "postgresql+psycopg",
-        ):
+        if url.get_backend_name() != "sqlite" and url.drivername not in POSTGRES_SCHEMES:
             raise ValueError("use the psycopg (v3) driver: postgresql+psycopg://…")
         return value
 
@@ -120,10 +125,9 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         """The URL with the psycopg driver made explicit for PostgreSQL."""
-        if self.database_url.startswith("postgresql://"):
-            return "postgresql+psycopg://" + self.database_url[len("postgresql://") :]
-        if self.database_url.startswith("postgres://"):
-            return "postgresql+psycopg://" + self.database_url[len("postgres://") :]
+        scheme, sep, rest = self.database_url.partition("://")
+        if sep and scheme in ("postgres", "postgresql"):
+            return f"postgresql+psycopg://{rest}"
         return self.database_url
 
     @property
@@ -171,6 +175,25 @@ def _read_toml(path: Path) -> dict[str, Any]:
             raise SettingsError(f"{path}: unknown setting {key!r}")
         data[name] = value
     return data
+
+
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """One warning line per ``OUTREACH_*`` variable in ``env`` (default ``os.environ``) that is
+    not a setting, naming the closest known one when there is one (a misspelt variable is
+    otherwise silently ignored, while an unknown key in the TOML file is refused)."""
+    environ = os.environ if env is None else env
+    known = [f"OUTREACH_{name.upper()}" for name in Settings.model_fields]
+    lines = []
+    for key in sorted(environ):
+        upper = key.upper()
+        if not upper.startswith("OUTREACH_") or upper in NOT_SETTINGS:
+            continue
+        if upper in known or upper.startswith("OUTREACH_TEST_"):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"{key} is not a setting{hint}; it is ignored")
+    return lines
 
 
 def load_settings(

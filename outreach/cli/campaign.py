@@ -24,7 +24,13 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("load")
 def load(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A campaign file, or a folder of *.toml files.")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A campaign file, or a folder of *.toml files (default: OUTREACH_CAMPAIGNS_DIR).",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
     """Validate campaign files completely, then load them (a reload updates in place)."""
@@ -33,7 +39,7 @@ def load(
     app_ = app_context(ctx)
     loads = load_campaigns(
         app_.engine(),
-        path,
+        path if path is not None else app_.settings.campaigns_dir,
         settings=app_.settings,
         now=clock_option(now).now(),
         actor=default_reviewer(None, app_.settings),

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from outreach.clock import Clock, clock_for, parse_now
 from outreach.db import Engine, Session, check_current, create_engine, session_scope
-from outreach.settings import Settings, load_settings
+from outreach.settings import Settings, load_settings, unknown_variables
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -38,6 +38,8 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config)
+            for line in unknown_variables():
+                err_console.print(f"warning: {line}", markup=False)
         return self._settings
 
     def engine(self, *, check: bool = True) -> Engine:
