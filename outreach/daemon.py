@@ -114,7 +114,7 @@ class Daemon:
 
         with session_scope(self.engine) as session:
             counts = sweep_expired(session, now=self.clock.now(), actor=f"daemon:{self.instance}")
-        return str(counts)
+        return counts.describe()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -238,6 +238,8 @@ def start(
 ) -> int:
     """Migrate, then run the daemon (forever, or each job once)."""
     migrate(engine)
+    if settings.imap_notice is not None:
+        log.warning(settings.imap_notice)
     daemon = Daemon(engine, settings, clock=clock or SystemClock())
     if once:
         results = asyncio.run(daemon.run_once())

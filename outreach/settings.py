@@ -134,6 +134,18 @@ class Settings(BaseSettings):
     def imap_configured(self) -> bool:
         return bool(self.imap_host and self.imap_username)
 
+    @property
+    def imap_notice(self) -> str | None:
+        """What an operator must know when replies are not fetched (``None`` when IMAP is
+        configured): ``status`` and the daemon's start-up log say it."""
+        if self.imap_configured:
+            return None
+        return (
+            "IMAP is not configured (OUTREACH_IMAP_HOST, OUTREACH_IMAP_USERNAME): replies are "
+            "not fetched, so stop-on-reply is off unless you import replies yourself "
+            "(outreach replies import)"
+        )
+
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict safe to print or log (secrets and URL passwords masked)."""
         from sqlalchemy.engine import make_url

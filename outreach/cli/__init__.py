@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 
 from outreach import __version__
-from outreach.cli import campaign, contacts, core, queue, replies, review, send, templates
+from outreach.cli import (
+    campaign,
+    contacts,
+    core,
+    queue,
+    replies,
+    review,
+    send,
+    status,
+    templates,
+)
 from outreach.cli.common import AppContext, err_console
 from outreach.errors import OutreachError
 
@@ -52,6 +62,7 @@ def root(
 
 
 core.register(app)
+status.register(app)
 send.register(app)
 app.add_typer(campaign.app, name="campaign", help="Load, list, show, pause and resume campaigns.")
 app.add_typer(contacts.app, name="contacts", help="Import and list contacts.")

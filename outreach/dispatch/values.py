@@ -82,6 +82,15 @@ class SweepCounts:
     released: int = 0
     unknown: int = 0
 
+    def describe(self) -> str:
+        """In words: ``expired leases: 2 back to approved, 1 unknown`` (or ``none``)."""
+        if not (self.released or self.unknown):
+            return "expired leases: none"
+        return f"expired leases: {self.released} back to approved, {self.unknown} unknown"
+
+    def __str__(self) -> str:
+        return self.describe()
+
 
 @dataclass(frozen=True)
 class DispatchSummary:

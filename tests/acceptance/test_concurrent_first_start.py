@@ -17,9 +17,7 @@ PROCESSES = 4
 def _start_together(db_url: str, *args: str) -> list[tuple[int, str]]:
     with ThreadPoolExecutor(PROCESSES) as pool:
         runs = list(
-            pool.map(
-                lambda _: run_cli_process(*args, db_url=db_url, timeout=180), range(PROCESSES)
-            )
+            pool.map(lambda _: run_cli_process(*args, db_url=db_url, timeout=180), range(PROCESSES))
         )
     return [(r.returncode, r.stderr) for r in runs]
 

@@ -13,9 +13,7 @@ from tests.cli import REPO, run_cli
 
 
 def test_misspelt_variable_is_named_with_the_closest_known_one(sqlite_db, tmp_path) -> None:
-    result = run_cli(
-        "init", db_url=sqlite_db.url, env={"OUTREACH_SMTP_PROT": "2525"}, cwd=tmp_path
-    )
+    result = run_cli("init", db_url=sqlite_db.url, env={"OUTREACH_SMTP_PROT": "2525"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (
         "warning: OUTREACH_SMTP_PROT is not a setting (did you mean OUTREACH_SMTP_PORT?); "
@@ -30,9 +28,7 @@ def test_unknown_variable_without_a_close_name_is_still_reported(sqlite_db, tmp_
 
 
 def test_known_variables_give_no_warning(sqlite_db, tmp_path) -> None:
-    result = run_cli(
-        "init", db_url=sqlite_db.url, env={"OUTREACH_SMTP_PORT": "2525"}, cwd=tmp_path
-    )
+    result = run_cli("init", db_url=sqlite_db.url, env={"OUTREACH_SMTP_PORT": "2525"}, cwd=tmp_path)
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
 
 
@@ -49,9 +45,7 @@ def test_campaign_load_without_a_path_loads_the_campaigns_dir(db, tmp_path) -> N
     folder.mkdir()
     source = (REPO / "config" / "campaigns" / "ccm-2010.toml").read_text(encoding="utf-8")
     (folder / "mine.toml").write_text(source.replace("ccm-2010", "mine-2010"), encoding="utf-8")
-    result = run_cli(
-        "campaign", "load", db_url=db.url, env={"OUTREACH_CAMPAIGNS_DIR": str(folder)}
-    )
+    result = run_cli("campaign", "load", db_url=db.url, env={"OUTREACH_CAMPAIGNS_DIR": str(folder)})
     assert result.returncode == 0, result.stderr
     assert "mine-2010: created" in result.stdout
     listed = json.loads(run_cli("campaign", "list", "--json", db_url=db.url).stdout)
@@ -79,9 +73,7 @@ def test_visual_is_used_before_editor(db, tmp_path) -> None:
         "open(path, 'w').write(''.join(text))\n",
     )
     editor = _editor(tmp_path, "editor", "sys.exit(7)\n")
-    result = run_cli(
-        "review", "edit", mid, db_url=db.url, env={"VISUAL": visual, "EDITOR": editor}
-    )
+    result = run_cli("review", "edit", mid, db_url=db.url, env={"VISUAL": visual, "EDITOR": editor})
     assert result.returncode == 0, result.stderr
     shown = run_cli("review", "show", mid, db_url=db.url)
     assert "Subject: Edited with VISUAL" in shown.stdout
