@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from outreach.compose import ComposeInput, compose
-from outreach.countdown import countdown_values, local_date
+from outreach.countdown import countdown_values, send_date
 from outreach.models import Campaign, Contact, Message
 from outreach.repository.planning import message_parties
 from outreach.settings import Settings
@@ -47,7 +47,8 @@ class SendDay:
 
 
 def send_day_parts(spec: CampaignSpec, step: StepSpec, send_day: date) -> SendDay:
-    """The :class:`SendDay` of ``step`` on ``send_day`` (campaign timezone)."""
+    """The :class:`SendDay` of ``step`` read on ``send_day`` (the recipient's date,
+    :func:`~outreach.countdown.send_date`)."""
     countdown = countdown_values(spec.milestones, send_day)
     context = day_context(
         campaign=spec, milestones=spec.milestones, today=send_day, step=step, countdown=countdown
@@ -75,7 +76,7 @@ def render_letter(
     send_day: date,
     parts: SendDay | None = None,
 ) -> tuple[RenderedEmail, dict[str, Any]]:
-    """Render ``step`` for ``contact`` as it reads on ``send_day`` (campaign timezone).
+    """Render ``step`` for ``contact`` as it reads on ``send_day`` (the recipient's date).
     Returns the rendered email and the countdown values it was rendered with. ``parts``: the
     day's shared parts when the caller has them (:func:`send_day_parts` of the same step and
     day), else they are built here."""
@@ -227,11 +228,11 @@ def make_letter(
     settings: Settings,
     days: dict[tuple[str, date], SendDay] | None = None,
 ) -> Letter:
-    """Render ``step`` for ``contact`` as it reads on its send day (the campaign-timezone date
-    of ``scheduled_for``) and compose it. Raises :class:`OutreachError` (a template failure,
+    """Render ``step`` for ``contact`` as it reads on its send day (the recipient's date at
+    ``scheduled_for``, :func:`~outreach.countdown.send_date`) and compose it. Raises :class:`OutreachError` (a template failure,
     or content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step
     key, day) kept by the caller across the letters of one campaign."""
-    send_day = local_date(scheduled_for, spec.timezone)
+    send_day = send_date(scheduled_for, contact.timezone, spec.timezone)
     parts = None
     if days is not None:
         parts = days.get((step.key, send_day))
@@ -276,7 +277,7 @@ def kept_letter(
         contact,
         kept,
         dict(message.render_context),
-        message.rendered_for or local_date(scheduled_for, spec.timezone),
+        message.rendered_for or send_date(scheduled_for, contact.timezone, spec.timezone),
         scheduled_for=scheduled_for,
         message_id=message.message_id,
         settings=settings,

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from outreach.countdown import local_date
+from outreach.countdown import send_date
 from outreach.db import session_scope
 from outreach.errors import OutreachError, TemplateError
 from outreach.lifecycle import transition
@@ -180,7 +180,7 @@ def _rerender_one(
 ) -> None:
     spec = how.spec
     scheduled = send_moment(m.scheduled_for, now=how.now, spec=spec, contact_tz=contact.timezone)
-    if stale and _rendered_for(m, scheduled, spec):
+    if stale and _rendered_for(m, scheduled, spec, contact.timezone):
         return
     step = spec.step(step_key)
     letter = how.render_again(session, m, step, contact, scheduled_for=scheduled)
@@ -204,11 +204,13 @@ def _rerender_one(
         report.queued += 1
 
 
-def _rendered_for(message: Message, scheduled: datetime, spec: CampaignSpec) -> bool:
+def _rendered_for(
+    message: Message, scheduled: datetime, spec: CampaignSpec, contact_tz: str | None
+) -> bool:
     """Whether ``message`` already reads as it will when it leaves at ``scheduled``: it keeps
-    its schedule and was rendered for that day."""
+    its schedule and was rendered for the day its recipient reads it then."""
     return (
-        local_date(scheduled, spec.timezone) == message.rendered_for
+        send_date(scheduled, contact_tz, spec.timezone) == message.rendered_for
         and scheduled == message.scheduled_for
     )
 

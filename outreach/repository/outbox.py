@@ -242,7 +242,8 @@ def insert_attempts(
 
 
 class ChunkRow(NamedTuple):
-    """A claimed message as its send-time checks read it."""
+    """A claimed message as its send-time checks read it, with its recipient's timezone
+    (``None``: the campaign's)."""
 
     id: int
     status: str
@@ -253,6 +254,7 @@ class ChunkRow(NamedTuple):
     envelope_from: str | None
     envelope_to: str | None
     rendered_for: date | None
+    contact_timezone: str | None
 
 
 def chunk_rows(session: Session, *, ids: Sequence[int]) -> list[ChunkRow]:
@@ -270,7 +272,10 @@ def chunk_rows(session: Session, *, ids: Sequence[int]) -> list[ChunkRow]:
                 _MESSAGES.c.envelope_from,
                 _MESSAGES.c.envelope_to,
                 _MESSAGES.c.rendered_for,
-            ).where(_MESSAGES.c.id.in_(list(ids)))
+                Contact.timezone,
+            )
+            .join(Contact, Contact.id == _MESSAGES.c.contact_id)
+            .where(_MESSAGES.c.id.in_(list(ids)))
         )
     ]
 
