@@ -52,7 +52,12 @@ from outreach.dispatch.policy import (
     lost_during_data,
     released_outcome,
 )
-from outreach.dispatch.rounds import StaleCheck, record_and_prepare, record_outcomes
+from outreach.dispatch.rounds import (
+    StaleCheck,
+    StaleRerender,
+    record_and_prepare,
+    record_outcomes,
+)
 from outreach.dispatch.smtp import PlainAuthRefused, SmtpConnection, build_tls_context
 from outreach.dispatch.sweep import sweep_expired
 from outreach.dispatch.values import Claim, DispatchSummary, Outcome, Ready, SweepCounts
@@ -114,7 +119,8 @@ class Dispatcher:
 
     ``stale_check(session, message, today) -> reason | None`` is asked when a message goes out
     on another day than the one it was rendered for (``None``: no re-render check);
-    :func:`outreach.dispatch.runner.build_dispatcher` wires in the planner's.
+    ``rerender_stale(session, ids, now, actor)`` renders the messages it sent back to review
+    again at once; :func:`outreach.dispatch.runner.build_dispatcher` wires in the planner's.
     """
 
     def __init__(
@@ -125,6 +131,7 @@ class Dispatcher:
         clock: Clock,
         owner: str | None = None,
         stale_check: StaleCheck | None = None,
+        rerender_stale: StaleRerender | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         on_outcome: Callable[[str, int], None] | None = None,
@@ -134,6 +141,7 @@ class Dispatcher:
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stale_check = stale_check
+        self.rerender_stale = rerender_stale
         self.rng = rng or random.Random()
         self.monotonic = monotonic
         self.on_outcome = on_outcome
@@ -457,6 +465,7 @@ class Dispatcher:
                     actor=self.owner,
                     lease_seconds=self.settings.lease_seconds,
                     stale_check=self.stale_check,
+                    rerender_stale=self.rerender_stale,
                 )
             except BaseException as exc:
                 # nothing more can be checked or recorded: stop every worker

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,11 +17,11 @@ from outreach.clock import Clock
 from outreach.db import session_scope
 from outreach.dispatch.claims import campaign_exists, preview_due
 from outreach.dispatch.engine import Dispatcher
-from outreach.dispatch.rounds import StaleCheck
+from outreach.dispatch.rounds import StaleCheck, StaleRerender
 from outreach.dispatch.values import DispatchSummary
 from outreach.errors import NotFoundError
 from outreach.models import Message
-from outreach.planner import stale_reason_for
+from outreach.planner.replan import rerender_stale, stale_reason_for
 from outreach.repository.outbox import DuePreview
 from outreach.settings import Settings
 
@@ -36,6 +36,16 @@ def planner_stale_check(settings: Settings) -> StaleCheck:
     return stale_check
 
 
+def planner_rerender(settings: Settings) -> StaleRerender:
+    """What every dispatcher does with a letter it sends back to review as stale: the
+    planner renders it again at once (:func:`outreach.planner.replan.rerender_stale`)."""
+
+    def rerender(session: Session, ids: Sequence[int], now: datetime, actor: str) -> None:
+        rerender_stale(session, ids, now=now, settings=settings, actor=actor)
+
+    return rerender
+
+
 def build_dispatcher(
     engine: Engine,
     settings: Settings,
@@ -44,13 +54,15 @@ def build_dispatcher(
     owner: str | None = None,
     on_outcome: Callable[[str, int], None] | None = None,
 ) -> Dispatcher:
-    """A :class:`Dispatcher` over ``engine`` with the planner's stale check wired in."""
+    """A :class:`Dispatcher` over ``engine`` with the planner's stale check and re-render
+    wired in."""
     return Dispatcher(
         engine,
         settings,
         clock=clock,
         owner=owner,
         stale_check=planner_stale_check(settings),
+        rerender_stale=planner_rerender(settings),
         on_outcome=on_outcome,
     )
 
