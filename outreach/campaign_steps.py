@@ -1,7 +1,9 @@
 """A campaign file's ``[[steps]]``: each step's template, audience and ``when`` (one of the
 three forms), and the checks across steps (follow-ups name a step that exists, no cycles).
 
-Pure apart from the optional template check, which looks for ``templates_dir/<template>.j2``.
+Pure apart from the optional template checks: the file ``templates_dir/<template>.j2`` must
+exist, and an injected ``check_template`` (``campaign load`` passes the renderer's) must find
+it compiles.
 Errors are :class:`~outreach.errors.CampaignFileError` lines naming the file and the key.
 """
 
@@ -9,12 +11,14 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from outreach.campaign_fields import FieldReader, kind_of
+from outreach.errors import CampaignFileError
 from outreach.spec import (
     AfterWhen,
     DateWhen,
@@ -30,15 +34,22 @@ from outreach.spec import (
 TEMPLATE_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 
 
+#: ``check_template(name) -> problems``: what is wrong with a template's files (one line each,
+#: naming file and line), for a caller that can compile templates.
+TemplateCheck = Callable[[str], list[str]]
+
+
 @dataclass(frozen=True)
 class StepContext:
     """What parsing a step needs from the rest of the file: its milestones, send window and
-    (canonical) timezone, and where templates live (None: not checked)."""
+    (canonical) timezone, where templates live (None: not checked) and how to compile one
+    (None: not compiled)."""
 
     milestones: tuple[MilestoneSpec, ...]
     sending: SendingWindow
     timezone: str
     templates_dir: Path | None = None
+    check_template: TemplateCheck | None = None
 
 
 WHEN_FORMS = (
@@ -153,6 +164,11 @@ def _parse_step(
     if any(s.key == key for s in earlier):
         raise p.fail(f"{where}.key", f"duplicate step key {key!r}")
     template = _template(p, item["template"], f"{where}.template", ctx.templates_dir)
+    if ctx.check_template is not None:
+        problems = ctx.check_template(template)
+        if problems:
+            lines = [p.fail(f"{where}.template", problem).message for problem in problems]
+            raise CampaignFileError("\n".join(lines))
     when = parse_when(p, item["when"], f"{where}.when", ctx)
     audience_tags = None
     if "audience" in item:
@@ -191,14 +207,23 @@ def check_follow_ups(p: FieldReader, steps: tuple[StepSpec, ...]) -> None:
                 break  # a cycle further up the chain; reported when its own step is checked
 
 
-def parse_steps(p: FieldReader, value: Any, ctx: StepContext) -> tuple[StepSpec, ...]:
-    """The ``[[steps]]`` array: at least one step, unique keys, follow-ups checked."""
+def parse_steps(p: FieldReader, value: Any, ctx: StepContext) -> tuple[StepSpec, ...] | None:
+    """The ``[[steps]]`` array: at least one step, unique keys, follow-ups checked. Each step is
+    read on its own: a bad one's problem is kept in ``p.problems`` and ``None`` is returned once
+    every step was read; follow-ups are checked when all are good."""
     if not isinstance(value, list):
         raise p.fail("steps", "must be an array of tables ([[steps]])")
     if not value:
         raise p.fail("steps", "a campaign needs at least one step")
     steps: list[StepSpec] = []
+    bad = 0
     for i, raw in enumerate(value):
-        steps.append(_parse_step(p, raw, i, steps, ctx))
+        step = p.attempt(lambda i=i, raw=raw: _parse_step(p, raw, i, steps, ctx))
+        if step is None:
+            bad += 1
+        else:
+            steps.append(step)
+    if bad:
+        return None  # the bad steps' problems are kept in p.problems
     check_follow_ups(p, tuple(steps))
     return tuple(steps)

@@ -15,6 +15,7 @@ from outreach.cli.common import (
     clock_option,
     console,
     default_reviewer,
+    err_console,
     print_json,
 )
 
@@ -55,6 +56,8 @@ def load(
                 f"{item.replanned.get('cancelled', 0)} cancelled"
             )
         console.print(line, markup=False)
+        for warning in item.warnings:
+            err_console.print(f"warning: {warning}", markup=False)
 
 
 @app.command("list")

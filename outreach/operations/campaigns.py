@@ -12,6 +12,8 @@ from outreach.campaigns import load_campaign_path
 from outreach.db import Engine, Session, session_scope
 from outreach.funnel import milestone_countdown
 from outreach.planner import replan
+from outreach.planner.letters import renderer_for
+from outreach.planner.selection import past_step_note
 from outreach.repository.campaigns import (
     SaveResult,
     get_campaign,
@@ -26,20 +28,27 @@ from outreach.states import CampaignState
 
 @dataclass(frozen=True)
 class CampaignLoad:
-    """What loading one campaign file did, and how many queued messages it re-planned or
-    cancelled (``{"replanned": n, "cancelled": n}``; empty when nothing was re-planned)."""
+    """What loading one campaign file did, how many queued messages it re-planned or
+    cancelled (``{"replanned": n, "cancelled": n}``; empty when nothing was re-planned), and
+    a warning for each step whose date is past (:func:`~outreach.planner.selection.past_step_note`)."""
 
     result: SaveResult
     replanned: dict[str, int]
+    warnings: tuple[str, ...] = ()
 
 
 def load_campaigns(
     engine: Engine, path: Path, *, settings: Settings, now: datetime, actor: str
 ) -> list[CampaignLoad]:
-    """Validate every campaign file under ``path`` completely, then save them all in one
-    transaction (and re-plan unsent messages a change affects). A bad file raises
-    :class:`~outreach.errors.CampaignFileError` and nothing is written."""
-    specs = load_campaign_path(Path(path), templates_dir=Path(settings.templates_dir))
+    """Validate every campaign file under ``path`` completely — each file, and every template
+    its steps use must compile — then save them all in one transaction (and re-plan unsent
+    messages a change affects). Any problem raises one
+    :class:`~outreach.errors.CampaignFileError` naming every problem of every file, and
+    nothing is written."""
+    templates_dir = Path(settings.templates_dir)
+    specs = load_campaign_path(
+        Path(path), templates_dir=templates_dir, check_template=renderer_for(templates_dir).check
+    )
     out = []
     with session_scope(engine) as session:
         for spec in specs:
@@ -48,7 +57,8 @@ def load_campaigns(
             if result.action == "updated":
                 loaded = load_campaign(session, campaign=get_campaign(session, slug=spec.slug))
                 replanned = replan(session, loaded, now=now, settings=settings, actor=actor)
-            out.append(CampaignLoad(result, replanned))
+            warnings = (past_step_note(step, spec, now) for step in spec.steps)
+            out.append(CampaignLoad(result, replanned, tuple(w for w in warnings if w)))
     return out
 
 
