@@ -34,10 +34,20 @@ def import_(
         list[str] | None,
         typer.Option("--tag", help="Add this tag to every imported contact (repeatable)."),
     ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            "--delimiter",
+            help="The field separator, e.g. ';' or 'tab' (default: read from the header line).",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
-    """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated."""
-    from outreach.operations.contacts import import_contacts
+    """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated.
+    Fields separated by ',' or ';' (or tabs), told apart by the header line; tags by ';' or
+    ','."""
+    from outreach.operations.contacts import import_contacts, problem_counts
 
     app_ = app_context(ctx)
     engine = app_.engine()
@@ -61,16 +71,26 @@ def import_(
             skip_invalid=skip_invalid,
             tags=tuple(tag or ()),
             progress=lambda n: bar.update(task, completed=n),
+            delimiter="\t" if delimiter == "tab" else delimiter,
         )
     for error in result.parsed.errors:
         err_console.print(f"skipped: {error}", markup=False)
     r = result.result
     assert r is not None
+    parsed = result.parsed
+    problems, rows = problem_counts(parsed)
+    skipped = f", {rows} skipped ({problems})" if parsed.errors else ""
     console.print(
-        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged"
-        + (f", {len(result.parsed.errors)} bad row(s) skipped" if result.parsed.errors else ""),
+        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged{skipped}",
         markup=False,
     )
+    used = ", ".join(result.audience_tags)
+    for name, n in result.unused_tags.items():
+        err_console.print(
+            f"warning: tag {name!r} ({n} contact{'s' if n != 1 else ''}) is in no campaign's "
+            f"audience (audiences use: {used})",
+            markup=False,
+        )
 
 
 @app.command("list")

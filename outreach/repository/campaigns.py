@@ -145,6 +145,18 @@ def active_templates(session: Session) -> list[str]:
     return sorted(set(session.exec(select(Step.template).where(Step.active == True))))  # noqa: E712
 
 
+def audience_tags(session: Session) -> set[str]:
+    """Every tag some campaign's audience names: the campaigns' ``[audience] tags`` and their
+    active steps' ``audience`` tags."""
+    tags: set[str] = set()
+    for campaign_tags in session.exec(select(Campaign.audience_tags)):
+        tags.update(campaign_tags or ())
+    steps = session.exec(select(Step.audience_tags).where(Step.active == True))  # noqa: E712
+    for step_tags in steps:
+        tags.update(step_tags or ())
+    return tags
+
+
 @dataclass(frozen=True)
 class SaveResult:
     slug: str
