@@ -88,12 +88,7 @@ class Daemon:
 
     async def dispatch_job(self) -> str:
         summary = await self.dispatcher.run_once()
-        return (
-            ", ".join(
-                f"{k} {v}" for k, v in summary.as_dict().items() if v and not isinstance(v, dict)
-            )
-            or "nothing due"
-        )
+        return summary.describe()
 
     def replies_job(self) -> str:
         if not self.settings.imap_configured:

@@ -21,9 +21,11 @@ from outreach.cli.common import (
     console,
     print_json,
 )
+from outreach.errors import DispatchError
 
 if TYPE_CHECKING:
     from outreach.dispatch.runner import SendPreview
+    from outreach.dispatch.values import DispatchSummary
 
 #: Outcome kinds that finish a claimed message (for the progress bar).
 _FINISHED = ("sent", "retrying", "failed", "cancelled", "stale", "released", "unknown")
@@ -66,7 +68,8 @@ def send(
                 campaign=campaign,
                 on_outcome=on_outcome,
             )
-    _print_summary(summary.as_dict(), json_=json_)
+    relay = f"{app.settings.smtp_host}:{app.settings.smtp_port}"
+    _print_summary(summary, json_=json_, relay=relay)
 
 
 @contextmanager
@@ -113,17 +116,32 @@ def _print_preview(preview: SendPreview, *, json_: bool) -> None:
     console.print("dry run: nothing was sent or changed", markup=False)
 
 
-def _print_summary(data: dict[str, Any], *, json_: bool) -> None:
-    """A run's summary (:meth:`DispatchSummary.as_dict`): JSON, or a few lines."""
+def _print_summary(summary: DispatchSummary, *, json_: bool, relay: str) -> None:
+    """A run's summary: JSON, or a line of counts, then each reason mail did not go
+    (``2 retrying: connection refused by 127.0.0.1:25``) and what was skipped. Raises
+    :class:`DispatchError` (exit 1) when the relay could not be reached at all."""
+    data = summary.as_dict()
     if json_:
         print_json(data)
-        return
+    else:
+        _print_lines(data)
+    if summary.relay_unreachable:
+        raise DispatchError(
+            f"the SMTP relay {relay} could not be reached, so nothing was sent (check "
+            "OUTREACH_SMTP_HOST and OUTREACH_SMTP_PORT); the messages will be retried"
+        )
+
+
+def _print_lines(data: dict[str, Any]) -> None:
     parts = [
         f"{data[k]} {k}"
         for k in ("sent", "retrying", "failed", "cancelled", "stale", "unknown", "released")
         if data[k] or k == "sent"
     ]
     console.print(", ".join(parts), markup=False)
+    for kind, by_reason in data["reasons"].items():
+        for reason, n in by_reason.items():
+            console.print(f"{n} {kind}: {reason}", markup=False)
     if data["lost_lease"]:
         console.print(
             f"{data['lost_lease']} message(s) were taken over by another dispatcher", markup=False

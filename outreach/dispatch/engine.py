@@ -79,6 +79,11 @@ class RunState:
 
     counts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    #: messages that did not go, by (outcome kind, reason)
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: connections that could not be made / SMTP replies received
+    connect_failures: int = 0
+    reached: bool = False
     #: outcomes not yet written
     pending: list[Outcome] = field(default_factory=list)
     #: claimed (committed) rows no worker has taken yet
@@ -244,7 +249,13 @@ class Dispatcher:
         await self._flush(run)
 
     def _summary(self, run: RunState, swept: SweepCounts) -> DispatchSummary:
-        return DispatchSummary.from_counts(run.counts, swept=swept, skipped=run.skipped)
+        return DispatchSummary.from_counts(
+            run.counts,
+            swept=swept,
+            skipped=run.skipped,
+            reasons=run.reasons,
+            relay_unreachable=run.connect_failures > 0 and not run.reached,
+        )
 
     async def _claimer(
         self,
@@ -366,6 +377,8 @@ class Dispatcher:
             outcome = await self._send_one(run, connection, item)
             # appended after the await: the database round may have swapped the list meanwhile
             run.pending.append(outcome)
+            if outcome.kind not in ("sent", "released"):
+                run.reasons[(outcome.kind, outcome.reason or outcome.response or "")] += 1
             if len(run.pending) >= FLUSH_EVERY:
                 run.db_wake.set()
 
@@ -378,6 +391,10 @@ class Dispatcher:
         except (SmtpAuthError, SmtpTlsError, PlainAuthRefused) as exc:
             run.fail(exc)
             return released_outcome(claim, at=self.clock.now(), reason=str(exc))
+        if result.stage == "connect":
+            run.connect_failures += 1
+        else:
+            run.reached = True
         if result.lost and result.stage == "data":
             return lost_during_data(claim, at=self.clock.now(), error=result.text)
         decision = self._decide(claim, result.code, result.text, result.stage)
@@ -478,6 +495,7 @@ class Dispatcher:
             for counts in (written, prepared.counts):
                 run.tally(counts)
                 self._notify(counts)
+            run.reasons.update(prepared.reasons)
             by_id = {r.claim.message_id: r for r in prepared.ready}
             for part, fut in requests:
                 if not fut.done():

@@ -78,6 +78,7 @@ def prepare_chunk(
     returned :class:`Ready` rows.
     """
     counts: Counter[str] = Counter()
+    reasons: Counter[tuple[str, str]] = Counter()
     if not claims:
         return PreparedChunk((), counts)
     by_id = {c.message_id: c for c in claims}
@@ -92,18 +93,19 @@ def prepare_chunk(
             session, moves, to=target, now=now, actor=actor, action=action, exprs=exprs
         )
         counts[action] += len(applied)
+        reasons.update((action, m.reason or action) for m in applied)
         if verdict == Verdict.STALE and applied:
             _back_to_review(session, [m.message_id for m in applied], now, actor, rerender_stale)
     ready = tuple(c.ready for c in checks if c.ready is not None and c.verdict == Verdict.SEND)
     if not ready:
-        return PreparedChunk((), counts)
+        return PreparedChunk((), counts, reasons)
     # Rule 2: recorded before any MAIL/RCPT/DATA of these rows is sent.
     outbox.mark_data_sent(
         session,
         held=[(r.claim.message_id, r.claim.lease_token) for r in ready],
         lease_expires_at=now + timedelta(seconds=lease_seconds),
     )
-    return PreparedChunk(ready, counts)
+    return PreparedChunk(ready, counts, reasons)
 
 
 def _back_to_review(
