@@ -40,13 +40,18 @@ def list_messages(
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=1, help="At most this many messages.")
     ] = None,
+    now: NowOption = None,
 ) -> None:
-    """Messages in any state (or one --status), oldest scheduled first."""
-    from outreach.review import list_queue
+    """Messages in any state (or one --status), oldest scheduled first, with when each will
+    next be tried and why it waits (send window, daily limit, retry backoff, paused campaign,
+    review)."""
+    from outreach.dispatch.waits import queue_listing
 
     app_ = app_context(ctx)
     with app_.session() as session:
-        items = list_queue(session, status=status, campaign=campaign, limit=limit)
+        items = queue_listing(
+            session, now=clock_option(now).now(), status=status, campaign=campaign, limit=limit
+        )
     if json_:
         print_json([asdict(item) for item in items])
         return
@@ -58,6 +63,7 @@ def list_messages(
         table.add_column(column)
     table.add_column("attempts", justify="right")
     table.add_column("last SMTP reply")
+    table.add_column("next try (UTC)")
     for item in items:
         reply = " ".join(str(p) for p in (item.smtp_code, item.smtp_response) if p is not None)
         table.add_row(
@@ -73,10 +79,18 @@ def list_messages(
                     item.scheduled_for[:16].replace("T", " "),
                     item.attempts,
                     reply,
+                    _next_try(item.next_try_at, item.waiting_reason),
                 )
             )
         )
     console.print(table)
+
+
+def _next_try(at: str | None, reason: str | None) -> str:
+    """``2010-04-21 07:00: outside the send window (…)`` (or just the reason)."""
+    if reason is None:
+        return ""
+    return f"{at[:16].replace('T', ' ')}: {reason}" if at else reason
 
 
 @app.command()

@@ -97,7 +97,13 @@ def _progress(*, total: int) -> Iterator[Callable[[str, int], None]]:
 def _print_preview(preview: SendPreview, *, json_: bool) -> None:
     """``send --dry-run``'s output: what would go now, and what would be skipped and why."""
     if json_:
-        print_json({"would_send": [asdict(i) for i in preview.items], "skipped": preview.skipped})
+        print_json(
+            {
+                "would_send": [asdict(i) for i in preview.items],
+                "skipped": preview.skipped,
+                "waiting": [asdict(w) for w in preview.waiting],
+            }
+        )
         return
     if preview.items:
         table = Table(title=f"would send now ({len(preview.items)})")
@@ -111,8 +117,9 @@ def _print_preview(preview: SendPreview, *, json_: bool) -> None:
         console.print(table)
     else:
         console.print("nothing is due now", markup=False)
-    for reason, n in preview.skipped.items():
-        console.print(f"would skip {n}: {reason}", markup=False)
+    for w in preview.waiting:
+        when = f"next try {w.next_try_at:%Y-%m-%d %H:%M} UTC" if w.next_try_at else "no next try"
+        console.print(f"waiting {w.count}: {w.reason} — {when}", markup=False)
     console.print("dry run: nothing was sent or changed", markup=False)
 
 

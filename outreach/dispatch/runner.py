@@ -19,6 +19,7 @@ from outreach.dispatch.claims import campaign_exists, preview_due
 from outreach.dispatch.engine import Dispatcher
 from outreach.dispatch.rounds import StaleCheck, StaleRerender
 from outreach.dispatch.values import DispatchSummary
+from outreach.dispatch.waits import Waiting, waiting_now
 from outreach.errors import NotFoundError
 from outreach.models import Message
 from outreach.planner.replan import rerender_stale, stale_reason_for
@@ -78,20 +79,23 @@ def require_campaign(engine: Engine, slug: str | None) -> None:
 
 @dataclass(frozen=True)
 class SendPreview:
-    """What ``outreach send`` would send now (``items``), and why other due messages would be
-    left (``skipped``: reason → count)."""
+    """What ``outreach send`` would send now (``items``), why other due messages would be
+    left (``skipped``: reason → count), and every other approved or retrying message grouped
+    by why it waits, with its next try (``waiting``)."""
 
     items: list[DuePreview]
     skipped: dict[str, int]
+    waiting: list[Waiting]
 
 
 def preview_send(
     engine: Engine, *, now: datetime, limit: int | None, campaign: str | None
 ) -> SendPreview:
-    """What a send at ``now`` would take, changing nothing."""
+    """What a send at ``now`` would take, and what waits and until when; changing nothing."""
     with session_scope(engine) as session:
         items, skipped = preview_due(session, now=now, limit=limit, campaign=campaign)
-    return SendPreview(items, skipped)
+        waiting = waiting_now(session, now=now, campaign=campaign, sending=[i.id for i in items])
+    return SendPreview(items, skipped, waiting)
 
 
 def send_now(
