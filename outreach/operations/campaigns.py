@@ -13,7 +13,7 @@ from outreach.db import Engine, Session, session_scope
 from outreach.funnel import milestone_countdown
 from outreach.planner import replan
 from outreach.planner.letters import renderer_for
-from outreach.planner.selection import past_step_note
+from outreach.planner.selection import in_audience, past_step_note
 from outreach.repository.campaigns import (
     SaveResult,
     get_campaign,
@@ -22,6 +22,7 @@ from outreach.repository.campaigns import (
     set_campaign_state,
     when_to_json,
 )
+from outreach.repository.contacts import list_contacts
 from outreach.settings import Settings
 from outreach.states import CampaignState
 
@@ -60,6 +61,47 @@ def load_campaigns(
             warnings = (past_step_note(step, spec, now) for step in spec.steps)
             out.append(CampaignLoad(result, replanned, tuple(w for w in warnings if w)))
     return out
+
+
+@dataclass(frozen=True)
+class AudienceSplit:
+    """Who of the contacts a campaign writes to: how many are in its audience, and those who
+    are not, with their tags (why the number of enrollments is not the number of contacts)."""
+
+    audience_tags: tuple[str, ...]
+    inside: int
+    outside: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def total(self) -> int:
+        return self.inside + len(self.outside)
+
+    def describe(self) -> str:
+        """``38 of the 42 contacts are in the campaign's audience (…); the other 4 get no
+        letters: a@example.org (ratified, europe), …``"""
+        tags = ", ".join(self.audience_tags) or "none: every contact"
+        head = (
+            f"{self.inside} of the {self.total} contacts are in the campaign's audience "
+            f"(any of the tags: {tags})"
+        )
+        if not self.outside:
+            return head
+        others = ", ".join(f"{email} ({', '.join(t) or 'no tags'})" for email, t in self.outside)
+        return f"{head}; the other {len(self.outside)} get no letters: {others}"
+
+
+def campaign_audience(session: Session, *, slug: str) -> AudienceSplit:
+    """Which contacts are in the audience of the campaign ``slug`` (the planner's rule,
+    :func:`~outreach.planner.selection.in_audience`)."""
+    spec = load_campaign(session, campaign=get_campaign(session, slug=slug)).spec
+    inside = 0
+    outside: list[tuple[str, tuple[str, ...]]] = []
+    for contact in list_contacts(session):
+        if in_audience(contact.tags, spec):
+            inside += 1
+        else:
+            outside.append((contact.email, tuple(contact.tags)))
+    return AudienceSplit(spec.audience_tags, inside, tuple(outside))
 
 
 def pause_campaign(engine: Engine, *, slug: str, paused: bool, now: datetime, actor: str) -> bool:
