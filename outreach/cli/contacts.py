@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
@@ -19,6 +19,9 @@ from outreach.cli.common import (
     err_console,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from outreach.operations.contacts import ContactImport
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -47,7 +50,7 @@ def import_(
     """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated.
     Fields separated by ',' or ';' (or tabs), told apart by the header line; tags by ';' or
     ','."""
-    from outreach.operations.contacts import import_contacts, problem_counts
+    from outreach.operations.contacts import import_contacts
 
     app_ = app_context(ctx)
     engine = app_.engine()
@@ -73,13 +76,20 @@ def import_(
             progress=lambda n: bar.update(task, completed=n),
             delimiter="\t" if delimiter == "tab" else delimiter,
         )
+    _print_import(path, result)
+
+
+def _print_import(path: Path, result: ContactImport) -> None:
+    """What an import did: each skipped problem, the counts, a warning per tag no campaign's
+    audience uses."""
+    from outreach.operations.contacts import problem_counts
+
     for error in result.parsed.errors:
         err_console.print(f"skipped: {error}", markup=False)
     r = result.result
     assert r is not None
-    parsed = result.parsed
-    problems, rows = problem_counts(parsed)
-    skipped = f", {rows} skipped ({problems})" if parsed.errors else ""
+    problems, rows = problem_counts(result.parsed)
+    skipped = f", {rows} skipped ({problems})" if result.parsed.errors else ""
     console.print(
         f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged{skipped}",
         markup=False,

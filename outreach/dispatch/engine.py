@@ -79,11 +79,8 @@ class RunState:
 
     counts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
-    #: messages that did not go, by (outcome kind, reason)
-    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
-    #: connections that could not be made / SMTP replies received
-    connect_failures: int = 0
-    reached: bool = False
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  #: by (outcome, reason)
+    reached: bool | None = None  #: an SMTP connection was made (None: none was tried)
     #: outcomes not yet written
     pending: list[Outcome] = field(default_factory=list)
     #: claimed (committed) rows no worker has taken yet
@@ -123,9 +120,9 @@ class Dispatcher:
     and again (the daemon), :meth:`stop` from a signal handler.
 
     ``stale_check(session, message, today) -> reason | None`` is asked when a message goes out
-    on another day than the one it was rendered for (``None``: no re-render check);
-    ``rerender_stale(session, ids, now, actor)`` renders the messages it sent back to review
-    again at once; :func:`outreach.dispatch.runner.build_dispatcher` wires in the planner's.
+    on another day than the one it was rendered for (``None``: no re-render check), and
+    ``rerender_stale`` renders what it sends back to review again at once;
+    :func:`outreach.dispatch.runner.build_dispatcher` wires in the planner's.
     """
 
     def __init__(
@@ -250,11 +247,7 @@ class Dispatcher:
 
     def _summary(self, run: RunState, swept: SweepCounts) -> DispatchSummary:
         return DispatchSummary.from_counts(
-            run.counts,
-            swept=swept,
-            skipped=run.skipped,
-            reasons=run.reasons,
-            relay_unreachable=run.connect_failures > 0 and not run.reached,
+            run.counts, swept=swept, skipped=run.skipped, reasons=run.reasons, reached=run.reached
         )
 
     async def _claimer(
@@ -391,10 +384,7 @@ class Dispatcher:
         except (SmtpAuthError, SmtpTlsError, PlainAuthRefused) as exc:
             run.fail(exc)
             return released_outcome(claim, at=self.clock.now(), reason=str(exc))
-        if result.stage == "connect":
-            run.connect_failures += 1
-        else:
-            run.reached = True
+        run.reached = bool(run.reached) or result.stage != "connect"
         if result.lost and result.stage == "data":
             return lost_during_data(claim, at=self.clock.now(), error=result.text)
         decision = self._decide(claim, result.code, result.text, result.stage)
@@ -495,7 +485,7 @@ class Dispatcher:
             for counts in (written, prepared.counts):
                 run.tally(counts)
                 self._notify(counts)
-            run.reasons.update(prepared.reasons)
+            run.reasons += Counter(prepared.reasons)
             by_id = {r.claim.message_id: r for r in prepared.ready}
             for part, fut in requests:
                 if not fut.done():

@@ -93,7 +93,8 @@ def prepare_chunk(
             session, moves, to=target, now=now, actor=actor, action=action, exprs=exprs
         )
         counts[action] += len(applied)
-        reasons.update((action, m.reason or action) for m in applied)
+        for move in applied:
+            reasons[(action, move.reason or action)] += 1
         if verdict == Verdict.STALE and applied:
             _back_to_review(session, [m.message_id for m in applied], now, actor, rerender_stale)
     ready = tuple(c.ready for c in checks if c.ready is not None and c.verdict == Verdict.SEND)

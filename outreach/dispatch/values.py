@@ -124,10 +124,11 @@ class DispatchSummary:
         swept: SweepCounts,
         skipped: Mapping[str, int],
         reasons: Mapping[tuple[str, str], int] | None = None,
-        relay_unreachable: bool = False,
+        reached: bool | None = None,
     ) -> DispatchSummary:
         """The summary of a run that wrote ``counts`` (by outcome kind) after ``swept``, with
-        ``reasons`` by (outcome kind, reason)."""
+        ``reasons`` by (outcome kind, reason); ``reached``: whether an SMTP connection could
+        be made (``None``: none was tried)."""
         grouped: dict[str, dict[str, int]] = {}
         for (kind, reason), n in sorted((reasons or {}).items()):
             grouped.setdefault(kind, {})[reason] = n
@@ -144,7 +145,7 @@ class DispatchSummary:
             swept_unknown=swept.unknown,
             skipped_reasons=dict(skipped),
             reasons=grouped,
-            relay_unreachable=relay_unreachable,
+            relay_unreachable=reached is False,
         )
 
     def describe(self) -> str:

@@ -82,13 +82,11 @@ def waiting_now(
         for r in outbox.claimable_wait_rows(session, campaign_ids=list(infos))
         if r.id not in taken
     ]
-    groups: dict[str, Waiting] = {}
+    by_reason: dict[str, list[Wait]] = {}
     for wait in waits(session, rows, now=now).values():
-        group = groups.get(wait.reason)
-        count = group.count + 1 if group else 1
-        earliest = min(
-            (t for t in (group.next_try_at if group else None, wait.at) if t is not None),
-            default=None,
-        )
-        groups[wait.reason] = Waiting(wait.reason, count, earliest)
-    return sorted(groups.values(), key=lambda w: (w.next_try_at is None, w.next_try_at or now))
+        by_reason.setdefault(wait.reason, []).append(wait)
+    groups = [
+        Waiting(reason, len(found), min((w.at for w in found if w.at is not None), default=None))
+        for reason, found in by_reason.items()
+    ]
+    return sorted(groups, key=lambda w: (w.next_try_at is None, w.next_try_at or now))

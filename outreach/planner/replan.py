@@ -36,8 +36,8 @@ from outreach.planner.report import PlanReport, RenderError
 from outreach.planner.selection import in_audience, rescheduled, send_moment
 from outreach.repository import planning as queries
 from outreach.repository.campaigns import LoadedCampaign, load_campaign
-from outreach.repository.review import approvers, delete_approvals
 from outreach.review import AUTO_APPROVE_NOTE
+from outreach.review.approvals import clear_approvals
 from outreach.settings import Settings
 from outreach.spec import AfterWhen, CampaignSpec, StepSpec
 from outreach.states import MessageStatus
@@ -111,8 +111,7 @@ class Replanning:
         approvals deleted (the event names them) and no stale mark; a campaign that needs no
         approval approves it again at once (and the event log says so)."""
         assert message.id is not None
-        cleared = approvers(session, message_ids=[message.id]).get(message.id, ())
-        delete_approvals(session, message_ids=[message.id])
+        cleared = clear_approvals(session, message_id=message.id)
         transition(
             session,
             message,

@@ -25,6 +25,7 @@ from outreach.repository import review as rows
 from outreach.review.approvals import (
     Problem,
     approval_problem,
+    clear_approvals,
     current_approvals,
     pending_problem,
 )
@@ -284,8 +285,7 @@ def edit(
     raw, new_hash = recompose(session, message, *new)
     if not bytes_match_hash(raw, new_hash):
         raise ReviewError(f"message {message_id}: the recomposed bytes do not match their hash")
-    cleared = current_approvals(session, message_ids=[message_id]).get(message_id, ())
-    rows.delete_approvals(session, message_ids=[message_id])
+    cleared = clear_approvals(session, message_id=message_id)
     old_hash = message.content_hash
     transition(
         session,

@@ -34,6 +34,14 @@ def current_approvals(
     return rows.approvers(session, message_ids=message_ids)
 
 
+def clear_approvals(session: Session, *, message_id: int) -> tuple[str, ...]:
+    """Delete every approval row of a message whose content changed (the event log keeps who
+    approved what); returns the reviewers whose approval counted until now."""
+    counted = current_approvals(session, message_ids=[message_id])
+    rows.delete_approvals(session, message_ids=[message_id])
+    return counted.get(message_id, ())
+
+
 def pending_problem(mid: int, message: Message | None) -> Problem | None:
     """Why message ``mid`` cannot be reviewed (approved or rejected) now, or None."""
     if message is None:
