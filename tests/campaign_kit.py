@@ -49,3 +49,23 @@ def write_kit(
         path.write_text(text, encoding="utf-8")
     kit.contacts.write_text(contacts, encoding="utf-8")
     return kit
+
+
+def smtp_env(host: str, port: int) -> dict[str, str]:
+    """The settings that point outreach at a plain (no TLS) SMTP server on ``host:port``."""
+    return {
+        "OUTREACH_SMTP_HOST": host,
+        "OUTREACH_SMTP_PORT": str(port),
+        "OUTREACH_SMTP_TLS": "none",
+    }
+
+
+def load_kit(db_url: str, kit: Kit, env: dict[str, str] | None = None) -> None:
+    """``outreach campaign load`` and ``outreach contacts import`` of ``kit`` (with ``env``,
+    default the kit's), each of which must succeed."""
+    from tests.cli import run_cli
+
+    env = env or kit.env
+    for args in (("campaign", "load"), ("contacts", "import", str(kit.contacts))):
+        result = run_cli(*args, db_url=db_url, env=env)
+        assert result.returncode == 0, result.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.campaign_kit import SENDER, write_kit
+from tests.campaign_kit import SENDER, load_kit, write_kit
 from tests.cli import run_cli
 
 GOOD = (
@@ -101,10 +101,7 @@ def test_load_warns_about_steps_whose_dates_are_past(db, tmp_path) -> None:
 
 def test_preview_of_a_past_step_says_it_is_past(db, tmp_path) -> None:
     kit = _good_kit(tmp_path)
-    assert run_cli("campaign", "load", db_url=db.url, env=kit.env).returncode == 0
-    assert (
-        run_cli("contacts", "import", str(kit.contacts), db_url=db.url, env=kit.env).returncode == 0
-    )
+    load_kit(db.url, kit)
     args = ("templates", "preview", "--campaign", "good", "--contact", "ann@example.org")
     past = run_cli(
         *args, "--step", "appeal", "--now", "2011-01-14T12:00Z", db_url=db.url, env=kit.env

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from tests.campaign_kit import SENDER, write_kit
+from tests.campaign_kit import SENDER, load_kit, smtp_env, write_kit
 from tests.cli import run_cli
 from tests.smtp_server import SmtpTestServer
 
@@ -54,9 +54,7 @@ def _planned(db, tmp_path) -> dict[str, dict]:
         templates={"a/letter.j2": TEMPLATE},
         contacts=CONTACTS,
     )
-    assert run_cli("campaign", "load", db_url=db.url, env=kit.env).returncode == 0
-    result = run_cli("contacts", "import", str(kit.contacts), db_url=db.url, env=kit.env)
-    assert result.returncode == 0, result.stderr
+    load_kit(db.url, kit)
     plan = run_cli("plan", "--now", "2010-04-30T12:00Z", db_url=db.url, env=kit.env)
     assert plan.returncode == 0, plan.stderr
     items = json.loads(run_cli("review", "list", "--json", db_url=db.url, env=kit.env).stdout)
@@ -88,12 +86,7 @@ def test_sent_when_planned_it_is_not_stale(db, tmp_path) -> None:
     hanoi = planned["hanoi@example.org"]
     assert run_cli("review", "approve", str(hanoi["id"]), db_url=db.url).returncode == 0
     with SmtpTestServer() as smtp:
-        env = {
-            **env,
-            "OUTREACH_SMTP_HOST": smtp.host,
-            "OUTREACH_SMTP_PORT": str(smtp.port),
-            "OUTREACH_SMTP_TLS": "none",
-        }
+        env = {**env, **smtp_env(smtp.host, smtp.port)}
         sent = run_cli("send", "--now", "2010-05-03T01:30Z", db_url=db.url, env=env)
         assert sent.returncode == 0, sent.stderr
         assert sent.stdout.startswith("1 sent"), sent.stdout

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.campaign_kit import SENDER, write_kit
+from tests.campaign_kit import SENDER, load_kit, smtp_env, write_kit
 from tests.cli import run_cli
 from tests.smtp_server import SmtpTestServer
 
@@ -45,13 +45,10 @@ def _planned(db, tmp_path, smtp: SmtpTestServer) -> dict[str, str]:
     )
     env = {
         **kit.env,
-        "OUTREACH_SMTP_HOST": smtp.host,
-        "OUTREACH_SMTP_PORT": str(smtp.port),
-        "OUTREACH_SMTP_TLS": "none",
+        **smtp_env(smtp.host, smtp.port),
         "OUTREACH_SMTP_CONCURRENCY": "1",
     }
-    assert run_cli("campaign", "load", db_url=db.url, env=env).returncode == 0
-    assert run_cli("contacts", "import", str(kit.contacts), db_url=db.url, env=env).returncode == 0
+    load_kit(db.url, kit, env)
     assert run_cli("plan", "--now", "2010-04-20T08:00Z", db_url=db.url, env=env).returncode == 0
     return env
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.campaign_kit import SENDER, write_kit
+from tests.campaign_kit import SENDER, load_kit, smtp_env, write_kit
 from tests.cli import run_cli
 from tests.smtp_server import SmtpTestServer, free_port
 
@@ -43,26 +43,15 @@ def _approved(db, tmp_path) -> dict[str, str]:
         templates={"r/letter.j2": LETTER},
         contacts=CONTACTS,
     )
-    assert run_cli("campaign", "load", db_url=db.url, env=kit.env).returncode == 0
-    assert (
-        run_cli("contacts", "import", str(kit.contacts), db_url=db.url, env=kit.env).returncode == 0
-    )
+    load_kit(db.url, kit)
     assert run_cli("plan", "--now", NOW, db_url=db.url, env=kit.env).returncode == 0
     return kit.env
-
-
-def _smtp(host: str, port: int) -> dict[str, str]:
-    return {
-        "OUTREACH_SMTP_HOST": host,
-        "OUTREACH_SMTP_PORT": str(port),
-        "OUTREACH_SMTP_TLS": "none",
-    }
 
 
 def test_a_wrong_port_says_why_and_exits_1(db, tmp_path) -> None:
     env = _approved(db, tmp_path)
     port = free_port()
-    one = {**env, **_smtp("127.0.0.1", port), "OUTREACH_SMTP_CONCURRENCY": "1"}
+    one = {**env, **smtp_env("127.0.0.1", port), "OUTREACH_SMTP_CONCURRENCY": "1"}
     result = run_cli("send", "--now", NOW, db_url=db.url, env=one)
     assert result.returncode == 1, result.stdout
     assert "Traceback" not in result.stderr
@@ -78,7 +67,7 @@ def test_json_summary_groups_reasons_too(db, tmp_path) -> None:
     env = _approved(db, tmp_path)
     port = free_port()
     result = run_cli(
-        "send", "--json", "--now", NOW, db_url=db.url, env={**env, **_smtp("127.0.0.1", port)}
+        "send", "--json", "--now", NOW, db_url=db.url, env={**env, **smtp_env("127.0.0.1", port)}
     )
     assert result.returncode == 1
     data = json.loads(result.stdout)
@@ -93,7 +82,7 @@ def test_refused_recipients_are_grouped_by_reply_and_exit_0(db, tmp_path) -> Non
             lambda rcpt, n: "450 4.2.1 Mailbox busy" if rcpt.startswith("bob") else None
         )
         result = run_cli(
-            "send", "--now", NOW, db_url=db.url, env={**env, **_smtp(smtp.host, smtp.port)}
+            "send", "--now", NOW, db_url=db.url, env={**env, **smtp_env(smtp.host, smtp.port)}
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("1 sent, 1 retrying")

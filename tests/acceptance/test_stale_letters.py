@@ -12,7 +12,7 @@ from outreach.clock import FixedClock
 from outreach.dispatch.engine import Dispatcher
 from outreach.dispatch.runner import planner_stale_check
 from outreach.settings import load_settings
-from tests.campaign_kit import SENDER, write_kit
+from tests.campaign_kit import SENDER, load_kit, smtp_env, write_kit
 from tests.cli import run_cli
 from tests.smtp_server import SmtpTestServer, free_port
 
@@ -54,8 +54,7 @@ def _approved_letter(db, tmp_path) -> tuple[int, dict[str, str]]:
         tmp_path, campaigns={"stale.toml": CAMPAIGN}, templates={"s/letter.j2": TEMPLATE}
     )
     env = kit.env
-    assert run_cli("campaign", "load", db_url=db.url, env=env).returncode == 0
-    assert run_cli("contacts", "import", str(kit.contacts), db_url=db.url, env=env).returncode == 0
+    load_kit(db.url, kit)
     assert run_cli("plan", "--now", "2010-04-20T12:00Z", db_url=db.url, env=env).returncode == 0
     (item,) = json.loads(run_cli("review", "list", "--json", db_url=db.url, env=env).stdout)
     mid = item["id"]
@@ -68,13 +67,9 @@ def _approved_letter(db, tmp_path) -> tuple[int, dict[str, str]]:
 
 
 def _send(db, env: dict[str, str], smtp: SmtpTestServer, now: str):
-    smtp_env = {
-        **env,
-        "OUTREACH_SMTP_HOST": smtp.host,
-        "OUTREACH_SMTP_PORT": str(smtp.port),
-        "OUTREACH_SMTP_TLS": "none",
-    }
-    return run_cli("send", "--now", now, db_url=db.url, env=smtp_env)
+    return run_cli(
+        "send", "--now", now, db_url=db.url, env={**env, **smtp_env(smtp.host, smtp.port)}
+    )
 
 
 def test_a_stale_letter_is_rerendered_and_needs_fresh_approvals(db, tmp_path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.campaign_kit import SENDER, write_kit
+from tests.campaign_kit import SENDER, load_kit, write_kit
 from tests.cli import run_cli
 
 CAMPAIGN = (
@@ -53,10 +53,7 @@ def _load(db, tmp_path, templates: dict[str, str], contacts: str = CONTACTS) -> 
     kit = write_kit(
         tmp_path, campaigns={"check.toml": CAMPAIGN}, templates=templates, contacts=contacts
     )
-    loaded = run_cli("campaign", "load", db_url=db.url, env=kit.env)
-    assert loaded.returncode == 0, loaded.stderr
-    imported = run_cli("contacts", "import", str(kit.contacts), db_url=db.url, env=kit.env)
-    assert imported.returncode == 0, imported.stderr
+    load_kit(db.url, kit)
     return kit.env
 
 
