@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.dispatch.claims import campaign_infos, remaining_today
 from outreach.dispatch.policy import CampaignInfo, Wait, next_try
 from outreach.repository import outbox
