@@ -66,6 +66,9 @@ def load_kit(db_url: str, kit: Kit, env: dict[str, str] | None = None) -> None:
     from tests.cli import run_cli
 
     env = env or kit.env
-    for args in (("campaign", "load"), ("contacts", "import", str(kit.contacts))):
+    for args in (
+        ("campaign", "load", str(kit.campaigns)),
+        ("contacts", "import", str(kit.contacts)),
+    ):
         result = run_cli(*args, db_url=db_url, env=env)
         assert result.returncode == 0, result.stderr

@@ -68,7 +68,7 @@ def test_every_problem_in_every_file_in_one_run(db, tmp_path) -> None:
         campaigns={"a.toml": GOOD, "b.toml": two_problems, "c.toml": template_and_step},
         templates={"c/letter.j2": LETTER, "c/broken.j2": LETTER.replace("}}.", "}.")},
     )
-    result = run_cli("campaign", "load", db_url=db.url, env=kit.env)
+    result = run_cli("campaign", "load", str(kit.campaigns), db_url=db.url, env=kit.env)
     assert result.returncode == 1, result.stdout
     err = result.stderr
     assert "Traceback" not in err
@@ -87,7 +87,15 @@ def _good_kit(tmp_path):
 
 def test_load_warns_about_steps_whose_dates_are_past(db, tmp_path) -> None:
     kit = _good_kit(tmp_path)
-    result = run_cli("campaign", "load", "--now", "2010-07-01T12:00Z", db_url=db.url, env=kit.env)
+    result = run_cli(
+        "campaign",
+        "load",
+        str(kit.campaigns),
+        "--now",
+        "2010-07-01T12:00Z",
+        db_url=db.url,
+        env=kit.env,
+    )
     assert result.returncode == 0, result.stderr
     assert "good: created" in result.stdout
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
@@ -95,7 +103,15 @@ def test_load_warns_about_steps_whose_dates_are_past(db, tmp_path) -> None:
         "warning: good: step 'appeal' was due 2010-04-23 09:00 (Europe/Zurich), 69 days ago: "
         "it is past and will not be planned (more than 3 days overdue)"
     ], result.stderr
-    quiet = run_cli("campaign", "load", "--now", "2010-04-20T12:00Z", db_url=db.url, env=kit.env)
+    quiet = run_cli(
+        "campaign",
+        "load",
+        str(kit.campaigns),
+        "--now",
+        "2010-04-20T12:00Z",
+        db_url=db.url,
+        env=kit.env,
+    )
     assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
 
 

@@ -44,7 +44,9 @@ def _import(db, tmp_path, csv: str, *args: str):
     kit = write_kit(
         tmp_path, campaigns={"tags.toml": CAMPAIGN}, templates={"t/letter.j2": LETTER}, contacts=csv
     )
-    assert run_cli("campaign", "load", db_url=db.url, env=kit.env).returncode == 0
+    assert (
+        run_cli("campaign", "load", str(kit.campaigns), db_url=db.url, env=kit.env).returncode == 0
+    )
     return run_cli("contacts", "import", str(kit.contacts), *args, db_url=db.url, env=kit.env)
 
 

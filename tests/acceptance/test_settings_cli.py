@@ -59,7 +59,7 @@ def _editor(tmp_path: Path, name: str, body: str) -> str:
 
 
 def test_visual_is_used_before_editor(db, tmp_path) -> None:
-    assert run_cli("campaign", "load", db_url=db.url).returncode == 0
+    assert run_cli("campaign", "load", "config/campaigns", db_url=db.url).returncode == 0
     contacts = "config/contacts/ccm-2010-sample.csv"
     assert run_cli("contacts", "import", contacts, db_url=db.url).returncode == 0
     assert run_cli("plan", "--now", "2010-04-20T12:00Z", db_url=db.url).returncode == 0

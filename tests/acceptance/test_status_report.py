@@ -12,7 +12,7 @@ REPR = re.compile(r"\b[A-Z][A-Za-z]+\([a-z_]+=")
 
 
 def _seed(db) -> None:
-    assert run_cli("campaign", "load", db_url=db.url).returncode == 0
+    assert run_cli("campaign", "load", "config/campaigns", db_url=db.url).returncode == 0
     contacts = "config/contacts/ccm-2010-sample.csv"
     assert run_cli("contacts", "import", contacts, db_url=db.url).returncode == 0
 

@@ -117,7 +117,7 @@ def test_campaign_load_refuses_a_template_syntax_error(db, tmp_path) -> None:
         tmp_path, campaigns={"check.toml": CAMPAIGN}, templates=_good(**{"c/appeal.fr.j2": broken})
     )
     before = _counts(db.engine)
-    result = run_cli("campaign", "load", db_url=db.url, env=kit.env)
+    result = run_cli("campaign", "load", str(kit.campaigns), db_url=db.url, env=kit.env)
     assert result.returncode == 1, result.stdout
     assert "steps[0].template" in result.stderr
     assert "c/appeal.fr.j2, line 4" in result.stderr
