@@ -13,7 +13,7 @@ fails here, naming file and line, instead of at ``plan``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach.compose import make_message_id
@@ -27,6 +27,9 @@ from outreach.repository.contacts import ContactProfile, contact_profile
 from outreach.settings import Settings
 from outreach.spec import CampaignSpec, StepSpec
 from outreach.templating import SUFFIX, TemplateRenderer
+
+#: The timestamps of the (never stored) sample contact.
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 #: The contact templates are checked with when no contact is loaded yet.
 SAMPLE_CONTACT = {
@@ -99,8 +102,8 @@ def sample_contact(profile: ContactProfile, spec: CampaignSpec, language: str | 
         language=language,
         tags=list(spec.audience_tags) or list(profile.tags),
         fields=dict(profile.fields),
-        created_at=datetime.min,
-        updated_at=datetime.min,
+        created_at=NEVER,
+        updated_at=NEVER,
     )
 
 
