@@ -189,6 +189,7 @@ def bench_slow(ctx: Context) -> None:
                     "ideal",
                     extra={
                         "raw_aiosmtplib": summarise(raw).as_dict(),
+                        "raw_loop": f"{summarise(raw).median:,.0f} msg/s",
                         "ratio_to_raw": round(ratio(fig, summarise(raw)) or 0, 4),
                         "messages": count,
                         "ideal": f"{procs * conc}/{delay * 1000:.0f}ms",

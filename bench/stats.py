@@ -213,7 +213,7 @@ def results_table(rows: Sequence[Row]) -> str:
 
 
 #: Extra keys short enough for the table (everything is in the JSON).
-_SHOWN_EXTRA = ("peak_rss_mb", "ideal", "sink", "messages", "note")
+_SHOWN_EXTRA = ("peak_rss_mb", "ideal", "raw_loop", "sink", "messages", "note")
 
 
 def targets_table(targets: Sequence[Target]) -> str:

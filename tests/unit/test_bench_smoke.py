@@ -189,3 +189,18 @@ def test_mbox_shares_split_every_message_once(tmp_path, shares: int) -> None:
     rows = [header_row(m, parser) for m in messages]
     assert len({r["sha256"] for r in rows}) == 30
     assert all(r["in_reply_to"] in {s[0] for s in sent} or r["content_type"] for r in rows)
+
+
+def test_peer_worker_runs_in_its_own_environment() -> None:
+    """The peer's worker imports neither outreach nor the bench package (it runs in the
+    peer's virtual environment), and the runner runs the peer right after dispatch."""
+    import ast
+
+    from bench.peer_env import WORKER
+
+    tree = ast.parse(WORKER.read_text(encoding="utf-8"))
+    modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    modules |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not {m for m in modules if m.split(".")[0] in {"outreach", "bench"}}
+    order = bench.runner.ORDER
+    assert order.index("peer") == order.index("dispatch") + 1
