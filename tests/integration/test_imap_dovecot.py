@@ -11,7 +11,7 @@ import pytest
 from outreach.errors import ImapError
 from outreach.replies.imap import ImapConfig, ImapMailbox
 from outreach.replies.parse import parse_inbound
-from tests.dovecot import PASSWORD, DovecotServer, _free_port, dovecot_available
+from tests.dovecot import PASSWORD, DovecotServer, dovecot_available, free_port
 
 pytestmark = [
     pytest.mark.dovecot,
@@ -111,7 +111,7 @@ def test_missing_mailbox_is_an_imap_error(server: DovecotServer) -> None:
 
 
 def test_connection_refused_is_an_imap_error() -> None:
-    config = ImapConfig("127.0.0.1", _free_port(), "u@example.org", "pw", tls="none", timeout=5)
+    config = ImapConfig("127.0.0.1", free_port(), "u@example.org", "pw", tls="none", timeout=5)
     with pytest.raises(ImapError, match="could not connect to"), ImapMailbox(config):
         pass
 

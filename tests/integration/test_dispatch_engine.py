@@ -19,7 +19,7 @@ from outreach.dispatch import Dispatcher, QueueError, cancel_messages, resolve_u
 from outreach.errors import SmtpAuthError
 from outreach.models import Attempt, Campaign, Enrollment, Event, Message, Suppression
 from tests.factories import T0
-from tests.integration.test_dispatch_kit import (
+from tests.integration.dispatch_kit import (
     Recorder,
     SmtpSink,
     add_approved,

@@ -18,7 +18,7 @@ from outreach.models import Inbound, MailboxState
 from outreach.replies.intake import ImapNotConfigured, fetch_mailbox, imap_config, mailbox_key
 from outreach.settings import load_settings
 from tests.dovecot import PASSWORD, DovecotServer, dovecot_available
-from tests.integration.test_intake import NOW, World, build_world, dsn, reply, status_of
+from tests.integration.intake_kit import NOW, World, build_world, dsn, reply, status_of
 
 pytestmark = [
     pytest.mark.dovecot,
