@@ -1,26 +1,31 @@
-"""A real SMTP server on 127.0.0.1 for tests: records what it receives, fails on command.
+"""An SMTP server in this process (aiosmtpd on loopback) that accepts, records and fails on cue.
 
-:class:`SmtpTestServer` runs aiosmtpd's threaded ``Controller`` on a free loopback port. It is
-pytest-independent (use it as a context manager, from a fixture, or from a script driving a
-separate dispatcher process: it is a real socket). Everything a client did is recorded
-thread-safely; replies can be scripted per test:
+One sink for everything that needs a server to send to: the demo (each message written to an
+``.eml`` file through :class:`EmlFolder`), the tests (recordings and per-test faults) and the
+benchmarks (delays at RCPT and DATA, nothing kept). :class:`SmtpSink` runs aiosmtpd's threaded
+``Controller`` on a free loopback port; it is a real socket, so a dispatcher in another process
+reaches it like any server:
 
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         smtp.script_rcpt(lambda rcpt, n: "550 5.1.1 No such user" if rcpt.startswith("x") else None)
         smtp.fail_data_next(1, "451 4.3.0 Try again later")
         smtp.script_replies("<id@example.org>", ["451 4.3.0 Busy", None])  # then accepted
         ... send to (smtp.host, smtp.port) ...
         assert smtp.count_by_message_id() == {"<id@example.org>": 1}
 
-``stop()`` / ``start()`` take the server down and up again on the same port (recordings and
-scripts are kept). STARTTLS (``tls_context=``, ``require_starttls=``), implicit TLS
-(``implicit_tls_context=``) and AUTH (``auth={"user": "password"}``) are options; see
-``tests/tls.py`` for a test CA.
+Decisions worth knowing:
 
-Warnings: aiosmtpd's known DeprecationWarnings are ignored by pyproject's
-``ignore::DeprecationWarning:aiosmtpd.*``; its UserWarning for "AUTH required without TLS" is
-avoided by setting that flag after the SMTP object is built, so nothing here trips
-``filterwarnings = error``.
+* Every reply is decided on the server thread by asking the owner (thread-safe); a fault is a
+  reply line (``"451 4.3.0 …"``), :data:`DROP` (hang up after the data, never answer), or a
+  delay. Scripts see attempt numbers per address (RCPT) and per Message-ID (DATA).
+* ``record=False`` keeps nothing but the count of accepted messages (benchmarks); the
+  ``on_message`` hook still sees every accepted message (the demo writes it to disk).
+* ``stop()`` / ``start()`` take the server down and up again on the same port (recordings and
+  scripts are kept). STARTTLS (``tls_context=``, ``require_starttls=``), implicit TLS
+  (``implicit_tls_context=``) and AUTH (``auth={"user": "password"}``; an empty mapping refuses
+  every login) are options.
+* aiosmtpd's UserWarning for "AUTH required without TLS" is avoided by setting that flag after
+  the SMTP object is built, so nothing here trips pytest's ``filterwarnings = error``.
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ import ssl
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -43,20 +49,19 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 __all__ = [
     "DROP",
     "DataAttempt",
+    "DataRequest",
+    "EmlFolder",
     "RcptAttempt",
     "Received",
-    "SmtpTestServer",
+    "SmtpSink",
     "free_port",
 ]
 
 #: A scripted reply that closes the connection after the message data was read, without
 #: answering: the client cannot know whether the message was accepted.
 DROP = "DROP"
-
-#: ``(recipient, n) -> reply or None``; n counts RCPT TO attempts for that recipient, from 1.
-RcptScript = Callable[[str, int], "str | None"]
-#: ``(message_id or None, n) -> reply or None``; n counts DATA attempts for that Message-ID.
-DataScript = Callable[["str | None", int], "str | None"]
+ACCEPTED_RCPT = "250 OK"
+ACCEPTED_DATA = "250 2.0.0 OK: queued"
 
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
@@ -71,6 +76,17 @@ class Received:
     message_id: str | None
     tls: bool
     auth_login: str | None
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """A DATA command to answer: its envelope, Message-ID and ``attempt``, the number of DATA
+    commands seen for that Message-ID (from 1)."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    message_id: str | None
+    attempt: int
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,14 @@ class RcptAttempt:
     reply: str
 
 
+#: ``(address, n) -> reply or None``; n counts MAIL FROM / RCPT TO attempts for that address.
+AddressScript = Callable[[str, int], "str | None"]
+#: ``(message_id or None, n) -> reply or None``; n counts DATA attempts for that Message-ID.
+DataScript = Callable[["str | None", int], "str | None"]
+#: ``request -> reply or None``: a DATA decision that needs the whole envelope.
+EnvelopeScript = Callable[[DataRequest], "str | None"]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago on ``host`` (the OS picked it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -103,30 +127,47 @@ def _message_id(content: bytes) -> str | None:
     return "".join(str(value).split()) if value is not None else None
 
 
+class EmlFolder:
+    """An ``on_message`` hook writing each message's bytes to the next numbered ``.eml`` file
+    (``0001.eml``, ``0002.eml`` …) in ``folder``, which it creates."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+        self._lock = threading.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, received: Received) -> None:
+        with self._lock:
+            self.count += 1
+            n = self.count
+        (self.folder / f"{n:04d}.eml").write_bytes(received.content)
+
+
 class _Handler:
     """aiosmtpd handler: runs on the server thread, delegates decisions to the owner."""
 
-    def __init__(self, owner: SmtpTestServer) -> None:
+    def __init__(self, owner: SmtpSink) -> None:
         self._owner = owner
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list
     ) -> list:
         session.host_name = hostname
-        self._owner._note_helo()
+        self._owner.note_helo()
         return responses
 
     async def handle_HELO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str
     ) -> str:
         session.host_name = hostname
-        self._owner._note_helo()
+        self._owner.note_helo()
         return f"250 {server.hostname}"
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
-        reply = self._owner._mail_reply(address)
+        reply = self._owner.mail_reply(address)
         if reply is not None:
             return reply
         envelope.mail_from = address
@@ -136,19 +177,21 @@ class _Handler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
-        reply = self._owner._rcpt_reply(address)
+        reply, delay = self._owner.rcpt_reply(address)
+        if delay:
+            await asyncio.sleep(delay)
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        return "250 OK"
+        return ACCEPTED_RCPT
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         if isinstance(envelope.content, bytes):
             content = envelope.content
         message_id = _message_id(content)
-        reply, delay = self._owner._data_reply(
+        reply, delay = self._owner.data_reply(
             mail_from=str(envelope.mail_from),
             rcpt_tos=tuple(envelope.rcpt_tos),
             message_id=message_id,
@@ -159,24 +202,24 @@ class _Handler:
             if server.transport is not None:
                 server.transport.close()
             await asyncio.sleep(3600)  # cancelled by connection_lost; never replies
-        if reply is None:
-            login = session.auth_data if session.authenticated else None
-            transport = server.transport
-            tls = session.ssl is not None or (
-                transport is not None and transport.get_extra_info("ssl_object") is not None
+        if reply is not None:
+            return reply
+        login = session.auth_data if session.authenticated else None
+        transport = server.transport
+        tls = session.ssl is not None or (
+            transport is not None and transport.get_extra_info("ssl_object") is not None
+        )
+        self._owner.accept(
+            Received(
+                mail_from=str(envelope.mail_from),
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                content=content,
+                message_id=message_id,
+                tls=tls,
+                auth_login=login if isinstance(login, str) else None,
             )
-            self._owner._record(
-                Received(
-                    mail_from=str(envelope.mail_from),
-                    rcpt_tos=tuple(envelope.rcpt_tos),
-                    content=content,
-                    message_id=message_id,
-                    tls=tls,
-                    auth_login=login if isinstance(login, str) else None,
-                )
-            )
-            return "250 2.0.0 OK: queued"
-        return reply
+        )
+        return ACCEPTED_DATA
 
 
 class _Authenticator:
@@ -195,11 +238,15 @@ class _Authenticator:
 
 
 class _Controller(Controller):
-    """aiosmtpd Controller that can require AUTH without aiosmtpd's UserWarning."""
+    """aiosmtpd Controller that can require AUTH without aiosmtpd's UserWarning and listens
+    with a chosen backlog (the benchmarks open many connections at once)."""
 
-    def __init__(self, *args: Any, force_auth_required: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, force_auth_required: bool = False, backlog: int = 100, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._force_auth_required = force_auth_required
+        self._backlog = backlog
 
     def factory(self) -> SMTP:
         smtp = super().factory()
@@ -207,12 +254,23 @@ class _Controller(Controller):
             smtp._auth_required = True  # set after __init__, which would warn when not TLS
         return smtp
 
+    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
+        return self.loop.create_server(
+            self._factory_invoker,
+            host=self.hostname,
+            port=self.port,
+            ssl=self.ssl_context,
+            backlog=self._backlog,
+        )
 
-class SmtpTestServer:
+
+class SmtpSink:
     """A recording, fault-injecting SMTP server on ``host:port`` (127.0.0.1, a free port).
 
     Not started until :meth:`start` or ``with``. Thread-safe: the server runs on its own
-    thread; every public method may be called from any thread while it runs.
+    thread; every public method may be called from any thread while it runs. ``on_message``
+    is called (on the server thread) with each accepted message; ``record=False`` keeps no
+    recordings, only :attr:`accepted`.
     """
 
     def __init__(
@@ -229,6 +287,9 @@ class SmtpTestServer:
         auth_require_tls: bool = True,
         data_size_limit: int | None = 10 * 1024 * 1024,
         timeout: float = 60.0,
+        on_message: Callable[[Received], None] | None = None,
+        record: bool = True,
+        backlog: int = 100,
     ) -> None:
         self.host = host
         self.port = port if port is not None else free_port(host)
@@ -241,10 +302,14 @@ class SmtpTestServer:
         self._auth_require_tls = auth_require_tls
         self._data_size_limit = data_size_limit
         self._timeout = timeout
+        self._on_message = on_message
+        self._record = record
+        self._backlog = backlog
         self._controller: _Controller | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._received: list[Received] = []
+        self._accepted = 0
         self._data_attempts: list[DataAttempt] = []
         self._rcpt_attempts: list[RcptAttempt] = []
         self._helo_count = 0
@@ -255,10 +320,7 @@ class SmtpTestServer:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> SmtpTestServer:
-        """Start listening (again, on the same port after :meth:`stop`). Returns self."""
-        if self._controller is not None:
-            raise RuntimeError("SmtpTestServer already running")
+    def _new_controller(self) -> _Controller:
         kwargs: dict[str, Any] = {
             "hostname": self.host,
             "port": self.port,
@@ -275,7 +337,18 @@ class SmtpTestServer:
         if self._auth is not None:
             kwargs["authenticator"] = _Authenticator(self._auth)
             kwargs["auth_require_tls"] = self._auth_require_tls
-        controller = _Controller(_Handler(self), force_auth_required=self._auth_required, **kwargs)
+        return _Controller(
+            _Handler(self),
+            force_auth_required=self._auth_required,
+            backlog=self._backlog,
+            **kwargs,
+        )
+
+    def start(self) -> SmtpSink:
+        """Start listening (again, on the same port after :meth:`stop`). Returns self."""
+        if self._controller is not None:
+            raise RuntimeError("SmtpSink already running")
+        controller = self._new_controller()
         deadline = time.monotonic() + 5.0
         while True:
             try:
@@ -286,9 +359,7 @@ class SmtpTestServer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-                controller = _Controller(
-                    _Handler(self), force_auth_required=self._auth_required, **kwargs
-                )
+                controller = self._new_controller()
         self._controller = controller
         return self
 
@@ -302,7 +373,7 @@ class SmtpTestServer:
     def running(self) -> bool:
         return self._controller is not None
 
-    def __enter__(self) -> SmtpTestServer:
+    def __enter__(self) -> SmtpSink:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -310,27 +381,28 @@ class SmtpTestServer:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<SmtpTestServer {self.host}:{self.port} {state}>"
+        return f"<SmtpSink {self.host}:{self.port} {state}>"
 
     # --- fault injection ---------------------------------------------------------------------
 
     def reset_faults(self) -> None:
-        """Forget every script: accept everything again."""
+        """Forget every script and delay: accept everything again, at once."""
         with self._lock:
-            self._rcpt_script: RcptScript | None = None
-            self._mail_script: Callable[[str, int], str | None] | None = None
-            self._data_script: DataScript | None = None
+            self._rcpt_script: AddressScript | None = None
+            self._mail_script: AddressScript | None = None
+            self._data_script: EnvelopeScript | None = None
             self._data_next: deque[str] = deque()
             self._per_message: dict[str, deque[str | None]] = {}
             self._data_delay = 0.0
+            self._rcpt_delay = 0.0
 
-    def script_rcpt(self, script: RcptScript | None) -> None:
+    def script_rcpt(self, script: AddressScript | None) -> None:
         """Decide each RCPT TO: ``script(address, n)`` returns a reply such as
         ``"550 5.1.1 No such user"`` or None to accept. ``n`` counts from 1 per address."""
         with self._lock:
             self._rcpt_script = script
 
-    def script_mail(self, script: Callable[[str, int], str | None] | None) -> None:
+    def script_mail(self, script: AddressScript | None) -> None:
         """Decide each MAIL FROM the same way (``(sender, n) -> reply or None``)."""
         with self._lock:
             self._mail_script = script
@@ -338,6 +410,13 @@ class SmtpTestServer:
     def script_data(self, script: DataScript | None) -> None:
         """Decide each DATA: ``script(message_id, n)`` returns a reply, :data:`DROP` or None
         to accept. ``n`` counts DATA attempts for that Message-ID, from 1."""
+        self.script_envelope(
+            None if script is None else lambda request: script(request.message_id, request.attempt)
+        )
+
+    def script_envelope(self, script: EnvelopeScript | None) -> None:
+        """Decide each DATA from the whole :class:`DataRequest` (sender, recipients,
+        Message-ID, attempt): a reply, :data:`DROP` or None to accept."""
         with self._lock:
             self._data_script = script
 
@@ -357,17 +436,28 @@ class SmtpTestServer:
             self._per_message[message_id] = deque(replies)
 
     def set_data_delay(self, seconds: float) -> None:
-        """Wait this long before answering each DATA (for client timeout tests)."""
+        """Wait this long before answering each DATA (slow relays, client timeouts)."""
         with self._lock:
             self._data_delay = seconds
+
+    def set_rcpt_delay(self, seconds: float) -> None:
+        """Wait this long before answering each RCPT TO."""
+        with self._lock:
+            self._rcpt_delay = seconds
 
     # --- what was received -------------------------------------------------------------------
 
     @property
     def received(self) -> list[Received]:
-        """Accepted messages, oldest first (a copy)."""
+        """Accepted messages, oldest first (a copy; empty when not recording)."""
         with self._lock:
             return list(self._received)
+
+    @property
+    def accepted(self) -> int:
+        """How many messages were accepted (counted even when not recording)."""
+        with self._lock:
+            return self._accepted
 
     def received_message_ids(self) -> list[str | None]:
         """Message-IDs of accepted messages, in order, duplicates included."""
@@ -400,7 +490,7 @@ class SmtpTestServer:
         """Block until at least ``count`` messages were accepted; False on timeout."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while len(self._received) < count:
+            while self._accepted < count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -411,6 +501,7 @@ class SmtpTestServer:
         """Forget what was received and attempted (scripts stay)."""
         with self._lock:
             self._received.clear()
+            self._accepted = 0
             self._data_attempts.clear()
             self._rcpt_attempts.clear()
             self._helo_count = 0
@@ -418,30 +509,37 @@ class SmtpTestServer:
             self._mail_counts.clear()
             self._data_counts.clear()
 
-    # --- called by the handler on the server thread ------------------------------------------
+    # --- asked by the handler on the server thread -------------------------------------------
 
-    def _note_helo(self) -> None:
+    def note_helo(self) -> None:
+        """Count one EHLO/HELO."""
         with self._lock:
             self._helo_count += 1
 
-    def _mail_reply(self, address: str) -> str | None:
+    def mail_reply(self, address: str) -> str | None:
+        """The reply to MAIL FROM ``address``: None to accept."""
         with self._lock:
             self._mail_counts[address] += 1
             script, n = self._mail_script, self._mail_counts[address]
         return script(address, n) if script is not None else None
 
-    def _rcpt_reply(self, address: str) -> str | None:
+    def rcpt_reply(self, address: str) -> tuple[str | None, float]:
+        """The reply to RCPT TO ``address`` (None to accept) and the delay before it."""
         with self._lock:
             self._rcpt_counts[address] += 1
-            script, n = self._rcpt_script, self._rcpt_counts[address]
+            script, n, delay = self._rcpt_script, self._rcpt_counts[address], self._rcpt_delay
         reply = script(address, n) if script is not None else None
-        with self._lock:
-            self._rcpt_attempts.append(RcptAttempt(address, reply or "250 OK"))
-        return reply
+        if self._record:
+            with self._lock:
+                self._rcpt_attempts.append(RcptAttempt(address, reply or ACCEPTED_RCPT))
+        return reply, delay
 
-    def _data_reply(
+    def data_reply(
         self, *, mail_from: str, rcpt_tos: tuple[str, ...], message_id: str | None
     ) -> tuple[str | None, float]:
+        """The reply to a DATA command (None to accept, :data:`DROP`) and the delay before
+        it: the next queued failure, else this Message-ID's scripted replies, else the
+        script's answer."""
         with self._lock:
             self._data_counts[message_id] += 1
             n = self._data_counts[message_id]
@@ -453,14 +551,20 @@ class SmtpTestServer:
                 reply, decided = self._per_message[message_id].popleft(), True
             script, delay = self._data_script, self._data_delay
         if not decided and script is not None:
-            reply = script(message_id, n)
-        with self._lock:
-            self._data_attempts.append(
-                DataAttempt(mail_from, rcpt_tos, message_id, reply or "250 2.0.0 OK: queued")
-            )
+            reply = script(DataRequest(mail_from, rcpt_tos, message_id, n))
+        if self._record:
+            with self._lock:
+                self._data_attempts.append(
+                    DataAttempt(mail_from, rcpt_tos, message_id, reply or ACCEPTED_DATA)
+                )
         return reply, delay
 
-    def _record(self, received: Received) -> None:
+    def accept(self, received: Received) -> None:
+        """Count (and record) an accepted message and pass it to ``on_message``."""
         with self._changed:
-            self._received.append(received)
+            self._accepted += 1
+            if self._record:
+                self._received.append(received)
             self._changed.notify_all()
+        if self._on_message is not None:
+            self._on_message(received)
