@@ -16,7 +16,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from outreach import review as svc
 from outreach.cli.common import (
     AppContext,
     CampaignOption,
@@ -29,6 +28,7 @@ from outreach.cli.common import (
     print_json,
 )
 from outreach.errors import ReviewError
+from outreach.review import actions, views
 from outreach.review.editfile import EditableContent, format_editable, parse_editable
 
 app = typer.Typer(no_args_is_help=True)
@@ -53,7 +53,7 @@ def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption
     """Messages waiting for review, oldest scheduled first."""
     app_ = app_context(ctx)
     with app_.session() as session:
-        items = svc.list_pending(session, campaign=campaign)
+        items = views.list_pending(session, campaign=campaign)
     if json_:
         print_json([asdict(item) for item in items])
         return
@@ -100,7 +100,7 @@ def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="
     and history."""
     app_ = app_context(ctx)
     with app_.session() as session:
-        detail = svc.show(session, message_id)
+        detail = views.show(session, message_id)
 
     def out(text: str = "", **kw: object) -> None:
         console.print(text, markup=False, **kw)  # type: ignore[arg-type]
@@ -161,8 +161,8 @@ def _chosen_for_all(
     the terminal); [] when there is none. Without a terminal and without ``--yes`` it refuses
     (ReviewError); a no at the prompt exits 1 with nothing approved."""
     with app_.session() as session:
-        chosen = svc.pending_ids(session, campaign=campaign, reviewer=reviewer)
-        counts = svc.count_pending_by_campaign(session, ids=chosen)
+        chosen = views.pending_ids(session, campaign=campaign, reviewer=reviewer)
+        counts = views.count_pending_by_campaign(session, ids=chosen)
     if not chosen:
         console.print("no messages waiting for your review", markup=False)
         return []
@@ -213,7 +213,7 @@ def approve(
             return
     assert ids is not None
     with app_.session() as session:
-        results = svc.approve(session, ids, reviewer=who, note=note, now=moment)
+        results = actions.approve(session, ids, reviewer=who, note=note, now=moment)
     for r in results:
         if r.approved:
             console.print(f"message {r.id} approved ({', '.join(r.approvals)})", markup=False)
@@ -238,7 +238,7 @@ def reject(
     who = default_reviewer(reviewer, app_.settings)
     moment = clock_option(now).now()
     with app_.session() as session:
-        results = svc.reject(session, ids, reviewer=who, reason=reason, now=moment)
+        results = actions.reject(session, ids, reviewer=who, reason=reason, now=moment)
     for r in results:
         console.print(f"message {r.id} rejected", markup=False)
 
@@ -288,13 +288,13 @@ def edit(
     app_ = app_context(ctx)
     who = default_reviewer(reviewer, app_.settings)
     with app_.session() as session:
-        original = svc.editable(session, message_id)
+        original = views.editable(session, message_id)
     changed = _edit_in_editor(message_id, original)
     if changed == original:
         console.print("no change", markup=False)
         return
     with app_.session() as session:
-        result = svc.edit(
+        result = actions.edit(
             session,
             message_id,
             subject=changed.subject,

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.errors import NotFoundError, OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Message
