@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from outreach.smtpsink import free_port
+from outreach.smtpsink.server import free_port
 
 SMTP_SINK_CANDIDATES = ("/usr/sbin/smtp-sink", "/usr/lib/postfix/smtp-sink")
 REPO = Path(__file__).resolve().parent.parent

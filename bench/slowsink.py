@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from outreach.smtpsink import SmtpSink
+from outreach.smtpsink.server import SmtpSink
 
 
 def serve(port: int, rcpt_ms: float, data_ms: float) -> int:

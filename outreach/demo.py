@@ -31,7 +31,7 @@ from outreach.replies.intake import ingest
 from outreach.repository.demo import anything_due, events_since, sent_letters
 from outreach.review import approve_all
 from outreach.settings import Settings, load_settings
-from outreach.smtpsink import EmlFolder, SmtpSink
+from outreach.smtpsink.server import EmlFolder, SmtpSink
 
 START = date(2010, 4, 20)
 END = date(2010, 11, 13)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from outreach.smtpsink import SmtpSink
+from outreach.smtpsink.server import SmtpSink
 from tests.cli import REPO, run_cli
 
 TEMPLATE = """{% block subject %}Day {{ today }} letter for {{ contact.name }}{% endblock %}

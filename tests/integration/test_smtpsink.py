@@ -13,7 +13,8 @@ import aiosmtplib
 import pytest
 
 from outreach.compose import ComposeInput, compose
-from outreach.smtpsink import DROP, SmtpSink
+from outreach.smtpsink.server import SmtpSink
+from outreach.smtpsink.values import DROP
 from tests.tls import TestCA, make_test_ca
 
 

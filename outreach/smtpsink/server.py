@@ -1,118 +1,30 @@
-"""An SMTP server in this process (aiosmtpd on loopback) that accepts, records and fails on cue.
-
-One sink for everything that needs a server to send to: the demo (each message written to an
-``.eml`` file through :class:`EmlFolder`), the tests (recordings and per-test faults) and the
-benchmarks (delays at RCPT and DATA, nothing kept). :class:`SmtpSink` runs aiosmtpd's threaded
-``Controller`` on a free loopback port; it is a real socket, so a dispatcher in another process
-reaches it like any server:
-
-    with SmtpSink() as smtp:
-        smtp.script_rcpt(lambda rcpt, n: "550 5.1.1 No such user" if rcpt.startswith("x") else None)
-        smtp.fail_data_next(1, "451 4.3.0 Try again later")
-        smtp.script_replies("<id@example.org>", ["451 4.3.0 Busy", None])  # then accepted
-        ... send to (smtp.host, smtp.port) ...
-        assert smtp.count_by_message_id() == {"<id@example.org>": 1}
-
-Decisions worth knowing:
-
-* Every reply is decided on the server thread by asking the owner (thread-safe); a fault is a
-  reply line (``"451 4.3.0 …"``), :data:`DROP` (hang up after the data, never answer), or a
-  delay. Scripts see attempt numbers per address (RCPT) and per Message-ID (DATA).
-* ``record=False`` keeps nothing but the count of accepted messages (benchmarks); the
-  ``on_message`` hook still sees every accepted message (the demo writes it to disk).
-* ``stop()`` / ``start()`` take the server down and up again on the same port (recordings and
-  scripts are kept). STARTTLS (``tls_context=``, ``require_starttls=``), implicit TLS
-  (``implicit_tls_context=``) and AUTH (``auth={"user": "password"}``; an empty mapping refuses
-  every login) are options.
-* aiosmtpd's UserWarning for "AUTH required without TLS" is avoided by setting that flag after
-  the SMTP object is built, so nothing here trips pytest's ``filterwarnings = error``.
-"""
+"""The SMTP sink itself: :class:`SmtpSink` (start, stop, faults, recordings), :class:`EmlFolder`
+(the demo's ``.eml`` writer) and :func:`free_port`."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-
-__all__ = [
-    "DROP",
-    "DataAttempt",
-    "DataRequest",
-    "EmlFolder",
-    "RcptAttempt",
-    "Received",
-    "SmtpSink",
-    "free_port",
-]
-
-#: A scripted reply that closes the connection after the message data was read, without
-#: answering: the client cannot know whether the message was accepted.
-DROP = "DROP"
-ACCEPTED_RCPT = "250 OK"
-ACCEPTED_DATA = "250 2.0.0 OK: queued"
-
-_HEADER_PARSER = BytesHeaderParser(policy=compat32)
-
-
-@dataclass(frozen=True)
-class Received:
-    """One accepted message: envelope, the exact bytes, its Message-ID, how it came."""
-
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    content: bytes
-    message_id: str | None
-    tls: bool
-    auth_login: str | None
-
-
-@dataclass(frozen=True)
-class DataRequest:
-    """A DATA command to answer: its envelope, Message-ID and ``attempt``, the number of DATA
-    commands seen for that Message-ID (from 1)."""
-
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    message_id: str | None
-    attempt: int
-
-
-@dataclass(frozen=True)
-class DataAttempt:
-    """One DATA command that completed (accepted or not) and the reply the server chose."""
-
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    message_id: str | None
-    reply: str
-
-
-@dataclass(frozen=True)
-class RcptAttempt:
-    """One RCPT TO command and the reply the server chose."""
-
-    address: str
-    reply: str
-
-
-#: ``(address, n) -> reply or None``; n counts MAIL FROM / RCPT TO attempts for that address.
-AddressScript = Callable[[str, int], "str | None"]
-#: ``(message_id or None, n) -> reply or None``; n counts DATA attempts for that Message-ID.
-DataScript = Callable[["str | None", int], "str | None"]
-#: ``request -> reply or None``: a DATA decision that needs the whole envelope.
-EnvelopeScript = Callable[[DataRequest], "str | None"]
+from outreach.smtpsink.protocol import Authenticator, Handler, SinkController
+from outreach.smtpsink.values import (
+    ACCEPTED_DATA,
+    ACCEPTED_RCPT,
+    DROP,
+    AddressScript,
+    DataAttempt,
+    DataRequest,
+    DataScript,
+    EnvelopeScript,
+    RcptAttempt,
+    Received,
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -120,11 +32,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def _message_id(content: bytes) -> str | None:
-    value = _HEADER_PARSER.parsebytes(content).get("Message-ID")
-    return "".join(str(value).split()) if value is not None else None
 
 
 class EmlFolder:
@@ -142,126 +49,6 @@ class EmlFolder:
             self.count += 1
             n = self.count
         (self.folder / f"{n:04d}.eml").write_bytes(received.content)
-
-
-class _Handler:
-    """aiosmtpd handler: runs on the server thread, delegates decisions to the owner."""
-
-    def __init__(self, owner: SmtpSink) -> None:
-        self._owner = owner
-
-    async def handle_EHLO(
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list
-    ) -> list:
-        session.host_name = hostname
-        self._owner.note_helo()
-        return responses
-
-    async def handle_HELO(
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
-    ) -> str:
-        session.host_name = hostname
-        self._owner.note_helo()
-        return f"250 {server.hostname}"
-
-    async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
-    ) -> str:
-        reply = self._owner.mail_reply(address)
-        if reply is not None:
-            return reply
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return "250 OK"
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
-    ) -> str:
-        reply, delay = self._owner.rcpt_reply(address)
-        if delay:
-            await asyncio.sleep(delay)
-        if reply is not None:
-            return reply
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(options)
-        return ACCEPTED_RCPT
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        if isinstance(envelope.content, bytes):
-            content = envelope.content
-        message_id = _message_id(content)
-        reply, delay = self._owner.data_reply(
-            mail_from=str(envelope.mail_from),
-            rcpt_tos=tuple(envelope.rcpt_tos),
-            message_id=message_id,
-        )
-        if delay:
-            await asyncio.sleep(delay)
-        if reply == DROP:
-            if server.transport is not None:
-                server.transport.close()
-            await asyncio.sleep(3600)  # cancelled by connection_lost; never replies
-        if reply is not None:
-            return reply
-        login = session.auth_data if session.authenticated else None
-        transport = server.transport
-        tls = session.ssl is not None or (
-            transport is not None and transport.get_extra_info("ssl_object") is not None
-        )
-        self._owner.accept(
-            Received(
-                mail_from=str(envelope.mail_from),
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                content=content,
-                message_id=message_id,
-                tls=tls,
-                auth_login=login if isinstance(login, str) else None,
-            )
-        )
-        return ACCEPTED_DATA
-
-
-class _Authenticator:
-    def __init__(self, users: Mapping[str, str]) -> None:
-        self._users = dict(users)
-
-    def __call__(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        if isinstance(data, LoginPassword):
-            login = data.login.decode("utf-8", "replace")
-            password = data.password.decode("utf-8", "replace")
-            if login in self._users and self._users[login] == password:
-                return AuthResult(success=True, auth_data=login)
-        return AuthResult(success=False, handled=False)
-
-
-class _Controller(Controller):
-    """aiosmtpd Controller that can require AUTH without aiosmtpd's UserWarning and listens
-    with a chosen backlog (the benchmarks open many connections at once)."""
-
-    def __init__(
-        self, *args: Any, force_auth_required: bool = False, backlog: int = 100, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._force_auth_required = force_auth_required
-        self._backlog = backlog
-
-    def factory(self) -> SMTP:
-        smtp = super().factory()
-        if self._force_auth_required:
-            smtp._auth_required = True  # set after __init__, which would warn when not TLS
-        return smtp
-
-    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
-        return self.loop.create_server(
-            self._factory_invoker,
-            host=self.hostname,
-            port=self.port,
-            ssl=self.ssl_context,
-            backlog=self._backlog,
-        )
 
 
 class SmtpSink:
@@ -305,7 +92,7 @@ class SmtpSink:
         self._on_message = on_message
         self._record = record
         self._backlog = backlog
-        self._controller: _Controller | None = None
+        self._controller: SinkController | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._received: list[Received] = []
@@ -320,7 +107,7 @@ class SmtpSink:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def _new_controller(self) -> _Controller:
+    def _new_controller(self) -> SinkController:
         kwargs: dict[str, Any] = {
             "hostname": self.host,
             "port": self.port,
@@ -335,10 +122,10 @@ class SmtpSink:
             kwargs["tls_context"] = self._tls_context
             kwargs["require_starttls"] = self._require_starttls
         if self._auth is not None:
-            kwargs["authenticator"] = _Authenticator(self._auth)
+            kwargs["authenticator"] = Authenticator(self._auth)
             kwargs["auth_require_tls"] = self._auth_require_tls
-        return _Controller(
-            _Handler(self),
+        return SinkController(
+            Handler(self),
             force_auth_required=self._auth_required,
             backlog=self._backlog,
             **kwargs,
