@@ -13,7 +13,8 @@ import typer
 
 from outreach import __version__
 from outreach.cli import campaign, contacts, core, queue, replies, review, send, templates
-from outreach.cli.common import AppContext, err_console
+from outreach.cli.context import AppContext
+from outreach.cli.output import err_console
 from outreach.db import OperationalError
 from outreach.errors import OutreachError
 

@@ -13,20 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from outreach.cli.common import (
-    AppContext,
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    default_reviewer,
-    print_json,
-)
+from outreach.cli.context import AppContext, app_context, clock_option, default_reviewer
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import cell, console, print_json, table
 from outreach.errors import ReviewError
 from outreach.review import actions, views
 from outreach.review.editfile import EditableContent, format_editable, parse_editable
@@ -43,11 +34,6 @@ ReviewerOption = Annotated[
 ]
 
 
-def _t(value: object) -> Text:
-    """User data as a table cell: never interpreted as Rich markup."""
-    return Text("" if value is None else str(value))
-
-
 @app.command("list")
 def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption = False) -> None:
     """Messages waiting for review, oldest scheduled first."""
@@ -60,11 +46,9 @@ def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption
     if not items:
         console.print("no messages waiting for review")
         return
-    table = Table(title=f"waiting for review ({len(items)})")
-    for column in ("id", "campaign", "step", "to", "subject", "scheduled", "recipient's time"):
-        table.add_column(column)
-    table.add_column("approvals")
-    table.add_column("note")
+    columns = ("id", "campaign", "step", "to", "subject", "scheduled", "recipient's time")
+    columns += ("approvals", "note")
+    listed = []
     for item in items:
         to = f"{item.to_name} <{item.to_email}>" if item.to_name else item.to_email
         approvals = f"{len(item.approvals)}/{item.approvals_required}"
@@ -75,18 +59,20 @@ def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption
             marks.append(f"STALE: {item.stale_reason}")
         if item.edited:
             marks.append("edited")
-        table.add_row(
-            _t(item.id),
-            _t(item.campaign),
-            _t(item.step),
-            _t(to),
-            _t(item.subject),
-            _t(f"{_short(item.scheduled_for_campaign)} {item.campaign_timezone}"),
-            _t(f"{_short(item.scheduled_for_recipient)} {item.recipient_timezone}"),
-            _t(approvals),
-            Text("; ".join(marks), style="bold red" if item.stale else ""),
+        listed.append(
+            [
+                cell(item.id),
+                cell(item.campaign),
+                cell(item.step),
+                cell(to),
+                cell(item.subject),
+                cell(f"{_short(item.scheduled_for_campaign)} {item.campaign_timezone}"),
+                cell(f"{_short(item.scheduled_for_recipient)} {item.recipient_timezone}"),
+                cell(approvals),
+                Text("; ".join(marks), style="bold red" if item.stale else ""),
+            ]
         )
-    console.print(table)
+    console.print(table(columns, listed, title=f"waiting for review ({len(items)})"))
 
 
 def _short(iso: str) -> str:

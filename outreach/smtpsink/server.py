@@ -248,13 +248,11 @@ class SmtpSink:
 
     def received_message_ids(self) -> list[str | None]:
         """Message-IDs of accepted messages, in order, duplicates included."""
-        with self._lock:
-            return [r.message_id for r in self._received]
+        return [r.message_id for r in self.received]
 
     def count_by_message_id(self) -> dict[str | None, int]:
         """How many times each Message-ID was accepted (more than 1 means a duplicate)."""
-        with self._lock:
-            return dict(Counter(r.message_id for r in self._received))
+        return dict(Counter(r.message_id for r in self.received))
 
     @property
     def data_attempts(self) -> list[DataAttempt]:
@@ -337,13 +335,12 @@ class SmtpSink:
             elif message_id is not None and self._per_message.get(message_id):
                 reply, decided = self._per_message[message_id].popleft(), True
             script, delay = self._data_script, self._data_delay
+        request = DataRequest(mail_from, rcpt_tos, message_id, n)
         if not decided and script is not None:
-            reply = script(DataRequest(mail_from, rcpt_tos, message_id, n))
+            reply = script(request)
         if self._record:
             with self._lock:
-                self._data_attempts.append(
-                    DataAttempt(mail_from, rcpt_tos, message_id, reply or ACCEPTED_DATA)
-                )
+                self._data_attempts.append(DataAttempt.of(request, reply or ACCEPTED_DATA))
         return reply, delay
 
     def accept(self, received: Received) -> None:

@@ -37,13 +37,15 @@ class DataRequest:
 
 
 @dataclass(frozen=True)
-class DataAttempt:
+class DataAttempt(DataRequest):
     """One DATA command that completed (accepted or not) and the reply the server chose."""
 
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    message_id: str | None
     reply: str
+
+    @classmethod
+    def of(cls, request: DataRequest, reply: str) -> DataAttempt:
+        """``request`` as answered with ``reply``."""
+        return cls(request.mail_from, request.rcpt_tos, request.message_id, request.attempt, reply)
 
 
 @dataclass(frozen=True)
