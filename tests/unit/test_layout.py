@@ -133,6 +133,18 @@ def test_unit_tests_do_no_io(name: str) -> None:
             assert node.func.attr not in FILE_WRITES, f"{name}:{node.lineno} {node.func.attr}()"
 
 
+def test_no_test_module_is_a_helper() -> None:
+    """Helpers live in kits (``tests/factories.py``, ``tests/integration/dispatch_kit.py`` …);
+    nothing imports a ``test_*`` module."""
+    imports = {
+        f"{path.relative_to(REPO)}: {name}"
+        for path in (REPO / "tests").rglob("*.py")
+        for name in imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+        if name.startswith("tests.") and any(p.startswith("test_") for p in name.split("."))
+    }
+    assert sorted(imports) == []
+
+
 # --- the map of the code ---------------------------------------------------------------------
 
 CODE_MAP = REPO / "docs" / "code-map.md"
