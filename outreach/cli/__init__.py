@@ -13,7 +13,9 @@ import typer
 
 from outreach import __version__
 from outreach.cli import campaign, contacts, core, queue, replies, review, send, templates
-from outreach.cli.common import AppContext, err_console
+from outreach.cli.context import AppContext
+from outreach.cli.output import err_console
+from outreach.db import OperationalError
 from outreach.errors import OutreachError
 
 app = typer.Typer(
@@ -68,8 +70,6 @@ def main() -> None:
     reaches us is an :class:`OutreachError` (one line, exit 1), a database that cannot be
     reached (one line, exit 1), or a programming error (its traceback).
     """
-    from sqlalchemy.exc import OperationalError
-
     try:
         app()
     except OutreachError as exc:

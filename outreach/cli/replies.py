@@ -7,25 +7,16 @@ these commands only call it and print.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from rich.progress import SpinnerColumn, TextColumn
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    err_console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import console, print_json, stderr_progress, table
 from outreach.states import Classification
 
 if TYPE_CHECKING:
@@ -40,12 +31,9 @@ def _print_report(report: IntakeReport, json_: bool) -> None:
         return
     console.print(str(report), markup=False)
     if report.by_class:
-        table = Table(title="new messages by classification")
-        table.add_column("classification")
-        table.add_column("count", justify="right")
-        for kind, count in sorted(report.by_class.items()):
-            table.add_row(kind, str(count))
-        console.print(table)
+        counts = [(kind, str(count)) for kind, count in sorted(report.by_class.items())]
+        title = "new messages by classification"
+        console.print(table(("classification", "count"), counts, title=title, right=("count",)))
 
 
 @app.command()
@@ -78,13 +66,8 @@ def import_(
 
     app_ = app_context(ctx)
     engine = app_.engine()
-    tty = sys.stderr.isatty()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("importing replies: {task.completed} messages"),
-        console=err_console,
-        disable=not tty,
-        transient=True,
+    with stderr_progress(
+        SpinnerColumn(), TextColumn("importing replies: {task.completed} messages")
     ) as bar:
         task = bar.add_task("import", total=None)
         report = import_paths(

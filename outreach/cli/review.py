@@ -13,22 +13,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from outreach import review as svc
-from outreach.cli.common import (
-    AppContext,
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    default_reviewer,
-    print_json,
-)
+from outreach.cli.context import AppContext, app_context, clock_option, default_reviewer
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import cell, console, print_json, table
 from outreach.errors import ReviewError
+from outreach.review import actions, views
 from outreach.review.editfile import EditableContent, format_editable, parse_editable
 
 app = typer.Typer(no_args_is_help=True)
@@ -43,28 +34,21 @@ ReviewerOption = Annotated[
 ]
 
 
-def _t(value: object) -> Text:
-    """User data as a table cell: never interpreted as Rich markup."""
-    return Text("" if value is None else str(value))
-
-
 @app.command("list")
 def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption = False) -> None:
     """Messages waiting for review, oldest scheduled first."""
     app_ = app_context(ctx)
     with app_.session() as session:
-        items = svc.list_pending(session, campaign=campaign)
+        items = views.list_pending(session, campaign=campaign)
     if json_:
         print_json([asdict(item) for item in items])
         return
     if not items:
         console.print("no messages waiting for review")
         return
-    table = Table(title=f"waiting for review ({len(items)})")
-    for column in ("id", "campaign", "step", "to", "subject", "scheduled", "recipient's time"):
-        table.add_column(column)
-    table.add_column("approvals")
-    table.add_column("note")
+    columns = ("id", "campaign", "step", "to", "subject", "scheduled", "recipient's time")
+    columns += ("approvals", "note")
+    listed = []
     for item in items:
         to = f"{item.to_name} <{item.to_email}>" if item.to_name else item.to_email
         approvals = f"{len(item.approvals)}/{item.approvals_required}"
@@ -75,18 +59,20 @@ def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption
             marks.append(f"STALE: {item.stale_reason}")
         if item.edited:
             marks.append("edited")
-        table.add_row(
-            _t(item.id),
-            _t(item.campaign),
-            _t(item.step),
-            _t(to),
-            _t(item.subject),
-            _t(f"{_short(item.scheduled_for_campaign)} {item.campaign_timezone}"),
-            _t(f"{_short(item.scheduled_for_recipient)} {item.recipient_timezone}"),
-            _t(approvals),
-            Text("; ".join(marks), style="bold red" if item.stale else ""),
+        listed.append(
+            [
+                cell(item.id),
+                cell(item.campaign),
+                cell(item.step),
+                cell(to),
+                cell(item.subject),
+                cell(f"{_short(item.scheduled_for_campaign)} {item.campaign_timezone}"),
+                cell(f"{_short(item.scheduled_for_recipient)} {item.recipient_timezone}"),
+                cell(approvals),
+                Text("; ".join(marks), style="bold red" if item.stale else ""),
+            ]
         )
-    console.print(table)
+    console.print(table(columns, listed, title=f"waiting for review ({len(items)})"))
 
 
 def _short(iso: str) -> str:
@@ -100,7 +86,7 @@ def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="
     and history."""
     app_ = app_context(ctx)
     with app_.session() as session:
-        detail = svc.show(session, message_id)
+        detail = views.show(session, message_id)
 
     def out(text: str = "", **kw: object) -> None:
         console.print(text, markup=False, **kw)  # type: ignore[arg-type]
@@ -161,8 +147,8 @@ def _chosen_for_all(
     the terminal); [] when there is none. Without a terminal and without ``--yes`` it refuses
     (ReviewError); a no at the prompt exits 1 with nothing approved."""
     with app_.session() as session:
-        chosen = svc.pending_ids(session, campaign=campaign, reviewer=reviewer)
-        counts = svc.count_pending_by_campaign(session, ids=chosen)
+        chosen = views.pending_ids(session, campaign=campaign, reviewer=reviewer)
+        counts = views.count_pending_by_campaign(session, ids=chosen)
     if not chosen:
         console.print("no messages waiting for your review", markup=False)
         return []
@@ -213,7 +199,7 @@ def approve(
             return
     assert ids is not None
     with app_.session() as session:
-        results = svc.approve(session, ids, reviewer=who, note=note, now=moment)
+        results = actions.approve(session, ids, reviewer=who, note=note, now=moment)
     for r in results:
         if r.approved:
             console.print(f"message {r.id} approved ({', '.join(r.approvals)})", markup=False)
@@ -238,7 +224,7 @@ def reject(
     who = default_reviewer(reviewer, app_.settings)
     moment = clock_option(now).now()
     with app_.session() as session:
-        results = svc.reject(session, ids, reviewer=who, reason=reason, now=moment)
+        results = actions.reject(session, ids, reviewer=who, reason=reason, now=moment)
     for r in results:
         console.print(f"message {r.id} rejected", markup=False)
 
@@ -288,13 +274,13 @@ def edit(
     app_ = app_context(ctx)
     who = default_reviewer(reviewer, app_.settings)
     with app_.session() as session:
-        original = svc.editable(session, message_id)
+        original = views.editable(session, message_id)
     changed = _edit_in_editor(message_id, original)
     if changed == original:
         console.print("no change", markup=False)
         return
     with app_.session() as session:
-        result = svc.edit(
+        result = actions.edit(
             session,
             message_id,
             subject=changed.subject,

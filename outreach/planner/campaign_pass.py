@@ -15,12 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from outreach.compose import make_message_id
 from outreach.countdown import local_date
-from outreach.db import session_scope
+from outreach.db import Engine, Session, session_scope
 from outreach.errors import OutreachError
 from outreach.lifecycle import record_created
 from outreach.models import Campaign

@@ -12,10 +12,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
 from outreach.compose import ComposeInput, compose
 from outreach.countdown import countdown_values, local_date
+from outreach.db import Session
 from outreach.models import Campaign, Contact, Message
 from outreach.repository.planning import message_parties
 from outreach.settings import Settings

@@ -17,11 +17,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from outreach.countdown import local_date
-from outreach.db import session_scope
+from outreach.db import Engine, Session, session_scope
 from outreach.errors import OutreachError, TemplateError
 from outreach.lifecycle import transition
 from outreach.models import Contact, Message, Step

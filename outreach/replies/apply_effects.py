@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.lifecycle import set_enrollment_status_many, transition_many
 from outreach.models import Enrollment
 from outreach.replies.classify import ClassificationResult

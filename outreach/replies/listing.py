@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.repository.campaigns import get_campaign
 from outreach.repository.inbound import InboundListRow, list_inbound
 from outreach.states import Classification

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.models import Message
 from outreach.replies.classify import MatchKeys
 from outreach.replies.lookup import MAX_IDS_PER_MESSAGE, Lookup, lookup_for, usable_param

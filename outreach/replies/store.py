@@ -20,11 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
-
-from outreach.db import session_scope
+from outreach.db import Engine, OperationalError, Session, session_scope
 from outreach.errors import DatabaseError
 from outreach.replies.apply_effects import StoredReply, apply_effects
 from outreach.replies.classify import ClassificationResult

@@ -207,12 +207,14 @@ def add_approval(
     note: str | None,
     at: datetime,
 ) -> None:
-    """Record that ``reviewer`` approved the content ``content_hash`` of a message."""
+    """Record (write, within the transaction) that ``reviewer`` approved the content
+    ``content_hash`` of a message."""
     session.add(
         Approval(
             message_id=message_id, reviewer=reviewer, content_hash=content_hash, note=note, at=at
         )
     )
+    session.flush()
 
 
 def delete_approvals(session: Session, *, message_id: int) -> None:

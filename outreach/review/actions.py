@@ -198,7 +198,6 @@ def approve(
         )
         for mid in wanted
     ]
-    session.flush()
     return results
 
 

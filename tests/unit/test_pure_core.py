@@ -40,6 +40,11 @@ PURE = [
     "replies/prepare.py",
     "replies/report.py",
     "replies/snippet.py",
+    "compose/encoding.py",
+    "compose/message.py",
+    "compose/readback.py",
+    "templating/languages.py",
+    "planner/report.py",
 ]
 FORBIDDEN_IMPORTS = (
     "sqlalchemy",

@@ -1,19 +1,13 @@
-"""parse_inbound, snippet and the file sources of reply intake."""
+"""parse_inbound: fields, charsets, DSNs and the size and nesting guards."""
 
 from __future__ import annotations
 
 import hashlib
-import mailbox
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
-from outreach.errors import IntakeError
 from outreach.replies.parse import MAX_CONTAINERS, parse_inbound
-from outreach.replies.snippet import snippet, strip_quoted
-from outreach.replies.sources import iter_files
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "replies"
 
@@ -189,91 +183,3 @@ def test_naive_date_is_taken_as_utc_and_bad_date_is_none() -> None:
     p = parse_inbound(b"Date: Fri, 23 Apr 2010 09:00:00 -0000\r\n\r\n")
     assert p.date == datetime(2010, 4, 23, 9, 0, tzinfo=UTC)
     assert parse_inbound(b"Date: yesterday-ish\r\n\r\n").date is None
-
-
-# --- snippet ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (
-            "Yes, gladly.\n\nOn Fri, Apr 23, 2010 at 9:00 AM, X <x@example.org> wrote:\n> Dear",
-            "Yes, gladly.",
-        ),
-        ("Oui.\n\nLe 23 avr. 2010 à 09:00, X a écrit :\n> Madame", "Oui."),
-        ("Sí.\n\nEl 23/04/2010 9:00, X escribió:\n> Señor", "Sí."),
-        ("Ja.\n\nAm 23.04.2010 09:00, schrieb X:\n> Herr", "Ja."),
-        ("Fine.\n\n-----Original Message-----\nFrom: X\nSent: Friday", "Fine."),
-        ("Fine.\n\nFrom: X [mailto:x@example.org]\nSent: Friday\nTo: Y\n\nDear", "Fine."),
-        ("Fine.\n\nDe : X\nEnvoyé : vendredi\nÀ : Y", "Fine."),
-        ("Thanks\n\nSent from my iPhone", "Thanks"),
-        ("Thanks\n-- \nJane Doe\nMinistry", "Thanks"),
-        ("> quoted first\nmy answer\n> more quote", "my answer"),
-        ("  lots   of\n\n  space  ", "lots of space"),
-    ],
-)
-def test_snippet_strips_quotes_and_signatures(text: str, expected: str) -> None:
-    assert snippet(text) == expected
-
-
-def test_snippet_truncates_with_ellipsis() -> None:
-    text = "word " * 100
-    out = snippet(text, limit=40)
-    assert len(out) <= 40 and out.endswith("…")
-    assert snippet("short", limit=40) == "short"
-
-
-def test_strip_quoted_keeps_text_above_outlook_block_only_when_block_is_real() -> None:
-    assert strip_quoted("From: the ministry, good news\nregards") == (
-        "From: the ministry, good news\nregards"
-    )
-
-
-# --- sources ---------------------------------------------------------------------------------
-
-
-def test_iter_files_eml_mbox_and_maildir(tmp_path: Path) -> None:
-    eml = tmp_path / "one.eml"
-    eml.write_bytes(b"Message-ID: <1@example.net>\r\n\r\nbody one\r\n")
-    mbox_path = tmp_path / "box.mbox"
-    box = mailbox.mbox(mbox_path)
-    box.add(b"Message-ID: <2@example.net>\n\nbody two\n")
-    box.add(b"Message-ID: <3@example.net>\n\nbody three\n")
-    box.close()
-    md = mailbox.Maildir(tmp_path / "Maildir")
-    md.add(b"Message-ID: <4@example.net>\n\nbody four\n")
-    md.close()
-    out = list(iter_files([eml, mbox_path, tmp_path / "Maildir"]))
-    ids = [parse_inbound(raw).message_id for _, raw in out]
-    assert ids == ["<1@example.net>", "<2@example.net>", "<3@example.net>", "<4@example.net>"]
-    assert out[0][0] == str(eml)
-    assert out[1][0] == f"{mbox_path}#1" and out[2][0] == f"{mbox_path}#2"
-    assert out[3][0].startswith(str(tmp_path / "Maildir" / "new"))
-    assert not out[1][1].startswith(b"From ")  # the mbox separator line is not part of it
-
-
-def test_iter_files_rejects_bad_paths_before_yielding(tmp_path: Path) -> None:
-    good = tmp_path / "ok.eml"
-    good.write_bytes(b"Subject: x\r\n\r\n")
-    other = tmp_path / "notes.txt"
-    other.write_text("hello")
-    with pytest.raises(IntakeError, match=r"missing\.eml: no such file"):
-        iter_files([good, tmp_path / "missing.eml"])
-    with pytest.raises(IntakeError, match=r"notes\.txt: not an \.eml file"):
-        iter_files([other])
-    (tmp_path / "plain-dir").mkdir()
-    with pytest.raises(IntakeError, match="plain-dir: a folder that is not a Maildir"):
-        iter_files([tmp_path / "plain-dir"])
-
-
-def test_iter_files_streams_a_large_mbox(tmp_path: Path) -> None:
-    path = tmp_path / "big.mbox"
-    with path.open("wb") as fh:
-        for i in range(2000):
-            fh.write(b"From sender@example.net Fri Apr 23 09:00:00 2010\n")
-            fh.write(b"Message-ID: <%d@example.net>\n\nbody %d\n\n" % (i, i))
-    it = iter_files([path])
-    first = next(it)
-    assert first[0] == f"{path}#1"
-    assert sum(1 for _ in it) == 1999

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from outreach.models import Message
 from tests.factories import T0
-from tests.integration.test_dispatch_kit import Recorder, SmtpSink, message_ids, setup, statuses
+from tests.integration.dispatch_kit import Recorder, SmtpSink, message_ids, setup, statuses
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import trustme
 from outreach.clock import FixedClock
 from outreach.dispatch import Dispatcher
 from outreach.errors import SmtpTlsError
-from tests.integration.test_dispatch_kit import SmtpSink, setup, smtp_settings, statuses
+from tests.integration.dispatch_kit import SmtpSink, setup, smtp_settings, statuses
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""Test kit for dispatch tests (no tests here): a recording aiosmtpd server on loopback with
-per-test fault injection, and fast creation of approved messages.
+"""Test kit for dispatch tests (no tests here): the package's SMTP sink
+(:mod:`outreach.smtpsink`) in the dispatch tests' vocabulary, and fast creation of approved
+messages.
 
 The server runs in its own thread and event loop (aiosmtpd's Controller), so the dispatcher
 under test can run in the test's loop or in a subprocess.
@@ -7,121 +8,91 @@ under test can run in the test's loop or in a subprocess.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import re
-import socket
-import threading
+import ssl
 import uuid
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from outreach import smtpsink
 from outreach.db import session_scope
 from outreach.models import Campaign, Contact, Enrollment, Message, Step
 from outreach.settings import Settings, load_settings
 from tests.factories import T0, make_campaign, make_contact, make_step
 
-MSGID_RE = re.compile(rb"^Message-ID: (<[^>]+>)", re.MULTILINE | re.IGNORECASE)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
+@dataclass(frozen=True)
 class Received:
+    """One accepted message as the dispatch tests read it (recipients as a list)."""
+
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
-
-    @property
-    def message_id(self) -> str:
-        m = MSGID_RE.search(self.content)
-        assert m is not None, self.content[:200]
-        return m.group(1).decode()
+    message_id: str
 
 
 @dataclass
 class Recorder:
-    """An aiosmtpd handler that records what it accepted. ``on_rcpt(address)`` and
-    ``on_data(rcpt_tos)`` may return a reply line to refuse; ``data_delay`` slows DATA."""
+    """The faults a dispatch test injects into :class:`SmtpSink` and what it reads back.
 
-    received: list[Received] = field(default_factory=list)
+    ``on_rcpt(address)`` and ``on_data(rcpt_tos)`` may return a reply line to refuse;
+    ``data_delay`` slows DATA. ``received`` and ``ids()`` read the sink's recordings."""
+
     on_rcpt: Callable[[str], str | None] | None = None
     on_data: Callable[[list[str]], str | None] | None = None
     data_delay: float = 0.0
-    rcpt_seen: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    sink: smtpsink.SmtpSink | None = None
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        with self.lock:
-            self.rcpt_seen.append(address)
-        reply = self.on_rcpt(address) if self.on_rcpt else None
-        if reply:
-            return reply
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
+    def attach(self, sink: smtpsink.SmtpSink) -> None:
+        """Install these faults on ``sink`` and read its recordings from now on."""
+        self.sink = sink
+        on_rcpt, on_data = self.on_rcpt, self.on_data
+        if on_rcpt is not None:
+            sink.script_rcpt(lambda address, _n: on_rcpt(address))
+        if on_data is not None:
+            sink.script_envelope(lambda request: on_data(list(request.rcpt_tos)))
+        sink.set_data_delay(self.data_delay)
 
-    async def handle_DATA(self, server, session, envelope):
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
-        reply = self.on_data(list(envelope.rcpt_tos)) if self.on_data else None
-        if reply:
-            return reply
-        with self.lock:
-            self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-            )
-        return "250 2.0.0 queued"
+    @property
+    def received(self) -> list[Received]:
+        assert self.sink is not None
+        out = []
+        for r in self.sink.received:
+            assert r.message_id is not None, r.content[:200]
+            out.append(Received(r.mail_from, list(r.rcpt_tos), r.content, r.message_id))
+        return out
 
     def ids(self) -> list[str]:
-        with self.lock:
-            return [r.message_id for r in self.received]
+        return [r.message_id for r in self.received]
 
 
-class SmtpSink:
-    """A loopback SMTP server: ``start()``/``stop()`` (restartable on the same port)."""
+#: AUTH offered with no users: every login is refused (535).
+failing_authenticator: Mapping[str, str] = MappingProxyType({})
 
-    def __init__(self, handler: Recorder | None = None, *, port: int | None = None, **smtp: Any):
+
+class SmtpSink(smtpsink.SmtpSink):
+    """:class:`outreach.smtpsink.SmtpSink` with a :class:`Recorder` as ``handler``;
+    ``authenticator`` and ``ssl_context`` are its ``auth`` and ``implicit_tls_context``."""
+
+    def __init__(
+        self,
+        handler: Recorder | None = None,
+        *,
+        port: int | None = None,
+        authenticator: Mapping[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(port=port, auth=authenticator, implicit_tls_context=ssl_context, **options)
         self.handler = handler or Recorder()
-        self.port = port or free_port()
-        self.smtp = smtp
-        self.controller: Controller | None = None
-
-    def start(self) -> SmtpSink:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.controller = Controller(
-                self.handler, hostname="127.0.0.1", port=self.port, **self.smtp
-            )
-            self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def __enter__(self) -> SmtpSink:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def failing_authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
-    return AuthResult(success=False, handled=False)
+        self.handler.attach(self)
 
 
 def smtp_settings(db_url: str, port: int, **overrides: Any) -> Settings:

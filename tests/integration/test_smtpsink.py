@@ -1,4 +1,4 @@
-"""The SMTP test server helper itself: real aiosmtplib clients against it on 127.0.0.1."""
+"""The SMTP sink (outreach.smtpsink) itself: real aiosmtplib clients against it on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import aiosmtplib
 import pytest
 
 from outreach.compose import ComposeInput, compose
-from tests.smtp_server import DROP, SmtpTestServer
+from outreach.smtpsink.server import SmtpSink
+from outreach.smtpsink.values import DROP
 from tests.tls import TestCA, make_test_ca
 
 
@@ -37,7 +38,7 @@ def message(n: int, to: str = "minister@example.org") -> bytes:
     ).raw
 
 
-async def send(server: SmtpTestServer, raw: bytes, to: str = "minister@example.org", **kw):
+async def send(server: SmtpSink, raw: bytes, to: str = "minister@example.org", **kw):
     return await aiosmtplib.send(
         raw,
         sender="outreach@example.org",
@@ -50,8 +51,8 @@ async def send(server: SmtpTestServer, raw: bytes, to: str = "minister@example.o
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpTestServer]:
-    with SmtpTestServer() as server:
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink() as server:
         yield server
 
 
@@ -60,7 +61,7 @@ def test_ca() -> TestCA:
     return make_test_ca()
 
 
-async def test_plain_send_is_recorded_byte_for_byte(smtp: SmtpTestServer) -> None:
+async def test_plain_send_is_recorded_byte_for_byte(smtp: SmtpSink) -> None:
     raw = message(1)
     await send(smtp, raw, start_tls=False)
     [got] = smtp.received
@@ -72,7 +73,7 @@ async def test_plain_send_is_recorded_byte_for_byte(smtp: SmtpTestServer) -> Non
     assert smtp.received_message_ids() == ["<msg-1@example.org>"]
 
 
-async def test_count_by_message_id_shows_duplicates(smtp: SmtpTestServer) -> None:
+async def test_count_by_message_id_shows_duplicates(smtp: SmtpSink) -> None:
     await send(smtp, message(1))
     await send(smtp, message(2))
     await send(smtp, message(1))
@@ -80,7 +81,7 @@ async def test_count_by_message_id_shows_duplicates(smtp: SmtpTestServer) -> Non
     assert smtp.helo_count == 3
 
 
-async def test_scripted_rcpt_refusal(smtp: SmtpTestServer) -> None:
+async def test_scripted_rcpt_refusal(smtp: SmtpSink) -> None:
     smtp.script_rcpt(lambda rcpt, n: "550 5.1.1 No such user" if rcpt.startswith("gone") else None)
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as err:
         await send(smtp, message(1, to="gone@example.org"), to="gone@example.org")
@@ -91,7 +92,7 @@ async def test_scripted_rcpt_refusal(smtp: SmtpTestServer) -> None:
     assert [a.reply[:3] for a in smtp.rcpt_attempts] == ["550", "250"]
 
 
-async def test_rcpt_script_sees_attempt_numbers(smtp: SmtpTestServer) -> None:
+async def test_rcpt_script_sees_attempt_numbers(smtp: SmtpSink) -> None:
     smtp.script_rcpt(lambda rcpt, n: "450 4.2.0 Greylisted" if n == 1 else None)
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as err:
         await send(smtp, message(1))
@@ -100,7 +101,7 @@ async def test_rcpt_script_sees_attempt_numbers(smtp: SmtpTestServer) -> None:
     assert smtp.count_by_message_id() == {"<msg-1@example.org>": 1}
 
 
-async def test_fail_data_next_then_accept(smtp: SmtpTestServer) -> None:
+async def test_fail_data_next_then_accept(smtp: SmtpSink) -> None:
     smtp.fail_data_next(2, "451 4.3.0 Try again later")
     for _ in range(2):
         with pytest.raises(aiosmtplib.SMTPDataError) as err:
@@ -111,7 +112,7 @@ async def test_fail_data_next_then_accept(smtp: SmtpTestServer) -> None:
     assert [a.reply[:3] for a in smtp.data_attempts] == ["451", "451", "250"]
 
 
-async def test_script_replies_per_message_id(smtp: SmtpTestServer) -> None:
+async def test_script_replies_per_message_id(smtp: SmtpSink) -> None:
     smtp.script_replies("<msg-2@example.org>", ["452 4.3.1 Full", "554 5.7.1 Rejected"])
     await send(smtp, message(1))
     with pytest.raises(aiosmtplib.SMTPDataError) as first:
@@ -123,7 +124,7 @@ async def test_script_replies_per_message_id(smtp: SmtpTestServer) -> None:
     assert smtp.received_message_ids() == ["<msg-1@example.org>", "<msg-2@example.org>"]
 
 
-async def test_script_data_by_attempt_number(smtp: SmtpTestServer) -> None:
+async def test_script_data_by_attempt_number(smtp: SmtpSink) -> None:
     smtp.script_data(lambda mid, n: "421 4.7.0 Closing" if n < 3 else None)
     codes = []
     for _ in range(3):
@@ -136,7 +137,7 @@ async def test_script_data_by_attempt_number(smtp: SmtpTestServer) -> None:
     assert smtp.count_by_message_id() == {"<msg-7@example.org>": 1}
 
 
-async def test_drop_after_data_leaves_client_without_reply(smtp: SmtpTestServer) -> None:
+async def test_drop_after_data_leaves_client_without_reply(smtp: SmtpSink) -> None:
     smtp.drop_data_next(1)
     with pytest.raises(aiosmtplib.SMTPServerDisconnected):
         await send(smtp, message(1))
@@ -146,7 +147,7 @@ async def test_drop_after_data_leaves_client_without_reply(smtp: SmtpTestServer)
     assert smtp.count_by_message_id() == {"<msg-1@example.org>": 1}
 
 
-async def test_data_delay_makes_the_client_time_out(smtp: SmtpTestServer) -> None:
+async def test_data_delay_makes_the_client_time_out(smtp: SmtpSink) -> None:
     smtp.set_data_delay(3.0)
     with pytest.raises(aiosmtplib.SMTPTimeoutError):
         await aiosmtplib.send(
@@ -162,7 +163,7 @@ async def test_data_delay_makes_the_client_time_out(smtp: SmtpTestServer) -> Non
     smtp.set_data_delay(0)
 
 
-async def test_stop_and_start_on_the_same_port(smtp: SmtpTestServer) -> None:
+async def test_stop_and_start_on_the_same_port(smtp: SmtpSink) -> None:
     port = smtp.port
     await send(smtp, message(1))
     smtp.stop()
@@ -176,7 +177,7 @@ async def test_stop_and_start_on_the_same_port(smtp: SmtpTestServer) -> None:
 
 
 async def test_starttls_with_test_ca_and_certificate_validation(test_ca: TestCA) -> None:
-    with SmtpTestServer(tls_context=test_ca.server_context, require_starttls=True) as server:
+    with SmtpSink(tls_context=test_ca.server_context, require_starttls=True) as server:
         await send(
             server,
             message(1),
@@ -189,7 +190,7 @@ async def test_starttls_with_test_ca_and_certificate_validation(test_ca: TestCA)
 
 
 async def test_starttls_with_wrong_ca_fails(test_ca: TestCA) -> None:
-    with SmtpTestServer(tls_context=test_ca.server_context, require_starttls=True) as server:
+    with SmtpSink(tls_context=test_ca.server_context, require_starttls=True) as server:
         # aiosmtplib 5.x lets the ssl error through unwrapped (not an SMTPException).
         with pytest.raises(ssl.SSLCertVerificationError):
             await send(
@@ -203,7 +204,7 @@ async def test_starttls_with_wrong_ca_fails(test_ca: TestCA) -> None:
 
 
 async def test_require_starttls_refuses_plain_mail(test_ca: TestCA) -> None:
-    with SmtpTestServer(tls_context=test_ca.server_context, require_starttls=True) as server:
+    with SmtpSink(tls_context=test_ca.server_context, require_starttls=True) as server:
         with pytest.raises(aiosmtplib.SMTPResponseException) as err:
             await send(server, message(1), start_tls=False)
         assert err.value.code == 530
@@ -211,13 +212,13 @@ async def test_require_starttls_refuses_plain_mail(test_ca: TestCA) -> None:
 
 
 async def test_implicit_tls(test_ca: TestCA) -> None:
-    with SmtpTestServer(implicit_tls_context=test_ca.server_context) as server:
+    with SmtpSink(implicit_tls_context=test_ca.server_context) as server:
         await send(server, message(1), use_tls=True, tls_context=test_ca.client_context)
         assert [r.tls for r in server.received] == [True]
 
 
 async def test_auth_ok_and_535(test_ca: TestCA) -> None:
-    with SmtpTestServer(
+    with SmtpSink(
         tls_context=test_ca.server_context,
         require_starttls=True,
         auth={"outreach": "s3cret"},
@@ -234,7 +235,7 @@ async def test_auth_ok_and_535(test_ca: TestCA) -> None:
 
 
 async def test_auth_required_on_plain_connection_without_warning() -> None:
-    with SmtpTestServer(auth={"u": "p"}, auth_required=True, auth_require_tls=False) as server:
+    with SmtpSink(auth={"u": "p"}, auth_required=True, auth_require_tls=False) as server:
         with pytest.raises(aiosmtplib.SMTPResponseException) as err:
             await send(server, message(1), start_tls=False)
         assert err.value.code == 530  # authentication required
@@ -242,7 +243,7 @@ async def test_auth_required_on_plain_connection_without_warning() -> None:
         assert len(server.received) == 1
 
 
-def test_separate_process_can_send(smtp: SmtpTestServer) -> None:
+def test_separate_process_can_send(smtp: SmtpSink) -> None:
     """A dispatcher in another process reaches the server like any SMTP server."""
     raw = message(9)
     script = textwrap.dedent(
@@ -263,5 +264,5 @@ def test_separate_process_can_send(smtp: SmtpTestServer) -> None:
     assert smtp.received[0].content == raw
 
 
-def test_wait_for_messages_times_out(smtp: SmtpTestServer) -> None:
+def test_wait_for_messages_times_out(smtp: SmtpSink) -> None:
     assert smtp.wait_for_messages(1, timeout=0.2) is False

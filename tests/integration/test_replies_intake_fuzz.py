@@ -17,8 +17,8 @@ from outreach.replies.parse import parse_inbound
 from outreach.replies.prepare import clean_text
 from outreach.settings import load_settings
 from outreach.states import EnrollmentStatus, MessageStatus
-from tests.integration.test_intake import NOW, World, build_world, dsn, reply
-from tests.unit.test_reply_fuzz import SEEDS, mutate
+from tests.integration.intake_kit import NOW, World, build_world, dsn, reply
+from tests.mutations import SEEDS, mutate
 
 MAX_BYTES = 64 * 1024
 COUNT = 2400

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 
 from outreach.clock import FixedClock
 from outreach.db import session_scope
-from outreach.dispatch import Dispatcher, QueueError, cancel_messages, resolve_unknown
+from outreach.dispatch import Dispatcher
 from outreach.errors import SmtpAuthError
 from outreach.models import Attempt, Campaign, Enrollment, Event, Message, Suppression
 from tests.factories import T0
-from tests.integration.test_dispatch_kit import (
+from tests.integration.dispatch_kit import (
     Recorder,
     SmtpSink,
     add_approved,
@@ -359,24 +359,3 @@ async def test_stop_releases_claimed_unsent_messages(db, clock) -> None:
     assert st["sent"] == len(sink.handler.received) == summary.sent
     assert 5 <= summary.sent < 100
     assert st["approved"] == 100 - summary.sent and st.get("sending", 0) == 0
-
-
-def test_resolve_and_cancel(db, clock) -> None:
-    _, ids = setup(db.engine, 4)
-    with session_scope(db.engine) as s:
-        s.execute(sa.update(Message).where(Message.id.in_(ids[:2])).values(status="unknown"))
-    with session_scope(db.engine) as s:
-        resolve_unknown(s, ids[0], sent=True, now=clock.now(), actor="op")
-        resolve_unknown(s, ids[1], sent=False, now=clock.now(), actor="op")
-    assert message(db.engine, ids[0]).status == "sent"
-    assert message(db.engine, ids[1]).status == "approved"
-    with pytest.raises(QueueError, match="not unknown"), session_scope(db.engine) as s:
-        resolve_unknown(s, ids[2], sent=True, now=clock.now(), actor="op")
-    with pytest.raises(QueueError) as err, session_scope(db.engine) as s:
-        cancel_messages(s, [ids[2], ids[0], 999999], now=clock.now(), actor="op")
-    assert f"message {ids[0]} is sent" in err.value.message
-    assert "no message 999999" in err.value.message
-    assert message(db.engine, ids[2]).status == "approved"  # all or nothing
-    with session_scope(db.engine) as s:
-        cancel_messages(s, [ids[2], ids[3]], now=clock.now(), actor="op")
-    assert message(db.engine, ids[3]).status == "cancelled"

@@ -1,28 +1,21 @@
-"""What every command shares: the application context, output helpers, common options."""
+"""The application context every command runs in: settings, the database engine and
+sessions (built once per invocation, lazily), the clock of ``--now``, the reviewer's name."""
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
-from rich.console import Console
 
 from outreach.clock import Clock, clock_for, parse_now
 from outreach.db import Engine, Session, check_current, create_engine, session_scope
 from outreach.settings import Settings, load_settings
-
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclass
@@ -59,6 +52,7 @@ class AppContext:
 
 
 def app_context(ctx: typer.Context) -> AppContext:
+    """The invocation's :class:`AppContext` (made on first use when the root callback did not)."""
     obj = ctx.find_root().obj
     if not isinstance(obj, AppContext):
         obj = AppContext()
@@ -66,21 +60,8 @@ def app_context(ctx: typer.Context) -> AppContext:
     return obj
 
 
-NowOption = Annotated[
-    str | None,
-    typer.Option(
-        "--now",
-        help="Pretend it is this moment (ISO 8601, e.g. 2010-04-20T12:00Z); default: the real clock.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-CampaignOption = Annotated[
-    str | None, typer.Option("--campaign", "-c", help="Only this campaign (its slug).")
-]
-
-
 def clock_option(now: str | None) -> Clock:
+    """The clock ``--now`` asks for: fixed at that moment, else the system clock."""
     return clock_for(parse_now(now))
 
 
@@ -95,21 +76,3 @@ def default_reviewer(explicit: str | None, settings: Settings | None = None) -> 
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "unknown"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def print_json(data: Any) -> None:
-    """Stable JSON on stdout: sorted keys, ISO 8601 times, one document."""
-    sys.stdout.write(json.dumps(data, default=_json_default, sort_keys=True, indent=2) + "\n")
-    sys.stdout.flush()

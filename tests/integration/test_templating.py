@@ -1,4 +1,4 @@
-"""Unit tests for outreach.templating: the sample ccm letters and small bad templates."""
+"""outreach.templating: the sample ccm letters and small bad templates, loaded from disk."""
 
 from __future__ import annotations
 
