@@ -108,6 +108,9 @@ def test_import_then_list_who_answered_which_letter(db, tmp_path: Path) -> None:
         "error",
         "source",
         "raw_size",
+        "evidence",
+        "strength",
+        "needs_review",
     }
     assert set(human) == expected_keys
 
