@@ -17,10 +17,85 @@ from enum import StrEnum
 from outreach.replies.evidence import SmtpStage, evidence_line
 from outreach.replies.limits import MAX_SCANNED_TEXT
 
-_I = re.IGNORECASE
+
+@dataclass(frozen=True)
+class Keyed:
+    """A lowercase pattern searched only around its key words, line by line.
+
+    Every match of ``pattern`` contains one of ``keys``; the pattern is tried only on the
+    line around each occurrence of a key (at most ``before`` characters before it and
+    ``after`` after it; across lines when ``one_line`` is false). That keeps reading a long
+    bounce to a few substring scans plus a few short regex runs.
+    """
+
+    keys: tuple[str, ...]
+    pattern: re.Pattern[str]
+    before: int = 120
+    after: int = 200
+    one_line: bool = True
+
+    def search(self, low: str, start: int = 0, end: int | None = None) -> re.Match[str] | None:
+        """The earliest match found in ``low[start:end]`` (``low`` is lowercase text)."""
+        stop = len(low) if end is None else min(end, len(low))
+        best: re.Match[str] | None = None
+        for key in self.keys:
+            at = low.find(key, start, stop)
+            while at != -1:
+                lo, hi = self._window(low, at, len(key), start, stop)
+                m = self.pattern.search(low, lo, hi)
+                if m is not None:
+                    if best is None or m.start() < best.start():
+                        best = m
+                    break
+                at = low.find(key, at + 1, stop)
+        return best
+
+    def _window(self, low: str, at: int, size: int, start: int, stop: int) -> tuple[int, int]:
+        lo = max(start, at - self.before)
+        hi = min(stop, at + size + self.after)
+        if self.one_line:
+            lo = max(lo, low.rfind("\n", lo, at) + 1)
+            line_end = low.find("\n", at + size, hi)
+            hi = line_end if line_end != -1 else hi
+        return lo, hi
+
+
+def _keyed(keys: tuple[str, ...], pattern: str, **kw: int | bool) -> Keyed:
+    return Keyed(keys, re.compile(pattern), **kw)  # type: ignore[arg-type]
+
 
 #: The mailbox does not exist, in the words of the server that keeps it.
-ADDRESS_UNKNOWN_RE = re.compile(
+ADDRESS_UNKNOWN = _keyed(
+    (
+        "unknown",
+        "no such",
+        "exist",
+        "not found",
+        "have a",
+        "notfound",
+        "resolver",
+        "no mailbox",
+        "not listed",
+        "not a ",
+        "not valid",
+        "not known",
+        "invalid",
+        "isn't in my",
+        "badrcptto",
+        "no account",
+        "wasn't found",
+        "inconnu",
+        "unbekannt",
+        "desconocido",
+        "sconosciuto",
+        "inesistente",
+        "directorio",
+        "annuaire",
+        "no valid",
+        "宛先不明",
+        "存在しません",
+        "見つかりません",
+    ),
     r"user unknown|unknown user|unknown (?:e-?mail |local )?(?:recipient|address|mailbox|user)"
     r"|unknown local[- ]?part|no such (?:user|mailbox|recipient|address|person|account)"
     r"|(?:user|mailbox|recipient|address|account)(?: \S{1,80})? (?:does not|doesn't|not) exist"
@@ -36,96 +111,205 @@ ADDRESS_UNKNOWN_RE = re.compile(
     r"|utilisateur inconnu|destinataire inconnu|adresse (?:e-?mail )?(?:inconnue|inexistante)"
     r"|unbekannte?r? (?:empf[aä]nger|benutzer)|(?:empf[aä]nger|benutzer) (?:ist )?unbekannt"
     r"|usuario (?:desconocido|inexistente|no existe)|destinatario (?:desconocido|inexistente)"
-    r"|utente (?:sconosciuto|inesistente)|宛先不明|存在しません|見つかりません",
-    _I,
+    r"|utente (?:sconosciuto|inesistente)|no se encuentra en el directorio de domino"
+    r"|non r[ée]pertori[ée] dans l'annuaire|no valid recipients"
+    r"|宛先不明|存在しません|見つかりません",
 )
 #: Words that fit an unknown mailbox but also a refusal for other reasons.
-ADDRESS_WEAK_RE = re.compile(
+ADDRESS_WEAK = _keyed(
+    (
+        "unavailable",
+        "rejected",
+        "invalid",
+        "not accepted",
+        "not ok",
+        "not local",
+        "customer",
+        "not valid",
+        "bad recipient",
+    ),
     r"mailbox (?:is )?unavailable|recipient (?:address )?rejected|address rejected"
     r"|invalid (?:e-?mail )?address|recipient (?:is )?not (?:accepted|ok|local)"
     r"|not our customer|address (?:is )?not valid|bad recipient"
     r"|rejected recipient|(?:user|recipient) rejected",
-    _I,
 )
 #: An account that exists but is disabled, suspended or inactive: ambiguous across providers.
-DISABLED_RE = re.compile(
+DISABLED = _keyed(
+    (
+        "disabled",
+        "deactivated",
+        "suspended",
+        "inactive",
+        "closed",
+        "locked",
+        "frozen",
+        "terminated",
+        "expired",
+        "no longer",
+    ),
     r"(?:account|mailbox|user|recipient)(?: \S{1,80})? (?:has been |is |was )?(?:currently )?"
     r"(?:disabled|deactivated|suspended|inactive|closed|locked|frozen|terminated|expired)"
     r"|(?:disabled|inactive|deactivated|suspended) (?:account|mailbox|user)"
+    r"|account that you tried to reach is (?:disabled|inactive)"
     r"|no longer (?:accepts mail|in use|active|valid|exists?)|account is disabled",
-    _I,
 )
 #: The recipient's domain has no mail host (the DNS, or the remote, says so).
-DOMAIN_UNKNOWN_RE = re.compile(
+DOMAIN_UNKNOWN = _keyed(
+    (
+        "not found",
+        "exist",
+        "no such",
+        "unknown",
+        "mx",
+        "nxdomain",
+        "host named",
+        "null",
+        "accept mail",
+        "no route",
+        "unrout",
+    ),
     r"host or domain name not found|domain (?:name )?not found|domain (?:does not|doesn't) exist"
     r"|(?:no such|unknown|non-?existent) (?:domain|host)|host unknown|unknown host"
     r"|no mx records? (?:found|for)|no (?:valid )?mx (?:or a )?records?"
     r"|mx records? point to non-?existent hosts|type=(?:mx|a|aaaa): host not found"
-    r"|nxdomain|couldn't find any host named|could not find any host named"
+    r"|nxdomain|couldn't find any host named|could not find any host named|host not found"
     r"|does not accept mail \(null ?mx\)|null mx|host/domain does not accept mail"
     r"|remote domain doesn'?t exist|no route found to domain|unroutea?ble (?:mail )?domain"
     r"|unroutea?ble address"
     r"|dns domain [\w.-]{1,100} does not exist|name server: [\w.-]{0,100}: host not found",
-    _I,
 )
-#: A DNS failure that may pass (not proof the domain is gone).
+#: A DNS failure that may pass (not proof the domain is gone); read on one line only.
 DNS_TEMPORARY_RE = re.compile(
-    r"try again|temporar|servfail|timed? ?out|no answer|server failure|lookup failed", _I
+    r"try again|temporar|servfail|timed? ?out|no answer|server failure|lookup failed"
 )
 #: The mailbox is full: a soft bounce.
-MAILBOX_FULL_RE = re.compile(
+MAILBOX_FULL = _keyed(
+    (
+        "full",
+        "exceed",
+        "quota",
+        "insufficient",
+        "size limit",
+        "not enough",
+        "pleine",
+        "voll",
+        "lleno",
+        "completo",
+        "容量",
+    ),
     r"mailbox (?:is )?full|(?:mailbox|quota|storage|disk)(?: \S{1,40})? (?:exceeded|is full)"
     r"|over ?quota|quota (?:exceeded|violation)|exceeded (?:the |their |its )?(?:storage|quota)"
     r"|insufficient (?:storage|disk space|system storage)|mailbox size limit|mailfolder is full"
     r"|not enough (?:storage|space)|has exceeded (?:the |its |their )?(?:quota|limit|size)"
     r"|bo[iî]te (?:aux lettres )?pleine|postfach (?:ist )?voll|buz[oó]n (?:lleno|completo)"
     r"|容量",
-    _I,
 )
 #: Our sender (or domain) was refused: the contact is not at fault.
-SENDER_RE = re.compile(
+SENDER = _keyed(
+    ("sender", "from address", "from domain", "mail from"),
     r"sender (?:address |domain )?(?:rejected|denied|refused|blocked|blacklisted|not allowed"
     r"|verify failed|verification failed|unknown|not found)|sender domain must exist"
     r"|(?:your|the) (?:sender|envelope sender|from) (?:address|domain)"
     r"|mail from (?:address )?(?:rejected|refused)|domain of sender address"
     r"|unroutable sender address|sender was rejected|sender is (?:not|in)",
-    _I,
 )
 #: A refusal of the content, the sender's reputation or by policy: the address may be fine.
-POLICY_RE = re.compile(
+POLICY = _keyed(
+    (
+        "spam",
+        "junk",
+        "block",
+        "black",
+        "deny",
+        "rbl",
+        "reputation",
+        "polic",
+        "not author",
+        "not permitted",
+        "prohibit",
+        "dmarc",
+        "spf",
+        "dkim",
+        "content",
+        "virus",
+        "malware",
+        "phish",
+        "relay",
+        "unsolicited",
+        "not accepting",
+        "rejected by",
+        "message rejected",
+        "message refused",
+        "message blocked",
+        "not a member",
+        "not member",
+        "reject mail",
+        "banned",
+        "disallowed",
+        "filtered",
+        "suspicious",
+        "authentication",
+        "permission",
+    ),
     r"\bspam|\bjunk\b|\bblock(?:ed|list|ing)?\b|black ?list|deny ?list|\brbl\b|spamhaus"
-    r"|spamcop|reputation|\bpolic(?:y|ies)\b|not (?:authori[sz]ed|permitted)|prohibited"
+    r"|spamcop|reputation|\bpolic(?:y|ies)\b|not (?:authori[sz]ed|permitted)|prohibit"
     r"|\bdmarc\b|\bspf\b|\bdkim\b|content (?:filter|rejected|violation)|\bvirus|malware"
-    r"|phish|relay(?:ing)? (?:denied|not permitted|access denied)|unsolicited"
-    r"|administrative prohibition|not accepting (?:any )?mail from|rejected by (?:the )?"
+    r"|phish|relay(?:ing)? (?:denied|not permitted|not allowed|access denied)|unsolicited"
+    r"|unable to relay|as a relay\b"
+    r"|not accepting (?:any )?mail from|rejected by (?:the )?"
     r"(?:content|filter|recipient's (?:system|server)|security)|message (?:rejected|refused|"
     r"blocked) (?:by|due|as|because)|not a member|not member article|reject mail from"
     r"|banned|disallowed|filtered|suspicious|authentication (?:required|failed)"
     r"|(?:do not|don't) have permission",
-    _I,
 )
 #: A delay or a failure that will pass.
-TEMPORARY_RE = re.compile(
+TEMPORARY = _keyed(
+    (
+        "delay",
+        "will ",
+        "deferred",
+        "not yet",
+        "still trying",
+        "temporar",
+        "try again",
+        "retry",
+        "incomplete",
+        "within",
+    ),
     r"\bdelay(?:ed)?\b|will (?:retry|keep trying|continue trying|try again)|deferred"
     r"|not yet been delivered|still trying|temporar(?:y|ily)|try again later"
     r"|retry time not reached|delivery incomplete|could not be delivered within",
-    _I,
 )
 
 #: Where a refusal came, as the MTAs that say so word it (Postfix, Exim, Sendmail, Courier,
-#: InterScan, GMX...).
-_STAGE_RE = re.compile(
-    r"(?P<rcpt>in reply to rcpt to command|(?:after|for) rcpt to\b|for rcpt command"
-    r"|>>> *rcpt +to\b[^\n]{0,300}\n[ \t]*<<< *[45]|sent <<< rcpt to[^\n]{0,300}\n"
-    r"[ \t]*received >>> *[45])"
-    r"|(?P<data>in reply to (?:end of )?data command|after (?:end of )?data\b"
-    r"|for data command|>>> *(?:data|\.) *\n[ \t]*<<< *[45]|sent <<< data *\n"
-    r"[ \t]*received >>> *[45]|after the message was (?:sent|transferred))"
-    r"|(?P<mail>in reply to mail from command|(?:after|for) mail from\b"
+#: InterScan, MDaemon, GMX...). Searched across lines (transcripts span two).
+STAGE = _keyed(
+    (
+        "rcpt",
+        "data",
+        "reply",
+        "mail from",
+        ">>>",
+        "connection",
+        "connecting",
+        "ehlo",
+        "helo",
+        "message was",
+    ),
+    r"(?P<rcpt>in\s+reply\s+to\s+rcpt\s+to\s+command|(?:after|for)\s+rcpt\s+to\b"
+    r"|for\s+rcpt\s+command|>>> *rcpt +to\b[^\n]{0,300}\n[ \t]*<<< *[45]"
+    r"|--> +rcpt +to:[^\n]{0,300}\n[^\n]{0,80}<-- +[45]"
+    r"|sent <<< rcpt to[^\n]{0,300}\n[ \t]*received >>> *[45])"
+    r"|(?P<data>in\s+reply\s+to\s+(?:end\s+of\s+)?data\s+command"
+    r"|after\s+(?:end\s+of\s+)?data\b|for\s+data\s+command|>>> *(?:data|\.) *\n[ \t]*<<< *[45]"
+    r"|sent <<< data *\n[ \t]*received >>> *[45]|after\s+the\s+message\s+was\s+(?:sent|transferred))"
+    r"|(?P<mail>in\s+reply\s+to\s+mail\s+from\s+command|(?:after|for)\s+mail\s+from\b"
     r"|>>> *mail +from\b[^\n]{0,300}\n[ \t]*<<< *[45])"
-    r"|(?P<connect>after initial connection|in reply to (?:ehlo|helo) command|after (?:ehlo|helo)"
-    r"|while connecting)",
-    _I,
+    r"|(?P<connect>after\s+initial\s+connection|in\s+reply\s+to\s+(?:ehlo|helo)\s+command"
+    r"|after\s+(?:ehlo|helo)\b|while\s+connecting)",
+    before=40,
+    after=420,
+    one_line=False,
 )
 #: An enhanced status code (RFC 3463).
 STATUS_RE = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
@@ -172,30 +356,33 @@ def read_wording(text: str | None) -> Reading:
     if not text:
         return NOTHING
     text = text[:MAX_SCANNED_TEXT]
-    m = DOMAIN_UNKNOWN_RE.search(text)
+    low = text.lower()
+    if len(low) != len(text):  # a few characters lower-case to two; quote the lowercase
+        text = low
+    m = DOMAIN_UNKNOWN.search(low)
     if m:
         line = _line_at(text, m)
-        if DNS_TEMPORARY_RE.search(line):
+        if DNS_TEMPORARY_RE.search(line.lower()):
             return Reading(Wording.DNS_TEMPORARY, line)
         return Reading(Wording.DOMAIN, line)
-    for pattern, wording in ((MAILBOX_FULL_RE, Wording.FULL), (SENDER_RE, Wording.SENDER)):
-        m = pattern.search(text)
+    for family, wording in ((MAILBOX_FULL, Wording.FULL), (SENDER, Wording.SENDER)):
+        m = family.search(low)
         if m:
             return Reading(wording, _line_at(text, m))
-    address = ADDRESS_UNKNOWN_RE.search(text)
-    policy = POLICY_RE.search(text)
+    address = ADDRESS_UNKNOWN.search(low)
+    policy = POLICY.search(low)
     if address and policy:
         return Reading(Wording.ADDRESS_AND_POLICY, _line_at(text, address))
     if policy:
         return Reading(Wording.POLICY, _line_at(text, policy))
     if address:
         return Reading(Wording.ADDRESS, _line_at(text, address))
-    for pattern, wording in (
-        (DISABLED_RE, Wording.DISABLED),
-        (ADDRESS_WEAK_RE, Wording.ADDRESS_WEAK),
-        (TEMPORARY_RE, Wording.TEMPORARY),
+    for family, wording in (
+        (DISABLED, Wording.DISABLED),
+        (ADDRESS_WEAK, Wording.ADDRESS_WEAK),
+        (TEMPORARY, Wording.TEMPORARY),
     ):
-        m = pattern.search(text)
+        m = family.search(low)
         if m:
             return Reading(wording, _line_at(text, m))
     return NOTHING
@@ -203,7 +390,7 @@ def read_wording(text: str | None) -> Reading:
 
 def _line_at(text: str, m: re.Match[str]) -> str:
     """The line of ``text`` holding the match, as one evidence line."""
-    start = text.rfind(_LINE_END, 0, m.start()) + 1
+    start = max(text.rfind(_LINE_END, 0, m.start()) + 1, m.start() - 120)
     end = text.find(_LINE_END, m.end())
     return evidence_line(text[start : end if end != -1 else len(text)])
 
@@ -214,21 +401,15 @@ def find_stage(text: str | None, near: str | None = None) -> SmtpStage | None:
     :data:`~outreach.replies.limits.MAX_SCANNED_TEXT` characters. ``None`` when not said."""
     if not text:
         return None
-    text = text[:MAX_SCANNED_TEXT]
+    low = text[:MAX_SCANNED_TEXT].lower()
     if near:
-        at = text.lower().find(near.lower())
+        at = low.find(near.lower())
         if at != -1:
-            found = _stage_in(text[at : at + 2000])
-            if found is not None:
-                return found
-    return _stage_in(text)
-
-
-def _stage_in(text: str) -> SmtpStage | None:
-    m = _STAGE_RE.search(text)
-    if m is None:
-        return None
-    return SmtpStage(m.lastgroup)
+            m = STAGE.search(low, at, at + 2000)
+            if m is not None:
+                return SmtpStage(m.lastgroup)
+    m = STAGE.search(low)
+    return SmtpStage(m.lastgroup) if m is not None else None
 
 
 def first_status(text: str | None) -> str | None:

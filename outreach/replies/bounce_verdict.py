@@ -108,7 +108,7 @@ def judge_bounce(dsn: DsnInfo) -> ClassificationResult:
 
 def _facts(dsn: DsnInfo) -> _Facts:
     diagnostic = dsn.diagnostic or ""
-    reply = read_wording(diagnostic)
+    reply = read_wording(diagnostic if dsn.machine_readable else dsn.explanation or diagnostic)
     text = read_wording(dsn.explanation) if dsn.machine_readable else reply
     remote = reply_status(diagnostic) if dsn.machine_readable else None
     field_status = dsn.status
@@ -191,15 +191,24 @@ class _Verdict:
             evidence=evidence,
         )
 
-    def inconclusive(self, why: str, *, line: str | None = None) -> ClassificationResult:
+    def inconclusive(
+        self, why: str, *, line: str | None = None, decided_by: str | None = None
+    ) -> ClassificationResult:
         """A hard-looking failure without conclusive evidence: soft, for a person to check."""
         return self.result(
             Classification.BOUNCE_SOFT,
             f"{why}; inconclusive, counted as soft and flagged for review",
+            decided_by=decided_by,
             line=line,
             strength=Strength.INCONCLUSIVE,
             review=True,
         )
+
+    def source_of(self, reading: Reading) -> str:
+        """Which part said ``reading``: the remote's reply, or the bounce's own text."""
+        if reading is self.facts.reply and self.dsn.machine_readable:
+            return "Diagnostic-Code"
+        return "bounce text"
 
 
 def _by_status(verdict: _Verdict, facts: _Facts) -> ClassificationResult | None:
@@ -212,6 +221,15 @@ def _by_status(verdict: _Verdict, facts: _Facts) -> ClassificationResult | None:
         return verdict.result(Classification.BOUNCE_SOFT, f"temporary failure {status}")
     if status.startswith("2."):
         return None
+    at_rcpt = facts.stage == SmtpStage.RCPT
+    if status.startswith("5.7.") and facts.reply.wording == Wording.ADDRESS and at_rcpt:
+        # a policy code on a plain "no such user" at RCPT (some providers do that)
+        return verdict.result(
+            Classification.BOUNCE_HARD,
+            f"unknown mailbox (the remote's words, under a {status} code), refused at RCPT",
+            decided_by="Diagnostic-Code",
+            line=facts.reply.line,
+        )
     if status.startswith(_CONTENT_PREFIXES) or status in SENDER_STATUSES | _CONTENT_STATUSES:
         return verdict.result(
             Classification.REJECTED, f"refused by policy or for its content ({status})"
@@ -236,9 +254,9 @@ def _by_status(verdict: _Verdict, facts: _Facts) -> ClassificationResult | None:
 
 
 def _disabled(verdict: _Verdict, facts: _Facts, reading: Reading) -> ClassificationResult:
-    """5.2.1: a disabled or inactive account. Hard only when the remote also says the mailbox
-    does not exist, at RCPT."""
-    if reading.wording == Wording.ADDRESS and facts.stage == SmtpStage.RCPT:
+    """5.2.1: a disabled or inactive account. Hard only when the remote's own reply also says
+    the mailbox does not exist, at RCPT."""
+    if facts.reply.wording == Wording.ADDRESS and facts.stage == SmtpStage.RCPT:
         return verdict.result(
             Classification.BOUNCE_HARD, "unknown mailbox (5.2.1 with unknown-user words, at RCPT)"
         )
@@ -259,21 +277,34 @@ def _unknown_mailbox(verdict: _Verdict, facts: _Facts, reading: Reading) -> Clas
 
 
 def _address_result(
-    verdict: _Verdict, facts: _Facts, why: str, *, confirmed: bool
+    verdict: _Verdict,
+    facts: _Facts,
+    why: str,
+    *,
+    confirmed: bool,
+    reading: Reading | None = None,
 ) -> ClassificationResult:
     """Hard when refused at RCPT, or ``confirmed`` by the remote with the stage unsaid;
-    inconclusive after DATA or otherwise."""
+    inconclusive after DATA or otherwise. ``reading``: the words that decided, when the
+    status did not."""
+    said = {}
+    if reading is not None:
+        said = {"decided_by": verdict.source_of(reading), "line": reading.line or None}
     if facts.stage == SmtpStage.DATA:
-        return verdict.inconclusive(f"{why} after DATA, where content filters use these words")
+        return verdict.inconclusive(
+            f"{why} after DATA, where content filters use these words", **said
+        )
     if facts.stage in (SmtpStage.MAIL, SmtpStage.CONNECT):
         return verdict.result(
-            Classification.REJECTED, f"{why} refused at {facts.stage.value}: not the address"
+            Classification.REJECTED,
+            f"{why} refused at {facts.stage.value}: not the address",
+            **said,
         )
     if facts.stage == SmtpStage.RCPT:
-        return verdict.result(Classification.BOUNCE_HARD, f"{why}, refused at RCPT")
+        return verdict.result(Classification.BOUNCE_HARD, f"{why}, refused at RCPT", **said)
     if confirmed:
-        return verdict.result(Classification.BOUNCE_HARD, f"{why}, confirmed by the remote")
-    return verdict.inconclusive(f"{why} not confirmed by the remote's reply")
+        return verdict.result(Classification.BOUNCE_HARD, f"{why}, confirmed by the remote", **said)
+    return verdict.inconclusive(f"{why} not confirmed by the remote's reply", **said)
 
 
 def _by_wording(
@@ -282,7 +313,7 @@ def _by_wording(
     """The verdict of the words alone (a generic or contradicted status, or none)."""
     wording, line = reading.wording, reading.line
     status = status_hint or facts.status or "none"
-    decided = None if reading is facts.reply else "bounce text"
+    decided = verdict.source_of(reading)
     if wording == Wording.DOMAIN:
         return verdict.result(
             Classification.BOUNCE_HARD, "no such domain or mail host", decided_by=decided, line=line
@@ -305,14 +336,22 @@ def _by_wording(
             line=line,
         )
     if wording == Wording.ADDRESS:
-        return _address_result(verdict, facts, "unknown mailbox (from the words)", confirmed=True)
+        return _address_result(
+            verdict, facts, "unknown mailbox (from the words)", confirmed=True, reading=reading
+        )
     if wording == Wording.ADDRESS_WEAK:
         return _address_result(
-            verdict, facts, "mailbox unavailable or rejected (weak words)", confirmed=False
+            verdict,
+            facts,
+            "mailbox unavailable or rejected (weak words)",
+            confirmed=False,
+            reading=reading,
         )
     if wording in (Wording.DISABLED, Wording.ADDRESS_AND_POLICY):
         return verdict.inconclusive(
-            "account disabled, or unknown-user words in a policy refusal", line=line
+            "account disabled, or unknown-user words in a policy refusal",
+            line=line,
+            decided_by=decided,
         )
     return verdict.result(
         Classification.BOUNCE_SOFT,

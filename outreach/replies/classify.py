@@ -62,9 +62,13 @@ _OOO_SUBJECT_RE = re.compile(
     r"reponse automatique|absence du bureau|absent du bureau|absence|message d.absence|"
     r"respuesta automatica|fuera de la oficina|fuera de oficina|ausente|ausencia|"
     r"abwesenheitsnotiz|automatische antwort|abwesend|abwesenheit|nicht im buro|"
-    r"risposta automatica|fuori ufficio|resposta automatica|ausente do escritorio)\b",
+    r"risposta automatica|fuori ufficio|resposta automatica|ausente do escritorio|"
+    r"automatisch antwoord|afwezig|automatyczna odpowiedz|poza biurem|"
+    r"автоответ|автоматическ\w{0,3} ответ|нет на месте|в отпуске)\b",
     re.IGNORECASE,
 )
+#: Out-of-office subjects in scripts without word boundaries (Japanese, Chinese).
+_OOO_CJK_SUBJECT_RE = re.compile(r"不在|自動(?:応答|返信)|外出中|休暇中|自动回复")
 _REPLY_PREFIX_RE = re.compile(r"^\s*(?:(?:re|aw|sv|tr|rv|fw|fwd|wg)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 
 
@@ -96,7 +100,8 @@ def _auto_reply(p: ParsedInbound) -> Evidence | None:
     content_type = (p.header("content-type") or "").lower()
     if "disposition-notification" in content_type:
         return _header_evidence("Content-Type", "read receipt (message disposition notification)")
-    m = _OOO_SUBJECT_RE.search(_fold(p.subject))
+    folded = _fold(p.subject)
+    m = _OOO_SUBJECT_RE.search(folded) or _OOO_CJK_SUBJECT_RE.search(folded)
     if m:
         return Evidence(
             decided_by="subject",

@@ -28,7 +28,7 @@ from outreach.replies.bounce_markers import (
     is_bounce_sender,
     recipient_in_text,
 )
-from outreach.replies.bounce_text import find_stage, reply_status
+from outreach.replies.bounce_text import Wording, find_stage, read_wording, reply_status
 from outreach.replies.charset import decode_bytes
 from outreach.replies.evidence import SmtpStage
 from outreach.replies.headers import (
@@ -42,6 +42,7 @@ from outreach.replies.headers import (
 )
 from outreach.replies.limits import MAX_HEADER_BYTES, MAX_PARTS, MAX_SCANNED_TEXT
 from outreach.replies.ses import SesNotice, looks_like_ses, read_ses
+from outreach.replies.snippet import strip_quoted
 
 __all__ = [
     "BOUNCE_LOCALPARTS",
@@ -194,14 +195,28 @@ def _bounce_marker(
         return "delivery-status part"
     if report_type == DELIVERY_STATUS:
         return "multipart/report"
-    if is_bounce_from(top.get("from"), from_addr):
-        return "sender " + ((top.get("from") or [""])[0][:80] or "MAILER-DAEMON")
     if BOUNCE_SUBJECT_RE.search(subject) is not None:
         return f"subject {subject[:80]!r}"
-    m = BOUNCE_TEXT_RE.search(text[:MAX_SCANNED_TEXT])
+    if _is_fml_notice(top):
+        return "fml mailing-list notice"
+    is_reply = bool(top.get("in-reply-to") or top.get("references"))
+    own_words = strip_quoted(text[:MAX_SCANNED_TEXT]) if is_reply else text[:MAX_SCANNED_TEXT]
+    m = BOUNCE_TEXT_RE.search(own_words)  # a person may quote or forward a bounce
     if m is not None:
         return f"text {one_line(m.group(0))[:80]!r}"
+    if is_bounce_from(top.get("from"), from_addr):
+        # a person writing from a postmaster mailbox, in reply, with no failure in their words
+        if is_reply and read_wording(own_words).wording == Wording.NONE:
+            return None
+        return "sender " + ((top.get("from") or [""])[0][:80] or "MAILER-DAEMON")
     return None
+
+
+def _is_fml_notice(top: Mapping[str, list[str]]) -> bool:
+    """An fml mailing-list server's error notice (X-MLServer: fml, from the list's admin)."""
+    server = (top.get("x-mlserver") or [""])[0].lower()
+    sender = (top.get("from") or [""])[0].lower()
+    return server.startswith("fml") and "-admin@" in sender
 
 
 def _ses_notice(top: Mapping[str, list[str]], subject: str, text: str) -> SesNotice | None:
