@@ -43,8 +43,11 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
         console.print("no suppressed addresses")
         return
     table = Table(title=f"{len(items)} suppressed address{'es' if len(items) != 1 else ''}")
-    for column in ("email", "reason", "detail", "added", "by"):
-        table.add_column(column)
+    table.add_column("email", no_wrap=True)
+    table.add_column("reason", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    table.add_column("added", no_wrap=True)
+    table.add_column("by", overflow="fold")
     for item in items:
         table.add_row(
             item.email,

@@ -198,7 +198,8 @@ MAILBOX_FULL = _keyed(
         "容量",
     ),
     r"mailbox (?:is )?full|(?:mailbox|quota|storage|disk)(?: \S{1,40})? (?:exceeded|is full)"
-    r"|over ?quota|quota (?:exceeded|violation)|exceeded (?:the |their |its )?(?:storage|quota)"
+    r"|over ?quota|over (?:the |its |their )?(?:allowed |storage )?quota|quota (?:exceeded|violation)"
+    r"|exceeded (?:the |their |its )?(?:storage|quota)"
     r"|insufficient (?:storage|disk space|system storage)|mailbox size limit|mailfolder is full"
     r"|not enough (?:storage|space)|has exceeded (?:the |its |their )?(?:quota|limit|size)"
     r"|bo[iî]te (?:aux lettres )?pleine|postfach (?:ist )?voll|buz[oó]n (?:lleno|completo)"

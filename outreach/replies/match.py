@@ -127,10 +127,9 @@ class Matcher:
 
     def match(self, lookup: Lookup) -> MatchResult:
         """The match for one lookup, in the documented order; :data:`NO_MATCH` when none."""
-        if lookup.own_message_id is not None:
-            own = self._by_id.get(lookup.own_message_id)
-            if own is not None:
-                return MatchResult(own, own.contact_id, own.campaign_id, "message_id")
+        if lookup.own_message_id in self._by_id:
+            own = self._by_id[lookup.own_message_id]  # type: ignore[index]
+            return MatchResult(own, own.contact_id, own.campaign_id, "message_id")
         for mid in lookup.message_ids():
             m = self._by_id.get(mid)
             if m is None:

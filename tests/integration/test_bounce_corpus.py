@@ -36,7 +36,9 @@ NOT_SYSTEMS = frozenset(
     }
 )
 UNSUBSCRIBE_ADDRESSES = frozenset({"unsubscribe@example.org"})
-BOUNCES = frozenset({Classification.BOUNCE_HARD, Classification.BOUNCE_SOFT, Classification.REJECTED})
+BOUNCES = frozenset(
+    {Classification.BOUNCE_HARD, Classification.BOUNCE_SOFT, Classification.REJECTED}
+)
 SUPPRESSING = frozenset({Classification.BOUNCE_HARD, Classification.UNSUBSCRIBE})
 
 TARGETS = {
@@ -59,7 +61,9 @@ def cases() -> list[Case]:
     with (CORPUS / "manifest.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     found = [
-        Case(CORPUS / row["path"], Classification(row["expected"]), row["review"] == "1", row["note"])
+        Case(
+            CORPUS / row["path"], Classification(row["expected"]), row["review"] == "1", row["note"]
+        )
         for row in rows
     ]
     found += [

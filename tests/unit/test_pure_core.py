@@ -40,6 +40,14 @@ PURE = [
     "replies/prepare.py",
     "replies/report.py",
     "replies/snippet.py",
+    "replies/evidence.py",
+    "replies/result.py",
+    "replies/bounce_text.py",
+    "replies/bounce_markers.py",
+    "replies/bounce_verdict.py",
+    "replies/ses.py",
+    "replies/boundary.py",
+    "replies/undo.py",
 ]
 FORBIDDEN_IMPORTS = (
     "sqlalchemy",
