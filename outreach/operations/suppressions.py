@@ -20,7 +20,8 @@ from sqlmodel import Session
 from outreach.contact_fields import normalise_email
 from outreach.db import within
 from outreach.errors import SuppressionError
-from outreach.lifecycle import record_event, set_enrollment_status, transition_many
+from outreach.lifecycle import record_event, set_enrollment_status
+from outreach.replies.apply_effects import cancel_groups
 from outreach.replies.effects import Cancellation, cancellations
 from outreach.replies.undo import MoveFacts, Restoration, restorations, suppressing_move
 from outreach.repository.events import enrollment_moves
@@ -32,7 +33,6 @@ from outreach.repository.suppressions import (
     list_suppressions,
     suppress,
 )
-from outreach.states import MessageStatus
 
 #: The ``reason`` of a suppression an operator added (their words go in ``detail``).
 OPERATOR_REASON = "operator"
@@ -181,20 +181,8 @@ def cancel_unsent(
 ) -> int:
     """Cancel every unsent letter to the contact (events included); how many."""
     unsent = unsent_letters_of_contacts(session, contact_ids=[contact_id])
-    moved = 0
-    for group in cancellations([Cancellation(contact_id, None, reason)], unsent):
-        moved += len(
-            transition_many(
-                session,
-                list(group.message_ids),
-                current=group.current,
-                to=MessageStatus.CANCELLED,
-                now=now,
-                actor=actor,
-                reason=group.reason,
-            )
-        )
-    return moved
+    groups = cancellations([Cancellation(contact_id, None, reason)], unsent)
+    return cancel_groups(session, groups, now=now, actor=actor)
 
 
 def _record(

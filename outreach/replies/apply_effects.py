@@ -18,6 +18,7 @@ from sqlmodel import Session
 from outreach.lifecycle import set_enrollment_status_many, transition_many
 from outreach.models import Enrollment
 from outreach.replies.effects import (
+    CancelGroup,
     Effects,
     ReplyOutcome,
     SuppressionRequest,
@@ -89,9 +90,23 @@ def apply_outcomes(
 
     suppressed = _suppress(session, effects.suppressions, emails, now=now, actor=actor)
     moved = _set_enrollments(session, effects, enrollments, now=now, actor=actor)
-    cancelled = 0
-    for group in cancellations(effects.cancellations, unsent):
-        cancelled += len(
+    groups = cancellations(effects.cancellations, unsent)
+    cancelled = cancel_groups(session, groups, now=now, actor=actor, data={"by": "reply intake"})
+    return Applied(tuple(sorted(suppressed)), moved, cancelled)
+
+
+def cancel_groups(
+    session: Session,
+    groups: Sequence[CancelGroup],
+    *,
+    now: datetime,
+    actor: str,
+    data: dict[str, object] | None = None,
+) -> int:
+    """Cancel each group's letters still in its status (an event each); how many moved."""
+    moved = 0
+    for group in groups:
+        moved += len(
             transition_many(
                 session,
                 list(group.message_ids),
@@ -100,10 +115,10 @@ def apply_outcomes(
                 now=now,
                 actor=actor,
                 reason=group.reason,
-                data={"by": "reply intake"},
+                data=data,
             )
         )
-    return Applied(tuple(sorted(suppressed)), moved, cancelled)
+    return moved
 
 
 def _suppress(

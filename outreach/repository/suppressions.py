@@ -95,21 +95,22 @@ def suppress_many(
     return {row[0] for row in result}
 
 
+def _rows() -> sa.Select:
+    """Suppressions with the id of the contact each address belongs to (if any)."""
+    return sa.select(
+        _TABLE.c.email,
+        _TABLE.c.reason,
+        _TABLE.c.detail,
+        _TABLE.c.created_at,
+        _TABLE.c.actor,
+        _TABLE.c.inbound_id,
+        Contact.id,
+    ).outerjoin(Contact, Contact.email == _TABLE.c.email)  # type: ignore[arg-type]
+
+
 def list_suppressions(session: Session, *, email: str | None = None) -> list[SuppressionRow]:
     """Every suppressed address (or only ``email``), newest first, with its contact's id."""
-    query = (
-        sa.select(
-            _TABLE.c.email,
-            _TABLE.c.reason,
-            _TABLE.c.detail,
-            _TABLE.c.created_at,
-            _TABLE.c.actor,
-            _TABLE.c.inbound_id,
-            Contact.id,
-        )
-        .outerjoin(Contact, Contact.email == _TABLE.c.email)  # type: ignore[arg-type]
-        .order_by(_TABLE.c.created_at.desc(), _TABLE.c.email)
-    )
+    query = _rows().order_by(_TABLE.c.created_at.desc(), _TABLE.c.email)
     if email is not None:
         query = query.where(_TABLE.c.email == email)
     return [SuppressionRow(*row) for row in session.execute(query)]
@@ -118,25 +119,13 @@ def list_suppressions(session: Session, *, email: str | None = None) -> list[Sup
 def suppressions_of_inbound(session: Session, *, inbound_id: int) -> list[SuppressionRow]:
     """The suppressions the effect of inbound message ``inbound_id`` put in place (rows from
     before that was recorded are found by their detail, ``inbound N: …``)."""
-    query = (
-        sa.select(
-            _TABLE.c.email,
-            _TABLE.c.reason,
-            _TABLE.c.detail,
-            _TABLE.c.created_at,
-            _TABLE.c.actor,
-            _TABLE.c.inbound_id,
-            Contact.id,
-        )
-        .outerjoin(Contact, Contact.email == _TABLE.c.email)  # type: ignore[arg-type]
-        .where(
-            sa.or_(
-                _TABLE.c.inbound_id == inbound_id,
-                sa.and_(
-                    _TABLE.c.inbound_id.is_(None),
-                    _TABLE.c.detail.like(f"inbound {inbound_id}: %"),
-                ),
-            )
+    query = _rows().where(
+        sa.or_(
+            _TABLE.c.inbound_id == inbound_id,
+            sa.and_(
+                _TABLE.c.inbound_id.is_(None),
+                _TABLE.c.detail.like(f"inbound {inbound_id}: %"),
+            ),
         )
     )
     return [SuppressionRow(*row) for row in session.execute(query)]
