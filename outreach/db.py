@@ -109,6 +109,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def within(engine_or_session: Engine | Session) -> Iterator[Session]:
+    """A session for a service call: a new transaction (:func:`session_scope`) when given an
+    engine; the caller's own session, left uncommitted, when given a session."""
+    if isinstance(engine_or_session, Session):
+        yield engine_or_session
+        return
+    with session_scope(engine_or_session) as session:
+        yield session
+
+
 def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("outreach") / "migrations"))

@@ -80,3 +80,11 @@ class IntakeError(OutreachError):
 
 class ImapError(IntakeError):
     """The IMAP server could not be used."""
+
+
+class ReclassifyError(OutreachError):
+    """The reclassification was refused."""
+
+
+class SuppressionError(OutreachError):
+    """The suppression change was refused."""

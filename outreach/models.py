@@ -250,15 +250,25 @@ class Inbound(SQLModel, table=True):
     error: str | None = None
     source: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # why it got its class (outreach.replies.evidence.Evidence.as_dict); null on older rows
+    evidence: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    strength: str | None = Field(default=None, max_length=20)
+    needs_review: bool = False
 
 
 class Suppression(SQLModel, table=True):
-    """An address that must never be mailed again."""
+    """An address that must never be mailed again.
+
+    ``inbound_id`` is the inbound message whose effect put it here (so reclassifying that
+    message can lift it); ``actor`` who or what added it.
+    """
 
     email: str = Field(primary_key=True, max_length=320)
     reason: str = Field(max_length=40)
     detail: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+    inbound_id: int | None = None
+    actor: str | None = Field(default=None, max_length=200)
 
 
 class Event(SQLModel, table=True):

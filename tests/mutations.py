@@ -1,10 +1,16 @@
 """Hostile variants of the reply corpus for fuzz tests (no tests here): the corpus messages as
-seeds and :func:`mutate`, which damages one the ways real mail gets damaged."""
+seeds, :func:`mutate`, which damages one the ways real mail gets damaged, and :func:`check`,
+the promises every input must keep."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
+
+from outreach.replies.classify import ClassificationResult, classify, matching_keys
+from outreach.replies.parse import ParsedInbound, parse_inbound
+from outreach.replies.snippet import snippet
+from outreach.states import Classification
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "replies"
 SEEDS = [p.read_bytes() for p in sorted(CORPUS.glob("*/*.eml"))]
@@ -47,3 +53,21 @@ def mutate(raw: bytes, rng: random.Random) -> bytes:
         else:  # break or nest boundaries
             data = bytearray(bytes(data).replace(b"--", rng.choice([b"-", b"---", b"--\r\n--"]), 3))
     return bytes(data)
+
+
+def check(raw: bytes, *, max_bytes: int = 25 * 1024 * 1024) -> ParsedInbound:
+    """The promises every input must keep."""
+    p = parse_inbound(raw, max_bytes=max_bytes)
+    assert isinstance(p, ParsedInbound)
+    assert p.raw == raw and p.size == len(raw)
+    for value in (p.subject, p.from_name or "", p.message_id or "", *p.in_reply_to):
+        assert "\n" not in value and "\r" not in value
+    if p.date is not None:
+        assert p.date.utcoffset() is not None and p.date.utcoffset().total_seconds() == 0
+    result = classify(p, unsubscribe_addresses=frozenset({"unsubscribe@example.org"}))
+    assert isinstance(result, ClassificationResult)
+    assert isinstance(result.kind, Classification)
+    keys = matching_keys(p)
+    assert all(i.startswith("<") and i.endswith(">") for i in keys.message_ids)
+    assert len(snippet(p.text)) <= 160
+    return p

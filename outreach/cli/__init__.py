@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 
 from outreach import __version__
-from outreach.cli import campaign, contacts, core, queue, replies, review, send, templates
+from outreach.cli import (
+    campaign,
+    contacts,
+    core,
+    queue,
+    replies,
+    review,
+    send,
+    suppressions,
+    templates,
+)
 from outreach.cli.context import AppContext
 from outreach.cli.output import err_console
 from outreach.db import OperationalError
@@ -60,7 +70,10 @@ app.add_typer(contacts.app, name="contacts", help="Import and list contacts.")
 app.add_typer(templates.app, name="templates", help="Check and preview letter templates.")
 app.add_typer(review.app, name="review", help="Read, approve, reject and edit queued letters.")
 app.add_typer(queue.app, name="queue", help="Messages in any state; resolve and cancel.")
-app.add_typer(replies.app, name="replies", help="Fetch, import and list replies.")
+app.add_typer(replies.app, name="replies", help="Fetch, import, list and reclassify replies.")
+app.add_typer(
+    suppressions.app, name="suppressions", help="List, add and remove suppressed addresses."
+)
 
 
 def main() -> None:

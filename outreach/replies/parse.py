@@ -28,6 +28,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from outreach.replies.body import best_text
+from outreach.replies.boundary import boundary_lost, repair_boundary
 from outreach.replies.dsn import (
     BOUNCE_LOCALPARTS,
     BOUNCE_SUBJECT_RE,
@@ -179,6 +180,11 @@ def _parse(data: bytes) -> ParsedInbound:
     headers_only = too_complex is not None
     sanitized = tame_content_headers(head + body, defects)
     msg = BytesParser(policy=POLICY).parsebytes(sanitized, headersonly=headers_only)
+    if not headers_only and boundary_lost(msg):
+        repaired = repair_boundary(sanitized)
+        if repaired is not None:
+            defects.append("MIME boundary in the header does not match the body; the body's used")
+            msg = BytesParser(policy=POLICY).parsebytes(repaired)
     top = raw_headers(msg)
 
     from_addr, from_name = sender(_first(top, "from"), big_addresses.get("from"))

@@ -45,6 +45,14 @@ PURE = [
     "compose/readback.py",
     "templating/languages.py",
     "planner/report.py",
+    "replies/evidence.py",
+    "replies/result.py",
+    "replies/bounce_text.py",
+    "replies/bounce_markers.py",
+    "replies/bounce_verdict.py",
+    "replies/ses.py",
+    "replies/boundary.py",
+    "replies/undo.py",
 ]
 FORBIDDEN_IMPORTS = (
     "sqlalchemy",

@@ -14,29 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from outreach.replies.classify import ClassificationResult, classify, matching_keys
-from outreach.replies.parse import ParsedInbound, parse_inbound
-from outreach.replies.snippet import snippet
+from outreach.replies.classify import classify
 from outreach.states import Classification
-from tests.mutations import SEEDS, mutate
-
-
-def check(raw: bytes, *, max_bytes: int = 25 * 1024 * 1024) -> ParsedInbound:
-    """The promises every input must keep."""
-    p = parse_inbound(raw, max_bytes=max_bytes)
-    assert isinstance(p, ParsedInbound)
-    assert p.raw == raw and p.size == len(raw)
-    for value in (p.subject, p.from_name or "", p.message_id or "", *p.in_reply_to):
-        assert "\n" not in value and "\r" not in value
-    if p.date is not None:
-        assert p.date.utcoffset() is not None and p.date.utcoffset().total_seconds() == 0
-    result = classify(p, unsubscribe_addresses=frozenset({"unsubscribe@example.org"}))
-    assert isinstance(result, ClassificationResult)
-    assert isinstance(result.kind, Classification)
-    keys = matching_keys(p)
-    assert all(i.startswith("<") and i.endswith(">") for i in keys.message_ids)
-    assert len(snippet(p.text)) <= 160
-    return p
+from tests.mutations import SEEDS, check, mutate
 
 
 def test_mutated_corpus_messages_never_raise() -> None:
