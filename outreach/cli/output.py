@@ -41,11 +41,15 @@ def table(
     *,
     title: str | None = None,
     right: Collection[str] = (),
+    no_wrap: Collection[str] = (),
 ) -> Table:
-    """A table with ``columns`` (those in ``right`` right-justified) and one line per row."""
+    """A table with ``columns`` (those in ``right`` right-justified, those in ``no_wrap`` kept on
+    one line, such as addresses) and one line per row."""
     out = Table(title=title)
     for column in columns:
-        out.add_column(column, justify="right" if column in right else "left")
+        out.add_column(
+            column, justify="right" if column in right else "left", no_wrap=column in no_wrap
+        )
     for row in rows:
         out.add_row(*row)
     return out

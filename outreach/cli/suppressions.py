@@ -46,7 +46,14 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
         )
         for item in items
     )
-    console.print(table(("email", "reason", "detail", "added", "by"), rows, title=title))
+    console.print(
+        table(
+            ("email", "reason", "detail", "added", "by"),
+            rows,
+            title=title,
+            no_wrap=("email", "reason", "added"),
+        )
+    )
 
 
 @app.command("add")
