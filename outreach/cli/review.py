@@ -95,12 +95,32 @@ def _short(iso: str) -> str:
 
 
 @app.command()
-def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
-    """The message as it will leave: headers, text, HTML as text, template, countdown values
-    and history."""
+def show(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID")],
+    save_attachments: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-attachments",
+            metavar="DIR",
+            help="Also write the message's attachments into DIR (created if needed).",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --save-attachments: replace existing files.")
+    ] = False,
+) -> None:
+    """The message as it will leave: headers, text, HTML as text, attachments (name, type,
+    size, SHA-256), template, countdown values and history."""
+    from outreach.review.files import save_attachments as save
+
     app_ = app_context(ctx)
     with app_.session() as session:
         detail = svc.show(session, message_id)
+        written = (
+            save(session, message_id, save_attachments, force=force) if save_attachments else []
+        )
 
     def out(text: str = "", **kw: object) -> None:
         console.print(text, markup=False, **kw)  # type: ignore[arg-type]
@@ -124,6 +144,13 @@ def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="
         out()
         out("--- html (as text) ---", style="bold")
         out(detail.html_text)
+    if detail.attachments:
+        out()
+        out(f"--- attachments ({len(detail.attachments)}) ---", style="bold")
+        for att in detail.attachments:
+            out(f"{att.filename}  {att.content_type}  {att.size:,} bytes  sha256 {att.sha256}")
+    for path in written:
+        out(f"saved {path}")
     out()
     out("--- rendered from ---", style="bold")
     out(f"template: {detail.template or '-'}   language: {detail.language or '-'}")
@@ -316,3 +343,39 @@ def edit(
         + (f"; approvals cleared ({cleared})" if cleared else ""),
         markup=False,
     )
+
+
+# --------------------------------------------------------------------------- test send
+
+
+@app.command("test-send")
+def test_send(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID")],
+    to: Annotated[
+        str, typer.Option("--to", metavar="ADDRESS", help="Where the test copy goes (required).")
+    ],
+    now: NowOption = None,
+) -> None:
+    """Send the message's exact stored bytes to ADDRESS (the envelope recipient; headers
+    unchanged) to see it land in a real mailbox. Changes no status, never counts as sent;
+    recorded in the history; limited per message per hour (OUTREACH_TEST_SEND_PER_HOUR)."""
+    from outreach.review import testsend
+
+    app_ = app_context(ctx)
+    result = testsend.test_send(
+        app_.engine(),
+        message_id,
+        to=to,
+        settings=app_.settings,
+        now=clock_option(now).now(),
+        actor=default_reviewer(None, app_.settings),
+    )
+    what = f"message {result.message_id} ({result.size:,} bytes, sha256 {result.sha256[:12]}…)"
+    reply = f"{result.code} {result.reply}" if result.code else result.reply
+    if not result.delivered:
+        raise ReviewError(f"test copy of {what} to {result.to} was not accepted: {reply}")
+    console.print(f"test copy of {what} sent to {result.to}: {reply}", markup=False)
+
+
+test_send.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -24,6 +24,7 @@ from outreach.db import session_scope
 from outreach.errors import OutreachError
 from outreach.lifecycle import record_created
 from outreach.models import Campaign
+from outreach.planner.assets import refresh_changed_files
 from outreach.planner.letters import SendDay, make_letter, message_id_domain, renderer_for
 from outreach.planner.pool import IN_FLIGHT, Built, Chunk, parallel_workers, row_builder
 from outreach.planner.replan import rerender
@@ -125,7 +126,11 @@ def _plan_campaign(
     """Plan one campaign, a page of ``batch`` contacts (by id) at a time: each page's
     candidates are rendered, composed and inserted soon after the page is read (with worker
     processes, a few chunks are in flight), so memory stays flat however many contacts
-    there are."""
+    there are. Files the campaign names that changed on disk are taken first (their letters
+    re-planned, :mod:`~outreach.planner.assets`)."""
+    report = PlanReport()
+    replanned = refresh_changed_files(engine, c, now=now, settings=settings, actor=actor)
+    report.rerendered += replanned.get("replanned", 0)
     with session_scope(engine) as session:
         start = _start(session, c)
     spec = start.loaded.spec
@@ -138,8 +143,8 @@ def _plan_campaign(
         settings=settings,
         domain=message_id_domain(spec, settings),
     )
-    builder = row_builder(parallel_workers(start.audience_size, workers), rows)
-    report = PlanReport()
+    heavy = any(step.letter for step in spec.steps)
+    builder = row_builder(parallel_workers(start.audience_size, workers, heavy=heavy), rows)
 
     def store(done: Iterator[Built]) -> None:
         for built in done:

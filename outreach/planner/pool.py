@@ -22,6 +22,8 @@ from outreach.planner.selection import Candidate
 
 #: Audiences at least this large are rendered and composed by worker processes (see plan).
 PARALLEL_MIN_CONTACTS = 2_000
+#: The same for a campaign with PDF letters (printing one costs ~10-30 ms, not ~0.1 ms).
+PARALLEL_MIN_CONTACTS_PDF = 100
 #: Candidates per task sent to a worker process.
 _TASK = 100
 #: Chunks the workers may be rendering while this process stores one.
@@ -57,15 +59,16 @@ class RowBuilder(Protocol):
     def close(self) -> None: ...
 
 
-def parallel_workers(contacts: int, workers: int | None) -> int:
+def parallel_workers(contacts: int, workers: int | None, *, heavy: bool = False) -> int:
     """How many worker processes to use: ``workers`` when given, else 2 for an audience of at
-    least :data:`PARALLEL_MIN_CONTACTS` on a multi-core machine where this process may fork
-    (no other thread running), else 0."""
+    least :data:`PARALLEL_MIN_CONTACTS` (:data:`PARALLEL_MIN_CONTACTS_PDF` when the campaign
+    prints PDF letters, ``heavy``) on a multi-core machine where this process may fork (no
+    other thread running), else 0."""
     if workers is not None:
         return max(workers, 0)
     cores = os.cpu_count() or 1
     if (
-        contacts < PARALLEL_MIN_CONTACTS
+        contacts < (PARALLEL_MIN_CONTACTS_PDF if heavy else PARALLEL_MIN_CONTACTS)
         or cores < 2
         or threading.active_count() > 1  # forking a threaded process can deadlock
         or "fork" not in multiprocessing.get_all_start_methods()
