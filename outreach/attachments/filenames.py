@@ -79,13 +79,16 @@ def safe_filename(name: str, *, default: str = "attachment", extension: str | No
     """``name`` as one safe path segment (see the module docstring). A name with nothing left
     becomes ``default`` (a stem). With ``extension``, the result ends in ``.extension``
     (added when the name has another or none)."""
-    cleaned = _clean(name)
-    stem, dot, ext = cleaned.rpartition(".")
-    if not dot or not stem:
-        stem, ext = cleaned, ""
-    if extension is not None and ext.lower() != extension.lower():
-        stem, ext = cleaned, extension
-    stem = stem[:MAX_STEM].rstrip(" .-") or default
+    name = unicodedata.normalize("NFC", name).strip()
+    if extension is not None:
+        ext = extension
+        suffix = "." + extension.lower()
+        stem = name[: -len(suffix)] if name.lower().endswith(suffix) else name
+    else:
+        stem, dot, ext = name.rpartition(".")
+        if not dot or not _clean(stem):
+            stem, ext = name, ""
+    stem = _clean(stem)[:MAX_STEM].rstrip(" .-") or default
     if stem.lower() in _WINDOWS_RESERVED:
         stem += "_"
     ext = _clean(ext)[:16].strip(" .-")

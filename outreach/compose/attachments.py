@@ -28,7 +28,7 @@ _PARAM_VALUE = re.compile(_TOKEN)
 #: RFC 2231 attribute-char: every printable ASCII but space, ``* ' %`` and the tspecials.
 _ATTRIBUTE_CHARS = "!#$&+-.^_`|~"
 _QUOTED_SAFE = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but '"' and '\'
-_CHUNK = 60  # characters of a parameter value per header line
+_CHUNK = 50  # characters of a parameter value per header line (lines stay under 78)
 _RESERVED_PARAMS = frozenset({"name", "filename", "boundary"})
 MAX_FILENAME = 255
 
@@ -72,14 +72,13 @@ def check_attachment(att: Attachment, index: int) -> Attachment:
 def param_segments(name: str, value: str) -> list[str]:
     """``name=value`` as MIME parameter text, one string per header line: a quoted string
     when ``value`` is short printable ASCII, else RFC 2231 (percent-encoded UTF-8 when not
-    ASCII) in numbered continuations of at most 60 characters of value each."""
+    ASCII; whole characters per line) in numbered continuations of at most 50 characters of value each."""
     if value.isascii() and _QUOTED_SAFE.fullmatch(value):
         if len(value) <= _CHUNK:
             return [f'{name}="{value}"']
         chunks = [value[i : i + _CHUNK] for i in range(0, len(value), _CHUNK)]
         return [f'{name}*{i}="{chunk}"' for i, chunk in enumerate(chunks)]
-    encoded = quote(value.encode("utf-8"), safe=_ATTRIBUTE_CHARS)
-    chunks = _split_encoded(encoded)
+    chunks = _encoded_chunks(value)
     if len(chunks) == 1:
         return [f"{name}*=utf-8''{chunks[0]}"]
     return [f"{name}*0*=utf-8''{chunks[0]}"] + [
@@ -87,18 +86,19 @@ def param_segments(name: str, value: str) -> list[str]:
     ]
 
 
-def _split_encoded(encoded: str) -> list[str]:
-    """Percent-encoded text in chunks of at most :data:`_CHUNK` characters, never splitting
-    a ``%XX`` triplet."""
+def _encoded_chunks(value: str) -> list[str]:
+    """``value`` percent-encoded (UTF-8, RFC 2231 attribute-chars kept) in chunks of at most
+    :data:`_CHUNK` characters, split only between characters: a reader decodes each
+    continuation on its own and flags a character cut in two."""
     chunks: list[str] = []
-    start = 0
-    while start < len(encoded):
-        end = min(start + _CHUNK, len(encoded))
-        percent = encoded.rfind("%", max(end - 2, start), end)
-        if percent != -1 and end < len(encoded) and percent + 3 > end:
-            end = percent
-        chunks.append(encoded[start:end])
-        start = end
+    current = ""
+    for ch in value:
+        encoded = quote(ch.encode("utf-8"), safe=_ATTRIBUTE_CHARS)
+        if current and len(current) + len(encoded) > _CHUNK:
+            chunks.append(current)
+            current = ""
+        current += encoded
+    chunks.append(current)
     return chunks
 
 

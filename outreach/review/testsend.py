@@ -20,7 +20,13 @@ from sqlalchemy.engine import Engine
 from outreach.compose.headers import check_address
 from outreach.db import session_scope
 from outreach.dispatch.smtp import SmtpConnection, SmtpResult, build_tls_context
-from outreach.errors import ComposeError, NotFoundError, OutreachError, ReviewError
+from outreach.errors import (
+    ComposeError,
+    HeaderInjectionError,
+    NotFoundError,
+    OutreachError,
+    ReviewError,
+)
 from outreach.lifecycle import record_event
 from outreach.repository import review as rows
 from outreach.settings import Settings
@@ -112,7 +118,7 @@ def _prepare(
     """Check the address, the message and the hourly limit; record the ``test_send`` event."""
     try:
         address = check_address(to.strip(), "--to")
-    except ComposeError:
+    except (ComposeError, HeaderInjectionError):
         raise TestSendRefused(f"--to: {to!r} is not a single valid email address") from None
     with session_scope(engine) as session:
         message = rows.lock_messages(session, message_ids=[message_id]).get(message_id)
