@@ -89,7 +89,7 @@ def test_attachments_are_saved_under_safe_names_and_never_overwritten(db, tmp_pa
         digest = hashlib.sha256(written[0].read_bytes()).hexdigest()
         assert digest == show(s, m.id).attachments[0].sha256
         (out / "same.pdf").write_bytes(b"mine")
-        with pytest.raises(ReviewError, match="already exist.*--force"):
+        with pytest.raises(ReviewError, match=r"already exist.*--force"):
             save_attachments(s, m.id, out)
         assert (out / "same.pdf").read_bytes() == b"mine"
         save_attachments(s, m.id, out, force=True)
