@@ -148,7 +148,7 @@ def test_a_body_holding_the_boundary_gets_another() -> None:
     ],
 )
 def test_hostile_names_types_and_parameters_are_refused(attachment: Attachment, field: str) -> None:
-    with pytest.raises(OutreachError, match=r"attachments\[0\]"):
+    with pytest.raises(OutreachError, match=rf"attachments\[0\]\.{field}"):
         compose(ComposeInput(**BASE, attachments=(attachment,)))
 
 
