@@ -71,6 +71,18 @@ def render_pdf(job: PrintJob) -> bytes:
 
 
 @lru_cache(maxsize=1)
+def warm_up() -> None:
+    """Load WeasyPrint, its stylesheets and the fonts once (the first letter of a process
+    costs about a second more than the next): before forking render workers, so that they
+    share what was loaded instead of each loading it again."""
+    from weasyprint import HTML
+
+    HTML(string="<p>Warm-up: Noto Serif, ລາວ, кириллица.</p>").render(
+        stylesheets=[_base_css()]
+    ).write_pdf()
+
+
+@lru_cache(maxsize=1)
 def _base_css() -> Any:
     from weasyprint import CSS
 

@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from outreach import review as svc
+from outreach.attachments.listing import AttachmentInfo
 from outreach.cli.common import (
     AppContext,
     CampaignOption,
@@ -125,6 +127,31 @@ def show(
     def out(text: str = "", **kw: object) -> None:
         console.print(text, markup=False, **kw)  # type: ignore[arg-type]
 
+    _print_head(out, detail)
+    out("--- text ---", style="bold")
+    out(detail.text.rstrip("\n"))
+    if detail.html_text is not None:
+        out()
+        out("--- html (as text) ---", style="bold")
+        out(detail.html_text)
+    _print_attachments(out, detail.attachments, written)
+    out()
+    out("--- rendered from ---", style="bold")
+    out(f"template: {detail.template or '-'}   language: {detail.language or '-'}")
+    out(f"rendered for: {detail.rendered_for or '-'}   scheduled: {detail.scheduled_for_utc}")
+    if detail.render_context:
+        out(
+            "countdown values: "
+            + json.dumps(detail.render_context, sort_keys=True, ensure_ascii=False, default=str)
+        )
+    out(f"content hash: {detail.content_hash or '-'}  ({detail.raw_size} bytes)")
+    approvals = ", ".join(detail.approvals) or "none"
+    out(f"approvals: {len(detail.approvals)}/{detail.approvals_required} ({approvals})")
+    _print_history(out, detail.history)
+
+
+def _print_head(out: Callable[..., None], detail: svc.ReviewDetail) -> None:
+    """The title line, the stale warning and the headers of ``review show``."""
     out(
         f"message {detail.id} — {detail.campaign} / {detail.step} — {detail.status}"
         + (" — edited" if detail.edited else ""),
@@ -138,34 +165,26 @@ def show(
     if not detail.headers:
         out("(no composed bytes: nothing will be sent as is)")
     out()
-    out("--- text ---", style="bold")
-    out(detail.text.rstrip("\n"))
-    if detail.html_text is not None:
+
+
+def _print_attachments(
+    out: Callable[..., None], attachments: Sequence[AttachmentInfo], written: Sequence[Path]
+) -> None:
+    """The attachments section of ``review show``, and the files it saved."""
+    if attachments:
         out()
-        out("--- html (as text) ---", style="bold")
-        out(detail.html_text)
-    if detail.attachments:
-        out()
-        out(f"--- attachments ({len(detail.attachments)}) ---", style="bold")
-        for att in detail.attachments:
+        out(f"--- attachments ({len(attachments)}) ---", style="bold")
+        for att in attachments:
             out(f"{att.filename}  {att.content_type}  {att.size:,} bytes  sha256 {att.sha256}")
     for path in written:
         out(f"saved {path}")
-    out()
-    out("--- rendered from ---", style="bold")
-    out(f"template: {detail.template or '-'}   language: {detail.language or '-'}")
-    out(f"rendered for: {detail.rendered_for or '-'}   scheduled: {detail.scheduled_for_utc}")
-    if detail.render_context:
-        out(
-            "countdown values: "
-            + json.dumps(detail.render_context, sort_keys=True, ensure_ascii=False, default=str)
-        )
-    out(f"content hash: {detail.content_hash or '-'}  ({detail.raw_size} bytes)")
-    approvals = ", ".join(detail.approvals) or "none"
-    out(f"approvals: {len(detail.approvals)}/{detail.approvals_required} ({approvals})")
+
+
+def _print_history(out: Callable[..., None], history: Sequence[svc.HistoryEntry]) -> None:
+    """The history section of ``review show``: one line per event, edits with their diff."""
     out()
     out("--- history ---", style="bold")
-    for event in detail.history:
+    for event in history:
         move = (
             f"{event.from_state or '(new)'} → {event.to_state}"
             if event.to_state is not None

@@ -14,28 +14,28 @@ from sqlalchemy.engine import Engine
 from outreach.attachments.files import changed_files
 from outreach.db import session_scope
 from outreach.models import Campaign
-from outreach.planner.replan import replan
+from outreach.planner.replan import Replanned, replan
 from outreach.repository.campaigns import load_campaign, refresh_files
 from outreach.settings import Settings
 
 
 def refresh_changed_files(
     engine: Engine, campaign: Campaign, *, now: datetime, settings: Settings, actor: str
-) -> dict[str, int]:
+) -> int:
     """When files ``campaign`` names differ on disk from what was recorded: record their new
     digests (with an event) and re-plan the campaign's unsent letters (see
-    :func:`outreach.planner.replan.replan`), in one transaction. Returns replan's counts
-    (empty when no file changed)."""
+    :func:`outreach.planner.replan.replan`), in one transaction. Returns how many letters went
+    back to review (0 when no file changed)."""
     assert campaign.id is not None
     with session_scope(engine) as session:
         loaded = load_campaign(session, campaign=campaign)
         changed = changed_files(loaded.spec.files())
         if not changed:
-            return {}
+            return 0
         refresh_files(session, campaign_id=campaign.id, fresh=changed, now=now, actor=actor)
         reloaded = load_campaign(session, campaign=campaign)
         names = ", ".join(sorted(ref.path for ref in changed.values()))
-        return replan(
+        counts = replan(
             session,
             reloaded,
             now=now,
@@ -43,3 +43,4 @@ def refresh_changed_files(
             actor=actor,
             cause=f"files changed on disk ({names})",
         )
+    return counts[Replanned.REPLANNED.value]

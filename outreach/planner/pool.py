@@ -24,8 +24,10 @@ from outreach.planner.selection import Candidate
 PARALLEL_MIN_CONTACTS = 2_000
 #: The same for a campaign with PDF letters (printing one costs ~10-30 ms, not ~0.1 ms).
 PARALLEL_MIN_CONTACTS_PDF = 100
-#: Candidates per task sent to a worker process.
+#: Candidates per task sent to a worker process (a tenth of that for PDF letters, so that
+#: both workers stay busy to the end of a chunk).
 _TASK = 100
+_TASK_PDF = 10
 #: Chunks the workers may be rendering while this process stores one.
 IN_FLIGHT = 3
 
@@ -77,9 +79,17 @@ def parallel_workers(contacts: int, workers: int | None, *, heavy: bool = False)
     return 2
 
 
-def row_builder(workers: int, build: BuildRows) -> RowBuilder:
-    """A :class:`RenderPool` of ``workers`` processes, or an :class:`InlineBuilder` for 0."""
-    return RenderPool(workers, build) if workers else InlineBuilder(build)
+def row_builder(workers: int, build: BuildRows, *, heavy: bool = False) -> RowBuilder:
+    """A :class:`RenderPool` of ``workers`` processes, or an :class:`InlineBuilder` for 0.
+    ``heavy`` (PDF letters): smaller tasks, and WeasyPrint loaded (fonts and all) before the
+    workers fork, so each of them does not pay for it again."""
+    if not workers:
+        return InlineBuilder(build)
+    if heavy:
+        from outreach.attachments.pdf import warm_up
+
+        warm_up()
+    return RenderPool(workers, build, task=_TASK_PDF if heavy else _TASK)
 
 
 class InlineBuilder:
@@ -116,7 +126,8 @@ class RenderPool:
     """Worker processes, forked with ``build`` (and all it holds: renderer, campaign, a cache
     of send days of their own), that build chunks in tasks of a hundred candidates."""
 
-    def __init__(self, workers: int, build: BuildRows) -> None:
+    def __init__(self, workers: int, build: BuildRows, *, task: int = _TASK) -> None:
+        self._task = task
         self._executor = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("fork"),
@@ -128,8 +139,8 @@ class RenderPool:
     def submit(self, chunk: Chunk) -> None:
         candidates = chunk.candidates
         tasks = [
-            self._executor.submit(_build_in_worker, candidates[i : i + _TASK])
-            for i in range(0, len(candidates), _TASK)
+            self._executor.submit(_build_in_worker, candidates[i : i + self._task])
+            for i in range(0, len(candidates), self._task)
         ]
         self._pending.append((chunk, tasks))
 

@@ -121,9 +121,10 @@ def _prepare(
     except (ComposeError, HeaderInjectionError):
         raise TestSendRefused(f"--to: {to!r} is not a single valid email address") from None
     with session_scope(engine) as session:
-        message = rows.lock_messages(session, message_ids=[message_id]).get(message_id)
-        if message is None:
+        locked = rows.lock_messages(session, message_ids=[message_id])
+        if message_id not in locked:
             raise NotFoundError(f"message {message_id} does not exist")
+        message = locked[message_id]
         if message.raw is None or not message.envelope_from or not message.content_hash:
             raise TestSendRefused(f"message {message_id} has no composed bytes to send")
         recent = rows.event_times_since(
