@@ -4,7 +4,7 @@ place on reload) and read back as a spec for the pure planning code."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time
 from types import MappingProxyType
 from typing import Any
@@ -76,14 +76,9 @@ def sending_from_json(data: dict[str, Any]) -> SendingWindow:
 
 
 def file_to_json(ref: FileRef) -> dict[str, Any]:
-    """A :class:`FileRef` as stored (in ``step.attachments``, ``campaign.letters``)."""
-    return {
-        "path": ref.path,
-        "location": ref.location,
-        "size": ref.size,
-        "content_type": ref.content_type,
-        "sha256": ref.sha256,
-    }
+    """A :class:`FileRef` as stored (in ``step.attachments``, ``campaign.letters``): path,
+    location, size, content_type, sha256."""
+    return asdict(ref)
 
 
 def file_from_json(data: dict[str, Any]) -> FileRef:
