@@ -41,10 +41,17 @@ class Sizes:
     slow_seconds: float = 4.0
     replies: int = 20_000
     components_sample: int = 1_000
+    #: contacts planned with a PDF letter each (printing one costs tens of milliseconds)
+    plan_pdf: int = 2_000
 
 
 QUICK = Sizes(
-    plan=(1_000, 5_000), dispatch=2_000, slow_seconds=1.5, replies=2_000, components_sample=200
+    plan=(1_000, 5_000),
+    dispatch=2_000,
+    slow_seconds=1.5,
+    replies=2_000,
+    components_sample=200,
+    plan_pdf=300,
 )
 
 
@@ -70,7 +77,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
     setup: dict[str, float] = field(default_factory=dict)
     _dbs: dict[str, Databases] = field(default_factory=dict)
-    contact_dbs: dict[tuple[str, int], str] = field(default_factory=dict)
+    contact_dbs: dict[tuple[str, int, bool], str] = field(default_factory=dict)
     _planned: dict[tuple[str, int], str] = field(default_factory=dict)
     #: a database whose dispatch benchmark sent everything (for the replies benchmark)
     sent_dbs: dict[tuple[str, int], str] = field(default_factory=dict)
@@ -123,10 +130,11 @@ class Context:
 
     # -- prepared databases (set up once per run, then cloned) ----------------------------------
 
-    def contacts_db(self, kind: str, n: int) -> str:
-        """A database with the bench campaign loaded and ``n`` contacts imported (through
-        outreach's own services), nothing planned."""
-        key = (kind, n)
+    def contacts_db(self, kind: str, n: int, *, letter: bool = False) -> str:
+        """A database with the bench campaign loaded (``letter``: its variant that attaches a
+        PDF letter) and ``n`` contacts imported (through outreach's own services), nothing
+        planned."""
+        key = (kind, n, letter)
         if key not in self.contact_dbs:
             from outreach.db import create_engine
             from outreach.operations.campaigns import load_campaigns
@@ -136,9 +144,9 @@ class Context:
             t0 = time.perf_counter()
             url = self.dbs(kind).fresh()
             settings = load_settings(env={}, database_url=url, templates_dir=data.TEMPLATES_DIR)
-            folder = self.workdir / "campaign"
+            folder = self.workdir / ("campaign-letter" if letter else "campaign")
             folder.mkdir(exist_ok=True)
-            data.write_campaign(folder)
+            data.write_campaign(folder, letter=letter)
             csv_path = self.workdir / f"contacts-{n}.csv"
             if not csv_path.exists():
                 data.write_contacts(csv_path, n)

@@ -73,6 +73,7 @@ def bench_plan(ctx: Context) -> None:
                         comparison="baseline",
                     )
                 )
+    _plan_with_pdf_letters(ctx, rates)
     for kind in ctx.kinds():
         have = (kind, large) in rss and (kind, small) in rss
         ctx.targets.append(
@@ -88,6 +89,43 @@ def bench_plan(ctx: Context) -> None:
                 1.2,
                 rss[(kind, large)] / rss[(kind, small)] if have else None,
                 at_most=True,
+            )
+        )
+
+
+def _plan_with_pdf_letters(ctx: Context, rates: dict[tuple[str, int], Figure]) -> None:
+    """Plan ``sizes.plan_pdf`` contacts whose letter attaches a PDF printed per contact
+    (WeasyPrint), on SQLite: once with the planner's render pool (its default for such a
+    campaign: 2 forked workers on a multi-core machine) and once in one process. Rows: msg/s,
+    milliseconds per letter, and the rate as a share of plain planning (same run)."""
+    kind, n = "sqlite", ctx.sizes.plan_pdf
+    if kind not in ctx.kinds():
+        return
+    base = ctx.contacts_db(kind, n, letter=True)
+    plain = rates.get((kind, ctx.sizes.plan[0]))
+    for label, workers in (("render pool", None), ("one process", 0)):
+        samples: list[float] = []
+        last = 0.0
+        while not samples or ctx.want_more(len(samples), last):
+            t0 = time.monotonic()
+            url = ctx.dbs(kind).clone(base)
+            (res,) = run_group([("plan", {**plan_spec(url), "workers": workers})])
+            ctx.dbs(kind).drop(url)
+            if res["queued"] != n:
+                raise RuntimeError(f"plan with PDF letters queued {res['queued']} of {n}: {res}")
+            samples.append(n / res["elapsed"])
+            ctx.log(f"  plan {kind} {n:,} with a PDF letter ({label}): {samples[-1]:,.1f} msg/s")
+            last = time.monotonic() - t0
+        fig = summarise(samples)
+        ctx.rows.append(
+            Row(
+                "plan",
+                f"{kind} {n:,} contacts with a PDF letter each ({label})",
+                fig,
+                plain.median if plain else None,
+                "plain planning, same run (no PDF)",
+                extra={"ms_per_letter": round(1000 / fig.median, 1), "messages": n},
+                comparison="baseline",
             )
         )
 
@@ -223,7 +261,7 @@ def _estimate_large(ctx: Context, kind: str, small: int, n: int, rate: Figure | 
     if rate is None:
         return 0.0
     imp = ctx.setup.get(f"contacts import {kind} {small}")
-    import_est = 0.0 if (kind, n) in ctx.contact_dbs else (imp or 0) * n / small
+    import_est = 0.0 if (kind, n, False) in ctx.contact_dbs else (imp or 0) * n / small
     return n / rate.median + import_est + 5
 
 

@@ -85,7 +85,7 @@ def run_plan(spec: dict[str, Any]) -> dict[str, Any]:
     reset = reset_peak_rss()
     t0 = time.perf_counter()
     start = time.time()
-    report = plan(engine, now=now, settings=settings)
+    report = plan(engine, now=now, settings=settings, workers=spec.get("workers"))
     elapsed = time.perf_counter() - t0
     end = time.time()
     engine.dispose()

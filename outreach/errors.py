@@ -62,6 +62,10 @@ class ComposeError(OutreachError):
     """The message could not be composed."""
 
 
+class AttachmentError(OutreachError):
+    """An attachment could not be made (a letter that fails to print, a file changed or gone)."""
+
+
 class DispatchError(OutreachError):
     """Dispatch failed."""
 

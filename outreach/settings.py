@@ -63,6 +63,19 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=300, ge=10)
     dispatch_batch: int = Field(default=200, ge=1)
     inbound_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_message_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="a letter composed larger than this (attachments included) is refused at plan",
+    )
+    max_attachment_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1,
+        description="a file a campaign attaches may weigh this much; larger refuses the campaign",
+    )
+    test_send_per_hour: int = Field(
+        default=5, ge=1, description="test sends of one message allowed per hour"
+    )
 
     plan_interval: int = Field(default=300, ge=1, description="seconds")
     dispatch_interval: int = Field(default=15, ge=1, description="seconds")

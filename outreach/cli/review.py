@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from outreach.attachments.listing import AttachmentInfo
 from outreach.cli.context import AppContext, app_context, clock_option, default_reviewer
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
@@ -81,16 +83,61 @@ def _short(iso: str) -> str:
 
 
 @app.command()
-def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
-    """The message as it will leave: headers, text, HTML as text, template, countdown values
-    and history."""
+def show(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID")],
+    save_attachments: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-attachments",
+            metavar="DIR",
+            help="Also write the message's attachments into DIR (created if needed).",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --save-attachments: replace existing files.")
+    ] = False,
+) -> None:
+    """The message as it will leave: headers, text, HTML as text, attachments (name, type,
+    size, SHA-256), template, countdown values and history."""
+    from outreach.review.files import save_attachments as save
+
     app_ = app_context(ctx)
     with app_.session() as session:
         detail = views.show(session, message_id)
+        written = (
+            save(session, message_id, save_attachments, force=force) if save_attachments else []
+        )
 
     def out(text: str = "", **kw: object) -> None:
         console.print(text, markup=False, **kw)  # type: ignore[arg-type]
 
+    _print_head(out, detail)
+    out("--- text ---", style="bold")
+    out(detail.text.rstrip("\n"))
+    if detail.html_text is not None:
+        out()
+        out("--- html (as text) ---", style="bold")
+        out(detail.html_text)
+    _print_attachments(out, detail.attachments, written)
+    out()
+    out("--- rendered from ---", style="bold")
+    out(f"template: {detail.template or '-'}   language: {detail.language or '-'}")
+    out(f"rendered for: {detail.rendered_for or '-'}   scheduled: {detail.scheduled_for_utc}")
+    if detail.render_context:
+        out(
+            "countdown values: "
+            + json.dumps(detail.render_context, sort_keys=True, ensure_ascii=False, default=str)
+        )
+    out(f"content hash: {detail.content_hash or '-'}  ({detail.raw_size} bytes)")
+    approvals = ", ".join(detail.approvals) or "none"
+    out(f"approvals: {len(detail.approvals)}/{detail.approvals_required} ({approvals})")
+    _print_history(out, detail.history)
+
+
+def _print_head(out: Callable[..., None], detail: views.ReviewDetail) -> None:
+    """The title line, the stale warning and the headers of ``review show``."""
     out(
         f"message {detail.id} — {detail.campaign} / {detail.step} — {detail.status}"
         + (" — edited" if detail.edited else ""),
@@ -104,27 +151,26 @@ def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="
     if not detail.headers:
         out("(no composed bytes: nothing will be sent as is)")
     out()
-    out("--- text ---", style="bold")
-    out(detail.text.rstrip("\n"))
-    if detail.html_text is not None:
+
+
+def _print_attachments(
+    out: Callable[..., None], attachments: Sequence[AttachmentInfo], written: Sequence[Path]
+) -> None:
+    """The attachments section of ``review show``, and the files it saved."""
+    if attachments:
         out()
-        out("--- html (as text) ---", style="bold")
-        out(detail.html_text)
-    out()
-    out("--- rendered from ---", style="bold")
-    out(f"template: {detail.template or '-'}   language: {detail.language or '-'}")
-    out(f"rendered for: {detail.rendered_for or '-'}   scheduled: {detail.scheduled_for_utc}")
-    if detail.render_context:
-        out(
-            "countdown values: "
-            + json.dumps(detail.render_context, sort_keys=True, ensure_ascii=False, default=str)
-        )
-    out(f"content hash: {detail.content_hash or '-'}  ({detail.raw_size} bytes)")
-    approvals = ", ".join(detail.approvals) or "none"
-    out(f"approvals: {len(detail.approvals)}/{detail.approvals_required} ({approvals})")
+        out(f"--- attachments ({len(attachments)}) ---", style="bold")
+        for att in attachments:
+            out(f"{att.filename}  {att.content_type}  {att.size:,} bytes  sha256 {att.sha256}")
+    for path in written:
+        out(f"saved {path}")
+
+
+def _print_history(out: Callable[..., None], history: Sequence[views.HistoryEntry]) -> None:
+    """The history section of ``review show``: one line per event, edits with their diff."""
     out()
     out("--- history ---", style="bold")
-    for event in detail.history:
+    for event in history:
         move = (
             f"{event.from_state or '(new)'} → {event.to_state}"
             if event.to_state is not None
@@ -302,3 +348,39 @@ def edit(
         + (f"; approvals cleared ({cleared})" if cleared else ""),
         markup=False,
     )
+
+
+# --------------------------------------------------------------------------- test send
+
+
+@app.command("test-send")
+def test_send(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID")],
+    to: Annotated[
+        str, typer.Option("--to", metavar="ADDRESS", help="Where the test copy goes (required).")
+    ],
+    now: NowOption = None,
+) -> None:
+    """Send the message's exact stored bytes to ADDRESS (the envelope recipient; headers
+    unchanged) to see it land in a real mailbox. Changes no status, never counts as sent;
+    recorded in the history; limited per message per hour (OUTREACH_TEST_SEND_PER_HOUR)."""
+    from outreach.review import testsend
+
+    app_ = app_context(ctx)
+    result = testsend.test_send(
+        app_.engine(),
+        message_id,
+        to=to,
+        settings=app_.settings,
+        now=clock_option(now).now(),
+        actor=default_reviewer(None, app_.settings),
+    )
+    what = f"message {result.message_id} ({result.size:,} bytes, sha256 {result.sha256[:12]}…)"
+    reply = f"{result.code} {result.reply}" if result.code else result.reply
+    if not result.delivered:
+        raise ReviewError(f"test copy of {what} to {result.to} was not accepted: {reply}")
+    console.print(f"test copy of {what} sent to {result.to}: {reply}", markup=False)
+
+
+test_send.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

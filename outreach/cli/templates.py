@@ -65,3 +65,7 @@ def preview(
     if p.rendered.html:
         typer.echo("--- html ---")
         typer.echo(p.rendered.html)
+    from outreach.attachments.listing import attachments_in, describe
+
+    for att in describe(attachments_in(p.raw)):
+        typer.echo(f"--- attachment: {att.filename} ({att.content_type}, {att.size:,} bytes) ---")

@@ -220,3 +220,22 @@ def add_approval(
 def delete_approvals(session: Session, *, message_id: int) -> None:
     """Delete every approval row of a message (the event log keeps who approved what)."""
     session.execute(sa.delete(Approval).where(col(Approval.message_id) == message_id))
+
+
+def event_times_since(
+    session: Session, *, message_id: int, action: str, since: datetime
+) -> list[datetime]:
+    """When the message ``message_id`` had events ``action`` at or after ``since``, oldest
+    first (what a rate limit counts)."""
+    return list(
+        session.exec(
+            select(Event.at)
+            .where(
+                Event.entity == "message",
+                Event.entity_id == message_id,
+                Event.action == action,
+                col(Event.at) >= since,
+            )
+            .order_by(col(Event.at))
+        )
+    )
