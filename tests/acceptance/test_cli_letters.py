@@ -8,8 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+from outreach.smtpsink.server import SmtpSink
 from tests.cli import REPO, run_cli
-from tests.smtp_server import SmtpTestServer
 
 CAMPAIGN = """
 slug = "mini"
@@ -110,7 +110,7 @@ def test_show_save_and_test_send(sqlite_db, tmp_path: Path) -> None:
         "review", "show", mid, "--save-attachments", str(out), "--force", db_url=sqlite_db.url
     )
     assert forced.returncode == 0, forced.stderr
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         env = {
             "OUTREACH_SMTP_HOST": smtp.host,
             "OUTREACH_SMTP_PORT": str(smtp.port),

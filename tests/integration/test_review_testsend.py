@@ -13,8 +13,8 @@ from outreach.errors import NotFoundError
 from outreach.models import Attempt, Event, Message
 from outreach.review import testsend
 from outreach.settings import load_settings
+from outreach.smtpsink.server import SmtpSink
 from tests.factories import make_message
-from tests.smtp_server import SmtpTestServer
 
 NOW = datetime(2010, 4, 22, 10, 0, tzinfo=UTC)
 RAW = (
@@ -23,7 +23,7 @@ RAW = (
 )
 
 
-def settings_for(db, smtp: SmtpTestServer, **kw):
+def settings_for(db, smtp: SmtpSink, **kw):
     return load_settings(
         env={},
         database_url=db.url,
@@ -39,7 +39,7 @@ def test_the_exact_bytes_go_to_the_test_address_and_nothing_else_changes(db) -> 
         m = make_message(s, raw=RAW, status="approved", approved_hash=None)
         s.commit()
         mid, before = m.id, m.model_dump()
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         result = testsend.test_send(
             db.engine,
             mid,
@@ -71,7 +71,7 @@ def test_a_refusing_server_is_reported_and_recorded(db) -> None:
         m = make_message(s, raw=RAW)
         s.commit()
         mid = m.id
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         smtp.script_rcpt(lambda rcpt, n: "550 5.1.1 No such user")
         result = testsend.test_send(
             db.engine,
@@ -94,7 +94,7 @@ def test_test_sends_are_limited_per_message_per_hour(db) -> None:
         other = make_message(s, raw=RAW)
         s.commit()
         mid, other_id = m.id, other.id
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         settings = settings_for(db, smtp, test_send_per_hour=2)
 
         def send(message_id: int, at: datetime):
