@@ -1,9 +1,10 @@
 """A campaign file's ``[[steps]]``: each step's template, audience and ``when`` (one of the
 three forms), and the checks across steps (follow-ups name a step that exists, no cycles).
 
-Pure apart from the optional template checks: the file ``templates_dir/<template>.j2`` must
+Pure apart from the optional template checks (the file ``templates_dir/<template>.j2`` must
 exist, and an injected ``check_template`` (``campaign load`` passes the renderer's) must find
-it compiles.
+it compiles; a step's letter template likewise) and the files a step attaches, read by
+:mod:`outreach.campaign_letters`.
 Errors are :class:`~outreach.errors.CampaignFileError` lines naming the file and the key.
 """
 
@@ -11,13 +12,18 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from outreach.campaign_fields import FieldReader, kind_of
+from outreach.campaign_letters import (
+    FileRules,
+    file_refs_problem,
+    parse_attachments,
+    parse_calendar,
+)
 from outreach.errors import CampaignFileError
 from outreach.spec import (
     AfterWhen,
@@ -34,22 +40,26 @@ from outreach.spec import (
 TEMPLATE_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 
 
-#: ``check_template(name) -> problems``: what is wrong with a template's files (one line each,
-#: naming file and line), for a caller that can compile templates.
-TemplateCheck = Callable[[str], list[str]]
+class TemplateCheck(Protocol):
+    """``check_template(name, document=...) -> problems``: what is wrong with a template's
+    files (one line each, naming file and line), for a caller that can compile templates
+    (``document``: a letter template, rendered whole to print as PDF)."""
+
+    def __call__(self, template: str, *, document: bool = False) -> list[str]: ...
 
 
 @dataclass(frozen=True)
 class StepContext:
     """What parsing a step needs from the rest of the file: its milestones, send window and
-    (canonical) timezone, where templates live (None: not checked) and how to compile one
-    (None: not compiled)."""
+    (canonical) timezone, where templates live (None: not checked), how to compile one
+    (None: not compiled) and where the files it names are."""
 
     milestones: tuple[MilestoneSpec, ...]
     sending: SendingWindow
     timezone: str
     templates_dir: Path | None = None
     check_template: TemplateCheck | None = None
+    files: FileRules = field(default_factory=lambda: FileRules(None))
 
 
 WHEN_FORMS = (
@@ -149,6 +159,20 @@ def _template(p: FieldReader, value: Any, where: str, templates_dir: Path | None
     return template
 
 
+def _checked_template(
+    p: FieldReader, value: Any, where: str, ctx: StepContext, *, document: bool = False
+) -> str:
+    """A step's template (or, ``document``, its letter template) name: valid, its file present
+    when ``ctx.templates_dir`` is given, and compiling when ``ctx.check_template`` is given
+    (every problem of its files one line, naming ``where``)."""
+    template = _template(p, value, where, ctx.templates_dir)
+    if ctx.check_template is not None:
+        problems = ctx.check_template(template, document=document)
+        if problems:
+            raise CampaignFileError("\n".join(p.fail(where, line).message for line in problems))
+    return template
+
+
 def _parse_step(
     p: FieldReader, raw: Any, position: int, earlier: list[StepSpec], ctx: StepContext
 ) -> StepSpec:
@@ -157,26 +181,40 @@ def _parse_step(
     p.keys(
         item,
         where,
-        allowed={"key", "template", "when", "audience"},
+        allowed={"key", "template", "when", "audience", "letter", "attachments", "calendar"},
         required={"key", "template", "when"},
     )
     key = p.key_name(item["key"], f"{where}.key")
     if any(s.key == key for s in earlier):
         raise p.fail(f"{where}.key", f"duplicate step key {key!r}")
-    template = _template(p, item["template"], f"{where}.template", ctx.templates_dir)
-    if ctx.check_template is not None:
-        problems = ctx.check_template(template)
-        if problems:
-            lines = [p.fail(f"{where}.template", problem).message for problem in problems]
-            raise CampaignFileError("\n".join(lines))
+    template = _checked_template(p, item["template"], f"{where}.template", ctx)
     when = parse_when(p, item["when"], f"{where}.when", ctx)
     audience_tags = None
     if "audience" in item:
         audience = p.table(item["audience"], f"{where}.audience")
         p.keys(audience, f"{where}.audience", allowed={"tags"}, required={"tags"})
         audience_tags = p.tags(audience["tags"], f"{where}.audience.tags")
+    letter = None
+    if "letter" in item:
+        letter = _checked_template(p, item["letter"], f"{where}.letter", ctx, document=True)
+    attachments = ()
+    if "attachments" in item:
+        attachments = parse_attachments(p, item["attachments"], f"{where}.attachments", ctx.files)
+        problem = file_refs_problem(attachments)
+        if problem is not None:
+            raise p.fail(f"{where}.attachments", problem)
+    calendar = None
+    if "calendar" in item:
+        calendar = parse_calendar(p, item["calendar"], f"{where}.calendar", ctx.milestones)
     return StepSpec(
-        key=key, template=template, when=when, audience_tags=audience_tags, position=position
+        key=key,
+        template=template,
+        when=when,
+        audience_tags=audience_tags,
+        position=position,
+        letter=letter,
+        attachments=attachments,
+        calendar=calendar,
     )
 
 

@@ -36,12 +36,14 @@ from types import MappingProxyType
 from typing import Any
 
 from outreach.campaign_fields import SLUG_RE, FieldReader, toml_loads
+from outreach.campaign_letters import DEFAULT_MAX_FILE_BYTES, FileRules, parse_letters
 from outreach.campaign_steps import StepContext, TemplateCheck, parse_steps
 from outreach.errors import CampaignFileError
 from outreach.spec import (
     END_OF_DAY,
     WEEKDAYS,
     CampaignSpec,
+    LetterStyle,
     MilestoneSpec,
     SenderSpec,
     SendingWindow,
@@ -61,6 +63,7 @@ TOP_KEYS = {
     "vars",
     "milestones",
     "steps",
+    "letters",
 }
 
 
@@ -70,16 +73,17 @@ def parse_campaign(
     source: str,
     templates_dir: Path | None = None,
     check_template: TemplateCheck | None = None,
+    folder: Path | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> CampaignSpec:
     """Parse and validate one campaign file's text; ``source`` names it in every error.
 
-    When ``templates_dir`` is given, every step's ``templates_dir/<template>.j2`` must exist;
-    with ``check_template``, each step's template must compile (its problems name the step).
-    Raises :class:`CampaignFileError` naming every problem found, one line each (file, key,
-    problem): each part of the file (slug, sender, sending window, each milestone, each step …)
-    is read on its own, and the steps are checked when what they refer to (milestones, window,
-    timezone) is good, so one problem is never reported as several.
-    """
+    With ``templates_dir``, every step's ``<template>.j2`` (and its letter's) must exist; with
+    ``check_template``, compile. Files the campaign names are read from ``folder`` (default:
+    the folder of ``source``), each at most ``max_file_bytes``. Raises
+    :class:`CampaignFileError` naming every problem, one line each (file, key, problem): each
+    part of the file is read on its own, the steps once what they refer to (milestones,
+    window, timezone) is good, so one problem is never reported as several."""
     p = FieldReader(source)
     try:
         doc = toml_loads(text)
@@ -95,15 +99,16 @@ def parse_campaign(
     audience = p.attempt(lambda: _parse_audience(p, doc["audience"]) if "audience" in doc else ())
     variables = p.attempt(lambda: p.table(doc.get("vars", {}), "vars"))
     milestones = p.attempt(lambda: _parse_milestones(p, doc.get("milestones", [])))
-    raw_steps = p.attempt(lambda: p.required(doc, "", "steps"))
+    rules = FileRules(Path(source).parent if folder is None else folder, max_file_bytes)
+    letters = p.attempt(lambda: _parse_letter_style(p, doc, rules))
     steps = None
-    if None not in (raw_steps, milestones, sending, tz):
-        assert milestones is not None and sending is not None and tz is not None
-        ctx = StepContext(milestones, sending, tz, templates_dir, check_template)
+    raw_steps = p.attempt(lambda: p.required(doc, "", "steps"))
+    if raw_steps is not None and milestones is not None and sending is not None and tz:
+        ctx = StepContext(milestones, sending, tz, templates_dir, check_template, rules)
         steps = p.attempt(lambda: parse_steps(p, raw_steps, ctx))
     p.raise_problems()
     assert slug and name and tz and review and sender and sending and audience is not None
-    assert variables is not None and milestones is not None and steps is not None
+    assert variables is not None and milestones is not None and steps and letters is not None
     return CampaignSpec(
         slug=slug,
         name=name,
@@ -119,7 +124,13 @@ def parse_campaign(
         steps=steps,
         source_path=source,
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        letters=letters,
     )
+
+
+def _parse_letter_style(p: FieldReader, doc: dict[str, Any], rules: FileRules) -> LetterStyle:
+    """The ``[letters]`` table, or the default style when there is none."""
+    return parse_letters(p, doc["letters"], rules) if "letters" in doc else LetterStyle()
 
 
 def _parse_slug(p: FieldReader, value: Any) -> str:
@@ -133,11 +144,11 @@ def _parse_slug(p: FieldReader, value: Any) -> str:
     return slug
 
 
-def _parse_timezone(p: FieldReader, value: Any) -> str:
-    written = p.string(value, "timezone")
+def _parse_timezone(p: FieldReader, value: Any, where: str = "timezone") -> str:
+    written = p.string(value, where)
     tz = canonical_timezone(written)
     if tz is None:
-        raise p.fail("timezone", f"unknown IANA timezone {written!r} (e.g. 'Europe/Zurich')")
+        raise p.fail(where, f"unknown IANA timezone {written!r} (e.g. 'Europe/Zurich')")
     return tz
 
 
@@ -232,7 +243,7 @@ def _parse_milestone(p: FieldReader, raw: Any, where: str, seen: set[str]) -> Mi
     p.keys(
         item,
         where,
-        allowed={"key", "title", "date", "end", "location"},
+        allowed={"key", "title", "date", "end", "location", "time", "end_time", "timezone"},
         required={"key", "title", "date"},
     )
     key = p.key_name(item["key"], f"{where}.key")
@@ -245,7 +256,32 @@ def _parse_milestone(p: FieldReader, raw: Any, where: str, seen: set[str]) -> Mi
     if end is not None and end < start:
         raise p.fail(f"{where}.end", f"{end.isoformat()} is before date {start.isoformat()}")
     location = p.string(item["location"], f"{where}.location") if "location" in item else None
-    return MilestoneSpec(key=key, title=title, date=start, end=end, location=location)
+    return MilestoneSpec(
+        key=key,
+        title=title,
+        date=start,
+        end=end,
+        location=location,
+        **_milestone_times(p, item, where),
+    )
+
+
+def _milestone_times(p: FieldReader, item: dict[str, Any], where: str) -> dict[str, Any]:
+    """A timed milestone's ``time``, ``end_time`` and ``timezone`` (each optional; the last two
+    only with ``time``)."""
+    if "time" not in item:
+        for key in ("end_time", "timezone"):
+            if key in item:
+                raise p.fail(f"{where}.{key}", "only goes with time (a timed milestone)")
+        return {}
+    start = p.clock_time(item["time"], f"{where}.time")
+    end = p.clock_time(item["end_time"], f"{where}.end_time") if "end_time" in item else None
+    if end is not None and "end" not in item and end <= start:
+        raise p.fail(f"{where}.end_time", f"{end:%H:%M} is not after time {start:%H:%M}")
+    zone = None
+    if "timezone" in item:
+        zone = _parse_timezone(p, item["timezone"], f"{where}.timezone")
+    return {"time": start, "end_time": end, "timezone": zone}
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,17 +289,25 @@ def _parse_milestone(p: FieldReader, raw: Any, where: str, seen: set[str]) -> Mi
 
 
 def load_campaign_path(
-    path: Path, *, templates_dir: Path | None = None, check_template: TemplateCheck | None = None
+    path: Path,
+    *,
+    templates_dir: Path | None = None,
+    check_template: TemplateCheck | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> list[CampaignSpec]:
     """Read one campaign file, or every ``*.toml`` in a directory (sorted by name).
 
     Every file is validated before anything is returned, so callers can load all-or-nothing:
     any problem raises one :class:`CampaignFileError` naming every problem of every file
     (:func:`problems_message`). Two files with the same slug, an empty directory and a missing
-    path are refused too.
+    path are refused too. The files a campaign names are read from its file's folder and may
+    weigh ``max_file_bytes`` each.
     """
     specs, problems = read_campaign_files(
-        path, templates_dir=templates_dir, check_template=check_template
+        path,
+        templates_dir=templates_dir,
+        check_template=check_template,
+        max_file_bytes=max_file_bytes,
     )
     if problems:
         raise CampaignFileError(problems_message(problems))
@@ -283,7 +327,11 @@ def problems_message(problems: list[str]) -> str:
 
 
 def read_campaign_files(
-    path: Path, *, templates_dir: Path | None = None, check_template: TemplateCheck | None = None
+    path: Path,
+    *,
+    templates_dir: Path | None = None,
+    check_template: TemplateCheck | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> tuple[list[CampaignSpec], list[str]]:
     """Every campaign file at ``path`` (a file, or the ``*.toml`` of a directory) read and
     validated: the good ones, and every problem of every other one (one line each)."""
@@ -306,6 +354,8 @@ def read_campaign_files(
                 source=str(file),
                 templates_dir=templates_dir,
                 check_template=check_template,
+                folder=file.parent,
+                max_file_bytes=max_file_bytes,
             )
         except CampaignFileError as exc:
             problems.extend(exc.message.splitlines())

@@ -8,16 +8,9 @@ from typing import Annotated
 
 import typer
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    err_console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import console, err_console, print_json
 from outreach.clock import clock_for, parse_now
 from outreach.db import migrate
 

@@ -12,17 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import console, milestone_dates, print_json, table
 from outreach.states import CampaignState
 
 if TYPE_CHECKING:
@@ -171,14 +164,12 @@ def countdown(
     if json_:
         print_json([{"campaign": r.slug, **m} for r in rows for m in r.milestones])
         return
-    table = Table()
-    for col in ("campaign", "milestone", "date", "days to go"):
-        table.add_column(col)
-    for r in rows:
-        for m in r.milestones:
-            when = str(m["date"]) + (f" – {m['end']}" if m["end"] else "")
-            table.add_row(r.slug, m["title"], when, days_text(m["days_until"], m["phase"]))
-    console.print(table)
+    milestones = [
+        (r.slug, m["title"], milestone_dates(m), days_text(m["days_until"], m["phase"]))
+        for r in rows
+        for m in r.milestones
+    ]
+    console.print(table(("campaign", "milestone", "date", "days to go"), milestones))
 
 
 def register(app: typer.Typer) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.errors import NotFoundError, OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Message
@@ -43,31 +43,20 @@ def resolve_unknown(
             f"message {message_id} is {message.status}, not unknown; only unknown messages "
             "can be resolved"
         )
+    changes: dict[str, Any]
     if sent:
-        return transition(
-            session,
-            message,
-            MessageStatus.SENT,
-            now=now,
-            actor=actor,
-            action="resolved",
-            reason="operator: delivered",
-            sent_at=message.sent_at or now,
-            attempt_phase=AttemptPhase.DONE.value,
-        )
+        to, reason = MessageStatus.SENT, "operator: delivered"
+        changes = {"sent_at": message.sent_at or now, "attempt_phase": AttemptPhase.DONE.value}
+    else:
+        to, reason = MessageStatus.APPROVED, "operator: send again"
+        changes = {
+            "due_at": now,
+            "attempt_phase": None,
+            "lease_owner": None,
+            **outbox.LEASE_CLEARED,
+        }
     return transition(
-        session,
-        message,
-        MessageStatus.APPROVED,
-        now=now,
-        actor=actor,
-        action="resolved",
-        reason="operator: send again",
-        due_at=now,
-        attempt_phase=None,
-        lease_owner=None,
-        lease_token=None,
-        lease_expires_at=None,
+        session, message, to, now=now, actor=actor, action="resolved", reason=reason, **changes
     )
 
 

@@ -41,14 +41,17 @@ class CampaignLoad:
 def load_campaigns(
     engine: Engine, path: Path, *, settings: Settings, now: datetime, actor: str
 ) -> list[CampaignLoad]:
-    """Validate every campaign file under ``path`` completely — each file, and every template
-    its steps use must compile — then save them all in one transaction (and re-plan unsent
-    messages a change affects). Any problem raises one
+    """Validate every campaign file under ``path`` completely — each file, every file it names,
+    and every template (and letter template) its steps use must compile — then save them all in
+    one transaction (and re-plan unsent messages a change affects). Any problem raises one
     :class:`~outreach.errors.CampaignFileError` naming every problem of every file, and
     nothing is written."""
     templates_dir = Path(settings.templates_dir)
     specs = load_campaign_path(
-        Path(path), templates_dir=templates_dir, check_template=renderer_for(templates_dir).check
+        Path(path),
+        templates_dir=templates_dir,
+        check_template=renderer_for(templates_dir).check,
+        max_file_bytes=settings.max_attachment_bytes,
     )
     out = []
     with session_scope(engine) as session:
@@ -139,6 +142,12 @@ def describe_campaign(session: Session, *, slug: str, now: datetime) -> dict[str
                 "template": s.template,
                 "when": when_to_json(s.when),
                 "audience_tags": list(s.audience_tags) if s.audience_tags is not None else None,
+                "letter": s.letter,
+                "attachments": [
+                    {"path": f.path, "content_type": f.content_type, "size": f.size}
+                    for f in s.attachments
+                ],
+                "calendar": s.calendar,
             }
             for s in spec.steps
         ],

@@ -1,8 +1,9 @@
 """Template operations: check every template the loaded campaigns use, the way planning will
 use it (``campaign load`` only compiles them: :meth:`TemplateRenderer.check`).
 
-The check renders — not only compiles — every active step's template and each of its language
-variants, with the campaign's real context (milestones counted down to the step's own send
+The check compiles every template and PDF letter template, then renders — not only compiles —
+every active step's template and each of its language variants (its PDF letter printed, its
+files and calendar event attached, as a letter of that step would carry them), with the campaign's real context (milestones counted down to the step's own send
 day, vars, sender) and a contact carrying a value for every known and custom column the loaded
 contacts have (a made-up one when there are none), through the planner's own path
 (:func:`outreach.planner.letters.make_letter`: the same strict sandbox, then composed). So a
@@ -54,31 +55,42 @@ class TemplateCheck:
 
 def check_templates(engine: Engine, *, settings: Settings) -> TemplateCheck:
     """Compile every template the loaded campaigns' active steps use (each language variant
-    too), then render each step's template and variants as planning would (see the module
-    docstring). Problems are one line each, naming the campaign, step, file and line."""
+    too), their PDF letter templates included, then render each step's template and variants
+    — its letter printed too — as planning would (see the module docstring). Problems are one
+    line each, naming the campaign, step, file and line."""
     renderer = renderer_for(Path(settings.templates_dir))
     with session_scope(engine) as session:
         specs = [load_campaign(session, campaign=c).spec for c in list_campaigns(session)]
         profile = contact_profile(session)
     names = sorted({step.template for spec in specs for step in spec.steps})
+    letters = sorted({step.letter for spec in specs for step in spec.steps if step.letter})
     problems: list[str] = []
     broken: set[str] = set()
-    for name in names:
-        found = renderer.check(name)
+    for name, document in [(n, False) for n in names] + [(n, True) for n in letters]:
+        found = renderer.check(name, document=document)
         if found:
             broken.add(name)
         problems.extend(found)
     rendered = 0
     for spec in specs:
         for step in spec.steps:
-            if step.template in broken:
+            if broken.intersection((step.template, step.letter)):
                 continue
-            for language in variant_languages(renderer, step.template):
+            for language in step_languages(renderer, step):
                 rendered += 1
                 problem = _render_problem(renderer, spec, step, profile, language, settings)
                 if problem is not None and problem not in problems:
                     problems.append(problem)
-    return TemplateCheck(len(names), rendered, problems)
+    return TemplateCheck(len(names) + len(letters), rendered, problems)
+
+
+def step_languages(renderer: TemplateRenderer, step: StepSpec) -> list[str | None]:
+    """Every language a letter of ``step`` can be written in: the default (``None``) and each
+    variant of its template or of its PDF letter's template."""
+    languages = variant_languages(renderer, step.template)
+    if step.letter:
+        languages += variant_languages(renderer, step.letter)
+    return list(dict.fromkeys(languages))
 
 
 def variant_languages(renderer: TemplateRenderer, template: str) -> list[str | None]:

@@ -179,7 +179,6 @@ def approve(
         )
         for mid in wanted
     ]
-    session.flush()
     return results
 
 
