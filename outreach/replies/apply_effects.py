@@ -102,9 +102,11 @@ def cancel_groups(
     actor: str,
     data: dict[str, object] | None = None,
 ) -> int:
-    """Cancel each group's letters still in its status (an event each); how many moved."""
+    """Cancel each group's letters still in its status (an event each, naming the reply that
+    asked as ``inbound_id`` in its data); how many moved."""
     moved = 0
     for group in groups:
+        cause = {"inbound_id": group.inbound_id} if group.inbound_id is not None else {}
         moved += len(
             transition_many(
                 session,
@@ -114,7 +116,7 @@ def cancel_groups(
                 now=now,
                 actor=actor,
                 reason=group.reason,
-                data=data,
+                data={**(data or {}), **cause} or None,
             )
         )
     return moved

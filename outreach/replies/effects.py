@@ -111,11 +111,14 @@ class EnrollmentTarget:
 
 @dataclass(frozen=True)
 class Cancellation:
-    """Cancel the contact's unsent mail: in ``campaign_id`` only, or in every campaign."""
+    """Cancel the contact's unsent mail: in ``campaign_id`` only, or in every campaign. The
+    reply that asks is ``inbound_id`` (recorded on each cancellation's event, so that
+    correcting that reply's class can plan the letters again)."""
 
     contact_id: int
     campaign_id: int | None
     reason: str
+    inbound_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def decide_effects(replies: Iterable[ReplyOutcome]) -> Effects:
             old = enrollments.get((cid, campaign))
             if old is None or STRENGTH[target.status] > STRENGTH[old.status]:
                 enrollments[(cid, campaign)] = target
-            cancels.append(Cancellation(cid, campaign, rule.reason))
+            cancels.append(Cancellation(cid, campaign, rule.reason, reply.inbound_id))
             if rule.suppress:
                 request = SuppressionRequest(cid, None, kind, detail, reply.inbound_id)
                 suppressions.setdefault(cid, request)
@@ -232,22 +235,24 @@ def enrollment_moves(
 
 @dataclass(frozen=True)
 class CancelGroup:
-    """Messages cancelled together: same reason, same current status."""
+    """Messages cancelled together: same reason, same current status, same reply asking
+    (``inbound_id``, none for an operator's)."""
 
     reason: str
     current: MessageStatus
     message_ids: tuple[int, ...]
+    inbound_id: int | None = None
 
 
 def cancellations(
     wanted: Iterable[Cancellation], unsent: Iterable[UnsentFacts]
 ) -> list[CancelGroup]:
-    """The unsent messages ``wanted`` cancels, each once (the first cancellation's reason),
-    grouped by reason and current status."""
+    """The unsent messages ``wanted`` cancels, each once (the first cancellation's reason and
+    reply), grouped by reason, current status and reply."""
     of_contact: dict[int, list[UnsentFacts]] = {}
     for letter in unsent:
         of_contact.setdefault(letter.contact_id, []).append(letter)
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, str, int | None], list[int]] = {}
     taken: set[int] = set()
     for cancel in wanted:
         for letter in of_contact.get(cancel.contact_id, ()):
@@ -256,10 +261,11 @@ def cancellations(
             if letter.id in taken:
                 continue
             taken.add(letter.id)
-            groups.setdefault((cancel.reason, letter.status), []).append(letter.id)
+            key = (cancel.reason, letter.status, cancel.inbound_id)
+            groups.setdefault(key, []).append(letter.id)
     return [
-        CancelGroup(reason, MessageStatus(status), tuple(ids))
-        for (reason, status), ids in groups.items()
+        CancelGroup(reason, MessageStatus(status), tuple(ids), inbound_id)
+        for (reason, status, inbound_id), ids in groups.items()
     ]
 
 
