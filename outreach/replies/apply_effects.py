@@ -106,7 +106,7 @@ def cancel_groups(
     asked as ``inbound_id`` in its data); how many moved."""
     moved = 0
     for group in groups:
-        cause = {"inbound_id": group.inbound_id} if group.inbound_id is not None else {}
+        causes = {mid: {"inbound_id": iid} for mid, iid in group.causes.items()}
         moved += len(
             transition_many(
                 session,
@@ -116,7 +116,8 @@ def cancel_groups(
                 now=now,
                 actor=actor,
                 reason=group.reason,
-                data={**(data or {}), **cause} or None,
+                data=data,
+                data_by_id=causes,
             )
         )
     return moved

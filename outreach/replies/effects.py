@@ -29,7 +29,7 @@ contacts' enrollments and unsent mail; :func:`promote_soft_bounces` counts soft 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from outreach.replies.evidence import Evidence
@@ -235,24 +235,25 @@ def enrollment_moves(
 
 @dataclass(frozen=True)
 class CancelGroup:
-    """Messages cancelled together: same reason, same current status, same reply asking
-    (``inbound_id``, none for an operator's)."""
+    """Messages cancelled together: same reason, same current status; ``causes`` names the
+    reply that asked for each message (by message id; none for an operator's)."""
 
     reason: str
     current: MessageStatus
     message_ids: tuple[int, ...]
-    inbound_id: int | None = None
+    causes: Mapping[int, int] = field(default_factory=dict)
 
 
 def cancellations(
     wanted: Iterable[Cancellation], unsent: Iterable[UnsentFacts]
 ) -> list[CancelGroup]:
     """The unsent messages ``wanted`` cancels, each once (the first cancellation's reason and
-    reply), grouped by reason, current status and reply."""
+    reply), grouped by reason and current status."""
     of_contact: dict[int, list[UnsentFacts]] = {}
     for letter in unsent:
         of_contact.setdefault(letter.contact_id, []).append(letter)
-    groups: dict[tuple[str, str, int | None], list[int]] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
+    causes: dict[tuple[str, str], dict[int, int]] = {}
     taken: set[int] = set()
     for cancel in wanted:
         for letter in of_contact.get(cancel.contact_id, ()):
@@ -261,11 +262,13 @@ def cancellations(
             if letter.id in taken:
                 continue
             taken.add(letter.id)
-            key = (cancel.reason, letter.status, cancel.inbound_id)
+            key = (cancel.reason, letter.status)
             groups.setdefault(key, []).append(letter.id)
+            if cancel.inbound_id is not None:
+                causes.setdefault(key, {})[letter.id] = cancel.inbound_id
     return [
-        CancelGroup(reason, MessageStatus(status), tuple(ids), inbound_id)
-        for (reason, status, inbound_id), ids in groups.items()
+        CancelGroup(reason, MessageStatus(status), tuple(ids), causes.get((reason, status), {}))
+        for (reason, status), ids in groups.items()
     ]
 
 
