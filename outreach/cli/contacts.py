@@ -49,14 +49,18 @@ def import_(
             skip_invalid=skip_invalid,
             tags=tuple(tag or ()),
             progress=lambda n: bar.update(task, completed=n),
+            settings=app_.settings,
         )
     for error in result.parsed.errors:
         err_console.print(f"skipped: {error}", markup=False)
+    for line in result.erased_lines:
+        err_console.print(f"not imported: {path}, line {line}: erased on request", markup=False)
     r = result.result
     assert r is not None
     console.print(
         f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged"
-        + (f", {len(result.parsed.errors)} bad row(s) skipped" if result.parsed.errors else ""),
+        + (f", {len(result.parsed.errors)} bad row(s) skipped" if result.parsed.errors else "")
+        + (f", {len(result.erased_lines)} erased" if result.erased_lines else ""),
         markup=False,
     )
 
