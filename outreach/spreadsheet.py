@@ -9,6 +9,7 @@ are written as they are (``-3`` stays a number). The one helper every ``--csv`` 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, TextIO
@@ -19,7 +20,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def neutralise(value: Any) -> str:
     """``value`` as the text of one CSV cell that no spreadsheet evaluates: None is empty,
-    numbers and booleans as they are, dates in ISO 8601, lists joined with ``;``, and any text
+    numbers and booleans as they are, dates in ISO 8601, lists joined with ``;``, mappings as
+    JSON, and any text
     starting with one of :data:`FORMULA_STARTS` prefixed with an apostrophe."""
     if value is None:
         return ""
@@ -31,6 +33,8 @@ def neutralise(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list | tuple):
         value = ";".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 

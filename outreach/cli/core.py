@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from outreach.cli.context import app_context, clock_option
-from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.options import CampaignOption, CsvOption, JsonOption, NowOption
 from outreach.cli.output import console, err_console, milestone_dates, print_json, table
 from outreach.clock import clock_for, parse_now
 from outreach.db import migrate
@@ -37,9 +37,11 @@ def status(
     ctx: typer.Context,
     campaign: CampaignOption = None,
     json_: JsonOption = False,
+    csv_: CsvOption = False,
     now: NowOption = None,
 ) -> None:
     """The funnel per campaign, milestones with days to go, and the daemon's last runs."""
+    from outreach.cli import status_outputs
     from outreach.funnel import campaign_funnels, daemon_health, totals
 
     app = app_context(ctx)
@@ -47,6 +49,9 @@ def status(
     with app.session() as session:
         rows = campaign_funnels(session, now=moment, slug=campaign)
         health = daemon_health(session)
+    if csv_:
+        status_outputs.funnel_csv(rows)
+        return
     if json_:
         print_json(
             {
