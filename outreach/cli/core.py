@@ -38,6 +38,14 @@ def status(
     campaign: CampaignOption = None,
     json_: JsonOption = False,
     csv_: CsvOption = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Health check: exit 1 when the database cannot be used or a daemon job has "
+            "not succeeded for too long (three intervals, at least 10 minutes).",
+        ),
+    ] = False,
     now: NowOption = None,
 ) -> None:
     """The funnel per campaign, milestones with days to go, and the daemon's last runs."""
@@ -46,6 +54,9 @@ def status(
 
     app = app_context(ctx)
     moment = clock_option(now).now()
+    if check:
+        status_outputs.check(app, now=moment)
+        return
     with app.session() as session:
         rows = campaign_funnels(session, now=moment, slug=campaign)
         health = daemon_health(session)
@@ -186,7 +197,8 @@ def daemon(
     ] = False,
     now: NowOption = None,
 ) -> None:
-    """Plan, dispatch, fetch replies and sweep leases on a schedule, until SIGTERM/SIGINT."""
+    """Plan, dispatch, fetch replies, sweep leases and apply retention on a schedule, until
+    SIGTERM/SIGINT."""
     from outreach.daemon import start
     from outreach.logs import setup_logging
 

@@ -241,10 +241,10 @@ def make_tombstones(session: Session, *, contact_ids: Sequence[int], now: dateti
     )
 
 
-def compact_sqlite(engine: Engine, *, attempts: int = 20) -> bool | None:
+def compact_sqlite(engine: Engine) -> bool | None:
     """On SQLite, rebuild the file (``VACUUM``: no free page keeps old content) and truncate
-    the write-ahead log (``wal_checkpoint(TRUNCATE)``, waiting for readers up to the busy
-    timeout, tried ``attempts`` times); True when the log was truncated. None on PostgreSQL."""
+    the write-ahead log (:func:`checkpoint_sqlite`); True when the log was truncated. None on
+    PostgreSQL."""
     if is_postgres(engine):
         return None
     proxy = engine.raw_connection()
@@ -252,6 +252,21 @@ def compact_sqlite(engine: Engine, *, attempts: int = 20) -> bool | None:
         connection = proxy.driver_connection
         assert connection is not None
         connection.execute("VACUUM")
+    finally:
+        proxy.close()
+    return checkpoint_sqlite(engine)
+
+
+def checkpoint_sqlite(engine: Engine, *, attempts: int = 20) -> bool | None:
+    """On SQLite, copy the write-ahead log into the file and truncate it
+    (``wal_checkpoint(TRUNCATE)``, waiting for readers up to the busy timeout, tried
+    ``attempts`` times); True when it was truncated. None on PostgreSQL."""
+    if is_postgres(engine):
+        return None
+    proxy = engine.raw_connection()
+    try:
+        connection = proxy.driver_connection
+        assert connection is not None
         for _ in range(attempts):
             busy = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             if busy == 0:
