@@ -104,3 +104,7 @@ class PrivacyError(OutreachError):
 
 class BackupError(OutreachError):
     """The backup could not be made."""
+
+
+class ArchivedError(OutreachError):
+    """The campaign is archived: frozen, kept for reporting."""

@@ -66,7 +66,9 @@ def root(
 
 core.register(app)
 send.register(app)
-app.add_typer(campaign.app, name="campaign", help="Load, list, show, pause and resume campaigns.")
+app.add_typer(
+    campaign.app, name="campaign", help="Load, list, show, pause, resume and archive campaigns."
+)
 privacy.register(contacts.app)
 app.add_typer(contacts.app, name="contacts", help="Import, list, export and erase contacts.")
 app.add_typer(templates.app, name="templates", help="Check and preview letter templates.")

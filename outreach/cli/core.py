@@ -82,7 +82,9 @@ def _print_funnels(rows: list[CampaignFunnel]) -> None:
     if not rows:
         console.print("no campaigns loaded (outreach campaign load config/campaigns)")
     for r in rows:
-        title = f"{r.slug} — {r.name}" + (" [PAUSED]" if r.state == CampaignState.PAUSED else "")
+        title = f"{r.slug} — {r.name}" + (
+            f" [{r.state.upper()}]" if r.state != CampaignState.ACTIVE else ""
+        )
         columns = [key.replace("_", " ") for key in r.funnel]
         counts = [str(v) for v in r.funnel.values()]
         console.print(table(columns, [counts], title=title, right=columns))

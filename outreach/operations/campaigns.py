@@ -11,9 +11,11 @@ from typing import Any
 from outreach.campaigns import load_campaign_path
 from outreach.db import Engine, Session, session_scope
 from outreach.funnel import milestone_countdown
+from outreach.operations.archive import refuse_archived
 from outreach.planner import replan
 from outreach.repository.campaigns import (
     SaveResult,
+    archived_campaign_id,
     get_campaign,
     load_campaign,
     save_campaign,
@@ -22,6 +24,9 @@ from outreach.repository.campaigns import (
 )
 from outreach.settings import Settings
 from outreach.states import CampaignState
+
+#: What loading the file of an archived campaign does: nothing.
+ARCHIVED_LOAD = "archived, not reloaded"
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,8 @@ def load_campaigns(
 ) -> list[CampaignLoad]:
     """Validate every campaign file under ``path`` completely, then save them all in one
     transaction (and re-plan unsent messages a change affects). A bad file raises
-    :class:`~outreach.errors.CampaignFileError` and nothing is written."""
+    :class:`~outreach.errors.CampaignFileError` and nothing is written. The file of an
+    archived campaign is validated and left unloaded (:data:`ARCHIVED_LOAD`)."""
     specs = load_campaign_path(
         Path(path),
         templates_dir=Path(settings.templates_dir),
@@ -47,6 +53,10 @@ def load_campaigns(
     out = []
     with session_scope(engine) as session:
         for spec in specs:
+            archived = archived_campaign_id(session, slug=spec.slug)
+            if archived is not None:
+                out.append(CampaignLoad(SaveResult(spec.slug, ARCHIVED_LOAD, (), archived), {}))
+                continue
             result = save_campaign(session, spec, now=now, actor=actor)
             replanned = {}
             if result.action == "updated":
@@ -61,6 +71,9 @@ def pause_campaign(engine: Engine, *, slug: str, paused: bool, now: datetime, ac
     was in that state."""
     state = CampaignState.PAUSED if paused else CampaignState.ACTIVE
     with session_scope(engine) as session:
+        refuse_archived(
+            get_campaign(session, slug=slug).state, slug, "pause" if paused else "resume"
+        )
         return set_campaign_state(session, slug=slug, state=state.value, now=now, actor=actor)
 
 
