@@ -13,6 +13,7 @@ import typer
 
 from outreach import __version__
 from outreach.cli import (
+    backup,
     campaign,
     contacts,
     core,
@@ -66,6 +67,7 @@ def root(
 
 core.register(app)
 send.register(app)
+backup.register(app)
 app.add_typer(
     campaign.app, name="campaign", help="Load, list, show, pause, resume and archive campaigns."
 )
