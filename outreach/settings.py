@@ -23,7 +23,7 @@ TlsMode = Literal["starttls", "tls", "none"]
 
 
 class Settings(BaseSettings):
-    """Everything an operator can configure. See README §Configuration."""
+    """Everything an operator can configure. See docs/settings.md (generated from this class)."""
 
     model_config = SettingsConfigDict(
         env_prefix="OUTREACH_", extra="ignore", case_sensitive=False, frozen=True

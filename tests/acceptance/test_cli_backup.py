@@ -2,12 +2,15 @@
 server on loopback): the backup is one consistent instant — every letter in it is in a state
 its own columns, attempts and events agree with — and a restored copy carries on by the usual
 rules (claims of the dead dispatcher swept back or to `unknown`, nothing sent twice).
-PostgreSQL is refused with the pg_dump recipe, whose documented commands are run here too."""
+PostgreSQL is refused with a pointer to the pg_dump recipe of docs/operations.md, whose
+commands are run here as written."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,7 +25,7 @@ import sqlalchemy as sa
 
 from outreach.db import check_current, create_engine, head_revision
 from outreach.models import Attempt, Event, Message
-from tests.cli import cli_env, run_cli, run_cli_process
+from tests.cli import REPO, cli_env, run_cli, run_cli_process
 from tests.conftest import PG_SKIP_REASON, PG_URL, Database
 from tests.factories import T0
 from tests.integration.dispatch_kit import Recorder, SmtpSink, setup, statuses
@@ -175,9 +178,30 @@ def test_backup_refuses_what_it_cannot_do_well(sqlite_db: Database, tmp_path: Pa
     assert "pg_dump (docs/operations.md#backups)" in pg.stderr and "s3cret" not in pg.stderr
 
 
+def documented_recipe(dump: Path, source: str, copy: str) -> list[list[str]]:
+    """The pg_dump and pg_restore commands of docs/operations.md §PostgreSQL, with the dump
+    file and the database names (``outreach`` there) replaced by this test's own."""
+    text = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text.split("### PostgreSQL", 1)[1].split("\n### ", 1)[0]
+    lines = [
+        line.strip()
+        for block in re.findall(r"```sh\n(.*?)```", section, re.S)
+        for line in block.splitlines()
+        if line.startswith(("pg_dump ", "pg_restore "))
+    ]
+    assert [line.split()[0] for line in lines] == ["pg_dump", "pg_restore"], lines
+    swap = {
+        "outreach": source,
+        "--dbname=outreach": f"--dbname={copy}",
+        "--file=outreach.dump": f"--file={dump}",
+        "outreach.dump": str(dump),
+    }
+    return [[swap.get(word, word) for word in shlex.split(line)] for line in lines]
+
+
 @pytest.mark.postgres
 def test_the_documented_pg_dump_recipe_restores(tmp_path: Path) -> None:
-    """docs/operations.md's pg_dump / pg_restore commands, run against a database of our own."""
+    """docs/operations.md's pg_dump / pg_restore commands, run against databases of our own."""
     if PG_URL is None:
         pytest.skip(PG_SKIP_REASON)
     if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
@@ -200,14 +224,9 @@ def test_the_documented_pg_dump_recipe_restores(tmp_path: Path) -> None:
         engine = create_engine(url)
         setup(engine, 20)
         engine.dispose()
-        dump = tmp_path / "outreach.dump"
-        recipe = [
-            ["pg_dump", "--format=custom", f"--file={dump}", source],
-            ["pg_restore", "--clean", "--if-exists", "--no-owner", f"--dbname={copy}", str(dump)],
-        ]
-        for command in recipe:
+        for command in documented_recipe(tmp_path / "outreach.dump", source, copy):
             done = subprocess.run(command, env=libpq, capture_output=True, text=True)
-            assert done.returncode == 0, done.stderr
+            assert done.returncode == 0, (command, done.stderr)
         copy_url = base.set(database=copy).render_as_string(hide_password=False)
         status = run_cli("status", "--json", db_url=copy_url)
         assert status.returncode == 0, status.stderr
