@@ -24,7 +24,7 @@ from outreach.clock import FixedClock
 from outreach.daemon import Daemon
 from outreach.db import session_scope
 from outreach.demo import build_reply
-from outreach.planner import recompose_message
+from outreach.planner import plan, recompose_message
 from outreach.replies.intake import ingest
 from outreach.repository.demo import sent_letters
 from outreach.review.actions import approve_all, edit
@@ -67,7 +67,9 @@ def build_history(engine: Engine, db_url: str, folder: Path, sink: SmtpSink) -> 
     clock = FixedClock(APPEAL_DAY + timedelta(hours=4))
     load_sample(engine, settings, clock.now())
     daemon = Daemon(engine, settings, clock=clock, instance="kit")
-    daemon.plan_job()
+    # the planner itself, not the daemon's job: that one skips when any process on the same
+    # PostgreSQL database (another test run) holds the planning lock
+    plan(engine, now=clock.now(), settings=settings, actor="kit")
     with session_scope(engine) as session:
         approve_all(session, reviewer="kit", note=f"checked the title of {P_NAME}", now=clock.now())
     for hour in range(5, 18):
@@ -75,7 +77,7 @@ def build_history(engine: Engine, db_url: str, folder: Path, sink: SmtpSink) -> 
         asyncio.run(daemon.dispatch_job())
     _replies(engine, settings)
     clock.set(FOLLOW_UPS_PLANNED)
-    daemon.plan_job()
+    plan(engine, now=clock.now(), settings=settings, actor="kit")
     return History(settings, _edit_follow_up(engine, settings))
 
 
