@@ -1,4 +1,4 @@
-"""Make the README's pictures from the demo: the first page of a PDF letter as sent
+"""Make the pictures of docs/campaigns.md from the demo: the first page of a PDF letter as sent
 (``docs/images/letter.png``) and the calendar event the invitation carries
 (``docs/images/first_msp.ics``), taken from the demo's ``.eml`` files.
 

@@ -7,8 +7,9 @@ runs — plan, dispatch, replies fetch and the lease sweeper — for months, acr
   ``SKIP LOCKED``, replies fetch runs under a lock per mailbox.
 * SIGTERM / SIGINT: stop claiming, let in-flight SMTP transactions finish (bounded by
   ``OUTREACH_SHUTDOWN_GRACE`` seconds), release unsent claims, exit 0.
-* Each job records when it last ran on this instance and how it ended (``job_run``), which
-  ``outreach status`` shows.
+* Each job records when it last ran on this instance, how it ended and when it last succeeded
+  (``job_run``), which ``outreach status`` shows and ``outreach status --check`` judges.
+* The retention job reduces received mail older than ``OUTREACH_INBOUND_RETENTION`` (hourly).
 """
 
 from __future__ import annotations
@@ -31,7 +32,23 @@ from outreach.settings import Settings
 
 log = logging.getLogger("outreach.daemon")
 
-JOBS = ("plan", "dispatch", "replies", "sweep")
+JOBS = ("plan", "dispatch", "replies", "sweep", "retention")
+#: How often the retention job runs, in seconds.
+RETENTION_INTERVAL = 3600
+
+
+def job_intervals(settings: Settings) -> dict[str, int]:
+    """The jobs a daemon with ``settings`` schedules, each with its interval in seconds, in
+    the order they first run (``replies`` only when IMAP is configured)."""
+    intervals = {
+        "sweep": max(settings.lease_seconds // 4, 5),
+        "plan": settings.plan_interval,
+        "dispatch": settings.dispatch_interval,
+        "retention": RETENTION_INTERVAL,
+    }
+    if settings.imap_configured:
+        intervals["replies"] = settings.imap_interval
+    return intervals
 
 
 @dataclass
@@ -111,6 +128,16 @@ class Daemon:
             counts = sweep_expired(session, now=self.clock.now(), actor=f"daemon:{self.instance}")
         return counts.describe()
 
+    def retention_job(self) -> str:
+        from outreach.privacy.retention import apply_retention
+
+        return apply_retention(
+            self.engine,
+            settings=self.settings,
+            now=self.clock.now(),
+            actor=f"daemon:{self.instance}",
+        )
+
     # -- running -------------------------------------------------------------------------------
 
     def _record(
@@ -164,15 +191,11 @@ class Daemon:
         return result
 
     def _jobs(self) -> list[tuple[str, Callable[[], Any], int]]:
-        s = self.settings
-        jobs: list[tuple[str, Callable[[], Any], int]] = [
-            ("sweep", self.sweep_job, max(s.lease_seconds // 4, 5)),
-            ("plan", self.plan_job, s.plan_interval),
-            ("dispatch", self.dispatch_job, s.dispatch_interval),
+        """(name, job, interval) of each job :func:`job_intervals` schedules."""
+        return [
+            (name, getattr(self, f"{name}_job"), seconds)
+            for name, seconds in job_intervals(self.settings).items()
         ]
-        if s.imap_configured:
-            jobs.append(("replies", self.replies_job, s.imap_interval))
-        return jobs
 
     async def run_once(self) -> dict[str, JobResult]:
         """Each job once, in pipeline order (for cron and tests)."""

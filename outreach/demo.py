@@ -6,14 +6,21 @@ every message it receives to an ``.eml`` file, and a virtual calendar stepped da
 daemon uses. A reviewer named "demo" approves what planning queues (in real use, a person
 does). Along the way a few replies are injected into the intake — human answers, an
 out-of-office, a hard bounce, an unsubscribe — so follow-ups can be seen being cancelled.
+
+``outreach demo --smtp-host HOST`` sends the same letters through a real SMTP server instead
+(no TLS, no AUTH: a local sink such as the Mailpit of the compose file), so that they can be
+read in its web interface; the server is tried first, and an unreachable one stops the demo
+with one line before anything runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -23,6 +30,7 @@ from pathlib import Path
 from outreach.clock import FixedClock
 from outreach.daemon import Daemon
 from outreach.db import Engine, create_engine, migrate, session_scope
+from outreach.errors import DispatchError
 from outreach.funnel import campaign_funnels
 from outreach.models import Contact, Message
 from outreach.operations.campaigns import campaign_audience, load_campaigns
@@ -135,6 +143,7 @@ class DemoResult:
     funnel: dict[str, int]
     injected: Counter[str] = field(default_factory=Counter)
     days_with_news: int = 0
+    relay: str | None = None  #: ``host:port`` the letters went through (None: the .eml sink)
 
 
 def _at(day: date, hour: int) -> datetime:
@@ -151,12 +160,12 @@ def _fresh_folder(folder: Path | None) -> Path:
     return folder
 
 
-def _demo_settings(db_path: Path, templates: Path, smtp_port: int) -> Settings:
+def _demo_settings(db_path: Path, templates: Path, host: str, smtp_port: int) -> Settings:
     return load_settings(
         env={},
         database_url=f"sqlite:///{db_path}",
         templates_dir=templates,
-        smtp_host="127.0.0.1",
+        smtp_host=host,
         smtp_port=smtp_port,
         smtp_tls="none",
         smtp_concurrency=2,
@@ -164,10 +173,44 @@ def _demo_settings(db_path: Path, templates: Path, smtp_port: int) -> Settings:
     )
 
 
+@contextmanager
+def _smtp_server(
+    relay: tuple[str, int] | None, folder: Path
+) -> Iterator[tuple[str, int, Callable[[], int] | None]]:
+    """(host, port, how many it accepted) of where the demo sends: ``relay`` (a real SMTP
+    server; the count is not known here), else the in-process sink writing ``.eml`` files."""
+    if relay is not None:
+        _probe(*relay)
+        yield relay[0], relay[1], None
+        return
+    eml = EmlFolder(folder)
+    with SmtpSink(server_hostname="demo.example.org", on_message=eml, record=False) as sink:
+        yield "127.0.0.1", sink.port, lambda: sink.accepted
+
+
+def _probe(host: str, port: int, timeout: float = 10.0) -> None:
+    """Raise :class:`DispatchError` (one line) unless ``host:port`` accepts a connection."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise DispatchError(
+            f"cannot reach the SMTP server at {host}:{port} ({exc.strerror or exc}); is it "
+            "running? With Docker Compose: docker compose up -d"
+        ) from None
+
+
 def run_demo(
-    folder: Path | None = None, *, echo: Callable[[str], None] = print, quiet: bool = False
+    folder: Path | None = None,
+    *,
+    echo: Callable[[str], None] = print,
+    quiet: bool = False,
+    relay: tuple[str, int] | None = None,
 ) -> DemoResult:
-    """Run the demo in ``folder`` (a new temporary folder by default) and return its result."""
+    """Run the demo in ``folder`` (a new temporary folder by default) and return its result.
+
+    With ``relay`` (host, port), the letters go through that SMTP server (no TLS, no AUTH:
+    a local sink such as Mailpit) instead of the in-process one, and no ``.eml`` files are
+    written."""
 
     say = (lambda _line: None) if quiet else echo
     folder = _fresh_folder(folder)
@@ -175,9 +218,8 @@ def run_demo(
     campaign_file, contacts_csv, templates = sample_paths()
     clock = FixedClock(_at(START, 5))
     result = DemoResult(folder=folder / "sent", eml_count=0, funnel={})
-    eml = EmlFolder(result.folder)
-    with SmtpSink(server_hostname="demo.example.org", on_message=eml, record=False) as sink:
-        settings = _demo_settings(db_path, templates, sink.port)
+    with _smtp_server(relay, result.folder) as (host, port, accepted):
+        settings = _demo_settings(db_path, templates, host, port)
         engine = create_engine(settings.sqlalchemy_url)
         migrate(engine)
         load_campaigns(engine, campaign_file, settings=settings, now=clock.now(), actor="demo")
@@ -195,12 +237,17 @@ def run_demo(
         with session_scope(engine) as session:
             funnels = campaign_funnels(session, now=clock.now())
         result.funnel = funnels[0].funnel if funnels else {}
-        result.eml_count = sink.accepted
+        result.eml_count = accepted() if accepted is not None else result.funnel.get("sent", 0)
         engine.dispose()
     say("\nfunnel: " + ", ".join(f"{k} {v}" for k, v in result.funnel.items() if v))
-    say(
-        f"{result.eml_count} message(s) received by the demo SMTP server, written to {result.folder}/"
-    )
+    if relay is not None:
+        result.relay = f"{relay[0]}:{relay[1]}"
+        say(f"{result.eml_count} message(s) sent through the SMTP server at {result.relay}")
+    else:
+        say(
+            f"{result.eml_count} message(s) received by the demo SMTP server, written to "
+            f"{result.folder}/"
+        )
     return result
 
 

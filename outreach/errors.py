@@ -96,3 +96,19 @@ class ReclassifyError(OutreachError):
 
 class SuppressionError(OutreachError):
     """The suppression change was refused."""
+
+
+class ErasureKeyError(OutreachError):
+    """The erasure key is missing, unreadable or not the one earlier erasures were made with."""
+
+
+class PrivacyError(OutreachError):
+    """The personal-data request was refused."""
+
+
+class BackupError(OutreachError):
+    """The backup could not be made."""
+
+
+class ArchivedError(OutreachError):
+    """The campaign is archived: frozen, kept for reporting."""

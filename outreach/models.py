@@ -66,6 +66,8 @@ class Contact(SQLModel, table=True):
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    #: set when the person's data was erased: the row stays, empty, so that counts hold
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Campaign(SQLModel, table=True):
@@ -265,6 +267,9 @@ class Inbound(SQLModel, table=True):
     evidence: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     strength: str | None = Field(default=None, max_length=20)
     needs_review: bool = False
+    #: set when the raw message and what it says were removed (retention or an erasure); the
+    #: classification and the match stay
+    reduced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Suppression(SQLModel, table=True):
@@ -323,3 +328,5 @@ class JobRun(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: str | None = Field(default=None, max_length=20)
     detail: str | None = None
+    #: when a run on this instance last ended well (``ok`` or ``skipped``)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -28,7 +28,7 @@ NOT_SETTINGS = frozenset({"OUTREACH_CONFIG"})
 
 
 class Settings(BaseSettings):
-    """Everything an operator can configure. See README §Configuration."""
+    """Everything an operator can configure. See docs/settings.md (generated from this class)."""
 
     model_config = SettingsConfigDict(
         env_prefix="OUTREACH_", extra="ignore", case_sensitive=False, frozen=True
@@ -82,6 +82,22 @@ class Settings(BaseSettings):
         default=5, ge=1, description="test sends of one message allowed per hour"
     )
 
+    erasure_key: SecretStr | None = Field(
+        default=None,
+        description="the secret (32 characters or more) keying the hashes that erased addresses "
+        "leave in the suppression list; the same on every host",
+    )
+    erasure_key_file: Path = Field(
+        default=Path("erasure.key"),
+        description="where the erasure key is read from when OUTREACH_ERASURE_KEY is not set "
+        "(created, mode 0600, by the first erasure)",
+    )
+    inbound_retention: timedelta | None = Field(
+        default=None,
+        description="after this long (ISO 8601, e.g. P365D) a received message is reduced to its "
+        "classification and match; unset or `off`: kept",
+    )
+
     plan_interval: int = Field(default=300, ge=1, description="seconds")
     dispatch_interval: int = Field(default=15, ge=1, description="seconds")
     imap_interval: int = Field(default=120, ge=1, description="seconds")
@@ -101,11 +117,32 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
-    @field_validator("retry_lifetime", mode="before")
+    @field_validator("retry_lifetime", "inbound_retention", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().isdigit():
             return int(value)
+        return value
+
+    @field_validator("inbound_retention", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none"):
+            return None
+        return value
+
+    @field_validator("inbound_retention")
+    @classmethod
+    def _check_retention(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be positive (or off)")
+        return value
+
+    @field_validator("erasure_key")
+    @classmethod
+    def _check_erasure_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError("must be at least 32 characters")
         return value
 
     @field_validator("retry_lifetime")
@@ -151,7 +188,7 @@ class Settings(BaseSettings):
         from outreach.db import redacted_url
 
         data = self.model_dump(mode="json")
-        for key in ("smtp_password", "imap_password"):
+        for key in ("smtp_password", "imap_password", "erasure_key"):
             if data.get(key):
                 data[key] = "**********"
         data["database_url"] = redacted_url(self.database_url)
@@ -232,5 +269,6 @@ def load_settings(
         field = ".".join(str(p) for p in err["loc"]) or "settings"
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
-        shown = "" if "password" in field or isinstance(got, dict) else f" (got {got!r})"
+        secret = "password" in field or field == "erasure_key"
+        shown = "" if secret or isinstance(got, dict) else f" (got {got!r})"
         raise SettingsError(f"setting OUTREACH_{field.upper()}: {msg}{shown}") from None

@@ -156,3 +156,4 @@ class CampaignState(StrEnum):
 
     ACTIVE = "active"  #: plans and sends
     PAUSED = "paused"  #: the emergency brake: no planning, no sending
+    ARCHIVED = "archived"  #: finished and frozen: no planning, no sending, kept for reporting

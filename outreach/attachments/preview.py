@@ -1,5 +1,5 @@
 """A picture of a PDF: its first page as PNG, for the review console's preview and the
-README. Uses pypdfium2 (PDFium in a PyPI wheel: no system package needed)."""
+docs' pictures. Uses pypdfium2 (PDFium in a PyPI wheel: no system package needed)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,11 @@ import typer
 
 from outreach import __version__
 from outreach.cli import (
+    backup,
     campaign,
     contacts,
     core,
+    privacy,
     queue,
     replies,
     review,
@@ -67,8 +69,12 @@ def root(
 core.register(app)
 status.register(app)
 send.register(app)
-app.add_typer(campaign.app, name="campaign", help="Load, list, show, pause and resume campaigns.")
-app.add_typer(contacts.app, name="contacts", help="Import and list contacts.")
+backup.register(app)
+app.add_typer(
+    campaign.app, name="campaign", help="Load, list, show, pause, resume and archive campaigns."
+)
+privacy.register(contacts.app)
+app.add_typer(contacts.app, name="contacts", help="Import, list, export and erase contacts.")
 app.add_typer(templates.app, name="templates", help="Check and preview letter templates.")
 app.add_typer(review.app, name="review", help="Read, approve, reject and edit queued letters.")
 app.add_typer(queue.app, name="queue", help="Messages in any state; resolve and cancel.")

@@ -1,4 +1,4 @@
-"""`outreach campaign …`: load, list, show, pause, resume."""
+"""`outreach campaign …`: load, list, show, pause, resume, archive."""
 
 from __future__ import annotations
 
@@ -155,3 +155,36 @@ def pause(ctx: typer.Context, slug: str, now: NowOption = None) -> None:
 def resume(ctx: typer.Context, slug: str, now: NowOption = None) -> None:
     """Lift the brake; letters that missed their day come back through the stale check."""
     _set_paused(ctx, slug, False, now)
+
+
+@app.command("archive")
+def archive(
+    ctx: typer.Context,
+    slug: str,
+    cancel_unsent: Annotated[
+        bool,
+        typer.Option("--cancel-unsent", help="Cancel the letters not sent yet (else: refused)."),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Recorded with the change.")
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Freeze a finished campaign for good: no planning, sending or reloading; kept, with its
+    letters, replies and funnel, for reporting."""
+    from outreach.operations.archive import archive_campaign
+
+    app_ = app_context(ctx)
+    result = archive_campaign(
+        app_.engine(),
+        slug=slug,
+        cancel_unsent=cancel_unsent,
+        reason=reason,
+        now=clock_option(now).now(),
+        actor=default_reviewer(None, app_.settings),
+    )
+    if not result.archived:
+        console.print(f"{slug} was already archived", markup=False)
+        return
+    cancelled = f"; {result.cancelled} unsent letter(s) cancelled" if result.cancelled else ""
+    console.print(f"{slug}: archived{cancelled}", markup=False)

@@ -63,6 +63,7 @@ def import_(
             tags=tuple(tag or ()),
             progress=lambda n: bar.update(task, completed=n),
             delimiter="\t" if delimiter == "tab" else delimiter,
+            settings=app_.settings,
         )
     _print_import(path, result)
 
@@ -74,12 +75,15 @@ def _print_import(path: Path, result: ContactImport) -> None:
 
     for error in result.parsed.errors:
         err_console.print(f"skipped: {error}", markup=False)
+    for line in result.erased_lines:
+        err_console.print(f"not imported: {path}, line {line}: erased on request", markup=False)
     r = result.result
     assert r is not None
     problems, rows = problem_counts(result.parsed)
     skipped = f", {rows} skipped ({problems})" if result.parsed.errors else ""
     console.print(
-        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged{skipped}",
+        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged{skipped}"
+        + (f", {len(result.erased_lines)} erased" if result.erased_lines else ""),
         markup=False,
     )
     used = ", ".join(result.audience_tags)

@@ -85,7 +85,8 @@ def daemon(
     ] = False,
     now: NowOption = None,
 ) -> None:
-    """Plan, dispatch, fetch replies and sweep leases on a schedule, until SIGTERM/SIGINT."""
+    """Plan, dispatch, fetch replies, sweep leases and apply retention on a schedule, until
+    SIGTERM/SIGINT."""
     from outreach.daemon import start
     from outreach.logs import setup_logging
 
@@ -108,17 +109,35 @@ def demo(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    smtp_host: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-host",
+            help="Send the letters through this SMTP server (no TLS, no AUTH: a local sink "
+            "such as Mailpit) instead of writing .eml files.",
+        ),
+    ] = None,
+    smtp_port: Annotated[
+        int, typer.Option("--smtp-port", min=1, max=65535, help="Its port (with --smtp-host).")
+    ] = 25,
 ) -> None:
-    """The whole pipeline on the sample campaign, offline, in seconds."""
+    """The whole pipeline on the sample campaign in seconds: offline into .eml files, or
+    through an SMTP server such as Mailpit (--smtp-host)."""
     from outreach.demo import run_demo
 
     result = run_demo(
-        directory, echo=lambda line: console.print(line, markup=False, highlight=False), quiet=quiet
+        directory,
+        echo=lambda line: console.print(line, markup=False, highlight=False),
+        quiet=quiet,
+        relay=(smtp_host, smtp_port) if smtp_host else None,
     )
     if quiet:
+        where = (
+            f"sent through {result.relay}" if result.relay else f".eml file(s) in {result.folder}"
+        )
         console.print(
             f"funnel: {', '.join(f'{k} {v}' for k, v in result.funnel.items() if v)}; "
-            f"{result.eml_count} .eml file(s) in {result.folder}",
+            f"{result.eml_count} {where}",
             markup=False,
         )
 

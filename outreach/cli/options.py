@@ -1,4 +1,5 @@
-"""The options several commands share, declared once: ``--now``, ``--json``, ``--campaign``."""
+"""The options several commands share, declared once: ``--now``, ``--json``, ``--csv``,
+``--campaign``."""
 
 from __future__ import annotations
 
@@ -17,4 +18,8 @@ NowOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 CampaignOption = Annotated[
     str | None, typer.Option("--campaign", "-c", help="Only this campaign (its slug).")
+]
+CsvOption = Annotated[
+    bool,
+    typer.Option("--csv", help="Print CSV (formula-like cells neutralised for spreadsheets)."),
 ]

@@ -7,7 +7,8 @@ The work is in :mod:`outreach.replies` (:mod:`~outreach.replies.mailbox` for IMA
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import sys
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,8 +16,9 @@ import typer
 from rich.progress import SpinnerColumn, TextColumn
 
 from outreach.cli.context import app_context, clock_option, default_reviewer
-from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.options import CampaignOption, CsvOption, JsonOption, NowOption
 from outreach.cli.output import console, print_json, stderr_progress, table
+from outreach.spreadsheet import write_csv
 from outreach.states import Classification
 
 if TYPE_CHECKING:
@@ -103,9 +105,10 @@ def list_(
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=1, help="At most this many, newest first.")
     ] = None,
+    csv_: CsvOption = False,
 ) -> None:
     """Who answered which letter, when, how it was classified, and what they wrote."""
-    from outreach.replies.listing import list_replies
+    from outreach.replies.listing import ReplyItem, list_replies
 
     with app_context(ctx).session() as session:
         items = list_replies(
@@ -118,6 +121,10 @@ def list_(
         )
     if json_:
         print_json([asdict(item) for item in items])
+        return
+    if csv_:
+        columns = [f.name for f in fields(ReplyItem)]
+        write_csv(sys.stdout, columns, ([getattr(i, c) for c in columns] for i in items))
         return
     if not items:
         console.print(

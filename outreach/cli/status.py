@@ -9,12 +9,12 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from outreach.cli.context import app_context, clock_option
-from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.options import CampaignOption, CsvOption, JsonOption, NowOption
 from outreach.cli.output import console, milestone_dates, print_json, table
 from outreach.states import CampaignState
 
@@ -48,17 +48,33 @@ def status(
     ctx: typer.Context,
     campaign: CampaignOption = None,
     json_: JsonOption = False,
+    csv_: CsvOption = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Health check: exit 1 when the database cannot be used or a daemon job has "
+            "not succeeded for too long (three intervals, at least 10 minutes).",
+        ),
+    ] = False,
     now: NowOption = None,
 ) -> None:
     """The funnel per campaign, milestones with days to go, the daemon's last runs, and
     whether replies are fetched (IMAP)."""
+    from outreach.cli import status_outputs
     from outreach.funnel import campaign_funnels, daemon_health, totals
 
     app = app_context(ctx)
     moment = clock_option(now).now()
+    if check:
+        status_outputs.check(app, now=moment)
+        return
     with app.session() as session:
         rows = campaign_funnels(session, now=moment, slug=campaign)
         health = daemon_health(session)
+    if csv_:
+        status_outputs.funnel_csv(rows)
+        return
     notice = app.settings.imap_notice
     if json_:
         print_json(

@@ -11,11 +11,13 @@ from typing import Any
 from outreach.campaigns import load_campaign_path
 from outreach.db import Engine, Session, session_scope
 from outreach.funnel import milestone_countdown
+from outreach.operations.archive import refuse_archived
 from outreach.planner import replan
 from outreach.planner.letters import renderer_for
 from outreach.planner.selection import in_audience, past_step_note
 from outreach.repository.campaigns import (
     SaveResult,
+    archived_campaign_id,
     get_campaign,
     load_campaign,
     save_campaign,
@@ -25,6 +27,9 @@ from outreach.repository.campaigns import (
 from outreach.repository.contacts import list_contacts
 from outreach.settings import Settings
 from outreach.states import CampaignState
+
+#: What loading the file of an archived campaign does: nothing.
+ARCHIVED_LOAD = "archived, not reloaded"
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,8 @@ def load_campaigns(
     and every template (and letter template) its steps use must compile — then save them all in
     one transaction (and re-plan unsent messages a change affects). Any problem raises one
     :class:`~outreach.errors.CampaignFileError` naming every problem of every file, and
-    nothing is written."""
+    nothing is written. The file of an archived campaign is validated and left unloaded
+    (:data:`ARCHIVED_LOAD`)."""
     templates_dir = Path(settings.templates_dir)
     specs = load_campaign_path(
         Path(path),
@@ -56,6 +62,10 @@ def load_campaigns(
     out = []
     with session_scope(engine) as session:
         for spec in specs:
+            archived = archived_campaign_id(session, slug=spec.slug)
+            if archived is not None:
+                out.append(CampaignLoad(SaveResult(spec.slug, ARCHIVED_LOAD, (), archived), {}))
+                continue
             result = save_campaign(session, spec, now=now, actor=actor)
             replanned = {}
             if result.action == "updated":
@@ -112,6 +122,9 @@ def pause_campaign(engine: Engine, *, slug: str, paused: bool, now: datetime, ac
     was in that state."""
     state = CampaignState.PAUSED if paused else CampaignState.ACTIVE
     with session_scope(engine) as session:
+        refuse_archived(
+            get_campaign(session, slug=slug).state, slug, "pause" if paused else "resume"
+        )
         return set_campaign_state(session, slug=slug, state=state.value, now=now, actor=actor)
 
 

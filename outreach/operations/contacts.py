@@ -9,22 +9,27 @@ from datetime import datetime
 from pathlib import Path
 
 from outreach.contacts import ContactRow, ParsedContacts, parse_contacts_csv
-from outreach.db import Engine, session_scope
-from outreach.errors import ContactImportError
+from outreach.db import Engine, Session, session_scope
+from outreach.errors import ContactImportError, ErasureKeyError
+from outreach.privacy.keys import current_check
 from outreach.repository.campaigns import audience_tags
 from outreach.repository.contacts import UpsertResult, upsert_contacts
+from outreach.repository.erasure import erased_tokens
+from outreach.settings import Settings
 
 
 @dataclass(frozen=True)
 class ContactImport:
     """The parsed file (good rows and every problem), what the upsert did, and the tags the
     imported contacts carry that no campaign's audience uses (tag → how many contacts), with
-    the tags audiences do use — a misspelt tag quietly takes a contact out of an audience."""
+    the tags audiences do use — a misspelt tag quietly takes a contact out of an audience — and
+    the lines of rows not imported because their address was erased on request."""
 
     parsed: ParsedContacts
     result: UpsertResult | None
     unused_tags: dict[str, int] = field(default_factory=dict)
     audience_tags: tuple[str, ...] = ()
+    erased_lines: tuple[int, ...] = ()
 
 
 def unused_tags(rows: Iterable[ContactRow], audience: Collection[str]) -> dict[str, int]:
@@ -55,11 +60,16 @@ def import_contacts(
     tags: tuple[str, ...] = (),
     progress: Callable[[int], None] | None = None,
     delimiter: str | None = None,
+    settings: Settings | None = None,
 ) -> ContactImport:
     """Import a contacts CSV (fields separated by ``delimiter``; ``None``: detected). All or
     nothing by default: any bad row raises :class:`ContactImportError` counting the problems
     and the rows, and listing every problem, and nothing is written; with ``skip_invalid`` the
-    good rows are imported and the bad ones reported."""
+    good rows are imported and the bad ones reported.
+
+    A row whose address was erased (``contacts erase``) is never imported: it is left out and
+    its line reported. Checking needs the erasure key from ``settings``; without settings, an
+    import into a database with erasures on record is refused (:class:`ErasureKeyError`)."""
     parsed = parse_contacts_csv(Path(path), extra_tags=tags, progress=progress, delimiter=delimiter)
     if parsed.errors and not skip_invalid:
         lines = "\n".join(str(e) for e in parsed.errors)
@@ -68,8 +78,22 @@ def import_contacts(
             f"(--skip-invalid imports the good rows):\n{lines}"
         )
     with session_scope(engine) as session:
-        result = upsert_contacts(session, parsed.rows, now=now)
+        rows, erased = _without_erased(session, parsed, settings)
+        result = upsert_contacts(session, rows, now=now)
         audience = audience_tags(session)
     return ContactImport(
-        parsed, result, unused_tags(parsed.rows, audience), tuple(sorted(audience))
+        parsed, result, unused_tags(rows, audience), tuple(sorted(audience)), erased
     )
+
+
+def _without_erased(
+    session: Session, parsed: ParsedContacts, settings: Settings | None
+) -> tuple[tuple[ContactRow, ...], tuple[int, ...]]:
+    """The rows to import, and the lines of the rows left out as erased."""
+    if settings is None:
+        if erased_tokens(session):
+            raise ErasureKeyError("erasures are on record: an import must be checked against them")
+        return parsed.rows, ()
+    gone = current_check(session, settings).erased(r.email for r in parsed.rows)
+    kept = tuple(r for r in parsed.rows if r.email not in gone)
+    return kept, tuple(r.line for r in parsed.rows if r.email in gone)

@@ -41,6 +41,8 @@ from outreach.planner.selection import (
     plan_steps,
     select_due,
 )
+from outreach.privacy.keys import current_check
+from outreach.privacy.tokens import ErasureCheck
 from outreach.repository import planning as queries
 from outreach.repository.campaigns import (
     LoadedCampaign,
@@ -87,6 +89,8 @@ def plan(
         if c.state == CampaignState.PAUSED.value:
             report.skipped_paused.append(c.slug)
             continue
+        if c.state == CampaignState.ARCHIVED.value:
+            continue
         report.merge(
             _plan_campaign(
                 engine, c, now=now, settings=settings, actor=actor, batch=batch, workers=workers
@@ -102,16 +106,18 @@ class _Start:
     loaded: LoadedCampaign
     audience_size: int
     suppressed: set[str]
+    erasures: ErasureCheck
     render_error_ids: list[int]
     stale_ids: list[int]
 
 
-def _start(session: Session, c: Campaign) -> _Start:
+def _start(session: Session, c: Campaign, settings: Settings) -> _Start:
     assert c.id is not None
     return _Start(
         loaded=load_campaign(session, campaign=c),
         audience_size=queries.count_contacts(session),
         suppressed=suppressed_emails(session),
+        erasures=current_check(session, settings),
         render_error_ids=queries.render_error_ids(session, campaign_id=c.id),
         stale_ids=queries.stale_ids(session, campaign_id=c.id),
     )
@@ -135,7 +141,7 @@ def _plan_campaign(
     report = PlanReport()
     report.rerendered += refresh_changed_files(engine, c, now=now, settings=settings, actor=actor)
     with session_scope(engine) as session:
-        start = _start(session, c)
+        start = _start(session, c, settings)
     spec = start.loaded.spec
     steps = plan_steps(spec, {key: row.id for key, row in start.loaded.steps.items() if row.active})
     rows = MessageRows(
@@ -153,7 +159,7 @@ def _plan_campaign(
             _store(engine, spec, c, built, now=now, actor=actor, report=report)
 
     try:
-        for page in _pages(engine, c, spec, suppressed=start.suppressed, batch=batch):
+        for page in _pages(engine, c, spec, start, batch=batch):
             selection = select_due(spec, steps, page.contacts, page.known, now=now)
             report.missed += selection.missed
             enrolled = frozenset(page.known.enrollments)
@@ -197,11 +203,12 @@ def _pages(
     engine: Engine,
     c: Campaign,
     spec: CampaignSpec,
+    start: _Start,
     *,
-    suppressed: set[str],
     batch: int,
 ) -> Iterator[_Page]:
-    """The contacts, ``batch`` at a time by id, each page read in its own short transaction."""
+    """The contacts, ``batch`` at a time by id, each page read in its own short transaction;
+    an address that was erased counts as suppressed."""
     assert c.id is not None
     after = 0
     while True:
@@ -211,10 +218,11 @@ def _pages(
                 return
             contacts = [contact for contact in page if in_audience(contact.tags, spec)]
             ids = [contact.id for contact in contacts if contact.id is not None]
+            erased = start.erasures.erased(contact.email for contact in contacts)
             known = Known(
                 messages=queries.planned_states(session, campaign_id=c.id, contact_ids=ids),
                 enrollments=queries.enrollment_statuses(session, campaign_id=c.id, contact_ids=ids),
-                suppressed=suppressed,
+                suppressed=start.suppressed | erased if erased else start.suppressed,
             )
         yield _Page(list(contacts), known)
         if len(page) < batch:

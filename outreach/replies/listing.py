@@ -1,4 +1,4 @@
-"""``outreach replies list``: stored inbound mail with the letter it answers (README §Replies)."""
+"""``outreach replies list``: stored inbound mail with the letter it answers (docs/replies.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from outreach.states import Classification
 
 @dataclass(frozen=True)
 class ReplyItem:
-    """One stored inbound message as ``outreach replies list`` shows it (see README §Replies).
+    """One stored inbound message as ``outreach replies list`` shows it (see docs/replies.md).
 
     ``evidence`` is what decided its class (``decided_by``, ``line``, ``strength``, ``stage``,
     ``status_from``, ``needs_review``; null on rows stored before evidence was recorded);

@@ -28,6 +28,7 @@ from outreach.spec import (
     StepSpec,
     When,
 )
+from outreach.states import CampaignState
 
 
 def when_to_json(when: When) -> dict[str, Any]:
@@ -190,6 +191,14 @@ def load_campaign(session: Session, *, campaign: Campaign) -> LoadedCampaign:
     return LoadedCampaign(
         campaign, milestones, {s.key: s for s in steps}, spec_from_rows(campaign, milestones, steps)
     )
+
+
+def archived_campaign_id(session: Session, *, slug: str) -> int | None:
+    """The id of campaign ``slug`` when it exists and is archived; None otherwise."""
+    query = select(Campaign.id).where(
+        Campaign.slug == slug, Campaign.state == CampaignState.ARCHIVED.value
+    )
+    return session.exec(query).first()
 
 
 def list_campaigns(session: Session) -> list[Campaign]:
@@ -428,7 +437,7 @@ def _plain(value: Any) -> Any:
 def set_campaign_state(
     session: Session, *, slug: str, state: str, now: datetime, actor: str, reason: str | None = None
 ) -> bool:
-    """Pause or resume a campaign; returns False when it already was in that state."""
+    """Pause, resume or archive a campaign; returns False when it already was in that state."""
     campaign = get_campaign(session, slug=slug)
     if campaign.state == state:
         return False

@@ -76,7 +76,9 @@ def upsert_contacts(
 
 
 def list_contacts(session: Session, *, tag: str | None = None) -> list[Contact]:
-    contacts = list(session.exec(select(Contact).order_by(Contact.email)))
+    """The contacts (erased ones left out), by email; with ``tag``, those carrying it."""
+    query = select(Contact).where(Contact.erased_at.is_(None))  # type: ignore[union-attr]
+    contacts = list(session.exec(query.order_by(Contact.email)))
     if tag is not None:
         wanted = tag.lower()
         contacts = [c for c in contacts if any(t.lower() == wanted for t in c.tags)]

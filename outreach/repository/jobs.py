@@ -19,6 +19,8 @@ from outreach.models import JobRun
 
 #: The longest ``detail`` kept for a run.
 MAX_DETAIL = 2000
+#: The outcomes that count as a job doing its work.
+SUCCESSES = frozenset({"ok", "skipped"})
 
 
 def lock_key(name: str) -> int:
@@ -55,7 +57,8 @@ def record_job_run(
     outcome: str | None,
     detail: str | None,
 ) -> None:
-    """Upsert ``instance``'s row for ``job`` (``detail`` cut to :data:`MAX_DETAIL`)."""
+    """Upsert ``instance``'s row for ``job`` (``detail`` cut to :data:`MAX_DETAIL`); a run that
+    ended well (``ok`` or ``skipped``) also becomes its last success."""
     values = {
         "job": job,
         "instance": instance,
@@ -64,6 +67,8 @@ def record_job_run(
         "outcome": outcome,
         "detail": (detail or "")[:MAX_DETAIL] or None,
     }
+    if outcome in SUCCESSES and finished_at is not None:
+        values["last_success_at"] = finished_at
     dialect = postgresql if is_postgres(session) else sqlite
     stmt = dialect.insert(JobRun).values(**values)
     stmt = stmt.on_conflict_do_update(

@@ -51,18 +51,21 @@ class MessageParties:
 
 # -- contacts -------------------------------------------------------------------------------------
 
+#: Contacts whose data was not erased.
+_LIVE = Contact.erased_at.is_(None)  # type: ignore[union-attr]
+
 
 def count_contacts(session: Session) -> int:
     """How many contacts there are (the most a campaign's audience can be)."""
-    return session.execute(sa.select(sa.func.count()).select_from(Contact)).scalar_one()
+    query = sa.select(sa.func.count()).select_from(Contact).where(_LIVE)
+    return session.execute(query).scalar_one()
 
 
 def contacts_page(session: Session, *, after: int, limit: int) -> list[Contact]:
     """Up to ``limit`` contacts with an id above ``after``, by id (pages that stay put while
-    contacts are added)."""
-    return list(
-        session.exec(select(Contact).where(Contact.id > after).order_by(Contact.id).limit(limit))
-    )
+    contacts are added); erased contacts are never planned for."""
+    query = select(Contact).where(Contact.id > after, _LIVE)  # type: ignore[operator]
+    return list(session.exec(query.order_by(Contact.id).limit(limit)))
 
 
 def contacts_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Contact]:

@@ -1,0 +1,158 @@
+"""``outreach contacts export EMAIL``: everything outreach holds about one person, as one JSON
+document (GDPR Art. 15) — the contact, enrollments, letters (words, attachments, approvals,
+attempts), mail they sent or that concerns them (the raw source included), their suppression
+and the audit events about all of it.
+
+A person who was erased is answered with what is left: the keyed hash that keeps them from
+being written to again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from outreach.attachments.listing import attachments_in, describe
+from outreach.contact_fields import normalise_email
+from outreach.db import Session
+from outreach.errors import NotFoundError, PrivacyError
+from outreach.models import Contact, Event, Inbound, Message
+from outreach.privacy.keys import current_check
+from outreach.repository import subject_access as rows
+from outreach.settings import Settings
+
+#: What an erased person's export says is held.
+ERASED_NOTE = (
+    "the data was erased; only a keyed hash of the address is kept, so that it is never "
+    "written to again"
+)
+
+
+def personal_data(session: Session, *, email: str, settings: Settings) -> dict[str, Any]:
+    """Everything held about ``email`` (see the module docstring); NotFoundError when nothing
+    is held."""
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        raise PrivacyError(f"email: {exc}") from None
+    contact = rows.live_contact(session, email=address)
+    contact_id = contact.id if contact is not None else None
+    letters = rows.letters_of(session, contact_id=contact_id) if contact_id is not None else []
+    message_ids = [held.message.id for held in letters if held.message.id is not None]
+    mail = rows.mail_about(session, email=address, contact_id=contact_id, message_ids=message_ids)
+    suppression = rows.suppression_of(session, email=address)
+    if contact is None and not mail and suppression is None:
+        if current_check(session, settings).erased([address]):
+            return {"email": address, "erased": True, "held": ERASED_NOTE}
+        raise NotFoundError(f"nothing is held about {address}")
+    enrollments = rows.enrollments_of(session, contact_id=contact_id) if contact_id else []
+    events = rows.events_about(
+        session,
+        entities={
+            "message": message_ids,
+            "enrollment": [e.id for e in enrollments],
+            "inbound": [m.id for m in mail if m.id is not None],
+        },
+    )
+    return {
+        "email": address,
+        "erased": False,
+        "contact": _contact(contact) if contact is not None else None,
+        "enrollments": [e._asdict() for e in enrollments],
+        "letters": [_letter(session, held) for held in letters],
+        "received": [_received(m) for m in mail],
+        "suppression": suppression.model_dump() if suppression is not None else None,
+        "events": [_event(e) for e in events],
+    }
+
+
+def _contact(contact: Contact) -> dict[str, Any]:
+    return contact.model_dump(exclude={"id", "erased_at"})
+
+
+def _letter(session: Session, held: rows.HeldLetter) -> dict[str, Any]:
+    m: Message = held.message
+    assert m.id is not None
+    return {
+        "id": m.id,
+        "campaign": held.campaign,
+        "step": held.step,
+        "status": m.status,
+        "message_id": m.message_id,
+        "subject": m.subject,
+        "text": m.text,
+        "html": m.html,
+        "attachments": [a.__dict__ for a in describe(attachments_in(m.raw))],
+        "render_context": m.render_context,
+        "scheduled_for": m.scheduled_for,
+        "sent_at": m.sent_at,
+        "smtp_code": m.smtp_code,
+        "smtp_response": m.smtp_response,
+        "approvals": [
+            {"reviewer": a.reviewer, "at": a.at, "note": a.note}
+            for a in rows.approvals_of(session, message_ids=[m.id])
+        ],
+        "attempts": [
+            {
+                "number": a.number,
+                "started_at": a.started_at,
+                "outcome": a.outcome,
+                "smtp_code": a.smtp_code,
+                "smtp_response": a.smtp_response,
+            }
+            for a in rows.attempts_of(session, message_ids=[m.id])
+        ],
+    }
+
+
+def _received(m: Inbound) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "received_at": m.received_at,
+        "from": m.from_addr,
+        "subject": m.subject,
+        "classification": m.classification,
+        "snippet": m.snippet,
+        "raw": m.raw.decode("utf-8", "replace") if m.raw else None,
+        "reduced_at": m.reduced_at,
+    }
+
+
+def _event(e: Event) -> dict[str, Any]:
+    return {
+        "at": e.at,
+        "actor": e.actor,
+        "entity": e.entity,
+        "entity_id": e.entity_id,
+        "action": e.action,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "reason": e.reason,
+        "data": e.data,
+    }
+
+
+#: The contacts CSV's known columns, in the order an import reads them.
+CONTACT_COLUMNS = (
+    "email",
+    "name",
+    "salutation",
+    "title",
+    "organisation",
+    "country",
+    "language",
+    "timezone",
+    "tags",
+)
+
+
+def contacts_table(contacts: Sequence[Contact]) -> tuple[list[str], list[list[Any]]]:
+    """Contacts as the columns and rows of a contacts CSV (an import reads it back): the known
+    columns, then every custom field by name; tags joined with ``;``."""
+    custom = sorted({name for c in contacts for name in (c.fields or {})})
+    rows = [
+        [getattr(c, column) for column in CONTACT_COLUMNS]
+        + [(c.fields or {}).get(name) for name in custom]
+        for c in contacts
+    ]
+    return [*CONTACT_COLUMNS, *custom], rows
