@@ -8,6 +8,8 @@ raises on any input a parsed message can give it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 import types
 from collections.abc import Mapping
@@ -16,6 +18,7 @@ from email import headerregistry, policy
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from typing import Any
 
 from outreach.replies.charset import decode_bytes
 from outreach.replies.limits import (
@@ -58,6 +61,10 @@ _ID_RE = re.compile(r"<[^<>\s]{1,998}>")
 #: One addr-spec, bounded (used where the address parser cannot or should not go).
 ADDR_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+#: A line break that folds a header onto the next line.
+_FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
+#: A byte the parser could not decode as ASCII (kept as a surrogate escape).
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
 #: The end of the header block.
 HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 _SNIFF_RE = re.compile(
@@ -118,14 +125,15 @@ def decode_value(value: object) -> str:
             value = raw.decode("utf-8")
         except UnicodeDecodeError:
             value = raw.decode("latin-1")
-    value = re.sub(r"\r?\n(?=[ \t])", "", value)
+    if "\n" in value:
+        value = _FOLD_RE.sub("", value)
     if "=?" in value:
         value = _decode_words(value)
     return one_line(value).strip()
 
 
 def _has_surrogates(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return _SURROGATE_RE.search(value) is not None
 
 
 def _decode_words(value: str) -> str:
@@ -163,6 +171,22 @@ def kept_headers(
         if name in names or name.startswith("x-outreach-")
     }
     return types.MappingProxyType(kept)
+
+
+def reduce_with_headers(obj: Any, mappings: tuple[str, ...]) -> tuple[Any, ...]:
+    """``__reduce__`` for a frozen dataclass holding read-only header maps (the fields named
+    ``mappings``), which pickle cannot copy as they are: so a message prepared in a worker
+    process can be sent back."""
+    values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    for name in mappings:
+        values[name] = dict(values[name])
+    return (_rebuild_with_headers, (type(obj), values, mappings))
+
+
+def _rebuild_with_headers(cls: type, values: dict[str, Any], mappings: tuple[str, ...]) -> Any:
+    for name in mappings:
+        values[name] = types.MappingProxyType(values[name])
+    return cls(**values)
 
 
 # --- ids, addresses, dates -----------------------------------------------------------------------
@@ -230,14 +254,21 @@ def recipients(
                 found.extend(m.group(0).lower() for m in ADDR_RE.finditer(value))
                 continue
             try:
-                pairs = getaddresses([value])
+                pairs = _address_pairs(value)
             except Exception:
-                pairs = [("", m.group(0)) for m in ADDR_RE.finditer(value)]
+                pairs = tuple(("", m.group(0)) for m in ADDR_RE.finditer(value))
             for _, addr in pairs:
                 clean = clean_address(addr) if addr else None
                 if clean:
                     found.append(clean)
     return tuple(dict.fromkeys(found))[:MAX_ADDRESSES]
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_pairs(value: str) -> tuple[tuple[str, str], ...]:
+    """``getaddresses([value])``, remembered: replies to one campaign all name the same few
+    recipients (our own sender address)."""
+    return tuple(getaddresses([value]))
 
 
 def header_date(value: str | None) -> datetime | None:
