@@ -36,14 +36,7 @@ IN_CHUNK = 500
 
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
 _EVENT = Event.__table__  # type: ignore[attr-defined]
-#: Message columns a match never needs (the letter's bytes and bodies).
-_HEAVY_MESSAGE_COLUMNS = (
-    Message.raw,
-    Message.text,
-    Message.html,
-    Message.render_context,
-    Message.smtp_response,
-)
+_MESSAGE = Message.__table__  # type: ignore[attr-defined]
 
 
 def _chunked(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -173,16 +166,33 @@ def set_classification(
 # --- matching: letters and contacts -------------------------------------------------------------
 
 
-def letters_by_message_id(session: Session, *, message_ids: Sequence[str]) -> list[Message]:
-    """The outbound messages whose Message-ID is one of ``message_ids`` (heavy columns
-    deferred)."""
-    found: list[Message] = []
+class MatchedLetter(NamedTuple):
+    """An outbound letter as matching needs it (none of its bytes or bodies)."""
+
+    id: int
+    message_id: str
+    contact_id: int
+    campaign_id: int
+    sent_at: datetime | None
+
+
+_MATCHED_LETTER_COLUMNS = (
+    _MESSAGE.c.id,
+    _MESSAGE.c.message_id,
+    _MESSAGE.c.contact_id,
+    _MESSAGE.c.campaign_id,
+    _MESSAGE.c.sent_at,
+)
+
+
+def letters_by_message_id(session: Session, *, message_ids: Sequence[str]) -> list[MatchedLetter]:
+    """The outbound messages whose Message-ID is one of ``message_ids``."""
+    found: list[MatchedLetter] = []
     for chunk in _chunked(list(message_ids)):
         found.extend(
-            session.exec(
-                select(Message)
-                .where(Message.message_id.in_(chunk))  # type: ignore[attr-defined]
-                .options(*map(defer, _HEAVY_MESSAGE_COLUMNS))  # type: ignore[arg-type]
+            MatchedLetter(*row)
+            for row in session.execute(
+                sa.select(*_MATCHED_LETTER_COLUMNS).where(_MESSAGE.c.message_id.in_(chunk))
             )
         )
     return found
@@ -202,22 +212,22 @@ def contact_ids_by_email(session: Session, *, emails: Sequence[str]) -> dict[str
 
 def sent_letters_of_contacts(
     session: Session, *, contact_ids: Sequence[int], now: datetime
-) -> list[Message]:
+) -> list[MatchedLetter]:
     """The letters sent to ``contact_ids`` at or before ``now``, oldest first within each
-    :data:`IN_CHUNK` of contacts (heavy columns deferred)."""
-    found: list[Message] = []
+    :data:`IN_CHUNK` of contacts."""
+    found: list[MatchedLetter] = []
     for chunk in _chunked(list(contact_ids)):
         found.extend(
-            session.exec(
-                select(Message)
+            MatchedLetter(*row)
+            for row in session.execute(
+                sa.select(*_MATCHED_LETTER_COLUMNS)
                 .where(
-                    Message.contact_id.in_(chunk),  # type: ignore[attr-defined]
-                    Message.status == MessageStatus.SENT.value,
-                    Message.sent_at.is_not(None),  # type: ignore[union-attr]
-                    Message.sent_at <= now,  # type: ignore[operator]
+                    _MESSAGE.c.contact_id.in_(chunk),
+                    _MESSAGE.c.status == MessageStatus.SENT.value,
+                    _MESSAGE.c.sent_at.is_not(None),
+                    _MESSAGE.c.sent_at <= now,
                 )
-                .order_by(Message.sent_at, Message.id)  # type: ignore[arg-type]
-                .options(*map(defer, _HEAVY_MESSAGE_COLUMNS))  # type: ignore[arg-type]
+                .order_by(_MESSAGE.c.sent_at, _MESSAGE.c.id)
             )
         )
     return found
