@@ -60,6 +60,14 @@ RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to")
 _ID_RE = re.compile(r"<[^<>\s]{1,998}>")
 #: One addr-spec, bounded (used where the address parser cannot or should not go).
 ADDR_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})")
+#: A From value of the forms ``local@domain`` and ``Name Words <local@domain>`` with plain
+#: characters only, which the address parser reads as the name and address as written.
+_PLAIN_SENDER_RE = re.compile(
+    r"(?:(?P<name>[A-Za-z0-9]+(?: [A-Za-z0-9]+)*) <)?"
+    r"(?P<addr>[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+    r"(?(name)>|)",
+    re.ASCII,
+)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 #: A line break that folds a header onto the next line.
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
@@ -226,6 +234,14 @@ def clean_address(addr: str) -> str | None:
     return addr
 
 
+def name_and_address(value: str) -> tuple[str, str]:
+    """``parseaddr(value)``; the plain forms (:data:`_PLAIN_SENDER_RE`) read directly."""
+    m = _PLAIN_SENDER_RE.fullmatch(value)
+    if m is not None:
+        return m.group("name") or "", m.group("addr")
+    return parseaddr(value)
+
+
 def sender(value: str | None, big: tuple[str, ...] | None) -> tuple[str | None, str | None]:
     """``(address, display name)`` of a From value; ``big`` holds the addresses already read by
     regex from a From header too long for the address parser."""
@@ -233,7 +249,7 @@ def sender(value: str | None, big: tuple[str, ...] | None) -> tuple[str | None, 
         return big[0], None
     if not value:
         return None, None
-    name, addr = parseaddr(value[:MAX_ADDRESS_HEADER_BYTES])
+    name, addr = name_and_address(value[:MAX_ADDRESS_HEADER_BYTES])
     clean = clean_address(addr) if addr else None
     if clean is None:
         m = ADDR_RE.search(value)

@@ -10,6 +10,7 @@ forms the first pass accepts or refuses (Content-Type, transfer encodings, chars
 from __future__ import annotations
 
 import random
+from email.utils import parseaddr
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from outreach.replies.classify import classify
 from outreach.replies.guards import cap_top_headers, tame_content_headers
+from outreach.replies.headers import HEADER_END_RE, decode_value, name_and_address
 from outreach.replies.limits import (
     MAX_ADDRESSES,
     MAX_CONTENT_HEADER_BYTES,
@@ -278,3 +280,47 @@ def test_oversize_plain_message_is_only_sniffed() -> None:
     p = same_both_ways(raw, max_bytes=1_000)
     assert p.oversize and p.text == "" and p.message_id == "<o@example.net>"
     assert classify(p).kind == Classification.OVERSIZE
+
+
+# --- the other shortcuts: plain From forms, short header blocks ----------------------------------
+
+
+def test_plain_from_forms_read_as_the_address_parser_reads_them() -> None:
+    rng = random.Random(7)
+
+    def token(chars: str, most: int) -> str:
+        return "".join(rng.choice(chars) for _ in range(rng.randint(1, most)))
+
+    values = []
+    for _ in range(20_000):
+        local = ".".join(token("aZ09_+-", 4) for _ in range(rng.randint(1, 3)))
+        domain = ".".join(token("aZ09-", 4) for _ in range(rng.randint(2, 4)))
+        name = " ".join(token("aZ09", 5) for _ in range(rng.randint(1, 3)))
+        values += [f"{local}@{domain}", f"{name} <{local}@{domain}>"]
+    # near misses take the address parser
+    values += ["A  B <a@b.c>", "<a@b.c>", "a@b", "a..b@c.d", "A. B <a@b.c>", '"A" <a@b.c>']
+    values += [
+        decode_value(v)
+        for raw in CORPUS
+        for v in (read_head(raw).get_all("from") or [])
+        if isinstance(v, str)
+    ]
+    assert len(values) > 40_000
+    for value in values:
+        assert name_and_address(value) == parseaddr(value), value
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.binary(max_size=2100), st.sampled_from([b"\n\n", b"\r\n\r\n", b""]), st.binary(max_size=50)
+)
+def test_a_short_header_block_passes_the_guards_unchanged(
+    head: bytes, sep: bytes, body: bytes
+) -> None:
+    data = head + sep + body
+    defects: list[str] = []
+    capped, rest, big = cap_top_headers(data, defects)
+    end = HEADER_END_RE.search(data)
+    block = data[: end.start()] if end else data
+    if len(block) <= 2048 and not block.endswith(b"\r"):
+        assert (capped + rest, defects, big) == (data, [], {})
