@@ -1,4 +1,4 @@
-"""Prepare inbound messages ahead of the database writes, in worker processes.
+"""Prepare inbound messages ahead of the database writes, in forked worker processes.
 
 :func:`prepared_batches` turns ``(source, raw)`` items into batches of
 :class:`~outreach.replies.prepare.PreparedReply`, in input order. Parsing and classifying are
@@ -6,10 +6,13 @@ CPU work and need no database, so with ``workers`` ≥ 1 and more than one batch
 batches are prepared in that many worker processes, at most ``workers + 1`` batches ahead of
 the caller, which stores the previous batch meanwhile. The same
 :func:`~outreach.replies.prepare.prepare_reply` runs either way, with every hostile-input cap
-(:mod:`~outreach.replies.limits`); a batch is cut at ``batch`` messages or
-:data:`MAX_BATCH_BYTES` of raw mail, whichever comes first, so what is held in memory stays
-bounded. Should the pool fail (a worker killed, out of memory), the batches not yet prepared
-are prepared in this process and the run goes on.
+(:mod:`~outreach.replies.limits`), so the result is the same; a batch is cut at ``batch``
+messages or :data:`MAX_BATCH_BYTES` of raw mail, whichever comes first, so what is held in
+memory stays bounded. The workers are forked (they start at once with the code loaded, and
+touch no inherited connection), so a process running other threads prepares in-process
+(forking a threaded process can deadlock), as :mod:`outreach.planner.pool` does. Should the
+pool fail (a worker killed, out of memory), the batches not yet prepared are prepared in this
+process and the run goes on.
 """
 
 from __future__ import annotations
@@ -29,20 +32,25 @@ log = logging.getLogger(__name__)
 
 #: Raw bytes in one batch at most (a batch holds at least one message, however big).
 MAX_BATCH_BYTES = 32 * 1024 * 1024
-#: Most worker processes :func:`default_workers` suggests.
+#: Worker processes :func:`default_workers` suggests: measured on 2 cores, two beat one (the
+#: database writer waits on the disk and the server part of the time).
 MAX_WORKERS = 2
 
 Item = tuple[str, bytes]
 
 
 def default_workers() -> int:
-    """Worker processes worth starting here: one per core beyond the one that writes to the
-    database, at least one, at most :data:`MAX_WORKERS`."""
+    """:data:`MAX_WORKERS` worker processes on a machine of two cores or more where this
+    process may fork (see the module docstring), else 0."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return max(1, min(MAX_WORKERS, cores - 1))
+    return MAX_WORKERS if cores >= 2 and _may_fork() else 0
+
+
+def _may_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def prepared_batches(
@@ -54,11 +62,13 @@ def prepared_batches(
     workers: int = 0,
 ) -> Iterator[list[PreparedReply]]:
     """The prepared batches of ``items``, in order (see the module docstring). ``workers=0``,
-    or input that fits in one batch, prepares everything in this process."""
+    input that fits in one batch, or a process that may not fork prepares everything in this
+    process."""
     args = (max_bytes, unsubscribe_addresses)
     chunks = _batches(items, batch)
     first = next(chunks, None)
-    second = next(chunks, None) if first is not None and workers > 0 else None
+    pooled = workers > 0 and _may_fork()
+    second = next(chunks, None) if first is not None and pooled else None
     if second is None:
         for chunk in chain([first] if first is not None else [], chunks):
             yield prepare_chunk(chunk, *args)
@@ -117,7 +127,7 @@ class _Ahead:
         self.pending: deque[tuple[list[Item], Future[list[PreparedReply]] | None]] = deque()
         self.pool: ProcessPoolExecutor | None = None
         try:
-            self.pool = ProcessPoolExecutor(workers, mp_context=_context())
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         except Exception as exc:
             self._give_up(exc)
 
@@ -148,16 +158,3 @@ class _Ahead:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    """``fork`` when this process runs one thread (a forked worker starts at once with the
-    parsing code loaded, and only parses: it touches no inherited connection); else
-    ``forkserver`` (a fork of a process with other threads may inherit a lock another thread
-    held), and ``spawn`` where neither exists."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        return multiprocessing.get_context("forkserver")
-    return multiprocessing.get_context("spawn")

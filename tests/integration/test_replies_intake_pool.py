@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import random
 import signal
+import threading
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -100,9 +101,26 @@ def test_a_killed_worker_leaves_the_rest_prepared_here(caplog) -> None:  # type:
     assert got == here
 
 
-def test_default_workers_leaves_a_core_for_the_database() -> None:
+def test_default_workers_two_where_the_process_may_fork() -> None:
     cores = len(os.sched_getaffinity(0))
-    assert default_workers() == max(1, min(2, cores - 1))
+    alone = threading.active_count() == 1
+    assert default_workers() == (2 if cores >= 2 and alone else 0)
+
+
+def test_a_process_running_another_thread_prepares_in_process() -> None:
+    items = corpus_items()[:100]
+    here = batches(items, workers=0)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        before = set(multiprocessing.active_children())
+        assert default_workers() == 0
+        assert batches(items, workers=2) == here
+        assert set(multiprocessing.active_children()) == before
+    finally:
+        stop.set()
+        other.join()
 
 
 def test_import_with_workers_stores_and_acts_as_one_process_would(db, tmp_path: Path) -> None:
