@@ -126,6 +126,12 @@ def _addresses_by_regex(lines: list[bytes]) -> tuple[str, ...]:
     return tuple(found[:MAX_ADDRESSES])
 
 
+def declares_container(head: bytes) -> bool:
+    """Whether the header block ``head`` has a multipart or ``message/*`` Content-Type (then
+    the message needs the full MIME parse)."""
+    return _CONTAINER_RE.search(head) is not None
+
+
 def structure_defect(head: bytes, body: bytes) -> str | None:
     """Why the body must be left unparsed (too many containers or parts), or ``None``."""
     containers = len(_CONTAINER_RE.findall(head)) + len(_CONTAINER_RE.findall(body))

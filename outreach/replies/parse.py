@@ -38,7 +38,12 @@ from outreach.replies.dsn import (
     is_bounce_sender,
     read_dsn,
 )
-from outreach.replies.guards import cap_top_headers, structure_defect, tame_content_headers
+from outreach.replies.guards import (
+    cap_top_headers,
+    declares_container,
+    structure_defect,
+    tame_content_headers,
+)
 from outreach.replies.headers import (
     KEPT_HEADERS,
     POLICY,
@@ -190,7 +195,8 @@ def _parse(data: bytes, *, first_pass: bool) -> ParsedInbound:
         body = b""
     headers_only = too_complex is not None
     sanitized = tame_content_headers(head + body, defects)
-    msg = _plain_text(sanitized) if first_pass and not headers_only else None
+    plain = first_pass and not headers_only and not declares_container(head)
+    msg = _plain_text(sanitized) if plain else None
     if msg is None:
         msg = BytesParser(policy=POLICY).parsebytes(sanitized, headersonly=headers_only)
     if not headers_only and boundary_lost(msg):
