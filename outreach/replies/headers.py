@@ -68,6 +68,8 @@ _PLAIN_SENDER_RE = re.compile(
     r"(?(name)>|)",
     re.ASCII,
 )
+#: Any whitespace character (what ``str.isspace`` calls one).
+_SPACE_RE = re.compile(r"\s")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 #: A line break that folds a header onto the next line.
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
@@ -228,7 +230,7 @@ def message_ids(value: str, *, keep_last: bool = False, limit: int = 200) -> tup
 def clean_address(addr: str) -> str | None:
     """A lowercase addr-spec from ``addr`` (brackets, spaces and junk around it removed)."""
     addr = addr.strip().strip("<>").strip().lower()
-    if "@" not in addr or any(ch.isspace() for ch in addr) or len(addr) > 320:
+    if "@" not in addr or _SPACE_RE.search(addr) or len(addr) > 320:
         m = ADDR_RE.search(addr)
         return m.group(0).lower() if m else None
     return addr
