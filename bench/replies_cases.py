@@ -1,6 +1,7 @@
 """The reply-intake benchmark: ``import_paths`` on an mbox of mixed replies to a sent campaign,
-against the intake ceiling (:func:`bench.ceilings.run_replies_ceiling`, one process per core)
-and a naive baseline (the stdlib's full ``policy.default`` parse of the same mbox)."""
+on SQLite and PostgreSQL, against the intake ceiling (:func:`bench.ceilings.run_replies_ceiling`
+on the same database, one process per core) and a naive baseline (the stdlib's full
+``policy.default`` parse of the same mbox)."""
 
 from __future__ import annotations
 
@@ -22,23 +23,28 @@ from bench.stats import Row, Target, summarise
 
 def bench_replies(ctx: Context) -> None:
     """``outreach replies import`` of an mbox of 20,000 mixed messages (human replies,
-    out-of-office, DSNs) answering a sent campaign, on SQLite. Ceiling: split the same mbox,
-    parse header blocks only, hash and insert one row each, one process per core. Naive
-    baseline: the stdlib reading the same mbox (mailbox.mbox + BytesParser, policy.default),
-    no database."""
+    out-of-office, DSNs) answering a sent campaign, on each database. Ceiling: split the same
+    mbox, parse header blocks only, hash and insert one row each into the same database, one
+    process per core; and the intake's own parse + classify of the mbox alone (the same worker
+    processes, no database), the bound its database writes leave it under. Naive baseline (SQLite run): the stdlib reading the same mbox
+    (mailbox.mbox + BytesParser, policy.default), no database."""
     try:
         from outreach.replies.intake import import_paths  # noqa: F401
     except ImportError as exc:
         raise NotAvailable(f"outreach.replies.intake.import_paths: {exc}") from None
     check_dispatch_available()
+    for kind in ctx.kinds():
+        _bench_replies_on(ctx, kind)
+
+
+def _bench_replies_on(ctx: Context, kind: str) -> None:
     n = ctx.sizes.replies
-    kind = "sqlite"
     sent_url = _sent_db(ctx, kind)
     dbs = ctx.dbs(kind)
-    mbox = ctx.workdir / f"replies-{n}.mbox"
+    mbox = ctx.workdir / f"replies-{n}-{kind}.mbox"
     mix = data.write_replies_mbox(mbox, _sent_messages(sent_url), n)
     procs = usable_cores()
-    ours, ceiling, naive, classes = [], [], [], {}
+    ours, ceiling, parse_only, naive, classes, workers = [], [], [], [], {}, None
     last = 0.0
     while not ours or ctx.want_more(len(ours), last):
         t0 = time.monotonic()
@@ -51,16 +57,23 @@ def bench_replies(ctx: Context) -> None:
         (res,) = run_group([("replies", spec)])
         dbs.drop(url)
         ours.append(n / res["elapsed"])
-        classes = res["by_class"]
-        ceiling.append(_ceiling_rate(ctx, sent_url, mbox, procs, n))
-        naive.append(n / _stdlib_mbox_seconds(mbox))
+        classes, workers = res["by_class"], res.get("workers")
+        ceiling.append(_ceiling_rate(ctx, kind, sent_url, mbox, procs, n))
+        (prep,) = run_group([("replies_prepare", {"mbox": str(mbox)})])
+        parse_only.append(prep["processed"] / prep["elapsed"])
+        if kind == "sqlite":
+            naive.append(n / _stdlib_mbox_seconds(mbox))
         last = time.monotonic() - t0
         ctx.log(
-            f"  replies import: {ours[-1]:,.0f} msg/s (ceiling {ceiling[-1]:,.0f}, "
-            f"stdlib parse {naive[-1]:,.0f}) {classes}"
+            f"  replies import ({kind}, {workers} parsing workers): {ours[-1]:,.0f} msg/s "
+            f"(ceiling {ceiling[-1]:,.0f}, its own parse + classify alone {parse_only[-1]:,.0f}"
+            + (f", stdlib parse {naive[-1]:,.0f}" if naive else "")
+            + f") {classes}"
         )
     fig = summarise(ours)
-    name = f"import mbox of {n:,} ({mix['human']} human, {mix['auto']} auto, {mix['dsn']} DSN)"
+    name = (
+        f"import mbox of {n:,} ({mix['human']} human, {mix['auto']} auto, {mix['dsn']} DSN), {kind}"
+    )
     ctx.rows.append(
         Row(
             "replies",
@@ -68,20 +81,30 @@ def bench_replies(ctx: Context) -> None:
             fig,
             summarise(ceiling),
             f"split + header-block parse + Core insert, {procs} processes",
-            extra={"by_class": classes, "messages": n},
+            extra={"by_class": classes, "messages": n, "parsing_workers": workers},
         )
     )
     ctx.rows.append(
         Row(
             "replies",
-            "import, vs naive baseline",
+            f"import vs its own parse + classify alone, {kind}",
             fig,
-            summarise(naive),
-            "stdlib mbox full parse, no database",
-            comparison="baseline",
+            summarise(parse_only),
+            f"prepared_batches of the same mbox, {workers} workers, no database",
         )
     )
-    ctx.targets.append(Target("replies import msg/s", 2000, fig.median))
+    if naive:
+        ctx.rows.append(
+            Row(
+                "replies",
+                f"import, vs naive baseline, {kind}",
+                fig,
+                summarise(naive),
+                "stdlib mbox full parse, no database",
+                comparison="baseline",
+            )
+        )
+    ctx.targets.append(Target(f"replies import msg/s, {kind}", 2000, fig.median))
 
 
 def _sent_db(ctx: Context, kind: str) -> str:
@@ -117,8 +140,8 @@ def _sent_messages(url: str) -> list[tuple[str, str]]:
     return sent
 
 
-def _ceiling_rate(ctx: Context, sent_url: str, mbox: Path, procs: int, n: int) -> float:
-    dbs = ctx.dbs("sqlite")
+def _ceiling_rate(ctx: Context, kind: str, sent_url: str, mbox: Path, procs: int, n: int) -> float:
+    dbs = ctx.dbs(kind)
     url = dbs.clone(sent_url)
     jobs = [
         ("replies_ceiling", {"url": url, "mbox": str(mbox), "share": i, "shares": procs})

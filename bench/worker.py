@@ -301,6 +301,7 @@ def run_raw_smtp(spec: dict[str, Any]) -> dict[str, Any]:
 def run_replies(spec: dict[str, Any]) -> dict[str, Any]:
     from outreach.db import create_engine
     from outreach.replies.intake import import_paths
+    from outreach.replies.pool import default_workers
 
     settings = _settings(spec)
     engine = create_engine(settings.sqlalchemy_url)
@@ -323,6 +324,37 @@ def run_replies(spec: dict[str, Any]) -> dict[str, Any]:
         "start": start,
         "end": end,
         "rss_peak_kb": _status_kb("VmHWM"),
+        "workers": default_workers(),
+    }
+
+
+def run_replies_prepare(spec: dict[str, Any]) -> dict[str, Any]:
+    """The intake's own parse + classify of the mbox (prepared_batches, as import_paths runs
+    it, with the same worker processes) and nothing else: no database."""
+    from outreach.replies.limits import DEFAULT_MAX_BYTES
+    from outreach.replies.pool import default_workers, prepared_batches
+    from outreach.replies.sources import iter_files
+
+    workers = default_workers()
+    _ready_and_wait()
+    start = time.time()
+    t0 = time.perf_counter()
+    processed = 0
+    for chunk in prepared_batches(
+        iter_files([Path(spec["mbox"])]),
+        batch=500,
+        max_bytes=DEFAULT_MAX_BYTES,
+        unsubscribe_addresses=frozenset(),
+        workers=workers,
+    ):
+        processed += len(chunk)
+    elapsed = time.perf_counter() - t0
+    return {
+        "processed": processed,
+        "elapsed": elapsed,
+        "start": start,
+        "end": time.time(),
+        "workers": workers,
     }
 
 
@@ -353,6 +385,7 @@ KINDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "dispatch": run_dispatch,
     "raw_smtp": run_raw_smtp,
     "replies": run_replies,
+    "replies_prepare": run_replies_prepare,
 }
 
 

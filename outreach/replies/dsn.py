@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesHeaderParser
+from typing import Any
 
 from outreach.replies.bounce_markers import (
     BOUNCE_LOCALPARTS,
@@ -39,6 +40,7 @@ from outreach.replies.headers import (
     message_id,
     one_line,
     raw_headers,
+    reduce_with_headers,
 )
 from outreach.replies.limits import MAX_HEADER_BYTES, MAX_PARTS, MAX_SCANNED_TEXT
 from outreach.replies.ses import SesNotice, looks_like_ses, read_ses
@@ -102,6 +104,9 @@ class DsnInfo:
     report_type: str = DELIVERY_STATUS
     ses: SesNotice | None = None
     names_sender: bool = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_with_headers(self, ("original_headers",))
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,10 @@ from outreach.replies.limits import (
 _ADDRESS_HEADERS = frozenset(
     {"from", "to", "cc", "bcc", "reply-to", "sender", "resent-to", "resent-cc", "resent-from"}
 )
+#: A header block this short has no header over a cap and not too many lines.
+_NOTHING_TO_CUT = min(
+    MAX_CONTENT_HEADER_BYTES, MAX_ADDRESS_HEADER_BYTES, MAX_HEADER_BYTES, MAX_HEADER_LINES - 1
+)
 _ADDR_RE_B = re.compile(
     rb"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})"
 )
@@ -70,6 +74,9 @@ def cap_top_headers(
         head, sep, body = data, b"", b""
     else:
         head, sep, body = data[: end.start()], data[end.start() : end.end()], data[end.end() :]
+    if len(head) <= _NOTHING_TO_CUT and not head.endswith(b"\r"):
+        # no header can be over any cap, nor can there be too many: nothing to cut
+        return head + sep, body, {}
     eol = b"\r\n" if b"\r\n" in head[:1000] else b"\n"
     logical = _logical_lines(head)
     if len(logical) > MAX_HEADER_LINES:
@@ -117,6 +124,12 @@ def _addresses_by_regex(lines: list[bytes]) -> tuple[str, ...]:
         if len(found) >= MAX_ADDRESSES:
             break
     return tuple(found[:MAX_ADDRESSES])
+
+
+def declares_container(head: bytes) -> bool:
+    """Whether the header block ``head`` has a multipart or ``message/*`` Content-Type (then
+    the message needs the full MIME parse)."""
+    return _CONTAINER_RE.search(head) is not None
 
 
 def structure_defect(head: bytes, body: bytes) -> str | None:

@@ -8,6 +8,8 @@ raises on any input a parsed message can give it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 import types
 from collections.abc import Mapping
@@ -16,6 +18,7 @@ from email import headerregistry, policy
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from typing import Any
 
 from outreach.replies.charset import decode_bytes
 from outreach.replies.limits import (
@@ -57,7 +60,21 @@ RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to")
 _ID_RE = re.compile(r"<[^<>\s]{1,998}>")
 #: One addr-spec, bounded (used where the address parser cannot or should not go).
 ADDR_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})")
+#: A From value of the forms ``local@domain`` and ``Name Words <local@domain>`` with plain
+#: characters only, which the address parser reads as the name and address as written.
+_PLAIN_SENDER_RE = re.compile(
+    r"(?:(?P<name>[A-Za-z0-9]+(?: [A-Za-z0-9]+)*) <)?"
+    r"(?P<addr>[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+    r"(?(name)>|)",
+    re.ASCII,
+)
+#: Any whitespace character (what ``str.isspace`` calls one).
+_SPACE_RE = re.compile(r"\s")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+#: A line break that folds a header onto the next line.
+_FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
+#: A byte the parser could not decode as ASCII (kept as a surrogate escape).
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
 #: The end of the header block.
 HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 _SNIFF_RE = re.compile(
@@ -118,14 +135,15 @@ def decode_value(value: object) -> str:
             value = raw.decode("utf-8")
         except UnicodeDecodeError:
             value = raw.decode("latin-1")
-    value = re.sub(r"\r?\n(?=[ \t])", "", value)
+    if "\n" in value:
+        value = _FOLD_RE.sub("", value)
     if "=?" in value:
         value = _decode_words(value)
     return one_line(value).strip()
 
 
 def _has_surrogates(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return _SURROGATE_RE.search(value) is not None
 
 
 def _decode_words(value: str) -> str:
@@ -165,6 +183,22 @@ def kept_headers(
     return types.MappingProxyType(kept)
 
 
+def reduce_with_headers(obj: Any, mappings: tuple[str, ...]) -> tuple[Any, ...]:
+    """``__reduce__`` for a frozen dataclass holding read-only header maps (the fields named
+    ``mappings``), which pickle cannot copy as they are: so a message prepared in a worker
+    process can be sent back."""
+    values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    for name in mappings:
+        values[name] = dict(values[name])
+    return (_rebuild_with_headers, (type(obj), values, mappings))
+
+
+def _rebuild_with_headers(cls: type, values: dict[str, Any], mappings: tuple[str, ...]) -> Any:
+    for name in mappings:
+        values[name] = types.MappingProxyType(values[name])
+    return cls(**values)
+
+
 # --- ids, addresses, dates -----------------------------------------------------------------------
 
 
@@ -196,10 +230,18 @@ def message_ids(value: str, *, keep_last: bool = False, limit: int = 200) -> tup
 def clean_address(addr: str) -> str | None:
     """A lowercase addr-spec from ``addr`` (brackets, spaces and junk around it removed)."""
     addr = addr.strip().strip("<>").strip().lower()
-    if "@" not in addr or any(ch.isspace() for ch in addr) or len(addr) > 320:
+    if "@" not in addr or _SPACE_RE.search(addr) or len(addr) > 320:
         m = ADDR_RE.search(addr)
         return m.group(0).lower() if m else None
     return addr
+
+
+def name_and_address(value: str) -> tuple[str, str]:
+    """``parseaddr(value)``; the plain forms (:data:`_PLAIN_SENDER_RE`) read directly."""
+    m = _PLAIN_SENDER_RE.fullmatch(value)
+    if m is not None:
+        return m.group("name") or "", m.group("addr")
+    return parseaddr(value)
 
 
 def sender(value: str | None, big: tuple[str, ...] | None) -> tuple[str | None, str | None]:
@@ -209,7 +251,7 @@ def sender(value: str | None, big: tuple[str, ...] | None) -> tuple[str | None, 
         return big[0], None
     if not value:
         return None, None
-    name, addr = parseaddr(value[:MAX_ADDRESS_HEADER_BYTES])
+    name, addr = name_and_address(value[:MAX_ADDRESS_HEADER_BYTES])
     clean = clean_address(addr) if addr else None
     if clean is None:
         m = ADDR_RE.search(value)
@@ -230,14 +272,21 @@ def recipients(
                 found.extend(m.group(0).lower() for m in ADDR_RE.finditer(value))
                 continue
             try:
-                pairs = getaddresses([value])
+                pairs = _address_pairs(value)
             except Exception:
-                pairs = [("", m.group(0)) for m in ADDR_RE.finditer(value)]
+                pairs = tuple(("", m.group(0)) for m in ADDR_RE.finditer(value))
             for _, addr in pairs:
                 clean = clean_address(addr) if addr else None
                 if clean:
                     found.append(clean)
     return tuple(dict.fromkeys(found))[:MAX_ADDRESSES]
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_pairs(value: str) -> tuple[tuple[str, str], ...]:
+    """``getaddresses([value])``, remembered: replies to one campaign all name the same few
+    recipients (our own sender address)."""
+    return tuple(getaddresses([value]))
 
 
 def header_date(value: str | None) -> datetime | None:

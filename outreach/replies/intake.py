@@ -29,9 +29,11 @@ from pathlib import Path
 from outreach.db import Engine
 from outreach.replies.listing import ReplyItem, list_replies
 from outreach.replies.mailbox import ImapNotConfigured, fetch_mailbox, imap_config, mailbox_key
+from outreach.replies.pool import default_workers
+from outreach.replies.prepare import SNIPPET_CHARS
 from outreach.replies.report import IntakeReport
 from outreach.replies.sources import iter_files
-from outreach.replies.store import ACTOR, SNIPPET_CHARS, ingest
+from outreach.replies.store import ACTOR, ingest
 from outreach.settings import Settings
 
 __all__ = [
@@ -57,12 +59,23 @@ def import_paths(
     now: datetime,
     batch: int = 500,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> IntakeReport:
     """Ingest every message in ``.eml`` files, ``.mbox`` files and Maildir folders.
 
     Every path is checked first (:class:`~outreach.errors.IntakeError` naming a bad one, and
-    nothing is stored). Files are only read: nothing is moved, renamed or flagged.
+    nothing is stored). Files are only read: nothing is moved, renamed or flagged. More than
+    one batch of mail is parsed in ``workers`` processes (default
+    :func:`~outreach.replies.pool.default_workers`) ahead of the database writes.
     """
     items = iter_files([Path(p) for p in paths])
-    report = ingest(engine, items, settings=settings, now=now, batch=batch, progress=progress)
+    report = ingest(
+        engine,
+        items,
+        settings=settings,
+        now=now,
+        batch=batch,
+        progress=progress,
+        workers=default_workers() if workers is None else workers,
+    )
     return replace(report, source=f"{len(paths)} path{'s' if len(paths) != 1 else ''}")

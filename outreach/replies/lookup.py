@@ -6,7 +6,7 @@ decides the keys, so preparing a message needs no database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from outreach.replies.classify import MatchKeys, matching_keys
 from outreach.replies.parse import ParsedInbound
@@ -36,15 +36,20 @@ class Lookup:
     dsn_message_id: str | None = None
     use_recipients: bool = False
     own_message_id: str | None = None
+    #: :meth:`message_ids`, worked out once (a batch's matching asks several times)
+    _ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
-    def message_ids(self) -> list[str]:
-        """The ids to look up, in priority order: at most :data:`MAX_IDS_PER_MESSAGE` usable
-        ids from the headers, then the DSN's original Message-ID."""
+    def __post_init__(self) -> None:
         ids = [i for i in self.keys.message_ids if usable_param(i, 255)][:MAX_IDS_PER_MESSAGE]
         dsn_id = self.dsn_message_id
         if dsn_id and usable_param(dsn_id, 255) and dsn_id not in ids:
             ids.append(dsn_id)
-        return ids
+        object.__setattr__(self, "_ids", tuple(ids))
+
+    def message_ids(self) -> list[str]:
+        """The ids to look up, in priority order: at most :data:`MAX_IDS_PER_MESSAGE` usable
+        ids from the headers, then the DSN's original Message-ID."""
+        return list(self._ids)
 
 
 #: A lookup that can match nothing (when building the keys failed).

@@ -25,11 +25,11 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from outreach.db import Session
-from outreach.models import Message
 from outreach.replies.classify import MatchKeys
 from outreach.replies.lookup import MAX_IDS_PER_MESSAGE, Lookup, lookup_for, usable_param
 from outreach.repository.inbound import (
     IN_CHUNK,
+    MatchedLetter,
     contact_ids_by_email,
     letters_by_message_id,
     sent_letters_of_contacts,
@@ -62,12 +62,13 @@ SENDER_WINDOW = timedelta(days=180)
 class MatchResult:
     """The letter (if any) an inbound message belongs to, and how it was found.
 
-    ``message`` is loaded without its heavy columns (raw, text, html). ``contact_id`` may be set
+    ``message`` is the letter as matching reads it (id, Message-ID, contact, campaign, sending
+    time: :class:`~outreach.repository.inbound.MatchedLetter`). ``contact_id`` may be set
     without a ``message`` (a bounce for a known address we never sent to). ``method`` is
     ``None`` when nothing matched.
     """
 
-    message: Message | None = None
+    message: MatchedLetter | None = None
     contact_id: int | None = None
     campaign_id: int | None = None
     method: MatchMethod | None = None
@@ -88,9 +89,9 @@ class Matcher:
 
     def __init__(self, session: Session, lookups: Sequence[Lookup], *, now: datetime) -> None:
         self.now = now
-        self._by_id: dict[str, Message] = {}
-        self._by_contact: dict[int, Message] = {}
-        self._recent_by_contact: dict[int, Message] = {}
+        self._by_id: dict[str, MatchedLetter] = {}
+        self._by_contact: dict[int, MatchedLetter] = {}
+        self._recent_by_contact: dict[int, MatchedLetter] = {}
         self._contact_by_email: dict[str, int] = {}
 
         wanted_ids = sorted(

@@ -24,6 +24,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 
@@ -37,7 +38,12 @@ from outreach.replies.dsn import (
     is_bounce_sender,
     read_dsn,
 )
-from outreach.replies.guards import cap_top_headers, structure_defect, tame_content_headers
+from outreach.replies.guards import (
+    cap_top_headers,
+    declares_container,
+    structure_defect,
+    tame_content_headers,
+)
 from outreach.replies.headers import (
     KEPT_HEADERS,
     POLICY,
@@ -48,6 +54,7 @@ from outreach.replies.headers import (
     one_line,
     raw_headers,
     recipients,
+    reduce_with_headers,
     sender,
     sniff_headers,
 )
@@ -65,6 +72,7 @@ from outreach.replies.limits import (
     MAX_TEXT_CHARS,
     SNIFF_BYTES,
 )
+from outreach.replies.plain import is_plain_text, read_head
 
 __all__ = [
     "BOUNCE_LOCALPARTS",
@@ -129,13 +137,20 @@ class ParsedInbound:
         values = self.headers.get(name.lower())
         return values[0] if values else None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_with_headers(self, ("headers",))
 
-def parse_inbound(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedInbound:
+
+def parse_inbound(
+    raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, first_pass: bool = True
+) -> ParsedInbound:
     """Parse ``raw`` (one RFC 5322 message). Never raises; the raw bytes are always kept.
 
     Over ``max_bytes``: ``oversize=True`` and only Message-ID, In-Reply-To, References, From,
     Subject and Date sniffed from the first :data:`SNIFF_BYTES`. A message that cannot be parsed
-    at all comes back with ``error`` set (and whatever headers could be sniffed).
+    at all comes back with ``error`` set (and whatever headers could be sniffed). A message of
+    one plain text part is read by the cheap first pass (:mod:`~outreach.replies.plain`);
+    ``first_pass=False`` always takes the full MIME parse, which gives the same result.
     """
     try:
         data = bytes(raw)
@@ -145,7 +160,7 @@ def parse_inbound(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedIn
     try:
         if len(data) > max_bytes:
             return _sniffed(data, oversize=True)
-        return _parse(data)
+        return _parse(data, first_pass=first_pass)
     except Exception as exc:  # RecursionError and MemoryError included: the run goes on
         return _sniffed(data, error=f"{type(exc).__name__}: {one_line(str(exc))[:300]}")
 
@@ -169,8 +184,9 @@ def _first(headers: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _parse(data: bytes) -> ParsedInbound:
-    """The full parse, behind the guards; body and DSN failures become ``defects``."""
+def _parse(data: bytes, *, first_pass: bool) -> ParsedInbound:
+    """The parse, behind the guards: the cheap first pass for one plain text part
+    (``first_pass``), else the full MIME parse; body and DSN failures become ``defects``."""
     defects: list[str] = []
     head, body, big_addresses = cap_top_headers(data, defects)
     too_complex = structure_defect(head, body)
@@ -179,7 +195,10 @@ def _parse(data: bytes) -> ParsedInbound:
         body = b""
     headers_only = too_complex is not None
     sanitized = tame_content_headers(head + body, defects)
-    msg = BytesParser(policy=POLICY).parsebytes(sanitized, headersonly=headers_only)
+    plain = first_pass and not headers_only and not declares_container(head)
+    msg = _plain_text(sanitized) if plain else None
+    if msg is None:
+        msg = BytesParser(policy=POLICY).parsebytes(sanitized, headersonly=headers_only)
     if not headers_only and boundary_lost(msg):
         repaired = repair_boundary(sanitized)
         if repaired is not None:
@@ -212,6 +231,13 @@ def _parse(data: bytes) -> ParsedInbound:
         dsn=dsn,
         defects=tuple(defects),
     )
+
+
+def _plain_text(data: bytes) -> Message | None:
+    """``data`` read by the cheap first pass when it is one plain text part (the full parse
+    would read it the same way, see :mod:`~outreach.replies.plain`), else ``None``."""
+    head = read_head(data)
+    return head if is_plain_text(head) else None
 
 
 def _sniffed(data: bytes, *, oversize: bool = False, error: str | None = None) -> ParsedInbound:

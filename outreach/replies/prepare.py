@@ -17,10 +17,13 @@ from outreach.replies.classify import classify
 from outreach.replies.lookup import BOUNCE_KINDS, EMPTY_LOOKUP, Lookup, lookup_for
 from outreach.replies.parse import ParsedInbound, parse_inbound
 from outreach.replies.result import ClassificationResult
+from outreach.replies.snippet import snippet
 from outreach.states import Classification
 
 log = logging.getLogger(__name__)
 
+#: Longest stored snippet of what the sender wrote.
+SNIPPET_CHARS = 200
 #: Received dates further ahead of ``now`` than this are not believed (``now`` is stored).
 FUTURE_SLACK = timedelta(days=1)
 
@@ -29,7 +32,8 @@ FUTURE_SLACK = timedelta(days=1)
 class PreparedReply:
     """A message ready to store: where it came from, what it is, how to match it.
 
-    ``source`` and ``message_id`` are already cleaned for the database (:func:`clean_text`).
+    ``source`` and ``message_id`` are already cleaned for the database (:func:`clean_text`);
+    so is ``snippet``, what the sender wrote (``None`` when there is no text to show).
     """
 
     source: str
@@ -37,6 +41,7 @@ class PreparedReply:
     result: ClassificationResult
     lookup: Lookup
     message_id: str | None
+    snippet: str | None = None
 
 
 def prepare_reply(
@@ -60,7 +65,17 @@ def prepare_reply(
         log.exception("match keys failed on %s", source)
         lookup = EMPTY_LOOKUP
     message_id = clean_text(parsed.message_id, 998)
-    return PreparedReply(clean_text(source, 1000) or "", parsed, result, lookup, message_id)
+    text = ""
+    if not parsed.oversize and parsed.error is None:
+        text = snippet(parsed.text, SNIPPET_CHARS)
+    return PreparedReply(
+        clean_text(source, 1000) or "",
+        parsed,
+        result,
+        lookup,
+        message_id,
+        clean_text(text, SNIPPET_CHARS * 2) or None,
+    )
 
 
 def clean_text(value: str | None, limit: int) -> str | None:

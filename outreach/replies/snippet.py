@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 #: A line from which everything below is quoted text or signature.
@@ -36,13 +37,15 @@ _OUTLOOK_NEXT_RE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4)
 def strip_quoted(text: str) -> str:
     """``text`` without quoted lines, attribution lines, quoted header blocks or signature.
 
     Keeps what comes before the first marker of quoted text ("On ... wrote:", "Le ... a écrit :",
     "El ... escribió:", "Am ... schrieb", "-----Original Message-----", an Outlook
     "From: / Sent:" block, an underscore rule), drops every line starting with ">", and stops at a
-    signature separator ("-- ") or a "Sent from my iPhone"-style line.
+    signature separator ("-- ") or a "Sent from my iPhone"-style line. Remembers its last few
+    answers: the classifier, the bounce detector and the snippet all ask about the same text.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     m = _ATTRIBUTION_RE.search(text)

@@ -30,16 +30,15 @@ from outreach.replies.effects import (
     soft_bounce_contacts,
 )
 from outreach.replies.match import MatchResult, match_many
+from outreach.replies.pool import prepared_batches
 from outreach.replies.prepare import (
     PreparedReply,
     clean_text,
-    prepare_reply,
     received_at,
     unique_in_batch,
 )
 from outreach.replies.report import IntakeReport
 from outreach.replies.result import ClassificationResult
-from outreach.replies.snippet import snippet
 from outreach.repository.inbound import (
     insert_inbound,
     last_classifications,
@@ -54,8 +53,6 @@ log = logging.getLogger(__name__)
 
 #: The ``actor`` of the events reply intake writes.
 ACTOR = "replies"
-#: Longest stored snippet of what the sender wrote.
-SNIPPET_CHARS = 200
 
 
 def ingest(
@@ -68,6 +65,7 @@ def ingest(
     unsubscribe_addresses: frozenset[str] = frozenset(),
     progress: Callable[[int], None] | None = None,
     actor: str = ACTOR,
+    workers: int = 0,
 ) -> IntakeReport:
     """Store, match, classify and act on every ``(source_label, raw_bytes)`` in ``items``.
 
@@ -78,26 +76,19 @@ def ingest(
     (what was committed before stays committed; running again is harmless). ``progress`` is
     called with the number of messages handled after each batch. ``now`` is the intake time
     (stored as ``created_at``, and the reference for the sender match's recency window).
+    ``workers`` ≥ 1 parses and classifies the next batches in that many worker processes
+    while this one stores (:mod:`outreach.replies.pool`); the result is the same.
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = IntakeReport()
-    chunk: list[PreparedReply] = []
-    for source, raw in items:
-        chunk.append(
-            prepare_reply(
-                source,
-                raw,
-                max_bytes=settings.inbound_max_bytes,
-                unsubscribe_addresses=unsubscribe_addresses,
-            )
-        )
-        if len(chunk) >= batch:
-            report += _commit_batch(engine, chunk, now=now, actor=actor)
-            if progress is not None:
-                progress(len(chunk))
-            chunk = []
-    if chunk:
+    for chunk in prepared_batches(
+        items,
+        batch=batch,
+        max_bytes=settings.inbound_max_bytes,
+        unsubscribe_addresses=unsubscribe_addresses,
+        workers=workers,
+    ):
         report += _commit_batch(engine, chunk, now=now, actor=actor)
         if progress is not None:
             progress(len(chunk))
@@ -224,9 +215,6 @@ def inbound_row(
 ) -> dict[str, Any]:
     """The ``inbound`` row of one message: every string cleaned and capped for the database."""
     p = reply.parsed
-    text_snippet = ""
-    if not p.oversize and p.error is None:
-        text_snippet = snippet(p.text, SNIPPET_CHARS)
     return {
         "message_id": reply.message_id,
         "in_reply_to": [clean_text(i, 998) for i in p.in_reply_to[:20]],
@@ -247,7 +235,7 @@ def inbound_row(
         "raw": p.raw,
         "raw_sha256": p.raw_sha256,
         "raw_size": p.size,
-        "snippet": clean_text(text_snippet, SNIPPET_CHARS * 2) or None,
+        "snippet": reply.snippet,
         "error": clean_text(p.error, 2000),
         "source": reply.source,
         "created_at": now,

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
@@ -36,19 +37,21 @@ IN_CHUNK = 500
 
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
 _EVENT = Event.__table__  # type: ignore[attr-defined]
-#: Message columns a match never needs (the letter's bytes and bodies).
-_HEAVY_MESSAGE_COLUMNS = (
-    Message.raw,
-    Message.text,
-    Message.html,
-    Message.render_context,
-    Message.smtp_response,
-)
+_MESSAGE = Message.__table__  # type: ignore[attr-defined]
 
 
 def _chunked(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:values)``, one array parameter,
+    so the statement's text stays the same whatever the number of values (the driver converts
+    it and the server plans it once, instead of a new statement of hundreds of parameters)."""
+    if is_postgres(session):
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _insert_for(session: Session) -> Any:
@@ -67,7 +70,11 @@ def stored_raw_hashes(session: Session, *, raw_sha256s: Sequence[str]) -> set[st
     """Which of ``raw_sha256s`` are already stored."""
     found: set[str] = set()
     for chunk in _chunked(sorted(raw_sha256s)):
-        found.update(session.exec(select(Inbound.raw_sha256).where(Inbound.raw_sha256.in_(chunk))))
+        found.update(
+            session.exec(
+                select(Inbound.raw_sha256).where(_one_of(session, Inbound.raw_sha256, chunk))
+            )
+        )
     return found
 
 
@@ -78,7 +85,7 @@ def stored_message_ids(session: Session, *, message_ids: Sequence[str]) -> set[s
         found.update(
             mid
             for mid in session.exec(
-                select(Inbound.message_id).where(Inbound.message_id.in_(chunk))  # type: ignore[union-attr]
+                select(Inbound.message_id).where(_one_of(session, Inbound.message_id, chunk))  # type: ignore[union-attr]
             )
             if mid
         )
@@ -95,7 +102,43 @@ def insert_inbound(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> di
         .on_conflict_do_nothing(index_elements=["raw_sha256"])
         .returning(_INBOUND.c.id, _INBOUND.c.raw_sha256)
     )
+    if is_postgres(session):
+        return dict(_insert_pipelined(session, stmt, rows))
     return {sha: iid for iid, sha in session.execute(stmt, list(rows)).all()}
+
+
+def _insert_pipelined(
+    session: Session, stmt: Any, rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, int]]:
+    """PostgreSQL: ``stmt`` for one row, sent once per row in one pipeline (psycopg's
+    ``executemany`` with ``returning``): the driver and the server parse it once, where
+    SQLAlchemy's multi-row VALUES statement of thousands of parameters costs more than the
+    rows. Values go through the columns' own bind processing (JSON, UTC times); a driver error
+    is raised as SQLAlchemy's. The returned ``(raw_sha256, id)`` are the rows inserted."""
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    sql = str(stmt.compile(dialect=dialect, column_keys=names))
+    processors = [
+        (name, _INBOUND.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in names
+    ]
+    params = [
+        {name: process(row[name]) if process else row[name] for name, process in processors}
+        for row in rows
+    ]
+    dbapi_error = dialect.loaded_dbapi.Error
+    inserted: list[tuple[str, int]] = []
+    with connection.connection.driver_connection.cursor() as cursor:
+        try:
+            cursor.executemany(sql, params, returning=True)
+            while True:
+                inserted.extend((sha, iid) for iid, sha in cursor.fetchall())
+                if not cursor.nextset():
+                    break
+        except dbapi_error as exc:
+            raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error) from exc
+    return inserted
 
 
 def record_arrivals(
@@ -191,16 +234,35 @@ def set_classification(
 # --- matching: letters and contacts -------------------------------------------------------------
 
 
-def letters_by_message_id(session: Session, *, message_ids: Sequence[str]) -> list[Message]:
-    """The outbound messages whose Message-ID is one of ``message_ids`` (heavy columns
-    deferred)."""
-    found: list[Message] = []
+class MatchedLetter(NamedTuple):
+    """An outbound letter as matching needs it (none of its bytes or bodies)."""
+
+    id: int
+    message_id: str
+    contact_id: int
+    campaign_id: int
+    sent_at: datetime | None
+
+
+_MATCHED_LETTER_COLUMNS = (
+    _MESSAGE.c.id,
+    _MESSAGE.c.message_id,
+    _MESSAGE.c.contact_id,
+    _MESSAGE.c.campaign_id,
+    _MESSAGE.c.sent_at,
+)
+
+
+def letters_by_message_id(session: Session, *, message_ids: Sequence[str]) -> list[MatchedLetter]:
+    """The outbound messages whose Message-ID is one of ``message_ids``."""
+    found: list[MatchedLetter] = []
     for chunk in _chunked(list(message_ids)):
         found.extend(
-            session.exec(
-                select(Message)
-                .where(Message.message_id.in_(chunk))  # type: ignore[attr-defined]
-                .options(*map(defer, _HEAVY_MESSAGE_COLUMNS))  # type: ignore[arg-type]
+            MatchedLetter(*row)
+            for row in session.execute(
+                sa.select(*_MATCHED_LETTER_COLUMNS).where(
+                    _one_of(session, _MESSAGE.c.message_id, chunk)
+                )
             )
         )
     return found
@@ -211,7 +273,7 @@ def contact_ids_by_email(session: Session, *, emails: Sequence[str]) -> dict[str
     found: dict[str, int] = {}
     for chunk in _chunked(list(emails)):
         for cid, email in session.exec(
-            select(Contact.id, Contact.email).where(Contact.email.in_(chunk))  # type: ignore[attr-defined]
+            select(Contact.id, Contact.email).where(_one_of(session, Contact.email, chunk))  # type: ignore[attr-defined]
         ):
             assert cid is not None
             found[email] = cid
@@ -220,22 +282,22 @@ def contact_ids_by_email(session: Session, *, emails: Sequence[str]) -> dict[str
 
 def sent_letters_of_contacts(
     session: Session, *, contact_ids: Sequence[int], now: datetime
-) -> list[Message]:
+) -> list[MatchedLetter]:
     """The letters sent to ``contact_ids`` at or before ``now``, oldest first within each
-    :data:`IN_CHUNK` of contacts (heavy columns deferred)."""
-    found: list[Message] = []
+    :data:`IN_CHUNK` of contacts."""
+    found: list[MatchedLetter] = []
     for chunk in _chunked(list(contact_ids)):
         found.extend(
-            session.exec(
-                select(Message)
+            MatchedLetter(*row)
+            for row in session.execute(
+                sa.select(*_MATCHED_LETTER_COLUMNS)
                 .where(
-                    Message.contact_id.in_(chunk),  # type: ignore[attr-defined]
-                    Message.status == MessageStatus.SENT.value,
-                    Message.sent_at.is_not(None),  # type: ignore[union-attr]
-                    Message.sent_at <= now,  # type: ignore[operator]
+                    _one_of(session, _MESSAGE.c.contact_id, chunk),
+                    _MESSAGE.c.status == MessageStatus.SENT.value,
+                    _MESSAGE.c.sent_at.is_not(None),
+                    _MESSAGE.c.sent_at <= now,
                 )
-                .order_by(Message.sent_at, Message.id)  # type: ignore[arg-type]
-                .options(*map(defer, _HEAVY_MESSAGE_COLUMNS))  # type: ignore[arg-type]
+                .order_by(_MESSAGE.c.sent_at, _MESSAGE.c.id)
             )
         )
     return found
@@ -260,7 +322,7 @@ def contact_emails(session: Session, *, contact_ids: Sequence[int]) -> dict[int,
         found.update(
             (cid, email)
             for cid, email in session.exec(
-                select(Contact.id, Contact.email).where(Contact.id.in_(chunk))  # type: ignore[union-attr]
+                select(Contact.id, Contact.email).where(_one_of(session, Contact.id, chunk))  # type: ignore[union-attr]
             )
             if cid is not None
         )
@@ -272,7 +334,7 @@ def enrollments_of_contacts(session: Session, *, contact_ids: Sequence[int]) -> 
     found: list[Enrollment] = []
     for chunk in _chunked(list(contact_ids)):
         found.extend(
-            session.exec(select(Enrollment).where(Enrollment.contact_id.in_(chunk)))  # type: ignore[attr-defined]
+            session.exec(select(Enrollment).where(_one_of(session, Enrollment.contact_id, chunk)))  # type: ignore[attr-defined]
         )
     return found
 
@@ -286,7 +348,7 @@ def unsent_letters_of_contacts(
     for chunk in _chunked(list(contact_ids)):
         rows = session.exec(
             select(Message.id, Message.status, Message.contact_id, Message.campaign_id).where(
-                Message.contact_id.in_(chunk),  # type: ignore[attr-defined]
+                _one_of(session, Message.contact_id, chunk),  # type: ignore[attr-defined]
                 Message.status.in_(unsent),  # type: ignore[attr-defined]
             )
         )

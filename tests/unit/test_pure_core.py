@@ -42,6 +42,7 @@ PURE = [
     "replies/limits.py",
     "replies/lookup.py",
     "replies/parse.py",
+    "replies/plain.py",
     "replies/prepare.py",
     "replies/report.py",
     "replies/snippet.py",
