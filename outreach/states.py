@@ -22,7 +22,7 @@ class MessageStatus(StrEnum):
     SENT = "sent"  #: the server answered 250 to DATA
     RETRYING = "retrying"  #: a 4xx or network error; tried again at next_attempt_at
     FAILED = "failed"  #: 5xx, or retries exhausted; never sent
-    CANCELLED = "cancelled"  #: reply, bounce, unsubscribe or an operator stopped it (see ALLOWED)
+    CANCELLED = "cancelled"  #: reply, bounce, unsubscribe or operator stopped it; may be re-planned
     UNKNOWN = "unknown"  #: a dispatcher died after DATA: an operator must resolve it
 
 

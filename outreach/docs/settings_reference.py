@@ -21,9 +21,15 @@ INTRO = """\
 Generated from the `Settings` class by `python -m outreach.docs` (a test keeps it current).
 Each setting is an environment variable `OUTREACH_NAME`, or `name = value` in the TOML file
 named by `--config` / `OUTREACH_CONFIG` (the environment wins). A bad value stops outreach at
-start with one line naming the setting. Secrets (marked *secret*) are never printed or logged:
-keep them in the environment or a file of mode 0600, not in the TOML file. Durations take
-seconds or ISO 8601 (`P3D`, `PT12H`).
+start with one line naming the setting. An `OUTREACH_*` variable that is not a setting is named,
+with the closest one when it looks misspelt (`warning: OUTREACH_SMTP_PROT is not a setting (did
+you mean OUTREACH_SMTP_PORT?); it is ignored`); an unknown key in the TOML file is refused.
+Secrets (marked *secret*) are never printed or logged: keep them in the environment or a file of
+mode 0600, not in the TOML file. Durations take seconds or ISO 8601 (`P3D`, `PT12H`).
+
+Without `OUTREACH_IMAP_HOST` and `OUTREACH_IMAP_USERNAME` replies are not fetched, so
+follow-ups do not stop on reply unless replies are imported (`outreach replies import`):
+`outreach status` and the daemon's start-up log say so.
 
 | variable | type | default | meaning |
 |---|---|---|---|
@@ -32,7 +38,8 @@ seconds or ISO 8601 (`P3D`, `PT12H`).
 #: What a setting means, for the fields whose declaration has no description.
 MEANINGS: dict[str, str] = {
     "database_url": "the database: a SQLite file (`sqlite:///outreach.db`, one process at a "
-    "time) or PostgreSQL (`postgresql+psycopg://user@host/db`, any number of daemons)",
+    "time) or PostgreSQL (`postgresql://user@host/db`, any number of daemons; `postgres://` and "
+    "`postgresql+psycopg://` work too: outreach uses psycopg 3)",
     "smtp_host": "the SMTP relay letters are sent through",
     "smtp_port": "its port",
     "smtp_username": "the SMTP AUTH user (AUTH only over TLS unless `smtp_allow_plain_auth`)",
