@@ -239,6 +239,7 @@ def inbound_row(
         "error": clean_text(p.error, 2000),
         "source": reply.source,
         "created_at": now,
+        "reduced_at": None,  # not yet reduced by the retention job
     }
 
 
