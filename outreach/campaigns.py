@@ -38,6 +38,7 @@ from typing import Any
 from outreach.campaign_fields import SLUG_RE, FieldReader, toml_loads
 from outreach.campaign_steps import StepContext, parse_steps
 from outreach.errors import CampaignFileError
+from outreach.identity import ReviewChannel
 from outreach.spec import (
     END_OF_DAY,
     WEEKDAYS,
@@ -54,6 +55,7 @@ TOP_KEYS = {
     "timezone",
     "require_approval",
     "approvals_required",
+    "review_channel",
     "lookahead_days",
     "sender",
     "sending",
@@ -80,6 +82,7 @@ def parse_campaign(text: str, *, source: str, templates_dir: Path | None = None)
     name = p.header_text(doc["name"], "name")
     tz = _parse_timezone(p, doc["timezone"])
     require_approval, approvals_required, lookahead_days = _parse_review(p, doc)
+    review_channel = _parse_review_channel(p, doc.get("review_channel", ReviewChannel.ANY.value))
     sender = _parse_sender(p, doc["sender"])
     sending = _parse_sending(p, doc.get("sending", {}))
     audience_tags = _parse_audience(p, doc["audience"]) if "audience" in doc else ()
@@ -92,6 +95,7 @@ def parse_campaign(text: str, *, source: str, templates_dir: Path | None = None)
         timezone=tz,
         require_approval=require_approval,
         approvals_required=approvals_required,
+        review_channel=review_channel,
         lookahead_days=lookahead_days,
         sender=sender,
         sending=sending,
@@ -133,6 +137,16 @@ def _parse_review(p: FieldReader, doc: dict[str, Any]) -> tuple[bool, int, int]:
     if lookahead_days < 0:
         raise p.fail("lookahead_days", f"must be 0 or more, not {lookahead_days}")
     return require_approval, approvals_required, lookahead_days
+
+
+def _parse_review_channel(p: FieldReader, value: Any) -> str:
+    """``review_channel``: ``"any"`` (the default) or ``"web"`` (only approvals made in a
+    signed-in web session count)."""
+    channel = p.string(value, "review_channel")
+    choices = [c.value for c in ReviewChannel]
+    if channel not in choices:
+        raise p.fail("review_channel", f"must be one of {', '.join(choices)}, not {channel!r}")
+    return channel
 
 
 def _parse_audience(p: FieldReader, value: Any) -> tuple[str, ...]:

@@ -116,7 +116,8 @@ def campaign_funnels(
 
 
 def daemon_health(session: Session) -> list[dict[str, Any]]:
-    """When each daemon job last ran, on which instance, and how it ended."""
+    """When each daemon job last ran, on which instance, how it ended, how long it took, and
+    when it last succeeded."""
     return [
         {
             "job": r.job,
@@ -125,6 +126,8 @@ def daemon_health(session: Session) -> list[dict[str, Any]]:
             "finished_at": r.finished_at,
             "outcome": r.outcome,
             "detail": r.detail,
+            "last_success_at": r.last_success_at,
+            "last_duration": r.last_duration,
         }
         for r in job_runs(session)
     ]

@@ -12,9 +12,9 @@ from outreach.cli.common import (
     JsonOption,
     NowOption,
     app_context,
+    cli_reviewer,
     clock_option,
     console,
-    default_reviewer,
     print_json,
 )
 
@@ -36,7 +36,7 @@ def load(
         path,
         settings=app_.settings,
         now=clock_option(now).now(),
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
     )
     for item in loads:
         r = item.result
@@ -152,7 +152,7 @@ def _set_paused(ctx: typer.Context, slug: str, paused: bool, now: str | None) ->
         slug=slug,
         paused=paused,
         now=clock_option(now).now(),
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
     )
     word = "paused" if paused else "resumed"
     console.print(

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +16,7 @@ from rich.console import Console
 
 from outreach.clock import Clock, clock_for, parse_now
 from outreach.db import Engine, Session, check_current, create_engine, session_scope
+from outreach.identity import Reviewer
 from outreach.settings import Settings, load_settings
 
 console = Console(highlight=False, soft_wrap=True)
@@ -84,32 +82,31 @@ def clock_option(now: str | None) -> Clock:
     return clock_for(parse_now(now))
 
 
-def default_reviewer(explicit: str | None, settings: Settings | None = None) -> str:
-    """``--reviewer``, else ``$OUTREACH_REVIEWER``, else the login name."""
-    if explicit:
-        return explicit
-    env = os.environ.get("OUTREACH_REVIEWER") or (settings.reviewer if settings else None)
-    if env:
-        return env
+def os_login() -> str:
+    """The OS login running this command ("unknown" where there is none)."""
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "unknown"
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+def cli_reviewer(app_: AppContext, explicit: str | None = None) -> Reviewer:
+    """Who this command acts as: the OS login, acting as the account named by ``--reviewer``
+    (else ``$OUTREACH_REVIEWER``) when one is named — which must then be an active account
+    (:class:`~outreach.errors.ReviewError` otherwise)."""
+    from outreach.accounts.actors import cli_reviewer as resolve
+
+    name = explicit or os.environ.get("OUTREACH_REVIEWER") or app_.settings.reviewer
+    if not name:
+        return Reviewer.cli(os_login())
+    with app_.session() as session:
+        return resolve(session, login=os_login(), name=name)
 
 
 def print_json(data: Any) -> None:
-    """Stable JSON on stdout: sorted keys, ISO 8601 times, one document."""
-    sys.stdout.write(json.dumps(data, default=_json_default, sort_keys=True, indent=2) + "\n")
+    """Stable JSON on stdout: sorted keys, ISO 8601 times, one document
+    (:func:`outreach.json_reports.dumps`)."""
+    from outreach.json_reports import dumps
+
+    sys.stdout.write(dumps(data) + "\n")
     sys.stdout.flush()

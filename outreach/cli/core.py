@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -48,23 +47,17 @@ def status(
     now: NowOption = None,
 ) -> None:
     """The funnel per campaign, milestones with days to go, and the daemon's last runs."""
-    from outreach.funnel import campaign_funnels, daemon_health, totals
+    from outreach.funnel import campaign_funnels, daemon_health
+    from outreach.json_reports import status_report
 
     app = app_context(ctx)
     moment = clock_option(now).now()
     with app.session() as session:
+        if json_:
+            print_json(status_report(session, now=moment, campaign=campaign))
+            return
         rows = campaign_funnels(session, now=moment, slug=campaign)
         health = daemon_health(session)
-    if json_:
-        print_json(
-            {
-                "now": moment,
-                "campaigns": [asdict(r) for r in rows],
-                "totals": totals(rows),
-                "daemon": health,
-            }
-        )
-        return
     _print_funnels(rows)
     if health:
         _print_health(health)

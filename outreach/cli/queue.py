@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -18,9 +17,9 @@ from outreach.cli.common import (
     JsonOption,
     NowOption,
     app_context,
+    cli_reviewer,
     clock_option,
     console,
-    default_reviewer,
     print_json,
 )
 from outreach.states import MessageStatus
@@ -42,14 +41,15 @@ def list_messages(
     ] = None,
 ) -> None:
     """Messages in any state (or one --status), oldest scheduled first."""
-    from outreach.review import list_queue
+    from outreach.json_reports import queue_list
+    from outreach.review.queue import list_queue
 
     app_ = app_context(ctx)
     with app_.session() as session:
+        if json_:
+            print_json(queue_list(session, status=status, campaign=campaign, limit=limit))
+            return
         items = list_queue(session, status=status, campaign=campaign, limit=limit)
-    if json_:
-        print_json([asdict(item) for item in items])
-        return
     if not items:
         console.print("no messages" + (f" in state {status.value}" if status else ""))
         return
@@ -95,13 +95,10 @@ def resolve(
     if sent == retry:
         raise typer.BadParameter("give exactly one of --sent or --retry")
     app_ = app_context(ctx)
+    actor = cli_reviewer(app_).recorded
     with app_.session() as session:
         message = resolve_unknown(
-            session,
-            message_id,
-            sent=sent,
-            now=clock_option(now).now(),
-            actor=default_reviewer(None, app_.settings),
+            session, message_id, sent=sent, now=clock_option(now).now(), actor=actor
         )
     console.print(f"message {message_id} is now {message.status}", markup=False)
 
@@ -119,12 +116,9 @@ def cancel(
     from outreach.dispatch.operator_actions import cancel_messages
 
     app_ = app_context(ctx)
+    actor = cli_reviewer(app_).recorded
     with app_.session() as session:
         done = cancel_messages(
-            session,
-            ids,
-            now=clock_option(now).now(),
-            actor=default_reviewer(None, app_.settings),
-            reason=reason,
+            session, ids, now=clock_option(now).now(), actor=actor, reason=reason
         )
     console.print(f"cancelled {len(done)} message(s)", markup=False)

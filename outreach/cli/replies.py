@@ -8,7 +8,6 @@ these commands only call it and print.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -114,15 +113,15 @@ def list_(
     ] = None,
 ) -> None:
     """Who answered which letter, when, how it was classified, and what they wrote."""
+    from outreach.json_reports import replies_list
     from outreach.replies.listing import list_replies
 
+    filters = {"campaign": campaign, "classification": class_, "unmatched": unmatched}
     with app_context(ctx).session() as session:
-        items = list_replies(
-            session, campaign=campaign, classification=class_, unmatched=unmatched, limit=limit
-        )
-    if json_:
-        print_json([asdict(item) for item in items])
-        return
+        if json_:
+            print_json(replies_list(session, **filters, limit=limit))
+            return
+        items = list_replies(session, **filters, limit=limit)
     if not items:
         console.print(
             "no replies" + (" matching these filters" if (campaign or class_ or unmatched) else "")

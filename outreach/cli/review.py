@@ -8,7 +8,6 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -23,12 +22,13 @@ from outreach.cli.common import (
     JsonOption,
     NowOption,
     app_context,
+    cli_reviewer,
     clock_option,
     console,
-    default_reviewer,
     print_json,
 )
 from outreach.errors import ReviewError
+from outreach.identity import Reviewer
 from outreach.review.editfile import EditableContent, format_editable, parse_editable
 
 app = typer.Typer(no_args_is_help=True)
@@ -37,7 +37,10 @@ ReviewerOption = Annotated[
     str | None,
     typer.Option(
         "--reviewer",
-        help="Who is reviewing (default: $OUTREACH_REVIEWER, else the login name).",
+        help=(
+            "Act as this account (it must exist and be active; recorded as "
+            "'NAME via cli by LOGIN'). Default: $OUTREACH_REVIEWER, else your login."
+        ),
         show_default=False,
     ),
 ]
@@ -49,14 +52,24 @@ def _t(value: object) -> Text:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption = False) -> None:
+def list_(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    step: Annotated[str | None, typer.Option("--step", help="Only this step (its key).")] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Only letters in this language (e.g. fr).")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
     """Messages waiting for review, oldest scheduled first."""
+    from outreach.json_reports import review_list
+
     app_ = app_context(ctx)
     with app_.session() as session:
-        items = svc.list_pending(session, campaign=campaign)
-    if json_:
-        print_json([asdict(item) for item in items])
-        return
+        if json_:
+            print_json(review_list(session, campaign=campaign, step=step, language=language))
+            return
+        items = svc.list_pending(session, campaign=campaign, step=step, language=language)
     if not items:
         console.print("no messages waiting for review")
         return
@@ -155,13 +168,13 @@ def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="
 
 
 def _chosen_for_all(
-    app_: AppContext, *, campaign: str | None, reviewer: str, yes: bool
+    app_: AppContext, *, campaign: str | None, reviewer: Reviewer, yes: bool
 ) -> list[int]:
     """The messages ``approve --all`` would approve, once confirmed (``--yes``, or a yes at
     the terminal); [] when there is none. Without a terminal and without ``--yes`` it refuses
     (ReviewError); a no at the prompt exits 1 with nothing approved."""
     with app_.session() as session:
-        chosen = svc.pending_ids(session, campaign=campaign, reviewer=reviewer)
+        chosen = svc.pending_ids(session, campaign=campaign, reviewer=reviewer.name)
         counts = svc.count_pending_by_campaign(session, ids=chosen)
     if not chosen:
         console.print("no messages waiting for your review", markup=False)
@@ -172,7 +185,7 @@ def _chosen_for_all(
     if not yes:
         if not sys.stdin.isatty():
             raise ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
-        console.print(f"about to approve {summary} as {reviewer}", markup=False)
+        console.print(f"about to approve {summary} as {reviewer.recorded}", markup=False)
         if not typer.confirm("approve them?", default=False):
             console.print("nothing approved", markup=False)
             raise typer.Exit(code=1)
@@ -205,7 +218,7 @@ def approve(
     if campaign and not all_:
         raise typer.BadParameter("--campaign only goes with --all")
     app_ = app_context(ctx)
-    who = default_reviewer(reviewer, app_.settings)
+    who = cli_reviewer(app_, reviewer)
     moment = clock_option(now).now()
     if all_:
         ids = _chosen_for_all(app_, campaign=campaign, reviewer=who, yes=yes)
@@ -235,7 +248,7 @@ def reject(
 ) -> None:
     """Reject messages (all or nothing): they become rejected and are never sent."""
     app_ = app_context(ctx)
-    who = default_reviewer(reviewer, app_.settings)
+    who = cli_reviewer(app_, reviewer)
     moment = clock_option(now).now()
     with app_.session() as session:
         results = svc.reject(session, ids, reviewer=who, reason=reason, now=moment)
@@ -286,7 +299,7 @@ def edit(
     from outreach.planner import recompose_message
 
     app_ = app_context(ctx)
-    who = default_reviewer(reviewer, app_.settings)
+    who = cli_reviewer(app_, reviewer)
     with app_.session() as session:
         original = svc.editable(session, message_id)
     changed = _edit_in_editor(message_id, original)

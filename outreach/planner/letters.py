@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from outreach import unsubscribe_links as links
 from outreach.compose import ComposeInput, compose
 from outreach.countdown import countdown_values, local_date
 from outreach.models import Campaign, Contact, Message
@@ -21,6 +22,7 @@ from outreach.repository.planning import message_parties
 from outreach.settings import Settings
 from outreach.spec import CampaignSpec, StepSpec
 from outreach.templating import RenderedEmail, TemplateRenderer, contact_record, day_context
+from outreach.tokens import new_token, token_hash
 
 _RENDERERS: dict[Path, TemplateRenderer] = {}
 
@@ -128,6 +130,34 @@ def _sender(campaign: Campaign | CampaignSpec) -> _Sender:
     return _Sender(campaign.slug, sender.name, sender.email, sender.reply_to)
 
 
+def planned_token(settings: Settings) -> str | None:
+    """A new unsubscribe token for a letter being planned, when letters get per-message
+    one-click links (an https ``PUBLIC_URL``); else None."""
+    return new_token() if links.enabled(settings.public_url) else None
+
+
+def existing_token(message: Message) -> str | None:
+    """The unsubscribe token in ``message``'s bytes when it is the one its row stores."""
+    token = links.token_in_raw(message.raw)
+    if token is not None and message.unsubscribe_token_hash == token_hash(token):
+        return token
+    return None
+
+
+def kept_token(message: Message, settings: Settings) -> str | None:
+    """The token a message composed again keeps: its own, else a new one (when enabled)."""
+    if not links.enabled(settings.public_url):
+        return None
+    return existing_token(message) or planned_token(settings)
+
+
+def _unsubscribe_url(settings: Settings, token: str | None) -> str | None:
+    """The one-click URL of a letter: its own link, else the static ``UNSUBSCRIBE_URL``."""
+    if token is not None and settings.public_url and links.enabled(settings.public_url):
+        return links.one_click_url(settings.public_url, token)
+    return settings.unsubscribe_url
+
+
 def compose_letter(
     *,
     campaign: Campaign | CampaignSpec,
@@ -139,8 +169,11 @@ def compose_letter(
     scheduled_for: datetime,
     message_id: str,
     settings: Settings,
+    unsubscribe_token: str | None = None,
 ) -> tuple[bytes, str]:
-    """The final bytes (and their SHA-256) of one letter. Date is its scheduled time."""
+    """The final bytes (and their SHA-256) of one letter. Date is its scheduled time; with
+    ``unsubscribe_token`` (and an https ``PUBLIC_URL``) its ``List-Unsubscribe`` carries its
+    own one-click link."""
     sender = _sender(campaign)
     composed = compose(
         ComposeInput(
@@ -155,7 +188,7 @@ def compose_letter(
             date=scheduled_for,
             message_id=message_id,
             list_unsubscribe_mailto=sender.reply_to or sender.email,
-            unsubscribe_url=settings.unsubscribe_url,
+            unsubscribe_url=_unsubscribe_url(settings, unsubscribe_token),
             extra_headers=(("X-Outreach-Campaign", sender.slug), ("X-Outreach-Step", step_key)),
         )
     )
@@ -172,7 +205,7 @@ def recompose_message(
     settings: Settings,
 ) -> tuple[bytes, str]:
     """Compose ``message`` again with new content (a reviewer's edit): same headers,
-    Message-ID and Date."""
+    Message-ID, Date and unsubscribe link."""
     parties = message_parties(session, message=message)
     return compose_letter(
         campaign=parties.campaign,
@@ -184,6 +217,7 @@ def recompose_message(
         scheduled_for=message.scheduled_for,
         message_id=message.message_id,
         settings=settings,
+        unsubscribe_token=existing_token(message),
     )
 
 
@@ -199,6 +233,7 @@ class Letter:
     send_day: date
     raw: bytes
     sha256: str
+    unsubscribe_token: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The message columns this letter sets."""
@@ -213,6 +248,9 @@ class Letter:
             "raw": self.raw,
             "content_hash": self.sha256,
             "render_error": None,
+            "unsubscribe_token_hash": (
+                token_hash(self.unsubscribe_token) if self.unsubscribe_token else None
+            ),
         }
 
 
@@ -226,11 +264,13 @@ def make_letter(
     message_id: str,
     settings: Settings,
     days: dict[tuple[str, date], SendDay] | None = None,
+    unsubscribe_token: str | None = None,
 ) -> Letter:
     """Render ``step`` for ``contact`` as it reads on its send day (the campaign-timezone date
     of ``scheduled_for``) and compose it. Raises :class:`OutreachError` (a template failure,
     or content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step
-    key, day) kept by the caller across the letters of one campaign."""
+    key, day) kept by the caller across the letters of one campaign. ``unsubscribe_token``:
+    the letter's own one-click token (:func:`planned_token`, :func:`kept_token`)."""
     send_day = local_date(scheduled_for, spec.timezone)
     parts = None
     if days is not None:
@@ -248,6 +288,7 @@ def make_letter(
         scheduled_for=scheduled_for,
         message_id=message_id,
         settings=settings,
+        unsubscribe_token=unsubscribe_token,
     )
 
 
@@ -280,6 +321,7 @@ def kept_letter(
         scheduled_for=scheduled_for,
         message_id=message.message_id,
         settings=settings,
+        unsubscribe_token=kept_token(message, settings),
     )
 
 
@@ -294,6 +336,7 @@ def _composed(
     scheduled_for: datetime,
     message_id: str,
     settings: Settings,
+    unsubscribe_token: str | None,
 ) -> Letter:
     """``rendered`` composed to its final bytes: the :class:`Letter`."""
     raw, sha = compose_letter(
@@ -306,5 +349,6 @@ def _composed(
         scheduled_for=scheduled_for,
         message_id=message_id,
         settings=settings,
+        unsubscribe_token=unsubscribe_token,
     )
-    return Letter(rendered, summary, send_day, raw, sha)
+    return Letter(rendered, summary, send_day, raw, sha, unsubscribe_token)

@@ -29,6 +29,7 @@ from outreach.planner.letters import (
     Letter,
     differences,
     kept_letter,
+    kept_token,
     make_letter,
     render_letter,
     renderer_for,
@@ -80,6 +81,7 @@ class Replanning:
                 scheduled_for=scheduled_for,
                 message_id=message.message_id,
                 settings=self.settings,
+                unsubscribe_token=kept_token(message, self.settings),
             )
         except OutreachError as exc:  # template failures and refused header content
             if (

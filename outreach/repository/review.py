@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from outreach.errors import NotFoundError
+from outreach.identity import Channel, ReviewChannel
 from outreach.models import Approval, Campaign, Contact, Event, Message, Step
 from outreach.states import MessageStatus
 
@@ -46,18 +47,37 @@ def campaign_id(session: Session, *, slug: str) -> int:
     return cid
 
 
+class ReviewPolicy(NamedTuple):
+    """What a campaign asks of approvals: how many distinct reviewers, through which channel."""
+
+    slug: str
+    approvals_required: int
+    review_channel: str
+
+
+def _counted() -> sa.ColumnElement[bool]:
+    """The approvals a campaign counts: all of them, or only web ones for a campaign with
+    ``review_channel = "web"`` (joined on Message and Campaign)."""
+    return sa.or_(
+        col(Campaign.review_channel) != ReviewChannel.WEB.value,
+        col(Approval.channel) == Channel.WEB.value,
+    )
+
+
 def approvers(session: Session, *, message_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """Distinct reviewers per message who approved its *current* content hash, oldest first;
-    messages nobody approved are absent."""
+    """Distinct reviewers per message who approved its *current* content hash through a
+    channel its campaign counts, oldest first; messages nobody approved are absent."""
     ids = list(message_ids)
     if not ids:
         return {}
     rows = session.execute(
         sa.select(Approval.message_id, Approval.reviewer)
         .join(Message, col(Message.id) == col(Approval.message_id))
+        .join(Campaign, col(Campaign.id) == col(Message.campaign_id))
         .where(
             col(Approval.message_id).in_(ids),
             col(Approval.content_hash) == col(Message.content_hash),
+            _counted(),
         )
         .order_by(col(Approval.at), col(Approval.id))
     ).all()
@@ -69,8 +89,15 @@ def approvers(session: Session, *, message_ids: Iterable[int]) -> dict[int, tupl
     return {mid: tuple(names) for mid, names in out.items()}
 
 
-def pending_messages(session: Session, *, campaign_id: int | None = None) -> list[MessageContext]:
-    """Messages in ``pending_review`` (of one campaign, if given), oldest scheduled first."""
+def pending_messages(
+    session: Session,
+    *,
+    campaign_id: int | None = None,
+    step_key: str | None = None,
+    language: str | None = None,
+) -> list[MessageContext]:
+    """Messages in ``pending_review`` (of one campaign, step key and language, when given),
+    oldest scheduled first."""
     stmt = (
         select(Message, Campaign, Step, Contact)
         .join(Campaign, col(Campaign.id) == col(Message.campaign_id))
@@ -81,7 +108,40 @@ def pending_messages(session: Session, *, campaign_id: int | None = None) -> lis
     )
     if campaign_id is not None:
         stmt = stmt.where(Message.campaign_id == campaign_id)
+    if step_key is not None:
+        stmt = stmt.where(Step.key == step_key)
+    if language is not None:
+        stmt = stmt.where(Message.language == language)
     return [MessageContext(*row) for row in session.exec(stmt).all()]
+
+
+def upcoming_messages(session: Session, *, limit: int) -> list[MessageContext]:
+    """The next ``limit`` messages to leave: approved or retrying, by when they are due."""
+    stmt = (
+        select(Message, Campaign, Step, Contact)
+        .join(Campaign, col(Campaign.id) == col(Message.campaign_id))
+        .join(Step, col(Step.id) == col(Message.step_id))
+        .join(Contact, col(Contact.id) == col(Message.contact_id))
+        .where(
+            col(Message.status).in_([MessageStatus.APPROVED.value, MessageStatus.RETRYING.value])
+        )
+        .order_by(col(Message.due_at), col(Message.id))
+        .limit(limit)
+    )
+    return [MessageContext(*row) for row in session.exec(stmt).all()]
+
+
+def count_stale(session: Session) -> int:
+    """How many messages wait for review again because their re-render differed (stale)."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(Message)
+        .where(
+            col(Message.status) == MessageStatus.PENDING_REVIEW.value,
+            col(Message.stale_reason).is_not(None),
+        )
+    )
+    return int(session.execute(stmt).scalar() or 0)
 
 
 def message_context(session: Session, *, message_id: int) -> MessageContext | None:
@@ -192,6 +252,38 @@ def lock_messages(session: Session, *, message_ids: Iterable[int]) -> dict[int, 
     return {m.id: m for m in rows if m.id is not None}
 
 
+def approval_logins(session: Session, *, message_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Per message: the OS logins behind CLI approvals of its current content, each with the
+    reviewer it approved as; messages without one are absent."""
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(Approval.message_id, Approval.login, Approval.reviewer)
+        .join(Message, col(Message.id) == col(Approval.message_id))
+        .where(
+            col(Approval.message_id).in_(ids),
+            col(Approval.content_hash) == col(Message.content_hash),
+            col(Approval.login).is_not(None),
+        )
+    ).all()
+    out: dict[int, dict[str, str]] = {}
+    for row in rows:
+        out.setdefault(row.message_id, {}).setdefault(row.login, row.reviewer)
+    return out
+
+
+def review_policies(session: Session, *, campaign_ids: Iterable[int]) -> dict[int, ReviewPolicy]:
+    """Per campaign id: its slug, how many distinct reviewers a message needs (at least 1) and
+    which approvals it counts."""
+    rows = session.exec(select(Campaign).where(col(Campaign.id).in_(set(campaign_ids)))).all()
+    return {
+        c.id: ReviewPolicy(c.slug, max(1, c.approvals_required), c.review_channel)
+        for c in rows
+        if c.id is not None
+    }
+
+
 def approvals_required(session: Session, *, campaign_ids: Iterable[int]) -> dict[int, int]:
     """Per campaign id: how many distinct reviewers a message needs (at least 1)."""
     rows = session.exec(select(Campaign).where(col(Campaign.id).in_(set(campaign_ids)))).all()
@@ -206,11 +298,20 @@ def add_approval(
     content_hash: str,
     note: str | None,
     at: datetime,
+    channel: str = Channel.CLI.value,
+    login: str | None = None,
 ) -> None:
-    """Record that ``reviewer`` approved the content ``content_hash`` of a message."""
+    """Record that ``reviewer`` approved the content ``content_hash`` of a message, through
+    ``channel`` (and, from the CLI, as OS user ``login``)."""
     session.add(
         Approval(
-            message_id=message_id, reviewer=reviewer, content_hash=content_hash, note=note, at=at
+            message_id=message_id,
+            reviewer=reviewer,
+            content_hash=content_hash,
+            note=note,
+            at=at,
+            channel=channel,
+            login=login,
         )
     )
 

@@ -13,17 +13,19 @@ so two reviewers approving the same message at the same moment both count.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from outreach.db import Session
 from outreach.errors import NotFoundError, ReviewError
 from outreach.headersafe import check_header_text
+from outreach.identity import Reviewer, as_reviewer
 from outreach.lifecycle import transition
 from outreach.models import Message
 from outreach.repository import review as rows
 from outreach.review.rules import (
     bytes_match_hash,
+    channel_counts,
     check_editable,
     check_reviewer,
     edit_diff,
@@ -88,10 +90,20 @@ def _pending_problem(mid: int, message: Message | None) -> Problem | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What an approval batch reads once, after the lock: per message the reviewers counted
+    and the OS logins behind CLI approvals of its current content; per campaign its policy."""
+
+    approvers: Mapping[int, tuple[str, ...]]
+    logins: Mapping[int, Mapping[str, str]]
+    policies: Mapping[int, rows.ReviewPolicy]
+
+
 def _approval_problem(
-    mid: int, message: Message | None, reviewer: str, approvers: Mapping[int, tuple[str, ...]]
+    mid: int, message: Message | None, who: Reviewer, batch: _Batch
 ) -> Problem | None:
-    """Why ``reviewer`` may not approve message ``mid`` now, or None."""
+    """Why ``who`` may not approve message ``mid`` now, or None."""
     problem = _pending_problem(mid, message)
     if problem is not None or message is None:
         return problem
@@ -99,8 +111,18 @@ def _approval_problem(
         return (ReviewError, f"message {mid} has no composed content to approve")
     if not bytes_match_hash(message.raw, message.content_hash):
         return (ReviewError, f"message {mid}: its stored bytes do not match its content hash")
-    if reviewer in approvers.get(mid, ()):
-        return (ReviewError, f"reviewer {reviewer} already approved message {mid}")
+    policy = batch.policies[message.campaign_id]
+    if not channel_counts(policy.review_channel, who.channel):
+        return (
+            ReviewError,
+            f"message {mid}: campaign {policy.slug} counts only approvals made in a signed-in "
+            'web session (review_channel = "web")',
+        )
+    if who.name in batch.approvers.get(mid, ()):
+        return (ReviewError, f"reviewer {who.name} already approved message {mid}")
+    earlier = batch.logins.get(mid, {}).get(who.login or "") if who.login else None
+    if earlier is not None:
+        return (ReviewError, f"login {who.login} already approved message {mid} (as {earlier})")
     return None
 
 
@@ -108,28 +130,31 @@ def _record_approval(
     session: Session,
     message: Message,
     *,
-    reviewer: str,
+    who: Reviewer,
     earlier: tuple[str, ...],
     need: int,
     note: str | None,
     now: datetime,
 ) -> ApproveResult:
-    """Add ``reviewer``'s approval of ``message``'s current content; move it to ``approved``
+    """Add ``who``'s approval of ``message``'s current content; move it to ``approved``
     when ``need`` distinct reviewers are reached, else log a ``partially_approved`` event."""
     assert message.id is not None and message.content_hash is not None
     content_hash = message.content_hash
     rows.add_approval(
         session,
         message_id=message.id,
-        reviewer=reviewer,
+        reviewer=who.name,
         content_hash=content_hash,
         note=note,
         at=now,
+        channel=who.channel.value,
+        login=who.login,
     )
-    reviewers = (*earlier, reviewer)
+    reviewers = (*earlier, who.name)
     done = len(reviewers) >= need
     data = {
-        "reviewer": reviewer,
+        "reviewer": who.name,
+        "channel": who.channel.value,
         "reviewers": list(reviewers),
         "hash": content_hash,
         "note": note,
@@ -147,20 +172,26 @@ def _record_approval(
         message,
         MessageStatus.APPROVED if done else MessageStatus.PENDING_REVIEW,
         now=now,
-        actor=reviewer,
+        actor=who.recorded,
         reason=note,
         data=data,
         action="approved" if done else "partially_approved",
         **changes,
     )
-    return ApproveResult(message.id, reviewer, done, reviewers, need, content_hash)
+    return ApproveResult(message.id, who.name, done, reviewers, need, content_hash)
+
+
+def _checked_reviewer(reviewer: Reviewer | str) -> Reviewer:
+    """``reviewer`` as a :class:`Reviewer` whose name passes :func:`check_reviewer`."""
+    who = as_reviewer(reviewer)
+    return replace(who, name=check_reviewer(who.name))
 
 
 def approve(
     session: Session,
     ids: Sequence[int],
     *,
-    reviewer: str,
+    reviewer: Reviewer | str,
     note: str | None = None,
     now: datetime,
 ) -> list[ApproveResult]:
@@ -168,31 +199,36 @@ def approve(
 
     Refuses the whole batch (NotFoundError / ReviewError naming each problem) when an id does
     not exist, a message is not ``pending_review``, its bytes do not match its content hash,
-    or ``reviewer`` already approved its current content. Otherwise records one Approval row
-    per message (reviewer, ``now``, note, content hash); a message whose distinct reviewers for
-    the current hash reach its campaign's ``approvals_required`` becomes ``approved`` with
-    ``approved_hash`` = that hash and ``due_at`` = its scheduled time; the others stay
-    ``pending_review`` with a ``partially_approved`` event.
+    its campaign counts only web approvals and this one is not, or ``reviewer`` (or, from the
+    CLI, the same OS login under another name) already approved its current content.
+    Otherwise records one Approval row per message (reviewer, channel, login, ``now``, note,
+    content hash); a message whose distinct reviewers for the current hash reach its
+    campaign's ``approvals_required`` becomes ``approved`` with ``approved_hash`` = that hash
+    and ``due_at`` = its scheduled time; the others stay ``pending_review`` with a
+    ``partially_approved`` event. A plain name is a CLI identity recorded as given.
     """
-    reviewer = check_reviewer(reviewer)
+    who = _checked_reviewer(reviewer)
     note = (note or "").strip() or None
     wanted = unique_ids(ids)
     if not wanted:
         raise ReviewError("no message ids to approve")
     messages = rows.lock_messages(session, message_ids=wanted)
-    approvers = rows.approvers(session, message_ids=messages)
-    problems = [_approval_problem(mid, messages.get(mid), reviewer, approvers) for mid in wanted]
-    _refuse([p for p in problems if p is not None], "approved")
-    required = rows.approvals_required(
-        session, campaign_ids={m.campaign_id for m in messages.values()}
+    batch = _Batch(
+        approvers=rows.approvers(session, message_ids=messages),
+        logins=rows.approval_logins(session, message_ids=messages),
+        policies=rows.review_policies(
+            session, campaign_ids={m.campaign_id for m in messages.values()}
+        ),
     )
+    problems = [_approval_problem(mid, messages.get(mid), who, batch) for mid in wanted]
+    _refuse([p for p in problems if p is not None], "approved")
     results = [
         _record_approval(
             session,
             messages[mid],
-            reviewer=reviewer,
-            earlier=approvers.get(mid, ()),
-            need=required[messages[mid].campaign_id],
+            who=who,
+            earlier=batch.approvers.get(mid, ()),
+            need=batch.policies[messages[mid].campaign_id].approvals_required,
             note=note,
             now=now,
         )
@@ -206,24 +242,31 @@ def approve_all(
     session: Session,
     *,
     campaign: str | None = None,
-    reviewer: str,
+    reviewer: Reviewer | str,
     note: str | None = None,
     now: datetime,
+    expected: int | None = None,
 ) -> list[ApproveResult]:
     """Approve every message waiting for review (in ``campaign``, if given) that ``reviewer``
-    has not yet approved, in one all-or-nothing batch. Returns [] when there is none."""
-    reviewer = check_reviewer(reviewer)
-    ids = pending_ids(session, campaign=campaign, reviewer=reviewer)
+    has not yet approved, in one all-or-nothing batch. Returns [] when there is none. With
+    ``expected`` (the count a person confirmed), a different count refuses the batch."""
+    who = _checked_reviewer(reviewer)
+    ids = pending_ids(session, campaign=campaign, reviewer=who.name)
+    if expected is not None and expected != len(ids):
+        raise ReviewError(
+            f"{len(ids)} message(s) now wait for your review, not the {expected} you confirmed; "
+            "nothing was approved"
+        )
     if not ids:
         return []
-    return approve(session, ids, reviewer=reviewer, note=note, now=now)
+    return approve(session, ids, reviewer=who, note=note, now=now)
 
 
 def reject(
     session: Session,
     ids: Sequence[int],
     *,
-    reviewer: str,
+    reviewer: Reviewer | str,
     reason: str,
     now: datetime,
 ) -> list[RejectResult]:
@@ -232,7 +275,7 @@ def reject(
     ``reason`` is required. Refuses the whole batch when an id does not exist or a message is
     not ``pending_review``.
     """
-    reviewer = check_reviewer(reviewer)
+    who = _checked_reviewer(reviewer)
     reason = (reason or "").strip()
     if not reason:
         raise ReviewError("a reason is required to reject a message (--reason)")
@@ -248,12 +291,16 @@ def reject(
             messages[mid],
             MessageStatus.REJECTED,
             now=now,
-            actor=reviewer,
+            actor=who.recorded,
             reason=reason,
-            data={"reviewer": reviewer, "hash": messages[mid].content_hash},
+            data={
+                "reviewer": who.name,
+                "channel": who.channel.value,
+                "hash": messages[mid].content_hash,
+            },
             action="rejected",
         )
-    return [RejectResult(id=mid, reviewer=reviewer, reason=reason) for mid in wanted]
+    return [RejectResult(id=mid, reviewer=who.name, reason=reason) for mid in wanted]
 
 
 def _checked_content(subject: str, text: str, html: str | None) -> tuple[str, str, str | None]:
@@ -277,7 +324,7 @@ def edit(
     subject: str,
     text: str,
     html: str | None,
-    reviewer: str,
+    reviewer: Reviewer | str,
     now: datetime,
     recompose: Recompose,
 ) -> EditResult:
@@ -290,7 +337,7 @@ def edit(
     it), no approved hash, status ``pending_review``; its approval rows are deleted (the event
     log keeps them), and an ``edited`` event records the reviewer and a unified diff.
     """
-    reviewer = check_reviewer(reviewer)
+    who = _checked_reviewer(reviewer)
     new = _checked_content(subject, text, html)
     message = rows.lock_messages(session, message_ids=[message_id]).get(message_id)
     if message is None:
@@ -311,9 +358,10 @@ def edit(
         message,
         MessageStatus.PENDING_REVIEW,
         now=now,
-        actor=reviewer,
+        actor=who.recorded,
         data={
-            "reviewer": reviewer,
+            "reviewer": who.name,
+            "channel": who.channel.value,
             "diff": diff,
             "old_hash": old_hash,
             "new_hash": new_hash,
