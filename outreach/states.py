@@ -35,10 +35,9 @@ UNSENT = frozenset(
         MessageStatus.RETRYING,
     }
 )
-#: States a message never leaves.
-TERMINAL = frozenset(
-    {MessageStatus.SENT, MessageStatus.REJECTED, MessageStatus.FAILED, MessageStatus.CANCELLED}
-)
+#: States a message never leaves. (``failed`` is final for the dispatcher, but an operator
+#: may requeue it or cancel it.)
+TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.REJECTED, MessageStatus.CANCELLED})
 #: States a dispatcher may claim from.
 CLAIMABLE = frozenset({MessageStatus.APPROVED, MessageStatus.RETRYING})
 
@@ -100,7 +99,8 @@ ALLOWED: dict[MessageStatus | None, frozenset[MessageStatus]] = {
     ),
     MessageStatus.SENT: frozenset(),
     MessageStatus.REJECTED: frozenset(),
-    MessageStatus.FAILED: frozenset(),
+    # an operator requeues it (its approved bytes go again) or cancels it (acknowledged)
+    MessageStatus.FAILED: frozenset({MessageStatus.APPROVED, MessageStatus.CANCELLED}),
     MessageStatus.CANCELLED: frozenset(),
 }
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from outreach.errors import NotFoundError
 from outreach.identity import Channel, ReviewChannel
-from outreach.models import Approval, Campaign, Contact, Event, Message, Step
+from outreach.models import Approval, Attempt, Campaign, Contact, Event, Inbound, Message, Step
 from outreach.states import MessageStatus
 
 
@@ -319,3 +319,23 @@ def add_approval(
 def delete_approvals(session: Session, *, message_id: int) -> None:
     """Delete every approval row of a message (the event log keeps who approved what)."""
     session.execute(sa.delete(Approval).where(col(Approval.message_id) == message_id))
+
+
+def message_attempts(session: Session, *, message_id: int) -> list[Attempt]:
+    """The SMTP attempts of message ``message_id``, oldest first."""
+    return list(
+        session.exec(
+            select(Attempt).where(Attempt.message_id == message_id).order_by(col(Attempt.number))
+        )
+    )
+
+
+def message_replies(session: Session, *, message_id: int) -> list[Inbound]:
+    """The inbound mail matched to message ``message_id``, oldest first."""
+    return list(
+        session.exec(
+            select(Inbound)
+            .where(Inbound.matched_message_id == message_id)
+            .order_by(col(Inbound.received_at), col(Inbound.id))
+        )
+    )

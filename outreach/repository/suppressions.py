@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from outreach.models import Suppression
 
@@ -48,3 +49,31 @@ def suppress_many(
         [{**row, "created_at": now} for row in rows.values()],
     )
     return {row[0] for row in result}
+
+
+def list_suppressions(session: Session) -> list[Suppression]:
+    """Every suppressed address, newest first."""
+    return list(
+        session.exec(
+            select(Suppression).order_by(col(Suppression.created_at).desc(), col(Suppression.email))
+        )
+    )
+
+
+def get_suppression(session: Session, *, email: str) -> Suppression | None:
+    """The suppression of ``email``, or None."""
+    return session.get(Suppression, email)
+
+
+def lift(session: Session, *, email: str) -> bool:
+    """Remove ``email`` from the suppression list; False when it was not on it."""
+    result = session.execute(sa.delete(Suppression).where(col(Suppression.email) == email))
+    return result.rowcount == 1
+
+
+def suppressions_of(session: Session, *, emails: Iterable[str]) -> list[Suppression]:
+    """The suppressions of ``emails`` (those suppressed)."""
+    wanted = list(emails)
+    if not wanted:
+        return []
+    return list(session.exec(select(Suppression).where(col(Suppression.email).in_(wanted))))
