@@ -38,6 +38,9 @@ from outreach.settings import Settings, load_settings
 START = date(2010, 4, 20)
 END = date(2010, 11, 13)
 REVIEWER = "demo"
+#: The base URL of the demo's (fictional) console: each letter gets its own one-click
+#: unsubscribe link under it.
+PUBLIC_URL = "https://outreach.example.org"
 
 
 def _repo_root() -> Path:
@@ -182,6 +185,8 @@ class DemoResult:
     funnel: dict[str, int]
     injected: Counter[str] = field(default_factory=Counter)
     days_with_news: int = 0
+    database: Path | None = None
+    ended_at: datetime | None = None
 
 
 def _at(day: date, hour: int) -> datetime:
@@ -208,13 +213,21 @@ def _demo_settings(db_path: Path, templates: Path, smtp_port: int) -> Settings:
         smtp_tls="none",
         smtp_concurrency=2,
         lease_seconds=600,
+        public_url=PUBLIC_URL,
     )
 
 
 def run_demo(
-    folder: Path | None = None, *, echo: Callable[[str], None] = print, quiet: bool = False
+    folder: Path | None = None,
+    *,
+    echo: Callable[[str], None] = print,
+    quiet: bool = False,
+    until: date = END,
+    review_until: date | None = None,
 ) -> DemoResult:
-    """Run the demo in ``folder`` (a new temporary folder by default) and return its result."""
+    """Run the demo in ``folder`` (a new temporary folder by default) from :data:`START` to
+    ``until`` and return its result. With ``review_until``, the demo reviewer approves only
+    what is planned before that day; later letters wait for a person (the console)."""
 
     say = (lambda _line: None) if quiet else echo
     folder = _fresh_folder(folder)
@@ -233,11 +246,13 @@ def run_demo(
             f"loaded campaign ccm-2010 and {imported.result.created if imported.result else 0} "
             f"contacts; simulating {START} … {END} day by day\n"
         )
-        _simulate(engine, settings, clock, result, say)
+        _simulate(engine, settings, clock, result, say, until=until, review_until=review_until)
         with session_scope(engine) as session:
             funnels = campaign_funnels(session, now=clock.now())
         result.funnel = funnels[0].funnel if funnels else {}
         result.eml_count = sink.count
+        result.database = db_path
+        result.ended_at = clock.now()
         engine.dispose()
     say("\nfunnel: " + ", ".join(f"{k} {v}" for k, v in result.funnel.items() if v))
     say(
@@ -252,14 +267,18 @@ def _simulate(
     clock: FixedClock,
     result: DemoResult,
     say: Callable[[str], None],
+    *,
+    until: date,
+    review_until: date | None,
 ) -> None:
-    """Step the virtual calendar from :data:`START` to :data:`END`, saying what each day
+    """Step the virtual calendar from :data:`START` to ``until``, saying what each day
     brought."""
     daemon = Daemon(engine, settings, clock=clock, instance="demo")
     last_event = 0
     day = START
-    while day <= END:
-        news = _plan_and_review(daemon, engine, clock, day)
+    while day <= until:
+        reviewing = review_until is None or day < review_until
+        news = _plan_and_review(daemon, engine, clock, day, reviewing=reviewing)
         news += _inject_replies(engine, settings, clock, day, result)
         for hour in range(24):
             clock.set(_at(day, hour))
@@ -275,10 +294,15 @@ def _simulate(
         day += timedelta(days=1)
 
 
-def _plan_and_review(daemon: Daemon, engine: Engine, clock: FixedClock, day: date) -> list[str]:
-    """Plan at 04:00 on ``day``; the demo reviewer approves everything queued."""
+def _plan_and_review(
+    daemon: Daemon, engine: Engine, clock: FixedClock, day: date, *, reviewing: bool = True
+) -> list[str]:
+    """Plan at 04:00 on ``day``; the demo reviewer approves everything queued (unless it has
+    stopped ``reviewing``)."""
     clock.set(_at(day, 4))
     daemon.plan_job()
+    if not reviewing:
+        return []
     with session_scope(engine) as session:
         approved = approve_all(session, reviewer=REVIEWER, note="demo reviewer", now=clock.now())
     return [f"reviewer 'demo' approved {len(approved)} letter(s)"] if approved else []

@@ -12,7 +12,18 @@ from typing import Annotated
 import typer
 
 from outreach import __version__
-from outreach.cli import campaign, contacts, core, queue, replies, review, send, templates
+from outreach.cli import (
+    campaign,
+    contacts,
+    core,
+    queue,
+    replies,
+    review,
+    send,
+    templates,
+    users,
+    web,
+)
 from outreach.cli.common import AppContext, err_console
 from outreach.errors import OutreachError
 
@@ -53,12 +64,14 @@ def root(
 
 core.register(app)
 send.register(app)
+web.register(app)
 app.add_typer(campaign.app, name="campaign", help="Load, list, show, pause and resume campaigns.")
 app.add_typer(contacts.app, name="contacts", help="Import and list contacts.")
 app.add_typer(templates.app, name="templates", help="Check and preview letter templates.")
 app.add_typer(review.app, name="review", help="Read, approve, reject and edit queued letters.")
 app.add_typer(queue.app, name="queue", help="Messages in any state; resolve and cancel.")
 app.add_typer(replies.app, name="replies", help="Fetch, import and list replies.")
+app.add_typer(users.app, name="users", help="The web console's accounts.")
 
 
 def main() -> None:

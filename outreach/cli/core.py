@@ -210,19 +210,38 @@ def demo(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web", help="Then open the demo's database in the web console (Ctrl-C stops)."
+        ),
+    ] = False,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="The console's port with --web.")
+    ] = None,
 ) -> None:
     """The whole pipeline on the sample campaign, offline, in seconds."""
     from outreach.demo import run_demo
 
-    result = run_demo(
-        directory, echo=lambda line: console.print(line, markup=False, highlight=False), quiet=quiet
-    )
+    def echo(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+
+    result = run_demo(directory, echo=echo, quiet=quiet)
     if quiet:
         console.print(
             f"funnel: {', '.join(f'{k} {v}' for k, v in result.funnel.items() if v)}; "
             f"{result.eml_count} .eml file(s) in {result.folder}",
             markup=False,
         )
+    if web:
+        from outreach.web.demo import demo_console
+        from outreach.web.server import serve
+
+        assert result.database is not None and result.ended_at is not None
+        app, settings = demo_console(
+            result.database, ended_at=result.ended_at, port=port, echo=echo
+        )
+        serve(app, host=settings.web_host, port=settings.web_port)
 
 
 def register(app: typer.Typer) -> None:
