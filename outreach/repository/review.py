@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from outreach.db import is_postgres
 from outreach.errors import NotFoundError
 from outreach.identity import Channel, ReviewChannel
 from outreach.models import Approval, Attempt, Campaign, Contact, Event, Inbound, Message, Step
@@ -302,16 +304,24 @@ def add_approval(
     login: str | None = None,
 ) -> None:
     """Record that ``reviewer`` approved the content ``content_hash`` of a message, through
-    ``channel`` (and, from the CLI, as OS user ``login``)."""
-    session.add(
-        Approval(
-            message_id=message_id,
-            reviewer=reviewer,
-            content_hash=content_hash,
-            note=note,
-            at=at,
-            channel=channel,
-            login=login,
+    ``channel`` (and, from the CLI, as OS user ``login``). An earlier approval of the same
+    content by the same reviewer that its campaign no longer counts (a CLI approval once the
+    campaign takes only web ones) is replaced."""
+    values = {
+        "message_id": message_id,
+        "reviewer": reviewer,
+        "content_hash": content_hash,
+        "note": note,
+        "at": at,
+        "channel": channel,
+        "login": login,
+    }
+    dialect = postgresql if is_postgres(session) else sqlite
+    stmt = dialect.insert(Approval).values(**values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["message_id", "reviewer", "content_hash"],
+            set_={k: values[k] for k in ("note", "at", "channel", "login")},
         )
     )
 
