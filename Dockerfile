@@ -17,5 +17,8 @@ USER outreach
 ENV OUTREACH_TEMPLATES_DIR=/app/templates \
     OUTREACH_CAMPAIGNS_DIR=/app/config/campaigns \
     OUTREACH_LOG_FORMAT=json
+# `outreach web` (the console) listens on 8080; the daemon's /healthz and /metrics on
+# OUTREACH_METRICS_PORT when set
+EXPOSE 8080
 ENTRYPOINT ["outreach"]
 CMD ["daemon"]

@@ -57,5 +57,5 @@ def test_daemon_serves_health_and_metrics(sqlite_db) -> None:
         assert httpx2.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 404
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

@@ -40,6 +40,10 @@ PURE = [
     "replies/prepare.py",
     "replies/report.py",
     "replies/snippet.py",
+    "identity.py",
+    "tokens.py",
+    "unsubscribe_links.py",
+    "accounts/policy.py",
 ]
 FORBIDDEN_IMPORTS = (
     "sqlalchemy",

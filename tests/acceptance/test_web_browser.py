@@ -1,0 +1,243 @@
+"""The console in a real headless Chromium (Debian's ``chromium``, driven by Playwright):
+signing in, two reviewers approving, the same one twice refused, roles, a letter's scripts
+running nowhere, CSRF, throttling; and, with a plain HTTP client against the same served
+app, one-click unsubscribe, /healthz and /metrics.
+
+Without chromium these tests skip with the reason; with ``CI=true`` they fail instead (CI
+installs chromium and must run them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx2
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlmodel import Session, select
+
+from outreach.db import create_engine, migrate
+from outreach.models import Approval, Contact, Message, Suppression
+from outreach.planner import plan
+from outreach.unsubscribe_links import token_in_raw
+from outreach.web.server import serve_in_thread
+from tests.planning import load_sample, sample_settings
+from tests.web import PASSWORD, add_account, console, seed_pending
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = pytest.mark.browser
+
+
+def _require_chromium() -> None:
+    """Skip without chromium or Playwright — unless CI is set: then fail."""
+    problem = None
+    if CHROMIUM is None:
+        problem = "chromium is not installed (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "Playwright for Python is not installed (pip install -e '.[dev]')"
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"browser tests cannot run in CI: {problem}")
+    pytest.skip(f"browser tests need chromium: {problem}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the whole session."""
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def served(db) -> Iterator[str]:
+    """The console over the test database (SQLite and PostgreSQL), served on a free loopback
+    port."""
+    with serve_in_thread(console(db.engine, db.url)) as base:
+        yield base
+
+
+@pytest.fixture
+def served_sqlite(sqlite_db) -> Iterator[tuple[object, str]]:
+    """(the database, the served console) on SQLite only: for what the engine cannot change."""
+    with serve_in_thread(console(sqlite_db.engine, sqlite_db.url)) as base:
+        yield sqlite_db, base
+
+
+def signed_in_page(browser, base: str, name: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    """A new browser context (its own cookies) signed in as ``name``."""
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page
+
+
+def approvals_of(db, mid: int) -> tuple[str, list[str]]:
+    with Session(db.engine) as s:
+        status = s.get(Message, mid).status
+        reviewers = [a.reviewer for a in s.exec(select(Approval).where(Approval.message_id == mid))]
+    return status, sorted(reviewers)
+
+
+def test_two_reviewers_approve_and_the_same_one_twice_is_refused(db, browser, served) -> None:
+    (mid,) = seed_pending(db.engine, approvals_required=2)
+    add_account(db.engine, "alice")
+    add_account(db.engine, "bob")
+    alice = signed_in_page(browser, served, "alice")
+    assert "alice (reviewer)" in alice.inner_text("header")
+    alice.goto(f"{served}/review")
+    alice.click(f"a[href='/messages/{mid}']")
+    stale_tab = alice.context.new_page()
+    stale_tab.goto(f"{served}/messages/{mid}")
+    alice.fill("#note", "dates checked")
+    alice.click("button:has-text('Approve')")
+    assert "needs another reviewer" in alice.inner_text("main")
+    stale_tab.click("button:has-text('Approve')")  # the same account, from a form opened before
+    assert f"reviewer alice already approved message {mid}" in stale_tab.inner_text(".error")
+    assert approvals_of(db, mid) == ("pending_review", ["alice"])
+    bob = signed_in_page(browser, served, "bob")
+    bob.goto(f"{served}/messages/{mid}")
+    bob.click("button:has-text('Approve')")
+    assert "will leave at its scheduled time" in bob.inner_text("main")
+    assert approvals_of(db, mid) == ("approved", ["alice", "bob"])
+    assert "bob via web" in bob.inner_text("ol.timeline")
+
+
+def test_a_reviewer_cannot_reach_operator_or_admin_pages(browser, served_sqlite) -> None:
+    db, served = served_sqlite
+    seed_pending(db.engine)
+    add_account(db.engine, "alice")
+    page = signed_in_page(browser, served, "alice")
+    assert page.goto(f"{served}/users").status == 403
+    assert "needs the admin role" in page.inner_text("main")
+    assert page.locator("text=Pause").count() == 0 and page.locator("a[href='/users']").count() == 0
+    page.goto(f"{served}/")
+    token = page.locator("input[name=csrf]").first.get_attribute("value")
+    pause = page.request.post(f"{served}/campaigns/ccm/pause", form={"csrf": token or ""})
+    assert pause.status == 403
+
+
+def test_a_letters_scripts_run_nowhere_in_the_console(browser, served_sqlite) -> None:
+    db, served = served_sqlite
+    marker = f"{served}/static/tracker.png"
+    payload = (
+        "<script>window.__pwned = 1; document.title = 'pwned';"
+        " try { parent.document.title = 'pwned'; parent.__pwned = 1; } catch (e) {}</script>"
+        "<img src=x onerror=\"window.__pwned = 1; document.title = 'pwned';"
+        " try { parent.__pwned = 1; parent.document.title = 'pwned'; } catch (e) {}\">"
+        f'<img src="{marker}"><p>Dear Minister,</p>'
+    )
+    (mid,) = seed_pending(
+        db.engine, html=payload, subject="Hello <script>window.__pwned=1</script>"
+    )
+    add_account(db.engine, "alice")
+    page = signed_in_page(browser, served, "alice")
+    answered: list[str] = []
+    blocked: dict[str, str | None] = {}
+    page.on("response", lambda response: answered.append(response.url))
+    page.on("requestfailed", lambda request: blocked.update({request.url: request.failure}))
+    page.goto(f"{served}/messages/{mid}")
+    frame = page.frame_locator("iframe.letter-html")
+    frame.locator("p").wait_for()
+    assert frame.locator("p").inner_text() == "Dear Minister,"
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None
+    assert page.title() == f"Letter #{mid} — outreach"
+    letter = next(f for f in page.frames if f.url.endswith(f"/messages/{mid}/letter"))
+    assert letter.evaluate("document.title") != "pwned"
+    assert letter.evaluate("window.__pwned") is None
+    assert marker not in answered and blocked.get(marker) == "csp"  # the letter loads nothing
+    assert "<script>window.__pwned=1</script>" in page.inner_text("main")  # shown as text
+
+
+def test_a_form_post_without_the_csrf_token_changes_nothing(browser, served_sqlite) -> None:
+    db, served = served_sqlite
+    (mid,) = seed_pending(db.engine)
+    add_account(db.engine, "alice")
+    page = signed_in_page(browser, served, "alice")
+    page.goto(f"{served}/messages/{mid}")
+    page.locator("form[action$='/approve'] input[name=csrf]").evaluate("node => node.remove()")
+    with page.expect_response(f"{served}/messages/{mid}/approve") as answer:
+        page.click("button:has-text('Approve')")
+    assert answer.value.status == 403
+    assert "security token is missing or wrong" in page.inner_text("main")
+    assert approvals_of(db, mid) == ("pending_review", [])
+
+
+def test_sign_in_is_throttled(browser, served_sqlite) -> None:
+    db, served = served_sqlite
+    add_account(db.engine, "alice")
+    page = browser.new_context().new_page()
+    for _ in range(5):
+        page.goto(f"{served}/login")
+        page.fill("#name", "alice")
+        page.fill("#password", "not the right one")
+        page.click("button[type=submit]")
+        assert "Unknown account or wrong password." in page.inner_text("main")
+    page.goto(f"{served}/login")
+    page.fill("#name", "alice")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    assert "Too many failed sign-ins" in page.inner_text("main")
+    assert page.url.startswith(f"{served}/login")
+
+
+def test_one_click_unsubscribe_with_an_http_client(db, browser, served) -> None:
+    settings = sample_settings(db.url, public_url="https://console.example.org")
+    moment = datetime(2010, 4, 20, 12, 0, tzinfo=UTC)
+    load_sample(db.engine, settings, moment)
+    plan(db.engine, now=moment, settings=settings)
+    with Session(db.engine) as s:
+        target, other = s.exec(select(Message).order_by(Message.id)).all()[:2]
+        email = s.get(Contact, target.contact_id).email
+    url = f"{served}/unsubscribe/{token_in_raw(target.raw)}"
+    assert httpx2.get(url).status_code == 200
+    with Session(db.engine) as s:
+        assert s.exec(select(Suppression)).all() == []
+    answer = httpx2.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200
+    with Session(db.engine) as s:
+        assert [x.email for x in s.exec(select(Suppression))] == [email]
+        assert s.get(Message, target.id).status == "cancelled"
+        assert s.get(Message, other.id).status == "pending_review"
+
+
+def test_healthz_and_metrics(browser, tmp_path: Path) -> None:
+    folder = tmp_path / "db"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'outreach.db'}"
+    engine = create_engine(url)
+    migrate(engine)
+    with serve_in_thread(console(engine, url)) as base:
+        assert httpx2.get(f"{base}/healthz").status_code == 200
+        metrics = httpx2.get(f"{base}/metrics").text
+        names = {family.name for family in text_string_to_metric_families(metrics)}
+        assert {"outreach_messages", "outreach_smtp_attempts", "outreach_inbound"} <= names
+        engine.dispose()
+        shutil.rmtree(folder)
+        gone = httpx2.get(f"{base}/healthz")
+        assert gone.status_code == 503 and gone.json()["database"] == "unreachable"
