@@ -14,10 +14,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy.exc import SQLAlchemyError
 
-from outreach.db import Engine, current_revision, head_revision, session_scope
-from outreach.errors import OutreachError
+from outreach.db import UNAVAILABLE, Engine, current_revision, head_revision, session_scope
 from outreach.models import JobRun
 from outreach.repository import metrics as counts
 from outreach.repository.jobs import job_runs
@@ -64,7 +62,7 @@ def health(engine: Engine) -> Health:
         current = current_revision(engine)
         with session_scope(engine) as session:
             runs = job_runs(session)
-    except (SQLAlchemyError, OutreachError, OSError):
+    except UNAVAILABLE:
         return Health(503, {"status": "unavailable", "database": "unreachable"})
     head = head_revision()
     body = {
@@ -89,7 +87,7 @@ class _Collector:
                 attempts = counts.attempts_by_outcome(session)
                 inbound = counts.inbound_by_class(session)
                 runs = job_runs(session)
-        except (SQLAlchemyError, OutreachError, OSError):
+        except UNAVAILABLE:
             yield GaugeMetricFamily("outreach_up", "1 when the database answered", value=0)
             return
         yield GaugeMetricFamily("outreach_up", "1 when the database answered", value=1)

@@ -26,6 +26,12 @@ _WHEN = outreach.models.UTCDateTime
 
 
 def upgrade() -> None:
+    _create_account_tables()
+    _create_session_tables()
+    _add_columns()
+
+
+def _create_account_tables() -> None:
     op.create_table(
         "account",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -55,6 +61,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("account_token", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_account_token_account_id"), ["account_id"])
+
+
+def _create_session_tables() -> None:
     op.create_table(
         "web_session",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -84,6 +93,8 @@ def upgrade() -> None:
         batch_op.create_index("ix_sign_in_attempt_name", ["account_name", "at"])
         batch_op.create_index("ix_sign_in_attempt_address", ["address", "at"])
 
+
+def _add_columns() -> None:
     with op.batch_alter_table("approval", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("channel", _TEXT(length=10), nullable=False, server_default="cli")
