@@ -58,9 +58,10 @@ def _require_chromium() -> None:
     pytest.skip(f"browser tests need chromium: {problem}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the whole session."""
+    """One headless Chromium for every browser test (they are all in this module; closing it
+    with the module also ends Playwright's event loop before any asyncio test runs)."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
