@@ -122,9 +122,14 @@ def _store_password(
     _log(session, account, "password_set", actor=actor, now=now)
 
 
+def password_link_url(console_url: str, token: str) -> str:
+    """The one-time link of a set-password ``token`` on the console at ``console_url``."""
+    return f"{console_url.rstrip('/')}/set-password/{token}"
+
+
 def password_link(session: Session, *, name: str, now: datetime, actor: str) -> str:
     """A new one-time set-password token for an account (valid 72 hours; earlier links are
-    revoked). The caller turns it into a link: ``PUBLIC_URL/set-password/TOKEN``."""
+    revoked); :func:`password_link_url` turns it into the link."""
     account = _account(session, name)
     assert account.id is not None
     if not account.active:

@@ -296,7 +296,7 @@ def edit(
 ) -> None:
     """Open $EDITOR on the subject and text (and HTML); a change keeps the message pending
     review with earlier approvals cleared and the edit logged."""
-    from outreach.planner import recompose_message
+    from outreach.planner.letters import recomposer
 
     app_ = app_context(ctx)
     who = cli_reviewer(app_, reviewer)
@@ -315,9 +315,7 @@ def edit(
             html=changed.html,
             reviewer=who,
             now=clock_option(now).now(),
-            recompose=lambda s, m, subj, text, html: recompose_message(
-                s, m, subject=subj, text=text, html=html, settings=app_.settings
-            ),
+            recompose=recomposer(app_.settings),
         )
     if not result.changed:
         console.print("no change", markup=False)

@@ -38,7 +38,9 @@ def _read_password() -> str:
 
 
 def _print_link(app_: AppContext, name: str, token: str) -> None:
-    url = f"{app_.settings.console_url}/set-password/{token}"
+    from outreach.accounts.users import password_link_url
+
+    url = password_link_url(app_.settings.console_url, token)
     console.print(
         f"one-time link for {name} to set a password (valid 72 hours):\n{url}", markup=False
     )

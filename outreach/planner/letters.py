@@ -7,6 +7,7 @@ stale check, a reviewer's edit, previews and the benchmarks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -219,6 +220,22 @@ def recompose_message(
         settings=settings,
         unsubscribe_token=existing_token(message),
     )
+
+
+def recomposer(
+    settings: Settings,
+) -> Callable[[Session, Message, str, str, str | None], tuple[bytes, str]]:
+    """:func:`recompose_message` with ``settings`` bound: what a reviewer's edit (CLI or
+    console) passes to :func:`outreach.review.actions.edit`."""
+
+    def recompose(
+        session: Session, message: Message, subject: str, text: str, html: str | None
+    ) -> tuple[bytes, str]:
+        return recompose_message(
+            session, message, subject=subject, text=text, html=html, settings=settings
+        )
+
+    return recompose
 
 
 # -- the letter -------------------------------------------------------------------------------

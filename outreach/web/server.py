@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,9 @@ class QuietServer(uvicorn.Server):
 
 def config(app: Any, *, host: str, port: int, access_log: bool = False) -> uvicorn.Config:
     """uvicorn's configuration for ``app`` on ``host:port`` (outreach's logging, no
-    lifespan)."""
+    lifespan). A reverse proxy's X-Forwarded-For is trusted from uvicorn's default
+    ``FORWARDED_ALLOW_IPS`` (127.0.0.1) only, so sign-in throttling sees the client's address
+    behind a proxy on the same host."""
     return uvicorn.Config(
         app,
         host=host,
@@ -32,12 +35,13 @@ def config(app: Any, *, host: str, port: int, access_log: bool = False) -> uvico
         access_log=access_log,
         lifespan="off",
         server_header=False,
-        proxy_headers=False,
     )
 
 
 def serve(app: Any, *, host: str, port: int) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM."""
+    """Serve ``app`` until SIGINT/SIGTERM (what was printed so far is flushed first: a pipe
+    or a container log sees the address and sign-in before the server blocks)."""
+    sys.stdout.flush()
     uvicorn.Server(config(app, host=host, port=port, access_log=True)).run()
 
 

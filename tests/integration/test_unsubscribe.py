@@ -4,7 +4,7 @@ exactly that contact, idempotently, with events; a GET never does; junk gets a p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
 
@@ -14,6 +14,9 @@ from outreach import review
 from outreach.db import session_scope
 from outreach.models import Contact, Enrollment, Event, Message, Suppression
 from outreach.planner import plan, recompose_message
+from outreach.planner.letters import renderer_for
+from outreach.planner.replan import Replanning
+from outreach.repository.campaigns import get_campaign, load_campaign
 from outreach.tokens import token_hash
 from outreach.unsubscribe_links import token_in_raw
 from tests.factories import T0
@@ -105,3 +108,24 @@ def test_unknown_or_malformed_tokens_get_the_same_plain_page(db) -> None:
     assert len({p.text for p in pages}) == 1
     with Session(db.engine) as s:
         assert s.exec(select(Suppression)).all() == []
+
+
+def test_a_re_render_for_another_day_keeps_the_letters_link(db) -> None:
+    first = planned(db)[0]
+    settings = sample_settings(db.url, public_url=PUBLIC)
+    with session_scope(db.engine) as s:
+        message = s.get(Message, first.id)
+        loaded = load_campaign(s, campaign=get_campaign(s, slug="ccm-2010"))
+        how = Replanning(
+            loaded.spec, renderer_for(settings.templates_dir), settings, T_APPEAL, "test"
+        )
+        letter = how.render_again(
+            s,
+            message,
+            loaded.spec.step("appeal"),
+            s.get(Contact, message.contact_id),
+            scheduled_for=message.scheduled_for + timedelta(days=7),
+        )
+    assert letter is not None and letter.raw != first.raw
+    assert letter.unsubscribe_token == token_in_raw(first.raw) == token_in_raw(letter.raw)
+    assert letter.columns()["unsubscribe_token_hash"] == first.unsubscribe_token_hash

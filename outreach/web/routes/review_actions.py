@@ -11,7 +11,7 @@ from starlette.routing import Route
 from outreach.accounts.signin import SignedIn
 from outreach.errors import NotFoundError, OutreachError
 from outreach.identity import Reviewer
-from outreach.planner.letters import recompose_message
+from outreach.planner.letters import recomposer
 from outreach.review import actions
 from outreach.review.rules import edit_diff
 from outreach.review.views import editable
@@ -132,7 +132,6 @@ async def edit(request: Request, user: SignedIn) -> Response:
             (original.subject, original.text, original.html), (subject, text, new_html)
         )
         return await _edit_form(request, mid, subject=subject, text=text, html=html, diff=diff)
-    settings = context.settings
     try:
         result = await context.call(
             actions.edit,
@@ -142,9 +141,7 @@ async def edit(request: Request, user: SignedIn) -> Response:
             html=new_html,
             reviewer=Reviewer.web(user.name),
             now=context.now(),
-            recompose=lambda s, m, subj, body, part: recompose_message(
-                s, m, subject=subj, text=body, html=part, settings=settings
-            ),
+            recompose=recomposer(context.settings),
         )
     except OutreachError as exc:
         return await _edit_form(

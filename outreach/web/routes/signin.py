@@ -10,7 +10,6 @@ from outreach.accounts.signin import SignedIn, open_session, sign_in, sign_out
 from outreach.accounts.users import password_link_account, use_password_link
 from outreach.errors import AccountError
 from outreach.web.auth import (
-    CSRF_FIELD,
     checked_public_form,
     clear_session_cookie,
     client_address,
@@ -139,5 +138,3 @@ ROUTES = [
     Route("/set-password/{token}", set_password_page, methods=["GET"]),
     Route("/set-password/{token}", set_password, methods=["POST"]),
 ]
-
-__all__ = ["CSRF_FIELD", "ROUTES", "safe_next"]

@@ -9,7 +9,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
-from outreach.accounts.users import add_user, disable_user, list_users, password_link
+from outreach.accounts.users import (
+    add_user,
+    disable_user,
+    list_users,
+    password_link,
+    password_link_url,
+)
 from outreach.db import Session
 from outreach.errors import OutreachError
 from outreach.identity import ROLE_ORDER, Reviewer, Role
@@ -45,10 +51,6 @@ async def users(request: Request, user: SignedIn) -> Response:
     return await show_users(request)
 
 
-def _link(context_url: str, token: str) -> str:
-    return f"{context_url}/set-password/{token}"
-
-
 def _create(
     session: Session, *, name: str, role: str, now: datetime, actor: str
 ) -> tuple[str, str]:
@@ -72,7 +74,9 @@ async def add(request: Request, user: SignedIn) -> Response:
         )
     except OutreachError as exc:
         return await show_users(request, error=exc.message)
-    return await show_users(request, link=(name, _link(context.settings.console_url, token)))
+    return await show_users(
+        request, link=(name, password_link_url(context.settings.console_url, token))
+    )
 
 
 @page(Role.ADMIN)
@@ -86,7 +90,9 @@ async def new_link(request: Request, user: SignedIn) -> Response:
         )
     except OutreachError as exc:
         return await show_users(request, error=exc.message)
-    return await show_users(request, link=(name, _link(context.settings.console_url, token)))
+    return await show_users(
+        request, link=(name, password_link_url(context.settings.console_url, token))
+    )
 
 
 @page(Role.ADMIN)
