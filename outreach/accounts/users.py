@@ -127,25 +127,33 @@ def password_link_url(console_url: str, token: str) -> str:
     return f"{console_url.rstrip('/')}/set-password/{token}"
 
 
-def password_link(session: Session, *, name: str, now: datetime, actor: str) -> str:
-    """A new one-time set-password token for an account (valid 72 hours; earlier links are
-    revoked); :func:`password_link_url` turns it into the link."""
+def _issue(
+    session: Session, name: str, kind: str, *, now: datetime, actor: str, action: str
+) -> str:
+    """A new token of ``kind`` for the active account ``name`` (its live ones of that kind are
+    revoked); only its hash is stored."""
     account = _account(session, name)
     assert account.id is not None
     if not account.active:
         raise AccountError(f"account {account.name!r} is disabled")
-    rows.revoke_tokens(session, account_id=account.id, now=now, kind=SET_PASSWORD)
+    rows.revoke_tokens(session, account_id=account.id, now=now, kind=kind)
     token = new_token()
     rows.add_token(
         session,
         account_id=account.id,
-        kind=SET_PASSWORD,
+        kind=kind,
         token_hash=token_hash(token),
         now=now,
-        expires_at=now + PASSWORD_LINK_LIFETIME,
+        expires_at=now + PASSWORD_LINK_LIFETIME if kind == SET_PASSWORD else None,
     )
-    _log(session, account, "password_link_issued", actor=actor, now=now)
+    _log(session, account, action, actor=actor, now=now)
     return token
+
+
+def password_link(session: Session, *, name: str, now: datetime, actor: str) -> str:
+    """A new one-time set-password token for an account (valid 72 hours; earlier links are
+    revoked); :func:`password_link_url` turns it into the link."""
+    return _issue(session, name, SET_PASSWORD, now=now, actor=actor, action="password_link_issued")
 
 
 def password_link_account(session: Session, *, token: str, now: datetime) -> Account | None:
@@ -181,19 +189,4 @@ def use_password_link(session: Session, *, token: str, password: str, now: datet
 
 def new_api_token(session: Session, *, name: str, now: datetime, actor: str) -> str:
     """A new API token for an active account (for ``/api/…``); its previous one is revoked."""
-    account = _account(session, name)
-    assert account.id is not None
-    if not account.active:
-        raise AccountError(f"account {account.name!r} is disabled")
-    rows.revoke_tokens(session, account_id=account.id, now=now, kind=API)
-    token = new_token()
-    rows.add_token(
-        session,
-        account_id=account.id,
-        kind=API,
-        token_hash=token_hash(token),
-        now=now,
-        expires_at=None,
-    )
-    _log(session, account, "api_token_issued", actor=actor, now=now)
-    return token
+    return _issue(session, name, API, now=now, actor=actor, action="api_token_issued")

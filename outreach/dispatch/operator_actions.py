@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -59,19 +60,27 @@ def resolve_unknown(
             sent_at=message.sent_at or now,
             attempt_phase=AttemptPhase.DONE.value,
         )
+    return _send_again(session, message, now=now, actor=actor, action="resolved")
+
+
+def _send_again(
+    session: Session, message: Message, *, now: datetime, actor: str, action: str, **changes: Any
+) -> Message:
+    """Back to ``approved``, due ``now``, with no lease and no attempt under way."""
     return transition(
         session,
         message,
         MessageStatus.APPROVED,
         now=now,
         actor=actor,
-        action="resolved",
+        action=action,
         reason="operator: send again",
         due_at=now,
         attempt_phase=None,
         lease_owner=None,
         lease_token=None,
         lease_expires_at=None,
+        **changes,
     )
 
 
@@ -91,21 +100,14 @@ def requeue_failed(session: Session, message_id: int, *, now: datetime, actor: s
         raise QueueError(
             f"message {message_id}: its bytes are not the approved ones; it cannot be requeued"
         )
-    return transition(
+    return _send_again(
         session,
         message,
-        MessageStatus.APPROVED,
         now=now,
         actor=actor,
         action="requeued",
-        reason="operator: send again",
-        due_at=now,
         first_attempt_at=None,
         next_attempt_at=None,
-        attempt_phase=None,
-        lease_owner=None,
-        lease_token=None,
-        lease_expires_at=None,
     )
 
 
