@@ -185,24 +185,21 @@ class FieldReader:
         return result.normalized
 
 
+#: How an error message names a TOML value's type; the first match wins (a bool is an int, a
+#: datetime a date).
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "a table"),
+    (datetime, "a date-time"),
+    (date, "a date"),
+    (time, "a time"),
+)
+
+
 def kind_of(value: Any) -> str:
     """What ``value`` is, in the words an error message uses ("a string", "a table")."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime):
-        return "a date-time"
-    if isinstance(value, date):
-        return "a date"
-    if isinstance(value, time):
-        return "a time"
-    return type(value).__name__
+    return next((words for cls, words in _KINDS if isinstance(value, cls)), type(value).__name__)

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from outreach.campaign_fields import FieldReader, kind_of
+from outreach.campaign_letters import (
+    FileRules,
+    file_refs_problem,
+    parse_attachments,
+    parse_calendar,
+)
 from outreach.spec import (
     AfterWhen,
     DateWhen,
@@ -33,12 +39,14 @@ TEMPLATE_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-
 @dataclass(frozen=True)
 class StepContext:
     """What parsing a step needs from the rest of the file: its milestones, send window and
-    (canonical) timezone, and where templates live (None: not checked)."""
+    (canonical) timezone, where templates live (None: not checked) and where the files it
+    names are."""
 
     milestones: tuple[MilestoneSpec, ...]
     sending: SendingWindow
     timezone: str
     templates_dir: Path | None = None
+    files: FileRules = field(default_factory=lambda: FileRules(None))
 
 
 WHEN_FORMS = (
@@ -146,7 +154,7 @@ def _parse_step(
     p.keys(
         item,
         where,
-        allowed={"key", "template", "when", "audience"},
+        allowed={"key", "template", "when", "audience", "letter", "attachments", "calendar"},
         required={"key", "template", "when"},
     )
     key = p.key_name(item["key"], f"{where}.key")
@@ -159,8 +167,27 @@ def _parse_step(
         audience = p.table(item["audience"], f"{where}.audience")
         p.keys(audience, f"{where}.audience", allowed={"tags"}, required={"tags"})
         audience_tags = p.tags(audience["tags"], f"{where}.audience.tags")
+    letter = None
+    if "letter" in item:
+        letter = _template(p, item["letter"], f"{where}.letter", ctx.templates_dir)
+    attachments = ()
+    if "attachments" in item:
+        attachments = parse_attachments(p, item["attachments"], f"{where}.attachments", ctx.files)
+        problem = file_refs_problem(attachments)
+        if problem is not None:
+            raise p.fail(f"{where}.attachments", problem)
+    calendar = None
+    if "calendar" in item:
+        calendar = parse_calendar(p, item["calendar"], f"{where}.calendar", ctx.milestones)
     return StepSpec(
-        key=key, template=template, when=when, audience_tags=audience_tags, position=position
+        key=key,
+        template=template,
+        when=when,
+        audience_tags=audience_tags,
+        position=position,
+        letter=letter,
+        attachments=attachments,
+        calendar=calendar,
     )
 
 

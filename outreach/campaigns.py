@@ -36,6 +36,7 @@ from types import MappingProxyType
 from typing import Any
 
 from outreach.campaign_fields import SLUG_RE, FieldReader, toml_loads
+from outreach.campaign_letters import DEFAULT_MAX_FILE_BYTES, FileRules, parse_letters
 from outreach.campaign_steps import StepContext, parse_steps
 from outreach.errors import CampaignFileError
 from outreach.identity import ReviewChannel
@@ -43,6 +44,7 @@ from outreach.spec import (
     END_OF_DAY,
     WEEKDAYS,
     CampaignSpec,
+    LetterStyle,
     MilestoneSpec,
     SenderSpec,
     SendingWindow,
@@ -63,13 +65,23 @@ TOP_KEYS = {
     "vars",
     "milestones",
     "steps",
+    "letters",
 }
 
 
-def parse_campaign(text: str, *, source: str, templates_dir: Path | None = None) -> CampaignSpec:
+def parse_campaign(
+    text: str,
+    *,
+    source: str,
+    templates_dir: Path | None = None,
+    folder: Path | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> CampaignSpec:
     """Parse and validate one campaign file's text; ``source`` names it in every error.
 
-    When ``templates_dir`` is given, every step's ``templates_dir/<template>.j2`` must exist.
+    When ``templates_dir`` is given, every step's ``templates_dir/<template>.j2`` (and its
+    letter's) must exist. Files the campaign names (``[letters]``, ``attachments``) are read
+    from ``folder`` (default: the folder of ``source``) and may weigh ``max_file_bytes`` each.
     Raises :class:`CampaignFileError` (one line: file, key, problem) on the first problem.
     """
     p = FieldReader(source)
@@ -88,7 +100,9 @@ def parse_campaign(text: str, *, source: str, templates_dir: Path | None = None)
     audience_tags = _parse_audience(p, doc["audience"]) if "audience" in doc else ()
     variables = p.table(doc.get("vars", {}), "vars")
     milestones = _parse_milestones(p, doc.get("milestones", []))
-    steps = parse_steps(p, doc["steps"], StepContext(milestones, sending, tz, templates_dir))
+    rules = FileRules(Path(source).parent if folder is None else folder, max_file_bytes)
+    letters = parse_letters(p, doc["letters"], rules) if "letters" in doc else LetterStyle()
+    steps = parse_steps(p, doc["steps"], StepContext(milestones, sending, tz, templates_dir, rules))
     return CampaignSpec(
         slug=slug,
         name=name,
@@ -105,6 +119,7 @@ def parse_campaign(text: str, *, source: str, templates_dir: Path | None = None)
         steps=steps,
         source_path=source,
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        letters=letters,
     )
 
 
@@ -119,11 +134,11 @@ def _parse_slug(p: FieldReader, value: Any) -> str:
     return slug
 
 
-def _parse_timezone(p: FieldReader, value: Any) -> str:
-    written = p.string(value, "timezone")
+def _parse_timezone(p: FieldReader, value: Any, where: str = "timezone") -> str:
+    written = p.string(value, where)
     tz = canonical_timezone(written)
     if tz is None:
-        raise p.fail("timezone", f"unknown IANA timezone {written!r} (e.g. 'Europe/Zurich')")
+        raise p.fail(where, f"unknown IANA timezone {written!r} (e.g. 'Europe/Zurich')")
     return tz
 
 
@@ -217,7 +232,7 @@ def _parse_milestones(p: FieldReader, value: Any) -> tuple[MilestoneSpec, ...]:
         p.keys(
             item,
             where,
-            allowed={"key", "title", "date", "end", "location"},
+            allowed={"key", "title", "date", "end", "location", "time", "end_time", "timezone"},
             required={"key", "title", "date"},
         )
         key = p.key_name(item["key"], f"{where}.key")
@@ -230,20 +245,53 @@ def _parse_milestones(p: FieldReader, value: Any) -> tuple[MilestoneSpec, ...]:
         if end is not None and end < start:
             raise p.fail(f"{where}.end", f"{end.isoformat()} is before date {start.isoformat()}")
         location = p.string(item["location"], f"{where}.location") if "location" in item else None
-        out.append(MilestoneSpec(key=key, title=title, date=start, end=end, location=location))
+        out.append(
+            MilestoneSpec(
+                key=key,
+                title=title,
+                date=start,
+                end=end,
+                location=location,
+                **_milestone_times(p, item, where),
+            )
+        )
     return tuple(out)
+
+
+def _milestone_times(p: FieldReader, item: dict[str, Any], where: str) -> dict[str, Any]:
+    """A timed milestone's ``time``, ``end_time`` and ``timezone`` (each optional; the last two
+    only with ``time``)."""
+    if "time" not in item:
+        for key in ("end_time", "timezone"):
+            if key in item:
+                raise p.fail(f"{where}.{key}", "only goes with time (a timed milestone)")
+        return {}
+    start = p.clock_time(item["time"], f"{where}.time")
+    end = p.clock_time(item["end_time"], f"{where}.end_time") if "end_time" in item else None
+    if end is not None and "end" not in item and end <= start:
+        raise p.fail(f"{where}.end_time", f"{end:%H:%M} is not after time {start:%H:%M}")
+    zone = None
+    if "timezone" in item:
+        zone = _parse_timezone(p, item["timezone"], f"{where}.timezone")
+    return {"time": start, "end_time": end, "timezone": zone}
 
 
 # --------------------------------------------------------------------------------------------
 # Loading
 
 
-def load_campaign_path(path: Path, *, templates_dir: Path | None = None) -> list[CampaignSpec]:
+def load_campaign_path(
+    path: Path,
+    *,
+    templates_dir: Path | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> list[CampaignSpec]:
     """Read one campaign file, or every ``*.toml`` in a directory (sorted by name).
 
     Every file is validated before anything is returned, so callers can load all-or-nothing;
     the first bad file raises :class:`CampaignFileError`. Two files with the same slug, an empty
-    directory and a missing path are refused too.
+    directory and a missing path are refused too. The files a campaign names are read from
+    its file's folder and may weigh ``max_file_bytes`` each.
     """
     path = Path(path)
     if path.is_dir():
@@ -266,7 +314,13 @@ def load_campaign_path(path: Path, *, templates_dir: Path | None = None) -> list
             ) from None
         except OSError as exc:
             raise CampaignFileError(f"{source}: cannot be read ({exc.strerror})") from None
-        spec = parse_campaign(text, source=source, templates_dir=templates_dir)
+        spec = parse_campaign(
+            text,
+            source=source,
+            templates_dir=templates_dir,
+            folder=file.parent,
+            max_file_bytes=max_file_bytes,
+        )
         if spec.slug in seen:
             raise CampaignFileError(
                 f"{source}: slug: {spec.slug!r} is already used by {seen[spec.slug]}"

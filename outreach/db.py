@@ -52,6 +52,29 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as outreach's database URL, in a few words; None when it is
+    a SQLite or PostgreSQL (psycopg 3) URL."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except ArgumentError:
+        return (
+            "not a database URL (expected e.g. sqlite:///outreach.db or "
+            "postgresql+psycopg://user@host/db)"
+        )
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        return f"unsupported database {backend!r} (sqlite or postgresql)"
+    if backend == "postgresql" and parsed.drivername not in ("postgresql", "postgresql+psycopg"):
+        return "use the psycopg (v3) driver: postgresql+psycopg://…"
+    return None
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password masked, safe to print or log."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -88,6 +111,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def within(engine_or_session: Engine | Session) -> Iterator[Session]:
+    """A session for a service call: a new transaction (:func:`session_scope`) when given an
+    engine; the caller's own session, left uncommitted, when given a session."""
+    if isinstance(engine_or_session, Session):
+        yield engine_or_session
+        return
+    with session_scope(engine_or_session) as session:
+        yield session
 
 
 def _alembic_config() -> Config:

@@ -70,6 +70,10 @@ class ComposeError(OutreachError):
     """The message could not be composed."""
 
 
+class AttachmentError(OutreachError):
+    """An attachment could not be made (a letter that fails to print, a file changed or gone)."""
+
+
 class DispatchError(OutreachError):
     """Dispatch failed."""
 
@@ -88,3 +92,11 @@ class IntakeError(OutreachError):
 
 class ImapError(IntakeError):
     """The IMAP server could not be used."""
+
+
+class ReclassifyError(OutreachError):
+    """The reclassification was refused."""
+
+
+class SuppressionError(OutreachError):
+    """The suppression change was refused."""

@@ -52,11 +52,18 @@ def replies_list(
     campaign: str | None = None,
     classification: Classification | str | None = None,
     unmatched: bool = False,
+    needs_review: bool = False,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """``replies list --json``: stored inbound mail, newest first."""
+    """``replies list --json``: stored inbound mail, newest first (with each reply's evidence
+    and needs-review flag)."""
     items = list_replies(
-        session, campaign=campaign, classification=classification, unmatched=unmatched, limit=limit
+        session,
+        campaign=campaign,
+        classification=classification,
+        unmatched=unmatched,
+        needs_review=needs_review,
+        limit=limit,
     )
     return [asdict(item) for item in items]
 

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from outreach.errors import SettingsError
 
+#: How a connection to the SMTP or IMAP server is secured.
 TlsMode = Literal["starttls", "tls", "none"]
 
 
@@ -62,6 +63,19 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=300, ge=10)
     dispatch_batch: int = Field(default=200, ge=1)
     inbound_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_message_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="a letter composed larger than this (attachments included) is refused at plan",
+    )
+    max_attachment_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1,
+        description="a file a campaign attaches may weigh this much; larger refuses the campaign",
+    )
+    test_send_per_hour: int = Field(
+        default=5, ge=1, description="test sends of one message allowed per hour"
+    )
 
     plan_interval: int = Field(default=300, ge=1, description="seconds")
     dispatch_interval: int = Field(default=15, ge=1, description="seconds")
@@ -84,25 +98,11 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+        from outreach.db import database_url_problem
 
-        try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError(
-                "not a database URL (expected e.g. sqlite:///outreach.db or "
-                "postgresql+psycopg://user@host/db)"
-            ) from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(
-                f"unsupported database {url.get_backend_name()!r} (sqlite or postgresql)"
-            )
-        if url.get_backend_name() == "postgresql" and url.drivername not in (
-            "postgresql",
-            "postgresql+psycopg",
-        ):
-            raise ValueError("use the psycopg (v3) driver: postgresql+psycopg://…")
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("retry_lifetime", mode="before")
@@ -161,13 +161,13 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict safe to print or log (secrets and URL passwords masked)."""
-        from sqlalchemy.engine import make_url
+        from outreach.db import redacted_url
 
         data = self.model_dump(mode="json")
         for key in ("smtp_password", "imap_password"):
             if data.get(key):
                 data[key] = "**********"
-        data["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        data["database_url"] = redacted_url(self.database_url)
         return data
 
     @classmethod

@@ -4,9 +4,8 @@ exist or is disabled."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
 from outreach.accounts.users import active_account
+from outreach.db import Session
 from outreach.errors import ReviewError
 from outreach.identity import Reviewer
 

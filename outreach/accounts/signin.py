@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
-
 from outreach.accounts.credentials import (
     csrf_for,
     hash_password,
@@ -22,6 +20,7 @@ from outreach.accounts.credentials import (
 )
 from outreach.accounts.policy import SessionPolicy, ThrottlePolicy
 from outreach.accounts.users import API
+from outreach.db import Session
 from outreach.identity import Role
 from outreach.models import Account
 from outreach.repository import accounts as account_rows

@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
-
 from outreach.accounts.credentials import (
     check_password,
     hash_password,
 )
 from outreach.accounts.policy import PASSWORD_LINK_LIFETIME
+from outreach.db import Session
 from outreach.errors import AccountError, NotFoundError
 from outreach.identity import check_account_name, check_role
 from outreach.lifecycle import record_event

@@ -6,17 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from outreach.cli.common import (
-    JsonOption,
-    NowOption,
-    app_context,
-    cli_reviewer,
-    clock_option,
-    console,
-    print_json,
-)
+from outreach.cli.context import app_context, cli_reviewer, clock_option
+from outreach.cli.options import JsonOption, NowOption
+from outreach.cli.output import console, milestone_dates, print_json, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -73,11 +66,8 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
             ]
         )
         return
-    table = Table()
-    for col in ("slug", "name", "state", "timezone", "approval", "source"):
-        table.add_column(col)
-    for c in rows:
-        table.add_row(
+    listed = [
+        (
             c.slug,
             c.name,
             c.state,
@@ -85,7 +75,9 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
             _approval_text(c.require_approval, c.approvals_required),
             c.source_path or "",
         )
-    console.print(table)
+        for c in rows
+    ]
+    console.print(table(("slug", "name", "state", "timezone", "approval", "source"), listed))
 
 
 def _approval_text(require_approval: bool, approvals_required: int) -> str:
@@ -111,36 +103,21 @@ def show(ctx: typer.Context, slug: str, json_: JsonOption = False, now: NowOptio
         f"approval: {approval}; lookahead {data['lookahead_days']} days",
         markup=False,
     )
-    console.print(_milestone_table(data["milestones"]))
-    console.print(_step_table(data["steps"]))
+    milestones = [_milestone_row(m) for m in data["milestones"]]
+    console.print(table(("key", "title", "date", "days to go"), milestones, title="milestones"))
+    steps = [_step_row(s) for s in data["steps"]]
+    console.print(table(("key", "template", "when", "audience"), steps, title="steps"))
 
 
-def _milestone_table(milestones: list[dict[str, Any]]) -> Table:
-    table = Table(title="milestones")
-    for col in ("key", "title", "date", "days to go"):
-        table.add_column(col)
-    for m in milestones:
-        table.add_row(
-            m["key"],
-            m["title"],
-            str(m["date"]) + (f" – {m['end']}" if m["end"] else ""),
-            str(m["days_until"]) if m["phase"] == "upcoming" else m["phase"].replace("_", " "),
-        )
-    return table
+def _milestone_row(m: dict[str, Any]) -> tuple[str, ...]:
+    days = str(m["days_until"]) if m["phase"] == "upcoming" else m["phase"].replace("_", " ")
+    return m["key"], m["title"], milestone_dates(m), days
 
 
-def _step_table(steps: list[dict[str, Any]]) -> Table:
-    table = Table(title="steps")
-    for col in ("key", "template", "when", "audience"):
-        table.add_column(col)
-    for s in steps:
-        table.add_row(
-            s["key"],
-            s["template"],
-            ", ".join(f"{k}={v}" for k, v in s["when"].items()),
-            ", ".join(s["audience_tags"]) if s["audience_tags"] else "campaign's",
-        )
-    return table
+def _step_row(s: dict[str, Any]) -> tuple[str, ...]:
+    when = ", ".join(f"{k}={v}" for k, v in s["when"].items())
+    audience = ", ".join(s["audience_tags"]) if s["audience_tags"] else "campaign's"
+    return s["key"], s["template"], when, audience
 
 
 def _set_paused(ctx: typer.Context, slug: str, paused: bool, now: str | None) -> None:

@@ -7,18 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table
+from rich.progress import BarColumn, TextColumn
 
-from outreach.cli.common import (
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    err_console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import JsonOption, NowOption
+from outreach.cli.output import console, err_console, print_json, stderr_progress, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -45,13 +38,8 @@ def import_(
     if sys.stderr.isatty():
         with open(path, "rb") as fh:
             total = max(sum(1 for _ in fh) - 1, 0)
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        TextColumn("{task.completed} rows"),
-        console=err_console,
-        disable=not sys.stderr.isatty(),
-        transient=True,
+    with stderr_progress(
+        TextColumn("importing"), BarColumn(), TextColumn("{task.completed} rows")
     ) as bar:
         task = bar.add_task("import", total=total)
         result = import_contacts(
@@ -103,11 +91,9 @@ def list_(
             ]
         )
         return
-    table = Table()
-    for col in ("email", "name", "organisation", "country", "language", "timezone", "tags"):
-        table.add_column(col)
-    for c in rows:
-        table.add_row(
+    columns = ("email", "name", "organisation", "country", "language", "timezone", "tags")
+    listed = [
+        (
             c.email,
             c.name or "",
             c.organisation or "",
@@ -116,5 +102,7 @@ def list_(
             c.timezone or "",
             ";".join(c.tags),
         )
-    console.print(table)
+        for c in rows
+    ]
+    console.print(table(columns, listed))
     console.print(f"{len(rows)} contact(s)")

@@ -6,18 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    err_console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import console, err_console, milestone_dates, print_json, table
 from outreach.clock import clock_for, parse_now
 from outreach.db import migrate
 from outreach.states import CampaignState
@@ -67,13 +59,10 @@ def _print_funnels(rows: list[CampaignFunnel]) -> None:
     if not rows:
         console.print("no campaigns loaded (outreach campaign load config/campaigns)")
     for r in rows:
-        table = Table(
-            title=f"{r.slug} — {r.name}" + (" [PAUSED]" if r.state == CampaignState.PAUSED else "")
-        )
-        for key in r.funnel:
-            table.add_column(key.replace("_", " "), justify="right")
-        table.add_row(*(str(v) for v in r.funnel.values()))
-        console.print(table)
+        title = f"{r.slug} — {r.name}" + (" [PAUSED]" if r.state == CampaignState.PAUSED else "")
+        columns = [key.replace("_", " ") for key in r.funnel]
+        counts = [str(v) for v in r.funnel.values()]
+        console.print(table(columns, [counts], title=title, right=columns))
         for m in r.milestones:
             console.print(
                 f"  {m['title']}: {m['date']} — {_days_text(m['days_until'], m['phase'])}"
@@ -81,11 +70,8 @@ def _print_funnels(rows: list[CampaignFunnel]) -> None:
 
 
 def _print_health(health: list[dict[str, Any]]) -> None:
-    table = Table(title="daemon")
-    for col in ("job", "instance", "started", "finished", "outcome", "detail"):
-        table.add_column(col)
-    for h in health:
-        table.add_row(
+    jobs = [
+        (
             h["job"],
             h["instance"],
             str(h["started_at"]),
@@ -93,7 +79,10 @@ def _print_health(health: list[dict[str, Any]]) -> None:
             h["outcome"] or "running",
             (h["detail"] or "")[:60],
         )
-    console.print(table)
+        for h in health
+    ]
+    columns = ("job", "instance", "started", "finished", "outcome", "detail")
+    console.print(table(columns, jobs, title="daemon"))
 
 
 def _days_text(days: int, phase: str) -> str:
@@ -121,14 +110,12 @@ def countdown(
     if json_:
         print_json([{"campaign": r.slug, **m} for r in rows for m in r.milestones])
         return
-    table = Table()
-    for col in ("campaign", "milestone", "date", "days to go"):
-        table.add_column(col)
-    for r in rows:
-        for m in r.milestones:
-            when = str(m["date"]) + (f" – {m['end']}" if m["end"] else "")
-            table.add_row(r.slug, m["title"], when, _days_text(m["days_until"], m["phase"]))
-    console.print(table)
+    milestones = [
+        (r.slug, m["title"], milestone_dates(m), _days_text(m["days_until"], m["phase"]))
+        for r in rows
+        for m in r.milestones
+    ]
+    console.print(table(("campaign", "milestone", "date", "days to go"), milestones))
 
 
 def plan(

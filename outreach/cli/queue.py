@@ -9,19 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    cli_reviewer,
-    clock_option,
-    console,
-    print_json,
-)
+from outreach.cli.context import app_context, cli_reviewer, clock_option
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import cell, console, print_json, table
 from outreach.states import MessageStatus
 
 app = typer.Typer(no_args_is_help=True)
@@ -53,30 +44,16 @@ def list_messages(
     if not items:
         console.print("no messages" + (f" in state {status.value}" if status else ""))
         return
-    table = Table(title=f"messages ({len(items)})")
-    for column in ("id", "campaign", "step", "to", "subject", "status", "scheduled (UTC)"):
-        table.add_column(column)
-    table.add_column("attempts", justify="right")
-    table.add_column("last SMTP reply")
+    columns = ("id", "campaign", "step", "to", "subject", "status", "scheduled (UTC)")
+    columns += ("attempts", "last SMTP reply")
+    listed = []
     for item in items:
         reply = " ".join(str(p) for p in (item.smtp_code, item.smtp_response) if p is not None)
-        table.add_row(
-            *(
-                Text(str(v))
-                for v in (
-                    item.id,
-                    item.campaign,
-                    item.step,
-                    item.to_email,
-                    item.subject,
-                    item.status,
-                    item.scheduled_for[:16].replace("T", " "),
-                    item.attempts,
-                    reply,
-                )
-            )
-        )
-    console.print(table)
+        scheduled = item.scheduled_for[:16].replace("T", " ")
+        values = (item.id, item.campaign, item.step, item.to_email, item.subject, item.status)
+        listed.append([cell(v) for v in (*values, scheduled, item.attempts, reply)])
+    title = f"messages ({len(items)})"
+    console.print(table(columns, listed, title=title, right=("attempts",)))
 
 
 @app.command()

@@ -9,18 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import cell, console, print_json, table
 
 if TYPE_CHECKING:
     from outreach.dispatch.runner import SendPreview
@@ -97,15 +89,22 @@ def _print_preview(preview: SendPreview, *, json_: bool) -> None:
         print_json({"would_send": [asdict(i) for i in preview.items], "skipped": preview.skipped})
         return
     if preview.items:
-        table = Table(title=f"would send now ({len(preview.items)})")
-        for column in ("id", "campaign", "to", "subject", "scheduled (UTC)", "status"):
-            table.add_column(column)
-        for i in preview.items:
-            scheduled = i.scheduled_for.strftime("%Y-%m-%d %H:%M")
-            table.add_row(
-                *(Text(str(v)) for v in (i.id, i.campaign, i.to, i.subject, scheduled, i.status))
-            )
-        console.print(table)
+        columns = ("id", "campaign", "to", "subject", "scheduled (UTC)", "status")
+        listed = [
+            [
+                cell(v)
+                for v in (
+                    i.id,
+                    i.campaign,
+                    i.to,
+                    i.subject,
+                    f"{i.scheduled_for:%Y-%m-%d %H:%M}",
+                    i.status,
+                )
+            ]
+            for i in preview.items
+        ]
+        console.print(table(columns, listed, title=f"would send now ({len(preview.items)})"))
     else:
         console.print("nothing is due now", markup=False)
     for reason, n in preview.skipped.items():

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-from outreach.cli.common import NowOption, app_context, clock_option, console, err_console
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import NowOption
+from outreach.cli.output import console, err_console
 from outreach.errors import TemplateError
 
 app = typer.Typer(no_args_is_help=True)
@@ -63,3 +65,7 @@ def preview(
     if p.rendered.html:
         typer.echo("--- html ---")
         typer.echo(p.rendered.html)
+    from outreach.attachments.listing import attachments_in, describe
+
+    for att in describe(attachments_in(p.raw)):
+        typer.echo(f"--- attachment: {att.filename} ({att.content_type}, {att.size:,} bytes) ---")

@@ -7,19 +7,10 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from outreach.cli.common import (
-    AppContext,
-    JsonOption,
-    NowOption,
-    app_context,
-    cli_reviewer,
-    clock_option,
-    console,
-    print_json,
-)
+from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
+from outreach.cli.options import JsonOption, NowOption
+from outreach.cli.output import cell, console, print_json, table
 from outreach.errors import AccountError
 
 app = typer.Typer(no_args_is_help=True)
@@ -91,18 +82,18 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     if not users:
         console.print("no accounts (outreach users add NAME --role reviewer)")
         return
-    table = Table(title=f"accounts ({len(users)})")
-    for column in ("name", "role", "active", "password", "created"):
-        table.add_column(column)
-    for u in users:
-        table.add_row(
-            Text(u.name),
-            u.role,
-            "yes" if u.active else "disabled",
-            "set" if u.has_password else "not set",
-            u.created_at.isoformat()[:16].replace("T", " "),
+    rows = (
+        (
+            cell(u.name),
+            cell(u.role),
+            cell("yes" if u.active else "disabled"),
+            cell("set" if u.has_password else "not set"),
+            cell(u.created_at.isoformat()[:16].replace("T", " ")),
         )
-    console.print(table)
+        for u in users
+    )
+    columns = ("name", "role", "active", "password", "created")
+    console.print(table(columns, rows, title=f"accounts ({len(users)})", no_wrap=("name",)))
 
 
 @app.command("disable")

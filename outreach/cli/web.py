@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from outreach.cli.common import app_context, console
+from outreach.cli.context import app_context
+from outreach.cli.output import console
 
 
 def web(

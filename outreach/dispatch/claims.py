@@ -14,8 +14,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.dispatch.policy import (
     CampaignInfo,
     Selection,

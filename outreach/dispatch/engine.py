@@ -39,10 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Engine
-
 from outreach.clock import Clock
-from outreach.db import session_scope
+from outreach.db import Engine, session_scope
 from outreach.dispatch.claims import campaign_exists, claim_due
 from outreach.dispatch.policy import (
     TokenBucket,

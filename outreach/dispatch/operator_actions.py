@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.errors import NotFoundError, OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Message
@@ -78,8 +77,7 @@ def _send_again(
         due_at=now,
         attempt_phase=None,
         lease_owner=None,
-        lease_token=None,
-        lease_expires_at=None,
+        **outbox.LEASE_CLEARED,
         **changes,
     )
 

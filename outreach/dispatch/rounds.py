@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.dispatch.checks import SendCheck, Verdict, check_chunk, still_held
 from outreach.dispatch.claims import campaign_infos
 from outreach.dispatch.values import Claim, Outcome, PreparedChunk

@@ -10,11 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from outreach.clock import Clock
-from outreach.db import session_scope
+from outreach.db import Engine, Session, session_scope
 from outreach.dispatch.claims import campaign_exists, preview_due
 from outreach.dispatch.engine import Dispatcher
 from outreach.dispatch.rounds import StaleCheck

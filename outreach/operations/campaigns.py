@@ -39,7 +39,11 @@ def load_campaigns(
     """Validate every campaign file under ``path`` completely, then save them all in one
     transaction (and re-plan unsent messages a change affects). A bad file raises
     :class:`~outreach.errors.CampaignFileError` and nothing is written."""
-    specs = load_campaign_path(Path(path), templates_dir=Path(settings.templates_dir))
+    specs = load_campaign_path(
+        Path(path),
+        templates_dir=Path(settings.templates_dir),
+        max_file_bytes=settings.max_attachment_bytes,
+    )
     out = []
     with session_scope(engine) as session:
         for spec in specs:
@@ -88,6 +92,12 @@ def describe_campaign(session: Session, *, slug: str, now: datetime) -> dict[str
                 "template": s.template,
                 "when": when_to_json(s.when),
                 "audience_tags": list(s.audience_tags) if s.audience_tags is not None else None,
+                "letter": s.letter,
+                "attachments": [
+                    {"path": f.path, "content_type": f.content_type, "size": f.size}
+                    for f in s.attachments
+                ],
+                "calendar": s.calendar,
             }
             for s in spec.steps
         ],

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
-
-from outreach.lifecycle import record_event, set_enrollment_status, transition_many
-from outreach.replies.effects import STRENGTH, Cancellation, cancellations
-from outreach.repository.inbound import enrollments_of_contacts, unsent_letters_of_contacts
+from outreach.db import Session
+from outreach.lifecycle import record_event, set_enrollment_status
+from outreach.operations.suppressions import cancel_unsent
+from outreach.replies.effects import STRENGTH
+from outreach.repository.inbound import enrollments_of_contacts
 from outreach.repository.suppressions import suppress
 from outreach.repository.unsubscribe import UnsubscribeTarget, target_of
-from outreach.states import EnrollmentStatus, MessageStatus
+from outreach.states import EnrollmentStatus
 from outreach.tokens import looks_like_token, token_hash
 
 #: Who the event log says acted.
@@ -54,9 +54,18 @@ def unsubscribe(session: Session, *, token: str, now: datetime) -> Unsubscribed 
     if target is None:
         return None
     detail = f"one-click unsubscribe (List-Unsubscribe-Post) from message {target.message_id}"
-    new = suppress(session, email=target.email, reason="unsubscribe", detail=detail, now=now)
+    new = suppress(
+        session, email=target.email, reason="unsubscribe", detail=detail, now=now, actor=ACTOR
+    )
     moved = _enrollments(session, target, now=now)
-    cancelled = _cancel_unsent(session, target, now=now)
+    cancelled = cancel_unsent(
+        session,
+        target.contact_id,
+        reason=REASON,
+        actor=ACTOR,
+        now=now,
+        data={"by": "one-click unsubscribe"},
+    )
     done = Unsubscribed(target.message_id, new, moved, cancelled)
     if done.changed:
         record_event(
@@ -88,23 +97,3 @@ def _enrollments(session: Session, target: UnsubscribeTarget, *, now: datetime) 
                 data={"message_id": target.message_id},
             )
     return moved
-
-
-def _cancel_unsent(session: Session, target: UnsubscribeTarget, *, now: datetime) -> int:
-    """Cancel the contact's unsent letters in every campaign; how many."""
-    unsent = unsent_letters_of_contacts(session, contact_ids=[target.contact_id])
-    cancelled = 0
-    for group in cancellations([Cancellation(target.contact_id, None, REASON)], unsent):
-        cancelled += len(
-            transition_many(
-                session,
-                list(group.message_ids),
-                current=group.current,
-                to=MessageStatus.CANCELLED,
-                now=now,
-                actor=ACTOR,
-                reason=REASON,
-                data={"by": "one-click unsubscribe"},
-            )
-        )
-    return cancelled

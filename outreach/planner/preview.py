@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session
-
 from outreach.compose import make_message_id
 from outreach.countdown import step_due
+from outreach.db import Session
 from outreach.errors import NotFoundError
 from outreach.planner.letters import make_letter, message_id_domain, renderer_for
 from outreach.planner.selection import send_moment

@@ -17,20 +17,19 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from outreach.countdown import local_date
-from outreach.db import session_scope
-from outreach.errors import OutreachError, TemplateError
+from outreach.db import Engine, Session, session_scope
+from outreach.errors import OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Contact, Message, Step
 from outreach.planner.letters import (
     Letter,
+    attachment_differences,
     differences,
     kept_letter,
     kept_token,
     make_letter,
+    render_attachments,
     render_letter,
     renderer_for,
 )
@@ -235,9 +234,20 @@ def stale_reason_for(
     renderer = renderer_for(settings.templates_dir)
     try:
         rendered, _ = render_letter(renderer, spec, step, parties.contact, send_day=today)
-    except TemplateError as exc:
+        diffs = differences(message, rendered)
+        if not diffs and step.encloses:
+            attachments = render_attachments(
+                renderer,
+                spec,
+                step,
+                parties.contact,
+                scheduled_for=message.scheduled_for,
+                settings=settings,
+                send_day=today,
+            )
+            diffs = attachment_differences(message.raw, attachments)
+    except OutreachError as exc:  # template failures, letters that fail to print
         return f"re-render for {today} failed: {exc.message}"
-    diffs = differences(message, rendered)
     if not diffs:
         return None
     return (
@@ -273,6 +283,7 @@ class _Reload:
     steps_by_id: dict[int, Step]
     contacts: dict[int, Contact]
     sent_at: dict[tuple[int, int], datetime | None]
+    cause: str = "campaign reloaded"
 
 
 def replan(
@@ -282,11 +293,13 @@ def replan(
     now: datetime,
     settings: Settings,
     actor: str,
+    cause: str = "campaign reloaded",
 ) -> dict[str, int]:
-    """After a reload: unsent messages whose schedule or content changes are re-rendered and go
-    back to ``pending_review`` (the event says why); messages of removed steps, or for
-    contacts no longer in the audience, are cancelled. Sent messages are never touched;
-    reviewer-edited messages keep their text (only their schedule may move)."""
+    """After a reload: unsent messages whose schedule or content (attachments included)
+    changes are re-rendered and go back to ``pending_review`` (the event says why, starting
+    with ``cause``); messages of removed steps, or for contacts no longer in the audience, are
+    cancelled. Sent messages are never touched; reviewer-edited messages keep their text and
+    attachments (only their schedule may move)."""
     counts = {outcome.value: 0 for outcome in Replanned}
     campaign_id = loaded.campaign.id
     assert campaign_id is not None
@@ -299,6 +312,7 @@ def replan(
         steps_by_id={row.id: row for row in loaded.steps.values() if row.id is not None},
         contacts=queries.contacts_by_id(session, ids={m.contact_id for m in messages}),
         sent_at=queries.sent_at_by_step_and_contact(session, campaign_id=campaign_id),
+        cause=cause,
     )
     for m in messages:
         counts[_replan_one(session, m, reload).value] += 1
@@ -311,10 +325,10 @@ def _replan_one(session: Session, m: Message, reload: _Reload) -> Replanned:
     row = reload.steps_by_id.get(m.step_id)
     contact = reload.contacts[m.contact_id]
     if row is None or not row.active:
-        return _cancel(session, m, reload.how, "campaign reloaded: its step was removed")
+        return _cancel(session, m, reload.how, f"{reload.cause}: its step was removed")
     step = spec.step(row.key)
     if not in_audience(contact.tags, spec, step):
-        reason = "campaign reloaded: the contact is no longer in the step's audience"
+        reason = f"{reload.cause}: the contact is no longer in the step's audience"
         return _cancel(session, m, reload.how, reason)
     scheduled = rescheduled(
         step,
@@ -331,10 +345,10 @@ def _replan_one(session: Session, m: Message, reload: _Reload) -> Replanned:
         )
     if m.edited and not reasons:
         return Replanned.UNCHANGED
-    letter = _replanned_letter(session, m, step, contact, scheduled, reload.how)
+    letter = _replanned_letter(session, m, step, contact, scheduled, reload)
     if letter is None:  # recorded as render_error
         return Replanned.REPLANNED
-    diffs = [] if m.edited else differences(m, letter.rendered)
+    diffs = [] if m.edited else differences(m, letter.rendered, letter.attachments)
     if diffs:
         reasons.append(f"{' and '.join(diffs)} changed")
     if not reasons:
@@ -344,7 +358,7 @@ def _replan_one(session: Session, m: Message, reload: _Reload) -> Replanned:
         m,
         letter,
         action="replanned",
-        reason="campaign reloaded: " + "; ".join(reasons),
+        reason=f"{reload.cause}: " + "; ".join(reasons),
         stale_reason=None,
         scheduled_for=scheduled,
         due_at=scheduled,
@@ -358,16 +372,17 @@ def _replanned_letter(
     step: StepSpec,
     contact: Contact,
     scheduled: datetime,
-    how: Replanning,
+    reload: _Reload,
 ) -> Letter | None:
     """The new letter of ``m``, to leave at ``scheduled``: a reviewer's text is kept (composed
     again, only its Date moves); any other is rendered again (``None`` when that fails)."""
+    how = reload.how
     if m.edited:
         return kept_letter(
             m, how.spec, step, contact, scheduled_for=scheduled, settings=how.settings
         )
     return how.render_again(
-        session, m, step, contact, scheduled_for=scheduled, reason_prefix="campaign reloaded: "
+        session, m, step, contact, scheduled_for=scheduled, reason_prefix=f"{reload.cause}: "
     )
 
 

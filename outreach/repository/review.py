@@ -349,3 +349,22 @@ def message_replies(session: Session, *, message_id: int) -> list[Inbound]:
             .order_by(col(Inbound.received_at), col(Inbound.id))
         )
     )
+
+
+def event_times_since(
+    session: Session, *, message_id: int, action: str, since: datetime
+) -> list[datetime]:
+    """When the message ``message_id`` had events ``action`` at or after ``since``, oldest
+    first (what a rate limit counts)."""
+    return list(
+        session.exec(
+            select(Event.at)
+            .where(
+                Event.entity == "message",
+                Event.entity_id == message_id,
+                Event.action == action,
+                col(Event.at) >= since,
+            )
+            .order_by(col(Event.at))
+        )
+    )

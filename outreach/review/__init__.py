@@ -3,7 +3,9 @@
 Modules: :mod:`.rules` (pure: rule 1's content check, the auto-approval note, input checks),
 :mod:`.views` (what reviewers read: the pending list, one message as it will leave),
 :mod:`.actions` (approve, reject, edit: all-or-nothing batches under row locks),
-:mod:`.editfile` (pure: the file ``review edit`` opens), :mod:`.queue` (the queue listing).
+:mod:`.editfile` (pure: the file ``review edit`` opens), :mod:`.queue` (the queue listing),
+:mod:`.files` (a letter's attachments: saved to a folder, its PDF previewed as PNG),
+:mod:`.testsend` (the stored bytes sent to a reviewer's own address, rate-limited).
 Every query is in :mod:`outreach.repository.review`.
 
 Approvals count for one content hash only: an :class:`~outreach.models.Approval` row records

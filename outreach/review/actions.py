@@ -234,7 +234,6 @@ def approve(
         )
         for mid in wanted
     ]
-    session.flush()
     return results
 
 

@@ -13,6 +13,7 @@ from email.parser import BytesParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from outreach.attachments.listing import AttachmentInfo, attachments_in, describe
 from outreach.countdown import zone
 from outreach.db import Session
 from outreach.errors import NotFoundError
@@ -87,6 +88,8 @@ class ReviewDetail:
     stale_reason: str | None
     raw_size: int
     history: tuple[HistoryEntry, ...]
+    #: what the stored bytes carry besides their text: name, type, size, SHA-256
+    attachments: tuple[AttachmentInfo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,7 @@ def show(session: Session, message_id: int) -> ReviewDetail:
         stale_reason=message.stale_reason,
         raw_size=len(message.raw or b""),
         history=_history(rows.message_events(session, message_id=message_id)),
+        attachments=describe(attachments_in(message.raw)),
     )
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from outreach.accounts.users import password_link_account
 from outreach.models import Account, Event
 from tests.cli import REPO, run_cli
 from tests.factories import T0
-from tests.web import seed_pending
+from tests.web_kit import seed_pending
 
 LOGIN = {"LOGNAME": "ops-login"}
 
@@ -87,6 +88,7 @@ def test_without_reviewer_the_cli_records_the_login(db) -> None:
 
 def test_web_review_campaign_refuses_cli_approvals(db, tmp_path: Path) -> None:
     text = (REPO / "config" / "campaigns" / "ccm-2010.toml").read_text("utf-8")
+    shutil.copytree(REPO / "config" / "campaigns" / "files", tmp_path / "files")
     campaign = tmp_path / "web-only.toml"
     campaign.write_text(
         text.replace("approvals_required = 1", 'approvals_required = 1\nreview_channel = "web"')

@@ -12,7 +12,7 @@ from outreach.replies.intake import import_paths
 from tests.cli import REPO, run_cli
 from tests.factories import T0
 from tests.planning import sample_settings
-from tests.web import add_account, client, console, seed_pending, sign_in
+from tests.web_kit import add_account, client, console, seed_pending, sign_in
 
 REPLIES = REPO / "tests" / "fixtures" / "replies"
 

@@ -26,7 +26,7 @@ from outreach.planner import plan
 from outreach.unsubscribe_links import token_in_raw
 from outreach.web.server import serve_in_thread
 from tests.planning import load_sample, sample_settings
-from tests.web import PASSWORD, add_account, console, seed_pending
+from tests.web_kit import PASSWORD, add_account, console, seed_pending
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [

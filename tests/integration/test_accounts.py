@@ -24,7 +24,7 @@ from outreach.errors import AccountError, NotFoundError, ReviewError
 from outreach.identity import Reviewer
 from outreach.models import Account, Approval, Campaign, Event
 from tests.factories import T0
-from tests.web import PASSWORD, add_account, seed_pending
+from tests.web_kit import PASSWORD, add_account, seed_pending
 
 
 def test_add_list_and_refuse_bad_accounts(db) -> None:

@@ -18,7 +18,7 @@ from outreach.dispatch import (
     sweep_expired,
 )
 from outreach.models import Attempt, Campaign, Message
-from tests.integration.test_dispatch_kit import message, setup, statuses
+from tests.integration.dispatch_kit import message, setup, statuses
 
 LEASE = 300
 

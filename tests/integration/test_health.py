@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from outreach.db import create_engine, head_revision, migrate, session_scope
 from outreach.repository.jobs import record_job_run
 from tests.factories import T0
-from tests.web import client, console, seed_pending
+from tests.web_kit import client, console, seed_pending
 
 
 def test_healthz_reports_database_migrations_and_jobs(db) -> None:

@@ -4,6 +4,7 @@ exactly that contact, idempotently, with events; a GET never does; junk gets a p
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -11,17 +12,19 @@ from email.policy import default
 from sqlmodel import Session, select
 
 from outreach import review
+from outreach.attachments.listing import attachments_in, describe
 from outreach.db import session_scope
 from outreach.models import Contact, Enrollment, Event, Message, Suppression
 from outreach.planner import plan, recompose_message
-from outreach.planner.letters import renderer_for
+from outreach.planner.letters import recomposer, renderer_for
 from outreach.planner.replan import Replanning
 from outreach.repository.campaigns import get_campaign, load_campaign
+from outreach.review.actions import edit
 from outreach.tokens import token_hash
 from outreach.unsubscribe_links import token_in_raw
 from tests.factories import T0
 from tests.planning import load_sample, sample_settings
-from tests.web import client, console
+from tests.web_kit import client, console
 
 T_APPEAL = datetime(2010, 4, 20, 12, 0, tzinfo=UTC)
 PUBLIC = "https://console.example.org"
@@ -129,3 +132,43 @@ def test_a_re_render_for_another_day_keeps_the_letters_link(db) -> None:
     assert letter is not None and letter.raw != first.raw
     assert letter.unsubscribe_token == token_in_raw(first.raw) == token_in_raw(letter.raw)
     assert letter.columns()["unsubscribe_token_hash"] == first.unsubscribe_token_hash
+
+
+def test_a_letter_with_attachments_carries_its_link_and_an_edit_keeps_both(db) -> None:
+    """The appeal encloses a PDF letter and a fact sheet: the per-letter link and the files are
+    in the same composed bytes (read back by the guard), under the hash a reviewer approves,
+    and an edit recomposes the letter with both unchanged."""
+    letters = [m for m in planned(db) if attachments_in(m.raw)]
+    assert letters
+    first = letters[0]
+    token = token_in_raw(first.raw)
+    parsed = message_from_bytes(first.raw, policy=default)
+    assert parsed.get_content_type() == "multipart/mixed"
+    assert f"<{PUBLIC}/unsubscribe/{token}>" in str(parsed["List-Unsubscribe"])
+    assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    files = describe(attachments_in(first.raw))
+    assert {f.content_type for f in files} == {"application/pdf"} and len(files) == 2
+    assert first.content_hash == hashlib.sha256(first.raw).hexdigest()
+    settings = sample_settings(db.url, public_url=PUBLIC)
+    with session_scope(db.engine) as s:
+        done = edit(
+            s,
+            first.id,
+            subject="Edited: " + first.subject,
+            text=first.text,
+            html=first.html,
+            reviewer="alice",
+            now=T_APPEAL,
+            recompose=recomposer(settings),
+        )
+    assert done.changed
+    with session_scope(db.engine) as s:
+        review.approve(s, [first.id], reviewer="bob", now=T_APPEAL)
+    with Session(db.engine) as s:
+        edited = s.get(Message, first.id)
+    assert token_in_raw(edited.raw) == token
+    assert edited.unsubscribe_token_hash == first.unsubscribe_token_hash
+    assert describe(attachments_in(edited.raw)) == files
+    assert str(message_from_bytes(edited.raw, policy=default)["Subject"]).startswith("Edited: ")
+    assert edited.approved_hash == edited.content_hash == hashlib.sha256(edited.raw).hexdigest()
+    assert edited.content_hash != first.content_hash

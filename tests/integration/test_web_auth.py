@@ -13,7 +13,7 @@ from outreach.accounts.users import disable_user, new_api_token, password_link
 from outreach.clock import FixedClock
 from outreach.db import session_scope
 from tests.factories import T0
-from tests.web import PASSWORD, add_account, client, console, console_settings, csrf_of, sign_in
+from tests.web_kit import PASSWORD, add_account, client, console, console_settings, csrf_of, sign_in
 
 
 def test_sign_in_refuses_unknown_and_wrong_alike_then_lets_in(db) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from outreach.db import session_scope
 from outreach.models import Campaign, Event, Message, Suppression
 from tests.factories import make_campaign, make_contact, make_message, make_step
-from tests.web import add_account, client, console, csrf_for, sign_in
+from tests.web_kit import add_account, client, console, csrf_for, sign_in
 
 RAW = b"Subject: hi\r\n\r\nhello\r\n"
 APPROVED = hashlib.sha256(RAW).hexdigest()
@@ -92,7 +92,12 @@ def test_suppressions_added_and_lifted_with_a_reason(db) -> None:
         ("suppressed", "asked by phone", "olga via web"),
         ("suppression_lifted", "asked back", "olga via web"),
     ]
-    assert events[1].data == {"email": "someone@example.org", "was": "operator: asked by phone"}
+    assert events[1].data == {
+        "email": "someone@example.org",
+        "reason": "operator",
+        "detail": "asked by phone",
+        "inbound_id": None,
+    }
 
 
 def test_contacts_search_and_the_brake(db) -> None:

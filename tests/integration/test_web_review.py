@@ -15,7 +15,7 @@ from outreach.errors import ReviewError
 from outreach.identity import Reviewer
 from outreach.models import Approval, Event, Message
 from tests.factories import T0
-from tests.web import add_account, client, console, csrf_for, seed_pending, sign_in
+from tests.web_kit import add_account, client, console, csrf_for, seed_pending, sign_in
 
 
 def signed_in(db, name: str, role: str = "reviewer"):

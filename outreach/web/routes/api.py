@@ -26,6 +26,10 @@ def _text(request: Request, name: str) -> str | None:
     return (request.query_params.get(name) or "").strip() or None
 
 
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name) in ("1", "true", "yes")
+
+
 def _limit(request: Request) -> int | None:
     raw = _text(request, "limit")
     if raw is None:
@@ -73,7 +77,8 @@ def _replies_args(request: Request) -> dict[str, Any]:
     return {
         "campaign": _text(request, "campaign"),
         "classification": _text(request, "class"),
-        "unmatched": request.query_params.get("unmatched") in ("1", "true", "yes"),
+        "unmatched": _flag(request, "unmatched"),
+        "needs_review": _flag(request, "needs_review"),
         "limit": _limit(request),
     }
 

@@ -14,7 +14,7 @@ from outreach.operations.contacts import search_contacts
 from outreach.operations.suppressions import (
     add_suppression,
     lift_suppression,
-    list_suppressions,
+    suppression_items,
 )
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
@@ -29,7 +29,7 @@ async def show_contacts(request: Request, *, error: str | None = None) -> Respon
     context = web(request)
     text = (request.query_params.get("q") or "").strip()
     contacts = await context.call(search_contacts, text=text, limit=PAGE_SIZE)
-    suppressions = await context.call(list_suppressions)
+    suppressions = await context.call(suppression_items)
     return render(
         request,
         "contacts.html",
@@ -51,10 +51,11 @@ async def contacts(request: Request, user: SignedIn) -> Response:
 
 @page(Role.OPERATOR)
 async def suppress(request: Request, user: SignedIn) -> Response:
-    """POST /suppressions: add an address, with a reason."""
+    """POST /suppressions: add an address, with a reason (the contact's unsent letters are
+    cancelled, as :func:`~outreach.operations.suppressions.add_suppression` does for the CLI)."""
     context = web(request)
     try:
-        added = await context.call(
+        change = await context.call(
             add_suppression,
             email=form_text(request, "email"),
             reason=form_text(request, "reason"),
@@ -64,16 +65,18 @@ async def suppress(request: Request, user: SignedIn) -> Response:
     except OutreachError as exc:
         return await show_contacts(request, error=exc.message)
     return RedirectResponse(
-        f"/contacts?done={'suppressed' if added else 'already_suppressed'}", status_code=303
+        f"/contacts?done={'suppressed' if change.changed else 'already_suppressed'}",
+        status_code=303,
     )
 
 
 @page(Role.OPERATOR)
 async def lift(request: Request, user: SignedIn) -> Response:
-    """POST /suppressions/lift: lift an address's suppression, with a reason."""
+    """POST /suppressions/lift: lift an address's suppression, with a reason (its bounced or
+    unsubscribed enrollments are put back, as ``outreach suppressions remove`` does)."""
     context = web(request)
     try:
-        await context.call(
+        change = await context.call(
             lift_suppression,
             email=form_text(request, "email"),
             reason=form_text(request, "reason"),
@@ -82,6 +85,8 @@ async def lift(request: Request, user: SignedIn) -> Response:
         )
     except OutreachError as exc:
         return await show_contacts(request, error=exc.message)
+    if not change.changed:
+        return await show_contacts(request, error=f"{change.email} is not suppressed")
     return RedirectResponse("/contacts?done=lifted", status_code=303)
 
 
