@@ -31,6 +31,8 @@ NOTICES = {
     "suppressed": "Address suppressed.",
     "already_suppressed": "That address was already suppressed.",
     "lifted": "Suppression lifted.",
+    "reclassified": "Reclassified: the old class's effects were undone and the new one's applied.",
+    "confirmed": "Classification kept and marked reviewed.",
     "resolved": "Message resolved.",
     "requeued": "Message requeued: it will be sent again.",
     "cancelled": "Message cancelled.",

@@ -1,6 +1,7 @@
 """The console in a real headless Chromium (Debian's ``chromium``, driven by Playwright):
 signing in, two reviewers approving, the same one twice refused, roles, a letter's scripts
-running nowhere, CSRF, throttling; and, with a plain HTTP client against the same served
+running nowhere, CSRF, throttling, a letter's attachments downloaded and its PDF previewed, a
+test send, an operator correcting a reply's class; and, with a plain HTTP client against the same served
 app, one-click unsubscribe, /healthz and /metrics.
 
 Without chromium these tests skip with the reason; with ``CI=true`` they fail instead (CI
@@ -20,13 +21,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session, select
 
+from outreach.attachments.listing import attachments_in
 from outreach.db import create_engine, migrate
 from outreach.models import Approval, Contact, Message, Suppression
 from outreach.planner import plan
+from outreach.review.files import save_names
+from outreach.smtpsink.server import SmtpSink
 from outreach.unsubscribe_links import token_in_raw
 from outreach.web.server import serve_in_thread
+from tests.integration.intake_kit import build_world, dsn, inbound_rows, suppressed
+from tests.integration.intake_kit import run as run_intake
 from tests.planning import load_sample, sample_settings
-from tests.web_kit import PASSWORD, add_account, console, seed_pending
+from tests.web_kit import PASSWORD, add_account, console, console_settings, seed_pending
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [
@@ -242,3 +248,58 @@ def test_healthz_and_metrics(browser, tmp_path: Path) -> None:
         shutil.rmtree(folder)
         gone = httpx2.get(f"{base}/healthz")
         assert gone.status_code == 503 and gone.json()["database"] == "unreachable"
+
+
+def test_a_letters_files_preview_and_test_send_in_the_browser(db, browser) -> None:
+    settings = sample_settings(db.url)
+    moment = datetime(2010, 4, 20, 12, 0, tzinfo=UTC)
+    load_sample(db.engine, settings, moment)
+    plan(db.engine, now=moment, settings=settings)
+    with Session(db.engine) as s:
+        letter = next(m for m in s.exec(select(Message).order_by(Message.id)) if m.raw)
+    files = attachments_in(letter.raw)
+    assert files
+    add_account(db.engine, "olga", "operator")
+    with SmtpSink() as smtp:
+        options = {"smtp_host": smtp.host, "smtp_port": smtp.port, "smtp_tls": "none"}
+        app = console(db.engine, db.url, settings=console_settings(db.url, **options))
+        with serve_in_thread(app) as base:
+            page = signed_in_page(browser, base, "olga")
+            blocked: list[str] = []
+            page.on("requestfailed", lambda request: blocked.append(request.url))
+            page.goto(f"{base}/messages/{letter.id}")
+            preview = page.locator("img.pdf-preview")
+            preview.wait_for()
+            page.wait_for_function("document.querySelector('img.pdf-preview').complete")
+            assert preview.evaluate("img => img.naturalWidth") == 800  # CSP img-src 'self'
+            assert blocked == []
+            with page.expect_download() as download:
+                page.click(f"a[href='/messages/{letter.id}/attachments/1']")
+            assert download.value.suggested_filename == save_names(files)[0]
+            assert Path(download.value.path()).read_bytes() == files[0].data
+            page.fill("#test-to", "olga@example.org")
+            page.click("button:has-text('Send a test copy')")
+            assert "sent to olga@example.org: 250" in page.inner_text("main")
+            assert [r.content for r in smtp.received] == [letter.raw]
+    with Session(db.engine) as s:
+        assert s.get(Message, letter.id).status == letter.status
+
+
+def test_an_operator_corrects_a_classification_in_the_browser(browser, served_sqlite) -> None:
+    db, served = served_sqlite
+    w = build_world(db.engine)
+    run_intake(db, dsn(w.a_email, "5.1.1", original_id=w.a_appeal))
+    [row] = inbound_rows(db)
+    assert suppressed(db) == {w.a_email: "bounce_hard"}
+    add_account(db.engine, "olga", "operator")
+    page = signed_in_page(browser, served, "olga")
+    page.goto(f"{served}/replies")
+    reply = page.locator(f"#reply-{row.id}")
+    reply.locator("summary").click()
+    reply.locator("select[name=class]").select_option("bounce_soft")
+    reply.locator("input[name=reason]").fill("the ministry says the address works")
+    reply.locator("button[type=submit]").click()
+    assert "Reclassified" in page.inner_text("main")
+    assert "bounce soft" in page.locator(f"#reply-{row.id}").inner_text()
+    [stored] = inbound_rows(db)
+    assert stored.classification == "bounce_soft" and suppressed(db) == {}

@@ -60,10 +60,16 @@ def message_id(request: Request) -> int:
 
 
 async def show_message(
-    request: Request, user: SignedIn, *, error: str | None = None, status_code: int = 200
+    request: Request,
+    user: SignedIn,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    test_sent: str | None = None,
 ) -> Response:
-    """One letter: headers and parts from its bytes, countdown values, approvals, history,
-    attempts and replies, with the actions its state allows."""
+    """One letter: headers and parts from its bytes, its attachments (with a preview of its
+    PDF), countdown values, approvals, history, attempts and replies, with the actions its
+    state allows (``test_sent``: what a test send just did)."""
     context = web(request)
     try:
         timeline = await context.call(message_timeline, message_id=message_id(request))
@@ -80,6 +86,8 @@ async def show_message(
         editable=detail.status
         in (MessageStatus.PENDING_REVIEW.value, MessageStatus.APPROVED.value),
         mine=user.name in detail.approvals,
+        has_pdf=any(a.content_type == "application/pdf" for a in detail.attachments),
+        test_sent=test_sent,
         error=error,
         done=request.query_params.get("done"),
     )
