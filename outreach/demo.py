@@ -25,7 +25,7 @@ from outreach.daemon import Daemon
 from outreach.db import Engine, create_engine, migrate, session_scope
 from outreach.funnel import campaign_funnels
 from outreach.models import Contact, Message
-from outreach.operations.campaigns import load_campaigns
+from outreach.operations.campaigns import campaign_audience, load_campaigns
 from outreach.operations.contacts import import_contacts
 from outreach.replies.intake import ingest
 from outreach.repository.demo import anything_due, events_since, sent_letters
@@ -195,11 +195,15 @@ def run_demo(
         migrate(engine)
         load_campaigns(engine, campaign_file, settings=settings, now=clock.now(), actor="demo")
         imported = import_contacts(engine, contacts_csv, now=clock.now())
+        with session_scope(engine) as session:
+            audience = campaign_audience(session, slug="ccm-2010")
         say(f"outreach demo — database {db_path}")
         say(
             f"loaded campaign ccm-2010 and {imported.result.created if imported.result else 0} "
-            f"contacts; simulating {START} … {END} day by day\n"
+            "contacts"
         )
+        say(audience.describe())
+        say(f"simulating {START} … {until} day by day\n")
         _simulate(engine, settings, clock, result, say, until=until, review_until=review_until)
         with session_scope(engine) as session:
             funnels = campaign_funnels(session, now=clock.now())

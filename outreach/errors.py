@@ -50,6 +50,10 @@ class TemplateError(OutreachError):
     """A template failed to compile or render."""
 
 
+class PastStepError(OutreachError):
+    """The step's date is past: it will not be planned."""
+
+
 class ReviewError(OutreachError):
     """The review action was refused."""
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from outreach.db import Session
+from outreach.dispatch.waits import queue_listing
 from outreach.funnel import campaign_funnels, daemon_health, totals
 from outreach.replies.listing import list_replies
-from outreach.review.queue import list_queue
 from outreach.review.views import list_pending
 from outreach.states import Classification, MessageStatus
 
@@ -37,12 +37,14 @@ def review_list(
 def queue_list(
     session: Session,
     *,
+    now: datetime,
     status: MessageStatus | str | None = None,
     campaign: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """``queue list --json``: messages in any state (or one), oldest scheduled first."""
-    items = list_queue(session, status=status, campaign=campaign, limit=limit)
+    """``queue list --json``: messages in any state (or one), oldest scheduled first, each
+    with when dispatch will next try it at ``now`` and why it waits."""
+    items = queue_listing(session, now=now, status=status, campaign=campaign, limit=limit)
     return [asdict(item) for item in items]
 
 
@@ -69,15 +71,17 @@ def replies_list(
 
 
 def status_report(
-    session: Session, *, now: datetime, campaign: str | None = None
+    session: Session, *, now: datetime, imap_configured: bool, campaign: str | None = None
 ) -> dict[str, Any]:
-    """``status --json``: the funnel per campaign, the totals, and the daemon's last runs."""
+    """``status --json``: the funnel per campaign, the totals, the daemon's last runs, and
+    whether replies are fetched (``imap_configured``: the settings name an IMAP server)."""
     rows = campaign_funnels(session, now=now, slug=campaign)
     return {
         "now": now,
         "campaigns": [asdict(r) for r in rows],
         "totals": totals(rows),
         "daemon": daemon_health(session),
+        "imap_configured": imap_configured,
     }
 
 

@@ -28,7 +28,9 @@ class Attention:
 
     unknown: int  #: a dispatcher died after DATA: resolve as sent or retry
     render_error: int  #: the template failed: fix it; planning renders again
-    stale: int  #: re-rendered for another day and changed: review again
+    #: sent back to review for another day and not yet rendered again: approval is refused
+    #: until planning renders it (or a reviewer edits it)
+    stale: int
     failed: int  #: 5xx or retries exhausted: requeue or cancel
 
     @property

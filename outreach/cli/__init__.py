@@ -20,6 +20,7 @@ from outreach.cli import (
     replies,
     review,
     send,
+    status,
     suppressions,
     templates,
     users,
@@ -66,6 +67,7 @@ def root(
 
 
 core.register(app)
+status.register(app)
 send.register(app)
 web.register(app)
 app.add_typer(campaign.app, name="campaign", help="Load, list, show, pause and resume campaigns.")

@@ -9,7 +9,7 @@ import typer
 
 from outreach.cli.context import app_context, cli_reviewer, clock_option
 from outreach.cli.options import JsonOption, NowOption
-from outreach.cli.output import console, milestone_dates, print_json, table
+from outreach.cli.output import console, err_console, milestone_dates, print_json, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -17,7 +17,13 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("load")
 def load(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A campaign file, or a folder of *.toml files.")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A campaign file, or a folder of *.toml files (default: OUTREACH_CAMPAIGNS_DIR).",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
     """Validate campaign files completely, then load them (a reload updates in place)."""
@@ -26,7 +32,7 @@ def load(
     app_ = app_context(ctx)
     loads = load_campaigns(
         app_.engine(),
-        path,
+        path if path is not None else app_.settings.campaigns_dir,
         settings=app_.settings,
         now=clock_option(now).now(),
         actor=cli_reviewer(app_).recorded,
@@ -42,6 +48,8 @@ def load(
                 f"{item.replanned.get('cancelled', 0)} cancelled"
             )
         console.print(line, markup=False)
+        for warning in item.warnings:
+            err_console.print(f"warning: {warning}", markup=False)
 
 
 @app.command("list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, TextColumn
@@ -12,6 +12,9 @@ from rich.progress import BarColumn, TextColumn
 from outreach.cli.context import app_context, clock_option
 from outreach.cli.options import JsonOption, NowOption
 from outreach.cli.output import console, err_console, print_json, stderr_progress, table
+
+if TYPE_CHECKING:
+    from outreach.operations.contacts import ContactImport
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -27,9 +30,19 @@ def import_(
         list[str] | None,
         typer.Option("--tag", help="Add this tag to every imported contact (repeatable)."),
     ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            "--delimiter",
+            help="The field separator, e.g. ';' or 'tab' (default: read from the header line).",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
-    """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated."""
+    """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated.
+    Fields separated by ',' or ';' (or tabs), told apart by the header line; tags by ';' or
+    ','."""
     from outreach.operations.contacts import import_contacts
 
     app_ = app_context(ctx)
@@ -49,16 +62,33 @@ def import_(
             skip_invalid=skip_invalid,
             tags=tuple(tag or ()),
             progress=lambda n: bar.update(task, completed=n),
+            delimiter="\t" if delimiter == "tab" else delimiter,
         )
+    _print_import(path, result)
+
+
+def _print_import(path: Path, result: ContactImport) -> None:
+    """What an import did: each skipped problem, the counts, a warning per tag no campaign's
+    audience uses."""
+    from outreach.operations.contacts import problem_counts
+
     for error in result.parsed.errors:
         err_console.print(f"skipped: {error}", markup=False)
     r = result.result
     assert r is not None
+    problems, rows = problem_counts(result.parsed)
+    skipped = f", {rows} skipped ({problems})" if result.parsed.errors else ""
     console.print(
-        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged"
-        + (f", {len(result.parsed.errors)} bad row(s) skipped" if result.parsed.errors else ""),
+        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged{skipped}",
         markup=False,
     )
+    used = ", ".join(result.audience_tags)
+    for name, n in result.unused_tags.items():
+        err_console.print(
+            f"warning: tag {name!r} ({n} contact{'s' if n != 1 else ''}) is in no campaign's "
+            f"audience (audiences use: {used})",
+            markup=False,
+        )
 
 
 @app.command("list")

@@ -13,10 +13,11 @@ from typing import Any
 
 import typer
 
+from outreach.cli.output import err_console
 from outreach.clock import Clock, clock_for, parse_now
 from outreach.db import Engine, Session, check_current, create_engine, session_scope
 from outreach.identity import Reviewer
-from outreach.settings import Settings, load_settings
+from outreach.settings import Settings, load_settings, unknown_variables
 
 
 @dataclass
@@ -32,6 +33,8 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config)
+            for line in unknown_variables():
+                err_console.print(f"warning: {line}", markup=False)
         return self._settings
 
     def engine(self, *, check: bool = True) -> Engine:

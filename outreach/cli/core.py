@@ -1,21 +1,18 @@
-"""Top-level commands: init, status, countdown, plan, send, daemon, demo."""
+"""Top-level commands: init, plan, daemon, demo (status and countdown: :mod:`.status`; send:
+:mod:`.send`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from outreach.cli.context import app_context, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
-from outreach.cli.output import console, err_console, milestone_dates, print_json, table
+from outreach.cli.output import console, err_console, print_json
 from outreach.clock import clock_for, parse_now
 from outreach.db import migrate
-from outreach.states import CampaignState
-
-if TYPE_CHECKING:
-    from outreach.funnel import CampaignFunnel
 
 
 def init(ctx: typer.Context) -> None:
@@ -30,92 +27,6 @@ def init(ctx: typer.Context) -> None:
         console.print(f"created database {where} (schema {after})")
     else:
         console.print(f"upgraded database {where} from schema {before} to {after}")
-
-
-def status(
-    ctx: typer.Context,
-    campaign: CampaignOption = None,
-    json_: JsonOption = False,
-    now: NowOption = None,
-) -> None:
-    """The funnel per campaign, milestones with days to go, and the daemon's last runs."""
-    from outreach.funnel import campaign_funnels, daemon_health
-    from outreach.json_reports import status_report
-
-    app = app_context(ctx)
-    moment = clock_option(now).now()
-    with app.session() as session:
-        if json_:
-            print_json(status_report(session, now=moment, campaign=campaign))
-            return
-        rows = campaign_funnels(session, now=moment, slug=campaign)
-        health = daemon_health(session)
-    _print_funnels(rows)
-    if health:
-        _print_health(health)
-
-
-def _print_funnels(rows: list[CampaignFunnel]) -> None:
-    if not rows:
-        console.print("no campaigns loaded (outreach campaign load config/campaigns)")
-    for r in rows:
-        title = f"{r.slug} — {r.name}" + (" [PAUSED]" if r.state == CampaignState.PAUSED else "")
-        columns = [key.replace("_", " ") for key in r.funnel]
-        counts = [str(v) for v in r.funnel.values()]
-        console.print(table(columns, [counts], title=title, right=columns))
-        for m in r.milestones:
-            console.print(
-                f"  {m['title']}: {m['date']} — {_days_text(m['days_until'], m['phase'])}"
-            )
-
-
-def _print_health(health: list[dict[str, Any]]) -> None:
-    jobs = [
-        (
-            h["job"],
-            h["instance"],
-            str(h["started_at"]),
-            str(h["finished_at"] or ""),
-            h["outcome"] or "running",
-            (h["detail"] or "")[:60],
-        )
-        for h in health
-    ]
-    columns = ("job", "instance", "started", "finished", "outcome", "detail")
-    console.print(table(columns, jobs, title="daemon"))
-
-
-def _days_text(days: int, phase: str) -> str:
-    if phase == "today":
-        return "today"
-    if phase == "in_progress":
-        return "in progress"
-    if phase == "past":
-        return f"past ({-days} days ago)"
-    return f"{days} days to go"
-
-
-def countdown(
-    ctx: typer.Context,
-    campaign: CampaignOption = None,
-    json_: JsonOption = False,
-    now: NowOption = None,
-) -> None:
-    """Milestones with days to go ("today", "in progress" for a meeting, "past")."""
-    from outreach.funnel import campaign_funnels
-
-    moment = clock_option(now).now()
-    with app_context(ctx).session() as session:
-        rows = campaign_funnels(session, now=moment, slug=campaign)
-    if json_:
-        print_json([{"campaign": r.slug, **m} for r in rows for m in r.milestones])
-        return
-    milestones = [
-        (r.slug, m["title"], milestone_dates(m), _days_text(m["days_until"], m["phase"]))
-        for r in rows
-        for m in r.milestones
-    ]
-    console.print(table(("campaign", "milestone", "date", "days to go"), milestones))
 
 
 def plan(
@@ -233,8 +144,6 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command()(init)
-    app.command()(status)
-    app.command()(countdown)
     app.command()(plan)
     app.command()(daemon)
     app.command()(demo)

@@ -30,30 +30,44 @@ def list_messages(
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=1, help="At most this many messages.")
     ] = None,
+    now: NowOption = None,
 ) -> None:
-    """Messages in any state (or one --status), oldest scheduled first."""
+    """Messages in any state (or one --status), oldest scheduled first, with when each will
+    next be tried and why it waits (send window, daily limit, retry backoff, paused campaign,
+    review)."""
+    from outreach.dispatch.waits import queue_listing
     from outreach.json_reports import queue_list
-    from outreach.review.queue import list_queue
 
     app_ = app_context(ctx)
+    moment = clock_option(now).now()
     with app_.session() as session:
         if json_:
-            print_json(queue_list(session, status=status, campaign=campaign, limit=limit))
+            print_json(
+                queue_list(session, now=moment, status=status, campaign=campaign, limit=limit)
+            )
             return
-        items = list_queue(session, status=status, campaign=campaign, limit=limit)
+        items = queue_listing(session, now=moment, status=status, campaign=campaign, limit=limit)
     if not items:
         console.print("no messages" + (f" in state {status.value}" if status else ""))
         return
     columns = ("id", "campaign", "step", "to", "subject", "status", "scheduled (UTC)")
-    columns += ("attempts", "last SMTP reply")
+    columns += ("attempts", "last SMTP reply", "next try (UTC)")
     listed = []
     for item in items:
         reply = " ".join(str(p) for p in (item.smtp_code, item.smtp_response) if p is not None)
         scheduled = item.scheduled_for[:16].replace("T", " ")
         values = (item.id, item.campaign, item.step, item.to_email, item.subject, item.status)
-        listed.append([cell(v) for v in (*values, scheduled, item.attempts, reply)])
+        waits = _next_try(item.next_try_at, item.waiting_reason)
+        listed.append([cell(v) for v in (*values, scheduled, item.attempts, reply, waits)])
     title = f"messages ({len(items)})"
     console.print(table(columns, listed, title=title, right=("attempts",)))
+
+
+def _next_try(at: str | None, reason: str | None) -> str:
+    """``2010-04-21 07:00: outside the send window (…)`` (or just the reason)."""
+    if reason is None:
+        return ""
+    return f"{at[:16].replace('T', ' ')}: {reason}" if at else reason
 
 
 @app.command()

@@ -292,12 +292,12 @@ def reject(
 
 
 def run_editor(path: Path) -> None:
-    """Run ``$EDITOR`` (default ``vi``) on ``path`` and wait for it."""
-    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+    """Run ``$VISUAL``, else ``$EDITOR`` (default ``vi``), on ``path`` and wait for it."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     try:
         argv = [*shlex.split(editor), str(path)]
     except ValueError as exc:
-        raise ReviewError(f"$EDITOR {editor!r}: {exc}") from None
+        raise ReviewError(f"editor {editor!r}: {exc}") from None
     try:
         result = subprocess.run(argv, check=False)
     except OSError as exc:
@@ -307,7 +307,7 @@ def run_editor(path: Path) -> None:
 
 
 def _edit_in_editor(message_id: int, original: EditableContent) -> EditableContent:
-    """Open ``$EDITOR`` on the file for ``original`` and read the reviewer's version back."""
+    """Open ``$VISUAL`` (else ``$EDITOR``) on the file for ``original`` and read the reviewer's version back."""
     with tempfile.TemporaryDirectory(prefix="outreach-edit-") as tmp:
         path = Path(tmp) / f"message-{message_id}.txt"
         path.write_text(format_editable(original), encoding="utf-8")
@@ -326,7 +326,7 @@ def edit(
     reviewer: ReviewerOption = None,
     now: NowOption = None,
 ) -> None:
-    """Open $EDITOR on the subject and text (and HTML); a change keeps the message pending
+    """Open $VISUAL or $EDITOR on the subject and text (and HTML); a change keeps the message pending
     review with earlier approvals cleared and the edit logged."""
     from outreach.planner.letters import recomposer
 

@@ -10,8 +10,10 @@ The order of the checks, first failure wins:
 2. campaign not active (paused) → released to ``approved``, the attempt given back;
 3. address suppressed, enrollment replied/bounced/unsubscribed, or no envelope → cancelled;
 4. stored bytes no longer the approved bytes → back to review (stale);
-5. rendered for another day than today (campaign timezone) → send only if a re-render for
-   today does not differ: the caller asks its injected stale check (:attr:`Verdict.RERENDER`);
+5. rendered for another day than the one its recipient reads it on if it leaves now
+   (:func:`outreach.countdown.send_date`: the contact's timezone, else the campaign's) → send
+   only if a re-render for that day does not differ: the caller asks its injected stale check
+   (:attr:`Verdict.RERENDER`);
 6. otherwise → send the stored bytes.
 """
 
@@ -23,7 +25,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from outreach.countdown import local_date
+from outreach.countdown import send_date
 from outreach.dispatch.policy import CampaignInfo
 from outreach.dispatch.values import Claim, Ready
 from outreach.review.rules import content_ok
@@ -58,6 +60,8 @@ class LoadedMessage(Protocol):
     def envelope_to(self) -> str | None: ...
     @property
     def rendered_for(self) -> date | None: ...
+    @property
+    def contact_timezone(self) -> str | None: ...
 
 
 class Verdict(StrEnum):
@@ -73,7 +77,8 @@ class Verdict(StrEnum):
 @dataclass(frozen=True)
 class SendCheck:
     """The verdict on one claimed message; ``ready`` (its bytes and envelope) is set for
-    ``send`` and ``rerender``, ``today`` (campaign timezone) for ``rerender``."""
+    ``send`` and ``rerender``, ``today`` (the recipient's date now, :func:`send_date`) for
+    ``rerender``."""
 
     claim: Claim
     verdict: Verdict
@@ -138,7 +143,7 @@ def _check_one(
         return SendCheck(claim, Verdict.STALE, NOT_APPROVED_BYTES)
     assert row.raw is not None and row.envelope_from and row.envelope_to
     ready = Ready(claim, row.raw, row.envelope_from, row.envelope_to)
-    today = local_date(now, info.timezone)
+    today = send_date(now, row.contact_timezone, info.timezone)
     if row.rendered_for is not None and row.rendered_for != today:
         return SendCheck(claim, Verdict.RERENDER, ready=ready, today=today)
     return SendCheck(claim, Verdict.SEND, ready=ready)

@@ -51,7 +51,8 @@ def campaign_exists(session: Session, slug: str) -> bool:
     return bool(outbox.campaign_rows(session, slug=slug))
 
 
-def _daily_remaining(session: Session, info: CampaignInfo, now: datetime) -> int | None:
+def remaining_today(session: Session, info: CampaignInfo, now: datetime) -> int | None:
+    """How many more messages the campaign may send today (``None``: no daily limit)."""
     if info.window.daily_limit is None:
         return None
     since, until = day_bounds(now, info.timezone)
@@ -69,7 +70,7 @@ def select_due(
     active = {
         cid: info for cid, info in campaign_infos(session, slug=campaign).items() if info.active
     }
-    remaining = {cid: _daily_remaining(session, info, now) for cid, info in active.items()}
+    remaining = {cid: remaining_today(session, info, now) for cid, info in active.items()}
     at_limit = [cid for cid, left in remaining.items() if left == 0]
     eligible = [cid for cid in active if cid not in at_limit]
     skipped: dict[str, int] = {}

@@ -50,7 +50,12 @@ from outreach.dispatch.policy import (
     lost_during_data,
     released_outcome,
 )
-from outreach.dispatch.rounds import StaleCheck, record_and_prepare, record_outcomes
+from outreach.dispatch.rounds import (
+    StaleCheck,
+    StaleRerender,
+    record_and_prepare,
+    record_outcomes,
+)
 from outreach.dispatch.smtp import PlainAuthRefused, SmtpConnection, build_tls_context
 from outreach.dispatch.sweep import sweep_expired
 from outreach.dispatch.values import Claim, DispatchSummary, Outcome, Ready, SweepCounts
@@ -72,6 +77,8 @@ class RunState:
 
     counts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  #: by (outcome, reason)
+    reached: bool | None = None  #: an SMTP connection was made (None: none was tried)
     #: outcomes not yet written
     pending: list[Outcome] = field(default_factory=list)
     #: claimed (committed) rows no worker has taken yet
@@ -111,7 +118,8 @@ class Dispatcher:
     and again (the daemon), :meth:`stop` from a signal handler.
 
     ``stale_check(session, message, today) -> reason | None`` is asked when a message goes out
-    on another day than the one it was rendered for (``None``: no re-render check);
+    on another day than the one it was rendered for (``None``: no re-render check), and
+    ``rerender_stale`` renders what it sends back to review again at once;
     :func:`outreach.dispatch.runner.build_dispatcher` wires in the planner's.
     """
 
@@ -123,6 +131,7 @@ class Dispatcher:
         clock: Clock,
         owner: str | None = None,
         stale_check: StaleCheck | None = None,
+        rerender_stale: StaleRerender | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         on_outcome: Callable[[str, int], None] | None = None,
@@ -132,6 +141,7 @@ class Dispatcher:
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stale_check = stale_check
+        self.rerender_stale = rerender_stale
         self.rng = rng or random.Random()
         self.monotonic = monotonic
         self.on_outcome = on_outcome
@@ -234,7 +244,9 @@ class Dispatcher:
         await self._flush(run)
 
     def _summary(self, run: RunState, swept: SweepCounts) -> DispatchSummary:
-        return DispatchSummary.from_counts(run.counts, swept=swept, skipped=run.skipped)
+        return DispatchSummary.from_counts(
+            run.counts, swept=swept, skipped=run.skipped, reasons=run.reasons, reached=run.reached
+        )
 
     async def _claimer(
         self,
@@ -356,6 +368,8 @@ class Dispatcher:
             outcome = await self._send_one(run, connection, item)
             # appended after the await: the database round may have swapped the list meanwhile
             run.pending.append(outcome)
+            if outcome.kind not in ("sent", "released"):
+                run.reasons[(outcome.kind, outcome.reason or outcome.response or "")] += 1
             if len(run.pending) >= FLUSH_EVERY:
                 run.db_wake.set()
 
@@ -368,6 +382,7 @@ class Dispatcher:
         except (SmtpAuthError, SmtpTlsError, PlainAuthRefused) as exc:
             run.fail(exc)
             return released_outcome(claim, at=self.clock.now(), reason=str(exc))
+        run.reached = bool(run.reached) or result.stage != "connect"
         if result.lost and result.stage == "data":
             return lost_during_data(claim, at=self.clock.now(), error=result.text)
         decision = self._decide(claim, result.code, result.text, result.stage)
@@ -455,6 +470,7 @@ class Dispatcher:
                     actor=self.owner,
                     lease_seconds=self.settings.lease_seconds,
                     stale_check=self.stale_check,
+                    rerender_stale=self.rerender_stale,
                 )
             except BaseException as exc:
                 # nothing more can be checked or recorded: stop every worker
@@ -467,6 +483,7 @@ class Dispatcher:
             for counts in (written, prepared.counts):
                 run.tally(counts)
                 self._notify(counts)
+            run.reasons += Counter(prepared.reasons)
             by_id = {r.claim.message_id: r for r in prepared.ready}
             for part, fut in requests:
                 if not fut.done():

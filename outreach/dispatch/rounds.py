@@ -23,6 +23,7 @@ from outreach.lifecycle import OwnedMove, set_enrollment_status, transition_owne
 from outreach.models import Message
 from outreach.repository import outbox
 from outreach.repository.outbox import ChunkRow
+from outreach.repository.review import delete_approvals
 from outreach.repository.suppressions import suppress, suppressed_emails
 from outreach.retry import describe
 from outreach.states import AttemptPhase, EnrollmentStatus, MessageStatus
@@ -30,6 +31,9 @@ from outreach.states import AttemptPhase, EnrollmentStatus, MessageStatus
 #: ``stale_check(session, message, today) -> reason | None``: asked when a message goes out on
 #: another day than the one it was rendered for; a reason sends it back to review.
 StaleCheck = Callable[[Session, Message, date], "str | None"]
+#: ``rerender_stale(session, message ids, now, actor)``: called, in the same transaction, with
+#: the messages just sent back to review as stale, to render them again at once.
+StaleRerender = Callable[[Session, Sequence[int], datetime, str], None]
 
 #: Where each send-time verdict moves a message, and the action its event records.
 _VERDICT_MOVES = (
@@ -59,6 +63,7 @@ def prepare_chunk(
     actor: str,
     lease_seconds: int,
     stale_check: StaleCheck | None = None,
+    rerender_stale: StaleRerender | None = None,
 ) -> PreparedChunk:
     """The send-time checks (rules 1 and 5, :mod:`outreach.dispatch.checks`) for ``claims``, in
     one transaction and a fixed number of queries, then ``attempt_phase = data_sent`` (and a
@@ -67,9 +72,12 @@ def prepare_chunk(
     Rows no longer ours are dropped (``lost_lease``); a paused campaign's go back to
     ``approved`` (attempt given back); suppressed or stopped contacts' are ``cancelled``;
     changed bytes, or a re-render for today that ``stale_check`` says differs, go back to
-    ``pending_review``. The caller must commit before sending the returned :class:`Ready` rows.
+    ``pending_review`` with their approvals deleted (they approved other bytes), and
+    ``rerender_stale`` renders them again at once. The caller must commit before sending the
+    returned :class:`Ready` rows.
     """
     counts: Counter[str] = Counter()
+    reasons: Counter[tuple[str, str]] = Counter()
     if not claims:
         return PreparedChunk((), counts)
     by_id = {c.message_id: c for c in claims}
@@ -84,16 +92,34 @@ def prepare_chunk(
             session, moves, to=target, now=now, actor=actor, action=action, exprs=exprs
         )
         counts[action] += len(applied)
+        for move in applied:
+            reasons[(action, move.reason or action)] += 1
+        if verdict == Verdict.STALE and applied:
+            _back_to_review(session, [m.message_id for m in applied], now, actor, rerender_stale)
     ready = tuple(c.ready for c in checks if c.ready is not None and c.verdict == Verdict.SEND)
     if not ready:
-        return PreparedChunk((), counts)
+        return PreparedChunk((), counts, reasons)
     # Rule 2: recorded before any MAIL/RCPT/DATA of these rows is sent.
     outbox.mark_data_sent(
         session,
         held=[(r.claim.message_id, r.claim.lease_token) for r in ready],
         lease_expires_at=now + timedelta(seconds=lease_seconds),
     )
-    return PreparedChunk(ready, counts)
+    return PreparedChunk(ready, counts, reasons)
+
+
+def _back_to_review(
+    session: Session,
+    ids: Sequence[int],
+    now: datetime,
+    actor: str,
+    rerender_stale: StaleRerender | None,
+) -> None:
+    """Messages just sent back to review as stale: their approvals (of other bytes) deleted,
+    then rendered again at once when a re-render is wired in."""
+    delete_approvals(session, message_ids=ids)
+    if rerender_stale is not None:
+        rerender_stale(session, ids, now, actor)
 
 
 def _check_held(
@@ -258,11 +284,18 @@ def record_and_prepare(
     actor: str,
     lease_seconds: int,
     stale_check: StaleCheck | None = None,
+    rerender_stale: StaleRerender | None = None,
 ) -> tuple[Counter[str], PreparedChunk]:
     """:func:`record_outcomes` then :func:`prepare_chunk`, in the caller's one transaction (the
     dispatcher's database round: one commit for the finished chunks and the next ones)."""
     written = record_outcomes(session, outcomes, now=now, actor=actor) if outcomes else Counter()
     prepared = prepare_chunk(
-        session, claims, now=now, actor=actor, lease_seconds=lease_seconds, stale_check=stale_check
+        session,
+        claims,
+        now=now,
+        actor=actor,
+        lease_seconds=lease_seconds,
+        stale_check=stale_check,
+        rerender_stale=rerender_stale,
     )
     return written, prepared

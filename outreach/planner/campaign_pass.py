@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from outreach.compose import make_message_id
-from outreach.countdown import local_date
+from outreach.countdown import send_date
 from outreach.db import Engine, Session, session_scope
 from outreach.errors import OutreachError
 from outreach.lifecycle import record_created
@@ -291,7 +291,9 @@ class MessageRows:
             "message_id": message_id,
             "scheduled_for": cand.scheduled_for,
             "due_at": cand.scheduled_for,
-            "rendered_for": local_date(cand.scheduled_for, self.spec.timezone),
+            "rendered_for": send_date(
+                cand.scheduled_for, cand.contact.timezone, self.spec.timezone
+            ),
             "envelope_from": self.spec.sender.email,
             "envelope_to": cand.contact.email,
             "created_at": self.now,

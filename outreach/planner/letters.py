@@ -18,7 +18,7 @@ from outreach.attachments.enclosures import LetterMoment, build_attachments, let
 from outreach.attachments.listing import attachments_in, describe
 from outreach.compose import ComposeInput, compose
 from outreach.compose.attachments import Attachment
-from outreach.countdown import countdown_values, local_date
+from outreach.countdown import countdown_values, send_date
 from outreach.db import Session
 from outreach.errors import ComposeError
 from outreach.models import Campaign, Contact, Message
@@ -59,7 +59,8 @@ class SendDay:
 
 
 def send_day_parts(spec: CampaignSpec, step: StepSpec, send_day: date) -> SendDay:
-    """The :class:`SendDay` of ``step`` on ``send_day`` (campaign timezone)."""
+    """The :class:`SendDay` of ``step`` read on ``send_day`` (the recipient's date,
+    :func:`~outreach.countdown.send_date`)."""
     countdown = countdown_values(spec.milestones, send_day)
     context = day_context(
         campaign=spec, milestones=spec.milestones, today=send_day, step=step, countdown=countdown
@@ -100,7 +101,7 @@ def render_letter(
     send_day: date,
     parts: SendDay | None = None,
 ) -> tuple[RenderedEmail, dict[str, Any]]:
-    """Render ``step`` for ``contact`` as it reads on ``send_day`` (campaign timezone).
+    """Render ``step`` for ``contact`` as it reads on ``send_day`` (the recipient's date).
     Returns the rendered email and the countdown values it was rendered with. ``parts``: the
     day's shared parts when the caller has them (:func:`send_day_parts` of the same step and
     day), else they are built here."""
@@ -123,12 +124,13 @@ def render_attachments(
     send_day: date | None = None,
 ) -> tuple[Attachment, ...]:
     """What ``step``'s letter to ``contact`` encloses when it leaves at ``scheduled_for``
-    (the PDF letter printed for its send day — ``send_day``, by default the campaign-timezone
-    date of ``scheduled_for`` —, static files, calendar event); () for a step that encloses
-    nothing. Raises :class:`OutreachError` when one cannot be made."""
+    (the PDF letter printed for its send day — ``send_day``, by default the recipient's date
+    at ``scheduled_for``, :func:`~outreach.countdown.send_date`, as the e-mail's —, static
+    files, calendar event); () for a step that encloses nothing. Raises
+    :class:`OutreachError` when one cannot be made."""
     if not step.encloses:
         return ()
-    send_day = send_day or local_date(scheduled_for, spec.timezone)
+    send_day = send_day or send_date(scheduled_for, contact.timezone, spec.timezone)
     if parts is None or parts.day != send_day:
         parts = send_day_parts(spec, step, send_day)
     moment = LetterMoment(send_day, scheduled_for, message_id_domain(spec, settings))
@@ -356,12 +358,13 @@ def make_letter(
     days: dict[tuple[str, date], SendDay] | None = None,
     unsubscribe_token: str | None = None,
 ) -> Letter:
-    """Render ``step`` for ``contact`` as it reads on its send day (the campaign-timezone date
-    of ``scheduled_for``) and compose it. Raises :class:`OutreachError` (a template failure,
-    or content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step
-    key, day) kept by the caller across the letters of one campaign. ``unsubscribe_token``:
-    the letter's own one-click token (:func:`planned_token`, :func:`kept_token`)."""
-    send_day = local_date(scheduled_for, spec.timezone)
+    """Render ``step`` for ``contact`` as it reads on its send day (the recipient's date at
+    ``scheduled_for``, :func:`~outreach.countdown.send_date`), with what it encloses printed
+    for the same day, and compose it. Raises :class:`OutreachError` (a template failure, or
+    content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step key,
+    day) kept by the caller across the letters of one campaign. ``unsubscribe_token``: the
+    letter's own one-click token (:func:`planned_token`, :func:`kept_token`)."""
+    send_day = send_date(scheduled_for, contact.timezone, spec.timezone)
     parts = None
     if days is not None:
         parts = days.get((step.key, send_day))
@@ -376,6 +379,7 @@ def make_letter(
         scheduled_for=scheduled_for,
         settings=settings,
         parts=parts,
+        send_day=send_day,
     )
     return _composed(
         spec,
@@ -416,7 +420,7 @@ def kept_letter(
         contact,
         Enclosed(kept, attachments_in(message.raw)),
         dict(message.render_context),
-        message.rendered_for or local_date(scheduled_for, spec.timezone),
+        message.rendered_for or send_date(scheduled_for, contact.timezone, spec.timezone),
         scheduled_for=scheduled_for,
         message_id=message.message_id,
         settings=settings,

@@ -17,7 +17,6 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from outreach.countdown import local_date
 from outreach.db import Engine, Session, session_scope
 from outreach.errors import OutreachError
 from outreach.lifecycle import transition
@@ -38,6 +37,7 @@ from outreach.planner.selection import in_audience, rescheduled, send_moment
 from outreach.repository import planning as queries
 from outreach.repository.campaigns import LoadedCampaign, load_campaign
 from outreach.review import AUTO_APPROVE_NOTE
+from outreach.review.approvals import clear_approvals
 from outreach.settings import Settings
 from outreach.spec import AfterWhen, CampaignSpec, StepSpec
 from outreach.states import MessageStatus
@@ -108,8 +108,11 @@ class Replanning:
         reason: str,
         **changes: Any,
     ) -> None:
-        """Put ``letter`` on ``message`` and send it (back) to review; a campaign that needs no
+        """Put ``letter`` on ``message`` and send it (back) to review with its earlier
+        approvals deleted (the event names them) and no stale mark; a campaign that needs no
         approval approves it again at once (and the event log says so)."""
+        assert message.id is not None
+        cleared = clear_approvals(session, message_id=message.id)
         transition(
             session,
             message,
@@ -118,7 +121,9 @@ class Replanning:
             actor=self.actor,
             action=action,
             reason=reason,
+            data={"cleared_approvals": list(cleared)} if cleared else None,
             approved_hash=None,
+            stale_reason=None,
             **letter.columns(),
             **changes,
         )
@@ -131,7 +136,6 @@ class Replanning:
                 actor=self.actor,
                 reason=AUTO_APPROVE_NOTE,
                 approved_hash=letter.sha256,
-                stale_reason=None,
             )
 
 
@@ -154,8 +158,8 @@ def rerender(
 
     * ``render_error`` messages — the template may be fixed now;
     * stale messages (``stale=True``: the dispatcher found they would leave on another day than
-      the one they were rendered for) — so that what the reviewer approves next is what will be
-      true when it leaves. One already rendered for its new day is left alone.
+      the one they were rendered for, and they were not rendered again then) — so that what the
+      reviewer approves next is what will be true when it leaves.
     """
     how = Replanning(spec, renderer_for(settings.templates_dir), settings, now, actor)
     with session_scope(engine) as session:
@@ -179,12 +183,17 @@ def _rerender_one(
     stale: bool,
     report: PlanReport,
 ) -> None:
+    """Render ``m`` again for the moment it will now leave (a reviewer's text is kept and
+    composed again) and requeue it; a failure is recorded as ``render_error``."""
     spec = how.spec
     scheduled = send_moment(m.scheduled_for, now=how.now, spec=spec, contact_tz=contact.timezone)
-    if stale and _rendered_for(m, scheduled, spec):
-        return
     step = spec.step(step_key)
-    letter = how.render_again(session, m, step, contact, scheduled_for=scheduled)
+    if m.edited:
+        letter: Letter | None = kept_letter(
+            m, spec, step, contact, scheduled_for=scheduled, settings=how.settings
+        )
+    else:
+        letter = how.render_again(session, m, step, contact, scheduled_for=scheduled)
     if letter is None:
         error = m.render_error or ""
         report.render_errors.append(RenderError(spec.slug, step.key, contact.email, error))
@@ -205,13 +214,25 @@ def _rerender_one(
         report.queued += 1
 
 
-def _rendered_for(message: Message, scheduled: datetime, spec: CampaignSpec) -> bool:
-    """Whether ``message`` already reads as it will when it leaves at ``scheduled``: it keeps
-    its schedule and was rendered for that day."""
-    return (
-        local_date(scheduled, spec.timezone) == message.rendered_for
-        and scheduled == message.scheduled_for
-    )
+def rerender_stale(
+    session: Session, ids: Sequence[int], *, now: datetime, settings: Settings, actor: str
+) -> PlanReport:
+    """The letters the dispatcher just sent back to review as stale, rendered again at once in
+    the caller's transaction for the moment they will now leave (a reviewer's text composed
+    again), so reviewers see — and approve — the new text; one that no longer renders becomes
+    ``render_error``. Letters of removed steps are left for the next reload."""
+    report = PlanReport()
+    renderer = renderer_for(settings.templates_dir)
+    specs: dict[int, CampaignSpec] = {}
+    for m in queries.messages_by_ids(session, ids=ids):
+        parties = queries.message_parties(session, message=m)
+        if not parties.step.active:
+            continue
+        if m.campaign_id not in specs:
+            specs[m.campaign_id] = load_campaign(session, campaign=parties.campaign).spec
+        how = Replanning(specs[m.campaign_id], renderer, settings, now, actor)
+        _rerender_one(session, m, parties.step.key, parties.contact, how, stale=True, report=report)
+    return report
 
 
 # -- the stale check, at send time ------------------------------------------------------------
@@ -359,7 +380,6 @@ def _replan_one(session: Session, m: Message, reload: _Reload) -> Replanned:
         letter,
         action="replanned",
         reason=f"{reload.cause}: " + "; ".join(reasons),
-        stale_reason=None,
         scheduled_for=scheduled,
         due_at=scheduled,
     )

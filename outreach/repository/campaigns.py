@@ -198,17 +198,16 @@ def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.exec(select(Campaign).order_by(Campaign.slug)))
 
 
-def active_templates(session: Session) -> list[str]:
-    """The distinct template names of every campaign's active steps, sorted."""
-    return sorted(set(session.exec(select(Step.template).where(Step.active == True))))  # noqa: E712
-
-
-def active_letters(session: Session) -> list[str]:
-    """The distinct letter templates of every campaign's active steps, sorted."""
-    rows = session.exec(
-        select(Step.letter).where(Step.active == True, Step.letter.is_not(None))  # type: ignore[union-attr]  # noqa: E712
-    )
-    return sorted({name for name in rows if name})
+def audience_tags(session: Session) -> set[str]:
+    """Every tag some campaign's audience names: the campaigns' ``[audience] tags`` and their
+    active steps' ``audience`` tags."""
+    tags: set[str] = set()
+    for campaign_tags in session.exec(select(Campaign.audience_tags)):
+        tags.update(campaign_tags or ())
+    steps = session.exec(select(Step.audience_tags).where(Step.active == True))  # noqa: E712
+    for step_tags in steps:
+        tags.update(step_tags or ())
+    return tags
 
 
 def refresh_files(

@@ -326,9 +326,10 @@ def add_approval(
     )
 
 
-def delete_approvals(session: Session, *, message_id: int) -> None:
-    """Delete every approval row of a message (the event log keeps who approved what)."""
-    session.execute(sa.delete(Approval).where(col(Approval.message_id) == message_id))
+def delete_approvals(session: Session, *, message_ids: Collection[int]) -> None:
+    """Delete every approval row of these messages (the event log keeps who approved what)."""
+    if message_ids:
+        session.execute(sa.delete(Approval).where(col(Approval.message_id).in_(list(message_ids))))
 
 
 def message_attempts(session: Session, *, message_id: int) -> list[Attempt]:

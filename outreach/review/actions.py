@@ -12,7 +12,7 @@ so two reviewers approving the same message at the same moment both count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -23,9 +23,15 @@ from outreach.identity import Reviewer, as_reviewer
 from outreach.lifecycle import transition
 from outreach.models import Message
 from outreach.repository import review as rows
+from outreach.review.approvals import (
+    Problem,
+    approval_batch,
+    approval_problem,
+    clear_approvals,
+    pending_problem,
+)
 from outreach.review.rules import (
     bytes_match_hash,
-    channel_counts,
     check_editable,
     check_reviewer,
     edit_diff,
@@ -37,9 +43,6 @@ from outreach.states import MessageStatus
 #: ``(session, message, subject, text, html) -> (raw bytes, sha256 hex)``: composes the final
 #: bytes of an edited message (the planner's ``recompose_message`` with its settings bound).
 Recompose = Callable[[Session, Message, str, str, str | None], tuple[bytes, str]]
-
-#: One reason a batch is refused: the error class it calls for, and the text.
-Problem = tuple[type[Exception], str]
 
 
 @dataclass(frozen=True)
@@ -80,50 +83,6 @@ def _refuse(problems: list[Problem], verb: str) -> None:
     if problems:
         kind = NotFoundError if any(k is NotFoundError for k, _ in problems) else ReviewError
         raise kind("; ".join(text for _, text in problems) + f"; nothing was {verb}")
-
-
-def _pending_problem(mid: int, message: Message | None) -> Problem | None:
-    if message is None:
-        return (NotFoundError, f"message {mid} does not exist")
-    if message.status != MessageStatus.PENDING_REVIEW.value:
-        return (ReviewError, f"message {mid} is {message.status}, not pending_review")
-    return None
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """What an approval batch reads once, after the lock: per message the reviewers counted
-    and the OS logins behind CLI approvals of its current content; per campaign its policy."""
-
-    approvers: Mapping[int, tuple[str, ...]]
-    logins: Mapping[int, Mapping[str, str]]
-    policies: Mapping[int, rows.ReviewPolicy]
-
-
-def _approval_problem(
-    mid: int, message: Message | None, who: Reviewer, batch: _Batch
-) -> Problem | None:
-    """Why ``who`` may not approve message ``mid`` now, or None."""
-    problem = _pending_problem(mid, message)
-    if problem is not None or message is None:
-        return problem
-    if message.raw is None or not message.content_hash:
-        return (ReviewError, f"message {mid} has no composed content to approve")
-    if not bytes_match_hash(message.raw, message.content_hash):
-        return (ReviewError, f"message {mid}: its stored bytes do not match its content hash")
-    policy = batch.policies[message.campaign_id]
-    if not channel_counts(policy.review_channel, who.channel):
-        return (
-            ReviewError,
-            f"message {mid}: campaign {policy.slug} counts only approvals made in a signed-in "
-            'web session (review_channel = "web")',
-        )
-    if who.name in batch.approvers.get(mid, ()):
-        return (ReviewError, f"reviewer {who.name} already approved message {mid}")
-    earlier = batch.logins.get(mid, {}).get(who.login or "") if who.login else None
-    if earlier is not None:
-        return (ReviewError, f"login {who.login} already approved message {mid} (as {earlier})")
-    return None
 
 
 def _record_approval(
@@ -197,15 +156,17 @@ def approve(
 ) -> list[ApproveResult]:
     """Approve the messages ``ids`` as ``reviewer``, all or nothing.
 
-    Refuses the whole batch (NotFoundError / ReviewError naming each problem) when an id does
-    not exist, a message is not ``pending_review``, its bytes do not match its content hash,
-    its campaign counts only web approvals and this one is not, or ``reviewer`` (or, from the
-    CLI, the same OS login under another name) already approved its current content.
-    Otherwise records one Approval row per message (reviewer, channel, login, ``now``, note,
-    content hash); a message whose distinct reviewers for the current hash reach its
-    campaign's ``approvals_required`` becomes ``approved`` with ``approved_hash`` = that hash
-    and ``due_at`` = its scheduled time; the others stay ``pending_review`` with a
-    ``partially_approved`` event. A plain name is a CLI identity recorded as given.
+    Refuses the whole batch (NotFoundError / ReviewError naming each problem) when the rule of
+    :func:`outreach.review.approvals.approval_problem` refuses any message: an id does not
+    exist, a message is not ``pending_review``, its bytes do not match its content hash, it is
+    stale (not yet rendered again), its campaign counts only web approvals and this one is
+    not, or ``reviewer`` (or, from the CLI, the same OS login under another name) already
+    approved its current content. Otherwise records one Approval row per message (reviewer,
+    channel, login, ``now``, note, content hash); a message whose distinct reviewers for the
+    current hash reach its campaign's ``approvals_required`` becomes ``approved`` with
+    ``approved_hash`` = that hash and ``due_at`` = its scheduled time; the others stay
+    ``pending_review`` with a ``partially_approved`` event. A plain name is a CLI identity
+    recorded as given.
     """
     who = _checked_reviewer(reviewer)
     note = (note or "").strip() or None
@@ -213,14 +174,8 @@ def approve(
     if not wanted:
         raise ReviewError("no message ids to approve")
     messages = rows.lock_messages(session, message_ids=wanted)
-    batch = _Batch(
-        approvers=rows.approvers(session, message_ids=messages),
-        logins=rows.approval_logins(session, message_ids=messages),
-        policies=rows.review_policies(
-            session, campaign_ids={m.campaign_id for m in messages.values()}
-        ),
-    )
-    problems = [_approval_problem(mid, messages.get(mid), who, batch) for mid in wanted]
+    batch = approval_batch(session, messages)
+    problems = [approval_problem(mid, messages.get(mid), who, batch) for mid in wanted]
     _refuse([p for p in problems if p is not None], "approved")
     results = [
         _record_approval(
@@ -282,7 +237,7 @@ def reject(
     if not wanted:
         raise ReviewError("no message ids to reject")
     messages = rows.lock_messages(session, message_ids=wanted)
-    problems = [_pending_problem(mid, messages.get(mid)) for mid in wanted]
+    problems = [pending_problem(mid, messages.get(mid)) for mid in wanted]
     _refuse([p for p in problems if p is not None], "rejected")
     for mid in wanted:
         transition(
@@ -333,8 +288,9 @@ def edit(
     Only ``pending_review`` and ``approved`` messages can be edited. When the new content
     equals the old nothing is written (``changed`` False). Otherwise the row gets the new
     content, bytes and hash from ``recompose``, ``edited`` = True (planning never re-renders
-    it), no approved hash, status ``pending_review``; its approval rows are deleted (the event
-    log keeps them), and an ``edited`` event records the reviewer and a unified diff.
+    it), no approved hash, no stale mark (a person wrote this text), status
+    ``pending_review``; its approval rows are deleted (the event log keeps them), and an
+    ``edited`` event records the reviewer and a unified diff.
     """
     who = _checked_reviewer(reviewer)
     new = _checked_content(subject, text, html)
@@ -349,8 +305,7 @@ def edit(
     raw, new_hash = recompose(session, message, *new)
     if not bytes_match_hash(raw, new_hash):
         raise ReviewError(f"message {message_id}: the recomposed bytes do not match their hash")
-    cleared = rows.approvers(session, message_ids=[message_id]).get(message_id, ())
-    rows.delete_approvals(session, message_id=message_id)
+    cleared = clear_approvals(session, message_id=message_id)
     old_hash = message.content_hash
     transition(
         session,
@@ -374,5 +329,6 @@ def edit(
         content_hash=new_hash,
         approved_hash=None,
         edited=True,
+        stale_reason=None,
     )
     return EditResult(message_id, True, old_hash, new_hash, cleared, diff)

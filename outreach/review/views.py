@@ -20,6 +20,7 @@ from outreach.errors import NotFoundError
 from outreach.htmltext import html_to_text
 from outreach.models import Event, Message
 from outreach.repository import review as rows
+from outreach.review.approvals import current_approvals
 from outreach.review.editfile import EditableContent
 from outreach.review.rules import check_editable
 
@@ -158,7 +159,7 @@ def list_pending(
         step_key=step or None,
         language=language or None,
     )
-    approvers = rows.approvers(session, message_ids=[r.message.id for r in pending])
+    approvers = current_approvals(session, message_ids=[r.message.id for r in pending])
     return [review_item(r, approvers.get(r.message.id, ())) for r in pending]
 
 
@@ -166,7 +167,7 @@ def list_upcoming(session: Session, *, limit: int = 10) -> list[ReviewItem]:
     """The next ``limit`` messages to leave (approved or retrying), by when they are due, with
     their time in the campaign's and the recipient's timezone."""
     upcoming = rows.upcoming_messages(session, limit=limit)
-    approvers = rows.approvers(session, message_ids=[r.message.id for r in upcoming])
+    approvers = current_approvals(session, message_ids=[r.message.id for r in upcoming])
     return [review_item(r, approvers.get(r.message.id, ())) for r in upcoming]
 
 
@@ -249,7 +250,7 @@ def show(session: Session, message_id: int) -> ReviewDetail:
         scheduled_for_utc=message.scheduled_for.isoformat(),
         content_hash=message.content_hash,
         approved_hash=message.approved_hash,
-        approvals=rows.approvers(session, message_ids=[message_id]).get(message_id, ()),
+        approvals=current_approvals(session, message_ids=[message_id]).get(message_id, ()),
         approvals_required=camp.approvals_required,
         edited=message.edited,
         stale_reason=message.stale_reason,

@@ -94,7 +94,8 @@ def build_context(
       ``campaign.milestones`` and may be a sequence of objects with ``.key`` or a mapping
       ``key -> milestone``. When ``countdown`` is ``None`` a simple one is computed from
       ``date - today`` (for previews and tests; the planner passes the real one).
-    * ``today``: the send date (a ``date``, campaign timezone).
+    * ``today``: the date the letter is read on: its send date in the recipient's timezone
+      (the campaign's when the contact has none; :func:`outreach.countdown.send_date`).
     * ``step``: ``key`` and ``template`` (a step object, a mapping, or just the key string).
     * ``letter``: ``filename`` (the PDF letter's file name, ``""`` without one), ``signature``
       and ``letterhead`` (the image paths of the campaign's ``[letters]``, relative to the

@@ -272,7 +272,10 @@ class TemplateRenderer:
         variables = dict(context)
         variables["locale"] = tag
         try:
-            html = self._html_env.get_template(name).render(variables)
+            # the compiled render function itself, not Template.render: Jinja would rewrite
+            # the traceback, losing the template frames that name the failing line
+            tmpl = self._html_env.get_template(name)
+            html = "".join(tmpl.root_render_func(tmpl.new_context(variables)))
         except Exception as exc:
             raise as_render_error(exc, name) from exc
         if not html.strip():

@@ -343,7 +343,7 @@ def test_stale_message_is_rerendered_for_its_new_day(db) -> None:
     plan(db.engine, now=later, settings=settings)
     with Session(db.engine) as s:
         m = s.get(Message, mid)
-        assert m.status == "pending_review" and m.stale_reason
+        assert m.status == "pending_review" and m.stale_reason is None  # the new text is shown
         assert m.rendered_for == date(2010, 4, 27)
         assert m.scheduled_for == datetime(2010, 4, 27, 7, 0, tzinfo=UTC)
         assert m.content_hash != old_hash and m.approved_hash is None

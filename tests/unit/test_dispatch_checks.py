@@ -28,6 +28,7 @@ class Row(NamedTuple):
     envelope_from: str | None = "outreach@example.org"
     envelope_to: str | None = "Minister@Example.org"
     rendered_for: date | None = TODAY
+    contact_timezone: str | None = None
 
 
 def claim(mid: int, campaign_id: int = 1, contact_id: int | None = None) -> Claim:

@@ -70,6 +70,7 @@ def _queue_args(request: Request) -> dict[str, Any]:
         "status": _text(request, "status"),
         "campaign": _text(request, "campaign"),
         "limit": _limit(request),
+        "now": web(request).now(),
     }
 
 
@@ -84,7 +85,12 @@ def _replies_args(request: Request) -> dict[str, Any]:
 
 
 def _status_args(request: Request) -> dict[str, Any]:
-    return {"campaign": _text(request, "campaign"), "now": web(request).now()}
+    context = web(request)
+    return {
+        "campaign": _text(request, "campaign"),
+        "now": context.now(),
+        "imap_configured": context.settings.imap_notice is None,
+    }
 
 
 ROUTES = [

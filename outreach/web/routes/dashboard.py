@@ -27,6 +27,7 @@ async def show_dashboard(request: Request, *, error: str | None = None) -> Respo
         "dashboard.html",
         status_code=400 if error else 200,
         view=view,
+        imap_notice=context.settings.imap_notice,
         error=error,
         done=request.query_params.get("done"),
     )

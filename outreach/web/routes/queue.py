@@ -11,9 +11,9 @@ from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
 from outreach.dispatch.operator_actions import cancel_messages, requeue_failed, resolve_unknown
+from outreach.dispatch.waits import queue_listing
 from outreach.errors import OutreachError
 from outreach.identity import Reviewer, Role
-from outreach.review.queue import list_queue
 from outreach.states import MessageStatus
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
@@ -30,9 +30,14 @@ async def show_queue_page(request: Request, *, error: str | None = None) -> Resp
     status = request.query_params.get("status") or None
     if status not in {s.value for s in MessageStatus}:
         status = None
-    unknown = await context.call(list_queue, status=MessageStatus.UNKNOWN, limit=PAGE_SIZE)
-    failed = await context.call(list_queue, status=MessageStatus.FAILED, limit=PAGE_SIZE)
-    listed = await context.call(list_queue, status=status, limit=PAGE_SIZE)
+    now = context.now()
+    unknown = await context.call(
+        queue_listing, now=now, status=MessageStatus.UNKNOWN, limit=PAGE_SIZE
+    )
+    failed = await context.call(
+        queue_listing, now=now, status=MessageStatus.FAILED, limit=PAGE_SIZE
+    )
+    listed = await context.call(queue_listing, now=now, status=status, limit=PAGE_SIZE)
     return render(
         request,
         "queue.html",
