@@ -150,11 +150,13 @@ def transition_many(
     reason: str | None = None,
     data: Mapping[str, Any] | None = None,
     action: str | None = None,
+    data_by_id: Mapping[int, Mapping[str, Any]] | None = None,
     **changes: Any,
 ) -> list[int]:
     """Move every message in ``ids`` that is still in ``current`` to ``to`` (one statement),
-    and log one event per moved row. Returns the ids actually moved (rows another process
-    already moved are left alone)."""
+    and log one event per moved row (its data: ``data``, with the row's own ``data_by_id``
+    entry over it). Returns the ids actually moved (rows another process already moved are
+    left alone)."""
     check_transition(current, to)
     if not ids:
         return []
@@ -169,9 +171,17 @@ def transition_many(
             .execution_options(synchronize_session=False)
         ).all()
         moved.extend(r[0] for r in rows)
-    _Events(now, actor).add_moves(
-        [(mid, reason) for mid in moved], action=action or to.value, states=(current, to), data=data
-    ).write(session)
+    events = _Events(now, actor)
+    for mid in moved:
+        events.add(
+            "message",
+            mid,
+            action or to.value,
+            moved=(current.value, to.value),
+            reason=reason,
+            data={**(data or {}), **(data_by_id or {}).get(mid, {})},
+        )
+    events.write(session)
     return moved
 
 

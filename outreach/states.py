@@ -22,7 +22,7 @@ class MessageStatus(StrEnum):
     SENT = "sent"  #: the server answered 250 to DATA
     RETRYING = "retrying"  #: a 4xx or network error; tried again at next_attempt_at
     FAILED = "failed"  #: 5xx, or retries exhausted; never sent
-    CANCELLED = "cancelled"  #: reply, bounce, unsubscribe or an operator stopped it
+    CANCELLED = "cancelled"  #: reply, bounce, unsubscribe or an operator stopped it (see ALLOWED)
     UNKNOWN = "unknown"  #: a dispatcher died after DATA: an operator must resolve it
 
 
@@ -36,8 +36,9 @@ UNSENT = frozenset(
     }
 )
 #: States a message never leaves. (``failed`` is final for the dispatcher, but an operator
-#: may requeue it or cancel it.)
-TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.REJECTED, MessageStatus.CANCELLED})
+#: may requeue it or cancel it; ``cancelled`` is not one either: a letter a reply's effect
+#: cancelled goes back to review when an operator corrects that reply's class.)
+TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.REJECTED})
 #: States a dispatcher may claim from.
 CLAIMABLE = frozenset({MessageStatus.APPROVED, MessageStatus.RETRYING})
 
@@ -101,7 +102,9 @@ ALLOWED: dict[MessageStatus | None, frozenset[MessageStatus]] = {
     MessageStatus.REJECTED: frozenset(),
     # an operator requeues it (its approved bytes go again) or cancels it (acknowledged)
     MessageStatus.FAILED: frozenset({MessageStatus.APPROVED, MessageStatus.CANCELLED}),
-    MessageStatus.CANCELLED: frozenset(),
+    # re-planned, only when the reply whose effect cancelled it is reclassified and the letter
+    # never left (outreach.planner.uncancel decides which): it needs review again
+    MessageStatus.CANCELLED: frozenset({MessageStatus.PENDING_REVIEW}),
 }
 
 

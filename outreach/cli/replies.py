@@ -20,6 +20,7 @@ from outreach.cli.output import console, print_json, stderr_progress, table
 from outreach.states import Classification
 
 if TYPE_CHECKING:
+    from outreach.planner.reinstate import LetterFate
     from outreach.replies.listing import ReplyItem
     from outreach.replies.report import IntakeReport
 
@@ -182,7 +183,8 @@ def reclassify(
     json_: JsonOption = False,
 ) -> None:
     """Correct a reply's class: the old class's effects are undone (its suppression lifted,
-    enrollments put back), the new class's applied. Cancelled letters stay cancelled."""
+    enrollments put back), the new class's applied, and the letters the old class cancelled
+    planned again (back in review) unless something else still stops them; each is listed."""
     from outreach.replies.reclassify import reclassify as reclassify_reply
 
     app_ = app_context(ctx)
@@ -193,6 +195,7 @@ def reclassify(
         reason=reason,
         actor=cli_reviewer(app_).recorded,
         now=clock_option(now).now(),
+        settings=app_.settings,
     )
     if json_:
         print_json(asdict(done))
@@ -207,11 +210,27 @@ def reclassify(
         f"  enrollment {r.enrollment_id}: {r.current.value} -> {r.restore_to.value}"
         for r in done.restored
     ]
+    lines += [
+        f"  still in force: reply #{iid} (stored later; its effects applied again)"
+        for iid in done.in_force
+    ]
     applied = done.applied
     if applied.suppressed or applied.enrollments or applied.cancelled:
+        by = " and ".join([done.new_class, *(f"reply #{iid}" for iid in done.in_force)])
         lines.append(
-            f"  {done.new_class}: {len(applied.suppressed)} address(es) suppressed, "
+            f"  {by}: {len(applied.suppressed)} address(es) suppressed, "
             f"{applied.enrollments} enrollment(s) changed, {applied.cancelled} letter(s) cancelled"
         )
     lines += [f"  {note}" for note in done.notes]
+    lines += [_letter_line(letter) for letter in done.letters]
     console.print("\n".join(lines), markup=False)
+
+
+def _letter_line(letter: LetterFate) -> str:
+    """One letter the old class had cancelled, and what became of it."""
+    where = f"letter {letter.message_id} ({letter.campaign} / {letter.step}, {letter.contact})"
+    if letter.status == "cancelled":
+        return f"  {where}: stays cancelled: {letter.note}"
+    when = f" for {letter.scheduled_for:%Y-%m-%d %H:%M} UTC" if letter.scheduled_for else ""
+    note = f": {letter.note}" if letter.note else ""
+    return f"  {where}: planned again, {letter.status}{when}{note}"

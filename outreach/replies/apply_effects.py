@@ -102,9 +102,11 @@ def cancel_groups(
     actor: str,
     data: dict[str, object] | None = None,
 ) -> int:
-    """Cancel each group's letters still in its status (an event each); how many moved."""
+    """Cancel each group's letters still in its status (an event each, naming the reply that
+    asked as ``inbound_id`` in its data); how many moved."""
     moved = 0
     for group in groups:
+        causes = {mid: {"inbound_id": iid} for mid, iid in group.causes.items()}
         moved += len(
             transition_many(
                 session,
@@ -115,6 +117,7 @@ def cancel_groups(
                 actor=actor,
                 reason=group.reason,
                 data=data,
+                data_by_id=causes,
             )
         )
     return moved

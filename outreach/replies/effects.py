@@ -29,7 +29,7 @@ contacts' enrollments and unsent mail; :func:`promote_soft_bounces` counts soft 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from outreach.replies.evidence import Evidence
@@ -111,11 +111,14 @@ class EnrollmentTarget:
 
 @dataclass(frozen=True)
 class Cancellation:
-    """Cancel the contact's unsent mail: in ``campaign_id`` only, or in every campaign."""
+    """Cancel the contact's unsent mail: in ``campaign_id`` only, or in every campaign. The
+    reply that asks is ``inbound_id`` (recorded on each cancellation's event, so that
+    correcting that reply's class can plan the letters again)."""
 
     contact_id: int
     campaign_id: int | None
     reason: str
+    inbound_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def decide_effects(replies: Iterable[ReplyOutcome]) -> Effects:
             old = enrollments.get((cid, campaign))
             if old is None or STRENGTH[target.status] > STRENGTH[old.status]:
                 enrollments[(cid, campaign)] = target
-            cancels.append(Cancellation(cid, campaign, rule.reason))
+            cancels.append(Cancellation(cid, campaign, rule.reason, reply.inbound_id))
             if rule.suppress:
                 request = SuppressionRequest(cid, None, kind, detail, reply.inbound_id)
                 suppressions.setdefault(cid, request)
@@ -232,22 +235,25 @@ def enrollment_moves(
 
 @dataclass(frozen=True)
 class CancelGroup:
-    """Messages cancelled together: same reason, same current status."""
+    """Messages cancelled together: same reason, same current status; ``causes`` names the
+    reply that asked for each message (by message id; none for an operator's)."""
 
     reason: str
     current: MessageStatus
     message_ids: tuple[int, ...]
+    causes: Mapping[int, int] = field(default_factory=dict)
 
 
 def cancellations(
     wanted: Iterable[Cancellation], unsent: Iterable[UnsentFacts]
 ) -> list[CancelGroup]:
-    """The unsent messages ``wanted`` cancels, each once (the first cancellation's reason),
-    grouped by reason and current status."""
+    """The unsent messages ``wanted`` cancels, each once (the first cancellation's reason and
+    reply), grouped by reason and current status."""
     of_contact: dict[int, list[UnsentFacts]] = {}
     for letter in unsent:
         of_contact.setdefault(letter.contact_id, []).append(letter)
     groups: dict[tuple[str, str], list[int]] = {}
+    causes: dict[tuple[str, str], dict[int, int]] = {}
     taken: set[int] = set()
     for cancel in wanted:
         for letter in of_contact.get(cancel.contact_id, ()):
@@ -256,9 +262,12 @@ def cancellations(
             if letter.id in taken:
                 continue
             taken.add(letter.id)
-            groups.setdefault((cancel.reason, letter.status), []).append(letter.id)
+            key = (cancel.reason, letter.status)
+            groups.setdefault(key, []).append(letter.id)
+            if cancel.inbound_id is not None:
+                causes.setdefault(key, {})[letter.id] = cancel.inbound_id
     return [
-        CancelGroup(reason, MessageStatus(status), tuple(ids))
+        CancelGroup(reason, MessageStatus(status), tuple(ids), causes.get((reason, status), {}))
         for (reason, status), ids in groups.items()
     ]
 

@@ -5,10 +5,18 @@
 
 1. the suppressions the message's effects put in place are lifted, and the enrollments they
    moved (``replied``, ``bounced``, ``unsubscribed``) go back to what they were — unless
-   something moved them since (:mod:`~outreach.replies.undo`); letters they cancelled stay
-   cancelled (a cancelled letter is final; the next plan plans the contact's later steps);
+   something moved them since (:mod:`~outreach.replies.undo`);
 2. the row gets the new class, the operator's evidence and reason, and loses its review flag;
-3. the new class's effects are applied exactly as the intake would (DESIGN.md rule 4);
+3. the new class's effects are applied exactly as the intake would (DESIGN.md rule 4) — and,
+   when step 1 undid anything, so are those of the contact's replies stored after this one
+   (a second hard bounce, an unsubscribe, a reply): their effects found this one's in place
+   and changed nothing then, so they are still in force now;
+4. the letters this message's effects cancelled (each cancellation's event names it) are
+   looked at again: those that never left and that nothing else now stops (another
+   suppression, an enrollment no longer active, a removed step, a date passed —
+   :mod:`outreach.planner.uncancel`) are planned again, back in review, rendered for the
+   moment they now leave (:mod:`outreach.planner.reinstate`); the others stay cancelled,
+   and :attr:`Reclassified.letters` says why;
 
 each change with its event row (the message's own: ``reclassified``, from the old class to the
 new). Setting the class a message already has only confirms it (clears the review flag, writes
@@ -25,14 +33,18 @@ from outreach.errors import ConcurrentUpdate, NotFoundError, ReclassifyError
 from outreach.lifecycle import record_event
 from outreach.models import Inbound
 from outreach.operations.suppressions import lift_rows, restore_enrollments
+from outreach.planner.reinstate import LetterFate, replan_cancelled
 from outreach.replies.apply_effects import Applied, apply_outcomes
-from outreach.replies.effects import ReplyOutcome
-from outreach.replies.evidence import operator_evidence
+from outreach.replies.effects import RULES, ReplyOutcome
+from outreach.replies.evidence import Evidence, Strength, operator_evidence
 from outreach.replies.parse import parse_inbound
 from outreach.replies.result import ClassificationResult
-from outreach.replies.undo import Restoration, made_by_inbound
-from outreach.repository.inbound import get_inbound, set_classification
+from outreach.replies.undo import Restoration, cancelled_by, made_by_inbound
+from outreach.repository.events import latest_message_events
+from outreach.repository.inbound import get_inbound, later_inbound_of_contact, set_classification
+from outreach.repository.planning import cancelled_messages
 from outreach.repository.suppressions import suppressions_of_inbound
+from outreach.settings import Settings
 from outreach.states import Classification
 
 #: What a change with no effects applied.
@@ -44,8 +56,9 @@ SETTABLE = tuple(c for c in Classification if c != Classification.OVERSIZE)
 @dataclass(frozen=True)
 class Reclassified:
     """What :func:`reclassify` did: the classes, whether anything changed, the suppressions
-    lifted, the enrollments put back, what the new class applied, and notes on what was left
-    alone."""
+    lifted, the enrollments put back, what the new class (and the later replies still in
+    force, ``in_force``) applied, the letters the old class had cancelled and what became of
+    each, and notes on what was left alone."""
 
     inbound_id: int
     old_class: str
@@ -55,6 +68,8 @@ class Reclassified:
     restored: tuple[Restoration, ...] = ()
     applied: Applied = NOTHING_APPLIED
     notes: tuple[str, ...] = ()
+    in_force: tuple[int, ...] = ()
+    letters: tuple[LetterFate, ...] = ()
 
 
 def settable_class(value: str) -> Classification:
@@ -76,9 +91,11 @@ def reclassify(
     reason: str,
     actor: str,
     now: datetime,
+    settings: Settings,
 ) -> Reclassified:
     """Give inbound message ``inbound_id`` the class ``new_class`` for ``reason`` (see the
-    module docstring). Raises :class:`NotFoundError` for an unknown id,
+    module docstring); ``settings`` say where the templates of letters planned again are.
+    Raises :class:`NotFoundError` for an unknown id,
     :class:`ReclassifyError` for a class an operator cannot set or an empty reason, and
     :class:`ConcurrentUpdate` when the message was reclassified meanwhile; nothing is
     changed then."""
@@ -94,7 +111,7 @@ def reclassify(
             raise NotFoundError(f"no inbound message {inbound_id} (see outreach replies list)")
         if row.classification == new.value:
             return _confirm(session, row, why=why, actor=actor, now=now)
-        return _change(session, row, new, why=why, actor=actor, now=now)
+        return _change(session, row, new, _Acting(why, actor, now, settings))
 
 
 def _confirm(
@@ -119,12 +136,22 @@ def _confirm(
     return Reclassified(row.id, row.classification, row.classification, changed=True)
 
 
-def _change(
-    session: Session, row: Inbound, new: Classification, *, why: str, actor: str, now: datetime
-) -> Reclassified:
-    """Undo the old class's effects, store the new class, apply its effects."""
+@dataclass(frozen=True)
+class _Acting:
+    """Who changes a class, why, when, and the settings letters are rendered with."""
+
+    why: str
+    actor: str
+    now: datetime
+    settings: Settings
+
+
+def _change(session: Session, row: Inbound, new: Classification, acting: _Acting) -> Reclassified:
+    """Undo the old class's effects, store the new class, apply its effects (and those of the
+    later replies still in force), then plan again the letters the old class cancelled."""
     assert row.id is not None
     old = row.classification
+    why, actor, now = acting.why, acting.actor, acting.now
     undo_reason = f"inbound {row.id} reclassified from {old} to {new.value}: {why}"
     lifted_rows = suppressions_of_inbound(session, inbound_id=row.id)
     lift_rows(session, lifted_rows, undoes=None, reason=undo_reason, actor=actor, now=now)
@@ -153,7 +180,10 @@ def _change(
         reason=why,
         data={"lifted": [r.email for r in lifted_rows], "restored": len(restored)},
     )
-    applied = apply_outcomes(session, [_outcome(row, new, why, actor)], now=now, actor=actor)
+    in_force = _later_in_force(session, row) if (lifted_rows or restored) else []
+    outcomes = [_outcome(row, new, why, actor), *(_stored_outcome(r) for r in in_force)]
+    applied = apply_outcomes(session, outcomes, now=now, actor=actor)
+    letters = _replan_letters(session, row, undo_reason, acting)
     return Reclassified(
         row.id,
         old,
@@ -163,6 +193,41 @@ def _change(
         restored=tuple(restored),
         applied=applied,
         notes=tuple(notes),
+        in_force=tuple(r.id for r in in_force if r.id is not None),
+        letters=tuple(letters),
+    )
+
+
+def _later_in_force(session: Session, row: Inbound) -> list[Inbound]:
+    """The contact's replies stored after ``row`` whose class has effects: while ``row``'s
+    effects were in place theirs changed nothing, so undoing ``row``'s must not undo theirs."""
+    if row.contact_id is None or row.id is None:
+        return []
+    kinds = [kind.value for kind in RULES]
+    return later_inbound_of_contact(
+        session, contact_id=row.contact_id, after_id=row.id, classifications=kinds
+    )
+
+
+def _replan_letters(
+    session: Session, row: Inbound, cause: str, acting: _Acting
+) -> list[LetterFate]:
+    """The letters ``row``'s effects cancelled (still cancelled, their latest event that
+    cancellation), each planned again or left cancelled with its reason."""
+    if row.contact_id is None or row.id is None:
+        return []
+    candidates = [m.id for m in cancelled_messages(session, contact_id=row.contact_id) if m.id]
+    mine = cancelled_by(latest_message_events(session, message_ids=candidates), row.id)
+    if not mine:
+        return []
+    return replan_cancelled(
+        session,
+        mine,
+        cause=cause,
+        undone_inbound_id=row.id,
+        now=acting.now,
+        settings=acting.settings,
+        actor=acting.actor,
     )
 
 
@@ -197,5 +262,20 @@ def _outcome(row: Inbound, new: Classification, why: str, actor: str) -> ReplyOu
         bounce_status=row.bounce_status,
         bounced_address=address,
         evidence=operator_evidence(actor, why),
+    )
+    return ReplyOutcome(row.id, result, row.contact_id, row.campaign_id, row.from_addr)
+
+
+def _stored_outcome(row: Inbound) -> ReplyOutcome:
+    """A stored reply with the class and strength it has, as the effects table reads it."""
+    assert row.id is not None
+    stored = row.evidence or {}
+    strength = Strength.INCONCLUSIVE if row.strength == "inconclusive" else Strength.CONCLUSIVE
+    evidence = Evidence(decided_by=str(stored.get("decided_by") or "stored"), strength=strength)
+    result = ClassificationResult(
+        Classification(row.classification),
+        row.reason or row.classification,
+        bounce_status=row.bounce_status,
+        evidence=evidence,
     )
     return ReplyOutcome(row.id, result, row.contact_id, row.campaign_id, row.from_addr)

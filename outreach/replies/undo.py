@@ -1,11 +1,16 @@
-"""Which enrollment moves an operator's correction undoes. Pure.
+"""Which enrollment moves and which cancellations an operator's correction undoes. Pure.
 
 An automatic effect moved enrollments (``replied``, ``bounced``, ``unsubscribed``) and wrote
 an event for each move. Undoing it — a reclassified reply, a lifted suppression — puts each
 enrollment back to the state that event moved it *from*, but only while that move is still
 the enrollment's latest: an enrollment someone or something changed since is left as it is,
-and said so. Letters the effect cancelled stay cancelled (a cancelled letter is final); the
-next plan plans the contact's later steps again.
+and said so.
+
+A reply's effect also cancelled letters, each cancellation's event naming the reply
+(``inbound_id``). Reclassifying that reply looks again at the letters whose latest event is
+still that cancellation (:func:`cancelled_by`); :mod:`outreach.planner.uncancel` says which
+are planned again. Letters cancelled otherwise (an operator, a reload, another reply) are not
+its to undo.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from outreach.states import EnrollmentStatus
+from outreach.states import EnrollmentStatus, MessageStatus
 
 #: The enrollment states a suppression goes with.
 SUPPRESSED_STATES = frozenset({EnrollmentStatus.BOUNCED.value, EnrollmentStatus.UNSUBSCRIBED.value})
@@ -96,3 +101,29 @@ def _state(value: str | None) -> EnrollmentStatus:
         return EnrollmentStatus(value) if value else EnrollmentStatus.ACTIVE
     except ValueError:
         return EnrollmentStatus.ACTIVE
+
+
+class MessageEventFacts(Protocol):
+    """What :func:`cancelled_by` reads of a message's latest recorded change."""
+
+    @property
+    def message_id(self) -> int: ...
+    @property
+    def from_state(self) -> str | None: ...
+    @property
+    def to_state(self) -> str | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+def cancelled_by(latest: Iterable[MessageEventFacts], inbound_id: int) -> dict[int, str | None]:
+    """The messages whose latest change (``latest``: one event per message) is their
+    cancellation by the effect of inbound message ``inbound_id`` — or a correction's note
+    that this reply's effect still keeps them cancelled — each with the state it was cancelled
+    from (that note carries it as ``cancelled_from``), by id."""
+    return {
+        event.message_id: event.data.get("cancelled_from", event.from_state)
+        for event in sorted(latest, key=lambda e: e.message_id)
+        if event.to_state == MessageStatus.CANCELLED.value
+        and event.data.get("inbound_id") == inbound_id
+    }

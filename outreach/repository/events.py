@@ -1,16 +1,19 @@
-"""Reads of the audit log (``event``): what moved an enrollment, so that it can be undone.
+"""Reads of the audit log (``event``): what moved an enrollment, and what last changed a
+message, so that an automatic effect can be undone.
 
 Appending events is :mod:`outreach.lifecycle`'s job; this module only reads them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from outreach.models import Enrollment, Event
+from outreach.repository.outbox import in_chunks
 
 _EVENT = Event.__table__  # type: ignore[attr-defined]
 _ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
@@ -60,3 +63,39 @@ def enrollment_moves(session: Session, *, contact_id: int) -> list[EnrollmentMov
         )
         for row in rows
     ]
+
+
+class MessageEvent(NamedTuple):
+    """The latest recorded change of one message: the event, the message, its action, from
+    which state to which, and the event's data."""
+
+    event_id: int
+    message_id: int
+    action: str
+    from_state: str | None
+    to_state: str | None
+    data: dict[str, Any]
+
+
+def latest_message_events(session: Session, *, message_ids: Sequence[int]) -> list[MessageEvent]:
+    """The latest event of each message in ``message_ids`` that has one, by message id."""
+    latest: dict[int, MessageEvent] = {}
+    for chunk in in_chunks(list(message_ids)):
+        rows = session.execute(
+            sa.select(
+                _EVENT.c.id,
+                _EVENT.c.entity_id,
+                _EVENT.c.action,
+                _EVENT.c.from_state,
+                _EVENT.c.to_state,
+                _EVENT.c.data,
+            )
+            .where(_EVENT.c.entity == "message", _EVENT.c.entity_id.in_(chunk))
+            .order_by(_EVENT.c.id)
+        )
+        for row in rows:
+            data = row.data if isinstance(row.data, dict) else {}
+            latest[row.entity_id] = MessageEvent(
+                row.id, row.entity_id, row.action, row.from_state, row.to_state, data
+            )
+    return [latest[mid] for mid in sorted(latest)]

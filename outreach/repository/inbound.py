@@ -151,6 +151,24 @@ def last_classifications(
     return list(reversed(list(newest_first)))
 
 
+def later_inbound_of_contact(
+    session: Session, *, contact_id: int, after_id: int, classifications: Collection[str]
+) -> list[Inbound]:
+    """The contact's inbound messages stored after message ``after_id`` (a larger id) whose
+    class is one of ``classifications``, oldest first."""
+    return list(
+        session.exec(
+            select(Inbound)
+            .where(
+                Inbound.contact_id == contact_id,
+                Inbound.id > after_id,  # type: ignore[operator]
+                Inbound.classification.in_(list(classifications)),  # type: ignore[attr-defined]
+            )
+            .order_by(Inbound.id)  # type: ignore[arg-type]
+        )
+    )
+
+
 def get_inbound(session: Session, *, inbound_id: int) -> Inbound | None:
     """One stored inbound message (raw bytes included), or ``None``."""
     return session.get(Inbound, inbound_id)

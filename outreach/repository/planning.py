@@ -226,6 +226,20 @@ def messages_in_states(
     )
 
 
+def cancelled_messages(session: Session, *, contact_id: int) -> list[Message]:
+    """The contact's cancelled messages, by id."""
+    return list(
+        session.exec(
+            select(Message)
+            .where(
+                Message.contact_id == contact_id,
+                Message.status == MessageStatus.CANCELLED.value,
+            )
+            .order_by(Message.id)
+        )
+    )
+
+
 def steps_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Step]:
     """The steps of ``ids`` that exist, by id."""
     return {s.id: s for s in session.exec(select(Step).where(Step.id.in_(set(ids))))}

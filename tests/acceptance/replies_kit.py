@@ -1,4 +1,5 @@
-"""A sample campaign with three appeals sent, for the reply, reclassify and suppression CLI tests."""
+"""A sample campaign with three appeals sent, and bounces of them, for the reply, reclassify and
+suppression CLI tests."""
 
 from __future__ import annotations
 
@@ -38,3 +39,22 @@ def sent_sample(db) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-de
             out.append((m.message_id, c.email, m.subject))
         s.commit()
     return out
+
+
+def bounce(recipient: str, original_id: str, *, diagnostic: str, stage: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@relay.example.org (Mail Delivery System)\r\n"
+        "To: outreach@example.org\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Date: Fri, 23 Apr 2010 09:00:05 +0200\r\n"
+        f"Message-ID: <bounce.{abs(hash((recipient, diagnostic)))}@relay.example.org>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\n"
+        f"<{recipient}>: host mx.example.net[192.0.2.5] said: {diagnostic} (in reply to {stage}\r\n"
+        "    command)\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; relay.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; {diagnostic}\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: outreach@example.org\r\nTo: {recipient}\r\nMessage-ID: {original_id}\r\n--B--\r\n"
+    ).encode()

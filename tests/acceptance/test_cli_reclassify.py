@@ -11,29 +11,10 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from outreach.models import Contact, Message, Step
-from tests.acceptance.replies_kit import NOW, SENT_AT, sent_sample
+from tests.acceptance.replies_kit import NOW, SENT_AT, bounce, sent_sample
 from tests.cli import run_cli
 
 LATER = "2010-04-28T09:00Z"
-
-
-def bounce(recipient: str, original_id: str, *, diagnostic: str, stage: str) -> bytes:
-    return (
-        "From: MAILER-DAEMON@relay.example.org (Mail Delivery System)\r\n"
-        "To: outreach@example.org\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-        "Date: Fri, 23 Apr 2010 09:00:05 +0200\r\n"
-        f"Message-ID: <bounce.{abs(hash((recipient, diagnostic)))}@relay.example.org>\r\n"
-        "MIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
-        "--B\r\nContent-Type: text/plain\r\n\r\n"
-        f"<{recipient}>: host mx.example.net[192.0.2.5] said: {diagnostic} (in reply to {stage}\r\n"
-        "    command)\r\n"
-        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; relay.example.org\r\n\r\n"
-        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-        f"Diagnostic-Code: smtp; {diagnostic}\r\n"
-        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-        f"From: outreach@example.org\r\nTo: {recipient}\r\nMessage-ID: {original_id}\r\n--B--\r\n"
-    ).encode()
 
 
 def follow_ups(db) -> set[str]:  # type: ignore[no-untyped-def]

@@ -20,6 +20,10 @@ from tests.factories import make_campaign, make_contact, make_message, make_step
 SENT_AT = datetime(2010, 4, 23, 7, 0, tzinfo=UTC)
 NOW = datetime(2010, 4, 27, 12, 0, tzinfo=UTC)
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "replies"
+#: Where the world's letters are rendered from when they are planned again (placeholders):
+#: ``TEMPLATES_DIR / TEMPLATES / <step>.j2``.
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "templates"
+TEMPLATES = "campaign_file"
 
 
 # --- the world: two contacts written to, each with a follow-up queued ---------------------------
@@ -58,9 +62,15 @@ def build_world(engine: sa.Engine) -> World:
     with Session(engine, expire_on_commit=False) as s:
         campaign = make_campaign(s, slug="ccm-2010")
         other = make_campaign(s, slug="msp-2010")
-        appeal = make_step(s, campaign, "appeal")
-        follow = make_step(s, campaign, "appeal-follow-up", when={"after": "appeal", "days": 14})
-        other_step = make_step(s, other, "invitation")
+        appeal = make_step(s, campaign, "appeal", template=f"{TEMPLATES}/appeal")
+        follow = make_step(
+            s,
+            campaign,
+            "appeal-follow-up",
+            template=f"{TEMPLATES}/follow_up",
+            when={"after": "appeal", "days": 14},
+        )
+        other_step = make_step(s, other, "invitation", template=f"{TEMPLATES}/msp_invitation")
         a = make_contact(s, "amina.diallo@example.net", name="Amina Diallo")
         b = make_contact(s, "jean.dupont@example.net", name="Jean Dupont")
         ids = {}

@@ -17,8 +17,10 @@ PAIRS = [(a, b) for a in MessageStatus for b in MessageStatus]
 
 def test_table_covers_every_state() -> None:
     assert set(ALLOWED) == {None, *MessageStatus}
-    for terminal in (MessageStatus.SENT, MessageStatus.REJECTED, MessageStatus.CANCELLED):
+    for terminal in (MessageStatus.SENT, MessageStatus.REJECTED):
         assert ALLOWED[terminal] == frozenset()
+    # a cancelled letter goes back to review only (when the reply that cancelled it is corrected)
+    assert ALLOWED[MessageStatus.CANCELLED] == frozenset({MessageStatus.PENDING_REVIEW})
     assert MessageStatus.SENDING not in ALLOWED[MessageStatus.PENDING_REVIEW]
     assert MessageStatus.SENDING not in ALLOWED[MessageStatus.REJECTED]
 

@@ -16,12 +16,14 @@ from outreach.replies.reclassify import reclassify
 from outreach.states import Classification
 from tests.integration.intake_kit import (
     NOW,
+    TEMPLATES_DIR,
     build_world,
     dsn,
     enrollment,
     inbound_rows,
     reply,
     run,
+    settings_for,
     status_of,
     suppressed,
 )
@@ -39,7 +41,13 @@ def events(db, entity: str, entity_id: int | None = None) -> list[Event]:  # typ
 
 def fix(db, inbound_id: int, new_class: str, reason: str = "checked the bounce by hand"):  # type: ignore[no-untyped-def]
     return reclassify(
-        db.engine, inbound_id=inbound_id, new_class=new_class, reason=reason, actor="ana", now=LATER
+        db.engine,
+        inbound_id=inbound_id,
+        new_class=new_class,
+        reason=reason,
+        actor="ana",
+        now=LATER,
+        settings=settings_for(db.url, templates_dir=TEMPLATES_DIR),
     )
 
 
@@ -60,7 +68,12 @@ def test_a_wrong_hard_bounce_is_undone_and_nothing_is_resent(db) -> None:
     assert suppressed(db) == {}
     assert enrollment(db, w.campaign_id, w.a_contact) == "active"
     assert enrollment(db, w.other_campaign_id, w.a_contact) == "active"
-    assert status_of(db, w.a_follow) == "cancelled"  # a cancelled letter is final
+    # the letters the bounce cancelled are planned again, and need a reviewer again
+    assert status_of(db, w.a_follow) == "pending_review"
+    assert {(f.message_id, f.status) for f in done.letters} == {
+        (w.a_follow, "pending_review"),
+        (w.a_other, "pending_review"),
+    }
     [stored] = inbound_rows(db)
     assert (stored.classification, stored.needs_review) == ("bounce_soft", False)
     assert stored.evidence is not None and stored.evidence["decided_by"] == "operator ana"
@@ -89,13 +102,17 @@ def test_a_human_reply_taken_for_an_auto_reply_and_back(db) -> None:
     done = fix(db, row.id, "auto_reply")
     assert [r.restore_to.value for r in done.restored] == ["active"]
     assert enrollment(db, w.campaign_id, w.a_contact) == "active"
-    assert status_of(db, w.a_follow) == "cancelled"
+    assert status_of(db, w.a_follow) == "pending_review"  # the follow-up it stopped is back
     back = fix(db, row.id, "human")
     assert back.applied.enrollments == 1
     assert enrollment(db, w.campaign_id, w.a_contact) == "replied"
+    assert status_of(db, w.a_follow) == "cancelled"
     undone_again = fix(db, row.id, "auto_reply")
     assert [r.restore_to.value for r in undone_again.restored] == ["active"]
     assert undone_again.notes == ()
+    assert [(f.message_id, f.status) for f in undone_again.letters] == [
+        (w.a_follow, "pending_review")
+    ]
 
 
 def test_an_inconclusive_bounce_confirmed_as_hard_suppresses(db) -> None:

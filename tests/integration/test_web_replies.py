@@ -62,7 +62,9 @@ def test_an_operator_corrects_a_wrong_hard_bounce(db) -> None:
         },
     )
     assert done.status_code == 303
-    assert done.headers["location"] == f"/replies?done=reclassified#reply-{row.id}"
+    # the two letters the hard bounce had cancelled are planned again (back in review)
+    notice = "done=reclassified&replanned=2&kept=0"
+    assert done.headers["location"] == f"/replies?{notice}#reply-{row.id}"
     [stored] = inbound_rows(db)
     assert (stored.classification, stored.needs_review) == ("bounce_soft", False)
     assert suppressed(db) == {}  # the suppression the hard bounce put in place is lifted
@@ -76,7 +78,8 @@ def test_an_operator_corrects_a_wrong_hard_bounce(db) -> None:
     )
     [lifted] = events(db, "suppression")
     assert (lifted.action, lifted.actor) == ("suppression_lifted", "olga via web")
-    assert "Reclassified" in olga.get("/replies?done=reclassified").text
+    page = olga.get(f"/replies?{notice}").text
+    assert "Reclassified" in page and "2 planned again" in page and "0 still cancelled" in page
 
 
 def test_a_correction_needs_a_reason_the_operator_role_and_the_csrf_token(db) -> None:

@@ -62,6 +62,7 @@ PURE = [
     "replies/ses.py",
     "replies/boundary.py",
     "replies/undo.py",
+    "planner/uncancel.py",
 ]
 FORBIDDEN_IMPORTS = (
     "sqlalchemy",

@@ -58,7 +58,7 @@ def test_human_reply_stops_its_campaign_only() -> None:
     assert effects.enrollments == {
         (1, 10): EnrollmentTarget(EnrollmentStatus.REPLIED, 7, "replied")
     }
-    assert effects.cancellations == (Cancellation(1, 10, "replied"),)
+    assert effects.cancellations == (Cancellation(1, 10, "replied", inbound_id=7),)
     assert effects.suppressions == ()
 
 
@@ -72,7 +72,7 @@ def test_hard_bounce_and_unsubscribe_reach_every_campaign_and_suppress_the_conta
     assert effects.enrollments == {
         (1, None): EnrollmentTarget(EnrollmentStatus.BOUNCED, 3, "bounced")
     }
-    assert effects.cancellations == (Cancellation(1, None, "bounced"),)
+    assert effects.cancellations == (Cancellation(1, None, "bounced", inbound_id=3),)
     [request] = effects.suppressions
     assert (request.contact_id, request.address, request.reason) == (1, None, "bounce_hard")
     assert request.detail == "inbound 3: why 3"

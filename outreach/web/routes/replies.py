@@ -62,7 +62,15 @@ async def show_inbox(
         bounces=BOUNCES,
         error=error,
         done=request.query_params.get("done"),
+        replanned=_count(request, "replanned"),
+        kept=_count(request, "kept"),
     )
+
+
+def _count(request: Request, name: str) -> int:
+    """A count a correction's redirect carries (0 when absent or not a number)."""
+    raw = request.query_params.get(name) or ""
+    return int(raw) if raw.isdigit() else 0
 
 
 @page()
@@ -74,7 +82,8 @@ async def inbox(request: Request, user: SignedIn) -> Response:
 @page(Role.OPERATOR)
 async def correct(request: Request, user: SignedIn) -> Response:
     """POST /replies/{id}/reclassify: set the class an operator judges right, with a reason
-    (the old class's effects undone, the new one's applied, events naming the account)."""
+    (the old class's effects undone, the new one's applied, the letters it had cancelled
+    planned again unless something else stops them, events naming the account)."""
     context = web(request)
     inbound_id = int(request.path_params["id"])
     try:
@@ -85,6 +94,7 @@ async def correct(request: Request, user: SignedIn) -> Response:
             reason=form_text(request, "reason"),
             actor=Reviewer.web(user.name).recorded,
             now=context.now(),
+            settings=context.settings,
         )
     except NotFoundError as exc:
         return await show_inbox(request, error=exc.message, status_code=404)
@@ -95,7 +105,9 @@ async def correct(request: Request, user: SignedIn) -> Response:
         outcome = "reclassified"
     elif done.changed:
         outcome = "confirmed"
-    return RedirectResponse(f"/replies?done={outcome}#reply-{inbound_id}", status_code=303)
+    kept = sum(1 for letter in done.letters if letter.status == "cancelled")
+    letters = f"&replanned={len(done.letters) - kept}&kept={kept}" if done.letters else ""
+    return RedirectResponse(f"/replies?done={outcome}{letters}#reply-{inbound_id}", status_code=303)
 
 
 ROUTES = [
