@@ -174,12 +174,19 @@ def restore_enrollments(
 
 
 def cancel_unsent(
-    session: Session, contact_id: int, *, reason: str, actor: str, now: datetime
+    session: Session,
+    contact_id: int,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    data: dict[str, object] | None = None,
 ) -> int:
-    """Cancel every unsent letter to the contact (events included); how many."""
+    """Cancel every unsent letter to the contact in every campaign (an event each, with
+    ``data``); how many. Used by an operator's suppression and a one-click unsubscribe."""
     unsent = unsent_letters_of_contacts(session, contact_ids=[contact_id])
     groups = cancellations([Cancellation(contact_id, None, reason)], unsent)
-    return cancel_groups(session, groups, now=now, actor=actor)
+    return cancel_groups(session, groups, now=now, actor=actor, data=data)
 
 
 def _record(
@@ -193,7 +200,12 @@ def _record(
         entity_id=row.contact_id or 0,
         action=action,
         reason=reason,
-        data={"email": row.email, "reason": row.reason, "inbound_id": row.inbound_id},
+        data={
+            "email": row.email,
+            "reason": row.reason,
+            "detail": row.detail,
+            "inbound_id": row.inbound_id,
+        },
     )
 
 
