@@ -92,12 +92,13 @@ def status(
 
 
 def funnel_lines(rows: Iterable[CampaignFunnel], *, width: int) -> list[str]:
-    """Each campaign as a block of lines at most ``width`` wide: its title, its funnel counts
+    """Each campaign as a block of lines at most ``width`` wide: its title (``[PAUSED]``,
+    ``[ARCHIVED]`` when it is not active), its funnel counts
     in groups (``letters  pending review 38 · sent 0 …``) and its milestones' countdowns."""
     lines: list[str] = []
     for r in rows:
-        paused = " [PAUSED]" if r.state == CampaignState.PAUSED else ""
-        lines += textwrap.wrap(f"{r.slug} — {r.name}{paused}", width, subsequent_indent="  ")
+        state = f" [{r.state.upper()}]" if r.state != CampaignState.ACTIVE else ""
+        lines += textwrap.wrap(f"{r.slug} — {r.name}{state}", width, subsequent_indent="  ")
         for label, keys in FUNNEL_GROUPS:
             lines += _counts_lines(label, r.funnel, keys, width)
         for m in r.milestones:
