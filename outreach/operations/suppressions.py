@@ -18,6 +18,7 @@ from outreach.contact_fields import normalise_email
 from outreach.db import Engine, Session, within
 from outreach.errors import SuppressionError
 from outreach.lifecycle import record_event, set_enrollment_status
+from outreach.privacy.tokens import is_token
 from outreach.replies.apply_effects import cancel_groups
 from outreach.replies.effects import Cancellation, cancellations
 from outreach.replies.undo import MoveFacts, Restoration, restorations, suppressing_move
@@ -46,6 +47,11 @@ class SuppressionItem:
     actor: str | None
     inbound_id: int | None
     contact_id: int | None
+
+    @property
+    def erased(self) -> bool:
+        """An erasure's keyed hash, not an address: it is never lifted."""
+        return is_token(self.email)
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,14 @@ def lift_suppression(
 ) -> SuppressionChange:
     """Lift the suppression of ``email`` for ``reason`` and put the contact's bounced or
     unsubscribed enrollments back to what they were. Lifting an address that is not
-    suppressed changes nothing."""
+    suppressed changes nothing; an erasure's keyed hash is refused (:class:`SuppressionError`)."""
     why = _reason(reason)
     address = email.strip().lower()
+    if is_token(address):
+        raise SuppressionError(
+            f"{address[:24]}… is what an erasure left: it cannot be lifted (it keeps the erased "
+            "person from being imported or written to again); nothing changed"
+        )
     with within(engine_or_session) as session:
         rows = list_suppressions(session, email=address)
         if not rows:

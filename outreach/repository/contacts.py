@@ -127,9 +127,14 @@ class Enrolled(NamedTuple):
 
 
 def search_contacts(session: Session, *, text: str | None, limit: int) -> list[Contact]:
-    """Contacts whose email, name or organisation contains ``text`` (any case; every contact
-    without it), by email, at most ``limit``."""
-    stmt = select(Contact).order_by(col(Contact.email)).limit(limit)
+    """Contacts (erased ones left out) whose email, name or organisation contains ``text``
+    (any case; every contact without it), by email, at most ``limit``."""
+    stmt = (
+        select(Contact)
+        .where(col(Contact.erased_at).is_(None))
+        .order_by(col(Contact.email))
+        .limit(limit)
+    )
     if text:
         pattern = f"%{text.lower()}%"
         stmt = stmt.where(
