@@ -34,5 +34,8 @@ ENV HOME=/data \
     OUTREACH_TEMPLATES_DIR=/app/templates \
     OUTREACH_CAMPAIGNS_DIR=/app/config/campaigns \
     OUTREACH_LOG_FORMAT=json
+# `outreach web` (the console) listens on 8080; the daemon's /healthz and /metrics on
+# OUTREACH_METRICS_PORT when set
+EXPOSE 8080
 ENTRYPOINT ["outreach"]
 CMD ["daemon"]

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 DEPS   := pyproject.toml
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench lint format clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +32,17 @@ test: $(DEVSTAMP)
 bench: $(DEVSTAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+## the README's console screenshots, from the demo data (needs chromium)
+screenshots: $(DEVSTAMP)
+	$(BIN)/python scripts/screenshots.py --out docs/images
+
 lint: $(DEVSTAMP)
-	$(BIN)/ruff check outreach tests bench
-	$(BIN)/ruff format --check outreach tests bench
+	$(BIN)/ruff check outreach tests bench scripts
+	$(BIN)/ruff format --check outreach tests bench scripts
 
 format: $(DEVSTAMP)
-	$(BIN)/ruff format outreach tests bench
-	$(BIN)/ruff check --fix outreach tests bench
+	$(BIN)/ruff format outreach tests bench scripts
+	$(BIN)/ruff check --fix outreach tests bench scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info bench/.peer-venv

@@ -39,6 +39,7 @@ from outreach.campaign_fields import SLUG_RE, FieldReader, toml_loads
 from outreach.campaign_letters import DEFAULT_MAX_FILE_BYTES, FileRules, parse_letters
 from outreach.campaign_steps import StepContext, TemplateCheck, parse_steps
 from outreach.errors import CampaignFileError
+from outreach.identity import ReviewChannel
 from outreach.spec import (
     END_OF_DAY,
     WEEKDAYS,
@@ -56,6 +57,7 @@ TOP_KEYS = {
     "timezone",
     "require_approval",
     "approvals_required",
+    "review_channel",
     "lookahead_days",
     "sender",
     "sending",
@@ -94,6 +96,9 @@ def parse_campaign(
     name = p.attempt(lambda: p.header_text(p.required(doc, "", "name"), "name"))
     tz = p.attempt(lambda: _parse_timezone(p, p.required(doc, "", "timezone")))
     review = p.attempt(lambda: _parse_review(p, doc))
+    review_channel = p.attempt(
+        lambda: _parse_review_channel(p, doc.get("review_channel", ReviewChannel.ANY.value))
+    )
     sender = p.attempt(lambda: _parse_sender(p, p.required(doc, "", "sender")))
     sending = p.attempt(lambda: _parse_sending(p, doc.get("sending", {})))
     audience = p.attempt(lambda: _parse_audience(p, doc["audience"]) if "audience" in doc else ())
@@ -107,7 +112,8 @@ def parse_campaign(
         ctx = StepContext(milestones, sending, tz, templates_dir, check_template, rules)
         steps = p.attempt(lambda: parse_steps(p, raw_steps, ctx))
     p.raise_problems()
-    assert slug and name and tz and review and sender and sending and audience is not None
+    assert slug and name and tz and review and review_channel and sender and sending
+    assert audience is not None
     assert variables is not None and milestones is not None and steps and letters is not None
     return CampaignSpec(
         slug=slug,
@@ -115,6 +121,7 @@ def parse_campaign(
         timezone=tz,
         require_approval=review[0],
         approvals_required=review[1],
+        review_channel=review_channel,
         lookahead_days=review[2],
         sender=sender,
         sending=sending,
@@ -162,6 +169,16 @@ def _parse_review(p: FieldReader, doc: dict[str, Any]) -> tuple[bool, int, int]:
     if lookahead_days < 0:
         raise p.fail("lookahead_days", f"must be 0 or more, not {lookahead_days}")
     return require_approval, approvals_required, lookahead_days
+
+
+def _parse_review_channel(p: FieldReader, value: Any) -> str:
+    """``review_channel``: ``"any"`` (the default) or ``"web"`` (only approvals made in a
+    signed-in web session count)."""
+    channel = p.string(value, "review_channel")
+    choices = [c.value for c in ReviewChannel]
+    if channel not in choices:
+        raise p.fail("review_channel", f"must be one of {', '.join(choices)}, not {channel!r}")
+    return channel
 
 
 def _parse_audience(p: FieldReader, value: Any) -> tuple[str, ...]:

@@ -227,12 +227,14 @@ class Daemon:
                 next_run_time=datetime.now().astimezone(),
             )
         scheduler.start()
+        health = self._start_health_port()
         log.info(
             "daemon started",
             extra={"instance": self.instance, "jobs": [j[0] for j in self._jobs()]},
         )
         await self._stop.wait()
         log.info("stopping: no more claims; letting in-flight sends finish")
+        await self._stop_health_port(health)
         scheduler.pause()
         if self._dispatcher is not None:
             self._dispatcher.stop()  # in-flight sends finish; unsent claims go back to approved
@@ -244,6 +246,34 @@ class Daemon:
         scheduler.shutdown(wait=False)
         log.info("daemon stopped", extra={"instance": self.instance})
         return 0
+
+    def _start_health_port(self) -> tuple[Any, asyncio.Task[None]] | None:
+        """Serve ``/healthz`` and ``/metrics`` on ``OUTREACH_METRICS_PORT`` (when set) in this
+        event loop; (the server, its task) or None."""
+        port = self.settings.metrics_port
+        if port is None:
+            return None
+        from outreach.web.routes.health import health_app
+        from outreach.web.server import QuietServer, config
+
+        server = QuietServer(
+            config(
+                health_app(self.engine, self.settings, self.clock),
+                host=self.settings.web_host,
+                port=port,
+            )
+        )
+        log.info(
+            "serving /healthz and /metrics", extra={"host": self.settings.web_host, "port": port}
+        )
+        return server, asyncio.create_task(server.serve())
+
+    async def _stop_health_port(self, health: tuple[Any, asyncio.Task[None]] | None) -> None:
+        if health is None:
+            return
+        server, task = health
+        server.should_exit = True
+        await asyncio.wait([task], timeout=5)
 
     def _request_stop(self, sig: signal.Signals) -> None:
         log.info("received %s", sig.name)

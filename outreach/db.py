@@ -22,10 +22,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from outreach.errors import DatabaseError
+
+#: What a database that cannot be used raises (for callers that report it rather than fail:
+#: the health endpoints).
+UNAVAILABLE: tuple[type[Exception], ...] = (SQLAlchemyError, DatabaseError, OSError)
 
 
 def create_engine(url: str, *, echo: bool = False) -> Engine:

@@ -44,6 +44,9 @@ from outreach.smtpsink.server import EmlFolder, SmtpSink
 START = date(2010, 4, 20)
 END = date(2010, 11, 13)
 REVIEWER = "demo"
+#: The base URL of the demo's (fictional) console: each letter gets its own one-click
+#: unsubscribe link under it.
+PUBLIC_URL = "https://outreach.example.org"
 
 
 def _repo_root() -> Path:
@@ -144,6 +147,8 @@ class DemoResult:
     injected: Counter[str] = field(default_factory=Counter)
     days_with_news: int = 0
     relay: str | None = None  #: ``host:port`` the letters went through (None: the .eml sink)
+    database: Path | None = None
+    ended_at: datetime | None = None
 
 
 def _at(day: date, hour: int) -> datetime:
@@ -170,6 +175,7 @@ def _demo_settings(db_path: Path, templates: Path, host: str, smtp_port: int) ->
         smtp_tls="none",
         smtp_concurrency=2,
         lease_seconds=600,
+        public_url=PUBLIC_URL,
     )
 
 
@@ -205,8 +211,12 @@ def run_demo(
     echo: Callable[[str], None] = print,
     quiet: bool = False,
     relay: tuple[str, int] | None = None,
+    until: date = END,
+    review_until: date | None = None,
 ) -> DemoResult:
-    """Run the demo in ``folder`` (a new temporary folder by default) and return its result.
+    """Run the demo in ``folder`` (a new temporary folder by default) from :data:`START` to
+    ``until`` and return its result. With ``review_until``, the demo reviewer approves only
+    what is planned before that day; later letters wait for a person (the console).
 
     With ``relay`` (host, port), the letters go through that SMTP server (no TLS, no AUTH:
     a local sink such as Mailpit) instead of the in-process one, and no ``.eml`` files are
@@ -232,12 +242,14 @@ def run_demo(
             "contacts"
         )
         say(audience.describe())
-        say(f"simulating {START} … {END} day by day\n")
-        _simulate(engine, settings, clock, result, say)
+        say(f"simulating {START} … {until} day by day\n")
+        _simulate(engine, settings, clock, result, say, until=until, review_until=review_until)
         with session_scope(engine) as session:
             funnels = campaign_funnels(session, now=clock.now())
         result.funnel = funnels[0].funnel if funnels else {}
         result.eml_count = accepted() if accepted is not None else result.funnel.get("sent", 0)
+        result.database = db_path
+        result.ended_at = clock.now()
         engine.dispose()
     say("\nfunnel: " + ", ".join(f"{k} {v}" for k, v in result.funnel.items() if v))
     if relay is not None:
@@ -257,14 +269,18 @@ def _simulate(
     clock: FixedClock,
     result: DemoResult,
     say: Callable[[str], None],
+    *,
+    until: date,
+    review_until: date | None,
 ) -> None:
-    """Step the virtual calendar from :data:`START` to :data:`END`, saying what each day
+    """Step the virtual calendar from :data:`START` to ``until``, saying what each day
     brought."""
     daemon = Daemon(engine, settings, clock=clock, instance="demo")
     last_event = 0
     day = START
-    while day <= END:
-        news = _plan_and_review(daemon, engine, clock, day)
+    while day <= until:
+        reviewing = review_until is None or day < review_until
+        news = _plan_and_review(daemon, engine, clock, day, reviewing=reviewing)
         news += _inject_replies(engine, settings, clock, day, result)
         for hour in range(24):
             clock.set(_at(day, hour))
@@ -280,10 +296,15 @@ def _simulate(
         day += timedelta(days=1)
 
 
-def _plan_and_review(daemon: Daemon, engine: Engine, clock: FixedClock, day: date) -> list[str]:
-    """Plan at 04:00 on ``day``; the demo reviewer approves everything queued."""
+def _plan_and_review(
+    daemon: Daemon, engine: Engine, clock: FixedClock, day: date, *, reviewing: bool = True
+) -> list[str]:
+    """Plan at 04:00 on ``day``; the demo reviewer approves everything queued (unless it has
+    stopped ``reviewing``)."""
     clock.set(_at(day, 4))
     daemon.plan_job()
+    if not reviewing:
+        return []
     with session_scope(engine) as session:
         approved = approve_all(session, reviewer=REVIEWER, note="demo reviewer", now=clock.now())
     return [f"reviewer 'demo' approved {len(approved)} letter(s)"] if approved else []

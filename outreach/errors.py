@@ -58,6 +58,14 @@ class ReviewError(OutreachError):
     """The review action was refused."""
 
 
+class AccountError(OutreachError):
+    """The account operation was refused."""
+
+
+class SignInError(OutreachError):
+    """Unknown account or wrong password."""
+
+
 class HeaderInjectionError(OutreachError):
     """A header value contains characters that could inject headers."""
 

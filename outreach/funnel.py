@@ -116,7 +116,8 @@ def campaign_funnels(
 
 
 def daemon_health(session: Session) -> list[dict[str, Any]]:
-    """When each daemon job last ran, on which instance, and how it ended."""
+    """When each daemon job last ran, on which instance, how it ended, how long it took, and
+    when it last succeeded."""
     return [
         {
             "job": r.job,
@@ -125,6 +126,8 @@ def daemon_health(session: Session) -> list[dict[str, Any]]:
             "finished_at": r.finished_at,
             "outcome": r.outcome,
             "detail": r.detail,
+            "last_success_at": r.last_success_at,
+            "last_duration": r.last_duration,
         }
         for r in job_runs(session)
     ]
@@ -137,3 +140,62 @@ def totals(funnels: Iterable[CampaignFunnel]) -> dict[str, int]:
         for k, v in f.funnel.items():
             total[k] += v
     return total
+
+
+#: The columns of a step's funnel, in the order the console shows them.
+STEP_KEYS = (
+    "planned",
+    MessageStatus.PENDING_REVIEW.value,
+    MessageStatus.APPROVED.value,
+    MessageStatus.SENT.value,
+    "replied",
+    "bounced",
+    "unsubscribed",
+    MessageStatus.FAILED.value,
+    MessageStatus.UNKNOWN.value,
+)
+
+#: Which reply classification each outcome column counts.
+_REPLY_COLUMNS = {"replied": "human", "bounced": "bounce_hard", "unsubscribed": "unsubscribe"}
+
+
+@dataclass(frozen=True)
+class StepFunnel:
+    """One step of one campaign: :data:`STEP_KEYS` → count. ``planned`` counts every letter
+    of the step; the reply columns count distinct contacts who answered it that way."""
+
+    campaign: str
+    step: str
+    funnel: dict[str, int]
+
+
+def step_counts(messages: Mapping[str, int], replies: Mapping[str, int]) -> dict[str, int]:
+    """One step's funnel from its message counts by state and reply counts by class. Pure."""
+    funnel = dict.fromkeys(STEP_KEYS, 0)
+    funnel["planned"] = sum(messages.values())
+    for key in STEP_KEYS:
+        if key in _REPLY_COLUMNS:
+            funnel[key] = replies.get(_REPLY_COLUMNS[key], 0)
+        elif key != "planned":
+            funnel[key] = messages.get(key, 0)
+    return funnel
+
+
+def step_funnels(session: Session, *, slug: str | None = None) -> list[StepFunnel]:
+    """The funnel of every step of every campaign (or of one), campaigns by slug, steps in
+    file order."""
+    campaigns = rows.campaigns(session, slug=slug)
+    ids = [c.id for c in campaigns if c.id is not None]
+    messages = rows.step_message_counts(session, campaign_ids=ids)
+    replies = rows.step_reply_counts(session, campaign_ids=ids)
+    steps = rows.steps_in_order(session, campaign_ids=ids)
+    return [
+        StepFunnel(
+            c.slug,
+            key,
+            step_counts(messages.get((c.id, key), {}), replies.get((c.id, key), {})),
+        )
+        for c in campaigns
+        if c.id is not None
+        for key in steps.get(c.id, [])
+    ]

@@ -1,4 +1,5 @@
-"""Is the daemon doing its work? The check behind ``outreach status --check`` (pure).
+"""Is the daemon doing its work? The judgement behind ``outreach status --check`` and
+``GET /healthz`` (pure; :mod:`outreach.operations.health` reads what it judges).
 
 A job is healthy when some daemon instance ended a run of it well (``ok`` or ``skipped``:
 another daemon held the lock) recently enough: within three of its intervals, and never less

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from outreach.identity import Channel, ReviewChannel
 from outreach.states import CampaignState, EnrollmentStatus, MessageStatus
 
 
@@ -90,6 +91,9 @@ class Campaign(SQLModel, table=True):
     #: as loaded) and the campaign file's folder.
     letters: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     state: str = Field(default=CampaignState.ACTIVE.value, max_length=20)
+    review_channel: str = Field(
+        default=ReviewChannel.ANY.value, max_length=10, sa_column_kwargs={"server_default": "any"}
+    )
     source_path: str | None = Field(default=None, max_length=1000)
     source_sha256: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -184,6 +188,9 @@ class Message(SQLModel, table=True):
     envelope_to: str | None = Field(default=None, max_length=320)
     edited: bool = False
     stale_reason: str | None = None
+    unsubscribe_token_hash: str | None = Field(
+        default=None, max_length=64, sa_column_kwargs={"unique": True}
+    )
 
     scheduled_for: datetime = Field(sa_type=UTCDateTime)
     rendered_for: date | None = None
@@ -205,7 +212,12 @@ class Message(SQLModel, table=True):
 
 
 class Approval(SQLModel, table=True):
-    """One reviewer's approval of one version (hash) of a message."""
+    """One reviewer's approval of one version (hash) of a message.
+
+    ``reviewer`` is the identity the two-reviewer rule counts (an account, or the OS login of
+    a CLI user who named none); ``channel`` is how it was given (``web`` or ``cli``) and
+    ``login`` the OS login behind a CLI approval.
+    """
 
     __table_args__ = (sa.UniqueConstraint("message_id", "reviewer", "content_hash"),)
 
@@ -215,6 +227,10 @@ class Approval(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     note: str | None = None
     at: datetime = Field(sa_type=UTCDateTime)
+    channel: str = Field(
+        default=Channel.CLI.value, max_length=10, sa_column_kwargs={"server_default": "cli"}
+    )
+    login: str | None = Field(default=None, max_length=200)
 
 
 class Attempt(SQLModel, table=True):
@@ -330,3 +346,72 @@ class JobRun(SQLModel, table=True):
     detail: str | None = None
     #: when a run on this instance last ended well (``ok`` or ``skipped``)
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_duration: float | None = None  #: seconds the last finished run took
+
+
+class Account(SQLModel, table=True):
+    """A person who signs in to the console (and may be named by the CLI's ``--reviewer``).
+
+    ``password_hash`` is an argon2id hash (None until a password is set); a disabled account
+    cannot sign in, and its sessions and tokens stop working.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    role: str = Field(max_length=20)
+    password_hash: str | None = Field(default=None, max_length=300)
+    active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AccountToken(SQLModel, table=True):
+    """A secret given to an account holder: a one-time set-password link or an API token.
+
+    Only the SHA-256 of the token is stored. ``used_at`` ends a set-password token;
+    ``revoked_at`` ends an API token (a new one revokes the old).
+    """
+
+    __tablename__ = "account_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the SHA-256 of its cookie's random token, revocable, with idle
+    (``last_seen_at``) and absolute (``expires_at``) limits."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    address: str | None = Field(default=None, max_length=64)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """One sign-in attempt (for throttling per account name and per address)."""
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (
+        sa.Index("ix_sign_in_attempt_name", "account_name", "at"),
+        sa.Index("ix_sign_in_attempt_address", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    account_name: str = Field(max_length=100)
+    address: str = Field(max_length=64)
+    succeeded: bool = False

@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     shutdown_grace: int = Field(default=20, ge=1, description="seconds")
 
     reviewer: str | None = None
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None, description="base URL of the console, for links in mail (unsubscribe)"
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="the daemon serves /healthz and /metrics here"
+    )
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -158,6 +167,26 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith("https://"):
             raise ValueError("must be an https:// URL")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment or not value.isascii() or " " in value:
+            raise ValueError("must be a plain ASCII base URL (no query, fragment or spaces)")
+        return value
+
+    @property
+    def console_url(self) -> str:
+        """The console's base URL: ``public_url``, else ``http://WEB_HOST:WEB_PORT``."""
+        return self.public_url or f"http://{self.web_host}:{self.web_port}"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -171,6 +171,7 @@ class CampaignSpec:
     source_sha256: str
     require_approval: bool = True
     approvals_required: int = 1
+    review_channel: str = "any"  #: "web": only approvals in a signed-in web session count
     lookahead_days: int = 3
     audience_tags: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)

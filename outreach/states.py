@@ -35,9 +35,10 @@ UNSENT = frozenset(
         MessageStatus.RETRYING,
     }
 )
-#: States a message never leaves. (``cancelled`` is not one: a letter a reply's effect
+#: States a message never leaves. (``failed`` is final for the dispatcher, but an operator
+#: may requeue it or cancel it; ``cancelled`` is not one either: a letter a reply's effect
 #: cancelled goes back to review when an operator corrects that reply's class.)
-TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.REJECTED, MessageStatus.FAILED})
+TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.REJECTED})
 #: States a dispatcher may claim from.
 CLAIMABLE = frozenset({MessageStatus.APPROVED, MessageStatus.RETRYING})
 
@@ -99,7 +100,8 @@ ALLOWED: dict[MessageStatus | None, frozenset[MessageStatus]] = {
     ),
     MessageStatus.SENT: frozenset(),
     MessageStatus.REJECTED: frozenset(),
-    MessageStatus.FAILED: frozenset(),
+    # an operator requeues it (its approved bytes go again) or cancels it (acknowledged)
+    MessageStatus.FAILED: frozenset({MessageStatus.APPROVED, MessageStatus.CANCELLED}),
     # re-planned, only when the reply whose effect cancelled it is reclassified and the letter
     # never left (outreach.planner.uncancel decides which): it needs review again
     MessageStatus.CANCELLED: frozenset({MessageStatus.PENDING_REVIEW}),

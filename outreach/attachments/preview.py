@@ -1,16 +1,29 @@
 """A picture of a PDF: its first page as PNG, for the review console's preview and the
-docs' pictures. Uses pypdfium2 (PDFium in a PyPI wheel: no system package needed)."""
+docs' pictures. Uses pypdfium2 (PDFium in a PyPI wheel: no system package needed).
+
+PDFium is not thread-safe, and the console renders previews in worker threads: one preview
+is rendered at a time in a process (:data:`_PDFIUM`).
+"""
 
 from __future__ import annotations
 
 import io
+import threading
 
 from outreach.errors import AttachmentError
+
+#: Serialises every use of PDFium in this process.
+_PDFIUM = threading.Lock()
 
 
 def first_page_png(pdf: bytes, *, width: int = 800) -> bytes:
     """The first page of ``pdf`` rendered ``width`` pixels wide, as PNG bytes. Raises
     :class:`AttachmentError` for bytes that are not a readable PDF."""
+    with _PDFIUM:
+        return _render_first_page(pdf, width)
+
+
+def _render_first_page(pdf: bytes, width: int) -> bytes:
     import pypdfium2 as pdfium
 
     try:

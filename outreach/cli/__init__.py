@@ -25,6 +25,8 @@ from outreach.cli import (
     status,
     suppressions,
     templates,
+    users,
+    web,
 )
 from outreach.cli.context import AppContext
 from outreach.cli.output import err_console
@@ -70,6 +72,7 @@ core.register(app)
 status.register(app)
 send.register(app)
 backup.register(app)
+web.register(app)
 app.add_typer(
     campaign.app, name="campaign", help="Load, list, show, pause, resume and archive campaigns."
 )
@@ -82,6 +85,7 @@ app.add_typer(replies.app, name="replies", help="Fetch, import, list and reclass
 app.add_typer(
     suppressions.app, name="suppressions", help="List, add and remove suppressed addresses."
 )
+app.add_typer(users.app, name="users", help="The web console's accounts.")
 
 
 def main() -> None:

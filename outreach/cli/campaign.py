@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from outreach.cli.context import app_context, clock_option, default_reviewer
+from outreach.cli.context import app_context, cli_reviewer, clock_option
 from outreach.cli.options import JsonOption, NowOption
 from outreach.cli.output import console, err_console, milestone_dates, print_json, table
 
@@ -35,7 +35,7 @@ def load(
         path if path is not None else app_.settings.campaigns_dir,
         settings=app_.settings,
         now=clock_option(now).now(),
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
     )
     for item in loads:
         r = item.result
@@ -137,7 +137,7 @@ def _set_paused(ctx: typer.Context, slug: str, paused: bool, now: str | None) ->
         slug=slug,
         paused=paused,
         now=clock_option(now).now(),
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
     )
     word = "paused" if paused else "resumed"
     console.print(
@@ -181,7 +181,7 @@ def archive(
         cancel_unsent=cancel_unsent,
         reason=reason,
         now=clock_option(now).now(),
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
     )
     if not result.archived:
         console.print(f"{slug} was already archived", markup=False)

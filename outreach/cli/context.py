@@ -16,6 +16,7 @@ import typer
 from outreach.cli.output import err_console
 from outreach.clock import Clock, clock_for, parse_now
 from outreach.db import Engine, Session, check_current, create_engine, session_scope
+from outreach.identity import Reviewer
 from outreach.settings import Settings, load_settings, unknown_variables
 
 
@@ -68,14 +69,22 @@ def clock_option(now: str | None) -> Clock:
     return clock_for(parse_now(now))
 
 
-def default_reviewer(explicit: str | None, settings: Settings | None = None) -> str:
-    """``--reviewer``, else ``$OUTREACH_REVIEWER``, else the login name."""
-    if explicit:
-        return explicit
-    env = os.environ.get("OUTREACH_REVIEWER") or (settings.reviewer if settings else None)
-    if env:
-        return env
+def os_login() -> str:
+    """The OS login running this command ("unknown" where there is none)."""
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "unknown"
+
+
+def cli_reviewer(app_: AppContext, explicit: str | None = None) -> Reviewer:
+    """Who this command acts as: the OS login, acting as the account named by ``--reviewer``
+    (else ``$OUTREACH_REVIEWER``) when one is named — which must then be an active account
+    (:class:`~outreach.errors.ReviewError` otherwise)."""
+    from outreach.accounts.actors import cli_reviewer as resolve
+
+    name = explicit or os.environ.get("OUTREACH_REVIEWER") or app_.settings.reviewer
+    if not name:
+        return Reviewer.cli(os_login())
+    with app_.session() as session:
+        return resolve(session, login=os_login(), name=name)

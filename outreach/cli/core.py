@@ -120,14 +120,27 @@ def demo(
     smtp_port: Annotated[
         int, typer.Option("--smtp-port", min=1, max=65535, help="Its port (with --smtp-host).")
     ] = 25,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web", help="Then open the demo's database in the web console (Ctrl-C stops)."
+        ),
+    ] = False,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="The console's port with --web.")
+    ] = None,
 ) -> None:
     """The whole pipeline on the sample campaign in seconds: offline into .eml files, or
-    through an SMTP server such as Mailpit (--smtp-host)."""
+    through an SMTP server such as Mailpit (--smtp-host); --web then opens the finished
+    campaign in the web console."""
     from outreach.demo import run_demo
+
+    def echo(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
 
     result = run_demo(
         directory,
-        echo=lambda line: console.print(line, markup=False, highlight=False),
+        echo=echo,
         quiet=quiet,
         relay=(smtp_host, smtp_port) if smtp_host else None,
     )
@@ -140,6 +153,15 @@ def demo(
             f"{result.eml_count} {where}",
             markup=False,
         )
+    if web:
+        from outreach.web.demo import demo_console
+        from outreach.web.server import serve
+
+        assert result.database is not None and result.ended_at is not None
+        app, settings = demo_console(
+            result.database, ended_at=result.ended_at, port=port, echo=echo
+        )
+        serve(app, host=settings.web_host, port=settings.web_port)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import date, datetime
-from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -55,19 +51,10 @@ def table(
     return out
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def print_json(data: Any) -> None:
-    """Stable JSON on stdout: sorted keys, ISO 8601 times, one document."""
-    sys.stdout.write(json.dumps(data, default=_json_default, sort_keys=True, indent=2) + "\n")
+    """Stable JSON on stdout: sorted keys, ISO 8601 times, one document
+    (:func:`outreach.json_reports.dumps`, the same the console's ``/api/…`` serves)."""
+    from outreach.json_reports import dumps
+
+    sys.stdout.write(dumps(data) + "\n")
     sys.stdout.flush()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from outreach.cli.context import app_context, clock_option, default_reviewer
+from outreach.cli.context import app_context, cli_reviewer, clock_option
 from outreach.cli.options import NowOption
 from outreach.cli.output import console, err_console, print_json
 from outreach.errors import PrivacyError
@@ -42,7 +42,7 @@ def erase(
         app_.engine(),
         emails,
         reason=reason,
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
         settings=app_.settings,
         now=clock_option(now).now(),
     )

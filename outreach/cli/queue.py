@@ -6,12 +6,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
 
-from outreach.cli.context import app_context, clock_option, default_reviewer
+from outreach.cli.context import app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 from outreach.states import MessageStatus
@@ -37,15 +36,17 @@ def list_messages(
     next be tried and why it waits (send window, daily limit, retry backoff, paused campaign,
     review)."""
     from outreach.dispatch.waits import queue_listing
+    from outreach.json_reports import queue_list
 
     app_ = app_context(ctx)
+    moment = clock_option(now).now()
     with app_.session() as session:
-        items = queue_listing(
-            session, now=clock_option(now).now(), status=status, campaign=campaign, limit=limit
-        )
-    if json_:
-        print_json([asdict(item) for item in items])
-        return
+        if json_:
+            print_json(
+                queue_list(session, now=moment, status=status, campaign=campaign, limit=limit)
+            )
+            return
+        items = queue_listing(session, now=moment, status=status, campaign=campaign, limit=limit)
     if not items:
         console.print("no messages" + (f" in state {status.value}" if status else ""))
         return
@@ -85,13 +86,10 @@ def resolve(
     if sent == retry:
         raise typer.BadParameter("give exactly one of --sent or --retry")
     app_ = app_context(ctx)
+    actor = cli_reviewer(app_).recorded
     with app_.session() as session:
         message = resolve_unknown(
-            session,
-            message_id,
-            sent=sent,
-            now=clock_option(now).now(),
-            actor=default_reviewer(None, app_.settings),
+            session, message_id, sent=sent, now=clock_option(now).now(), actor=actor
         )
     console.print(f"message {message_id} is now {message.status}", markup=False)
 
@@ -109,12 +107,9 @@ def cancel(
     from outreach.dispatch.operator_actions import cancel_messages
 
     app_ = app_context(ctx)
+    actor = cli_reviewer(app_).recorded
     with app_.session() as session:
         done = cancel_messages(
-            session,
-            ids,
-            now=clock_option(now).now(),
-            actor=default_reviewer(None, app_.settings),
-            reason=reason,
+            session, ids, now=clock_option(now).now(), actor=actor, reason=reason
         )
     console.print(f"cancelled {len(done)} message(s)", markup=False)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import SpinnerColumn, TextColumn
 
-from outreach.cli.context import app_context, clock_option, default_reviewer
+from outreach.cli.context import app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, CsvOption, JsonOption, NowOption
 from outreach.cli.output import console, print_json, stderr_progress, table
 from outreach.spreadsheet import write_csv
@@ -108,20 +108,20 @@ def list_(
     csv_: CsvOption = False,
 ) -> None:
     """Who answered which letter, when, how it was classified, and what they wrote."""
+    from outreach.json_reports import replies_list
     from outreach.replies.listing import ReplyItem, list_replies
 
+    filters = {
+        "campaign": campaign,
+        "classification": class_,
+        "unmatched": unmatched,
+        "needs_review": needs_review,
+    }
     with app_context(ctx).session() as session:
-        items = list_replies(
-            session,
-            campaign=campaign,
-            classification=class_,
-            unmatched=unmatched,
-            needs_review=needs_review,
-            limit=limit,
-        )
-    if json_:
-        print_json([asdict(item) for item in items])
-        return
+        if json_:
+            print_json(replies_list(session, **filters, limit=limit))
+            return
+        items = list_replies(session, **filters, limit=limit)
     if csv_:
         columns = [f.name for f in fields(ReplyItem)]
         write_csv(sys.stdout, columns, ([getattr(i, c) for c in columns] for i in items))
@@ -200,7 +200,7 @@ def reclassify(
         inbound_id=inbound_id,
         new_class=new_class,
         reason=reason,
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
         now=clock_option(now).now(),
         settings=app_.settings,
     )

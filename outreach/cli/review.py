@@ -9,7 +9,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -17,10 +16,11 @@ import typer
 from rich.text import Text
 
 from outreach.attachments.listing import AttachmentInfo
-from outreach.cli.context import AppContext, app_context, clock_option, default_reviewer
+from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 from outreach.errors import ReviewError
+from outreach.identity import Reviewer
 from outreach.review import actions, views
 from outreach.review.editfile import EditableContent, format_editable, parse_editable
 
@@ -30,21 +30,34 @@ ReviewerOption = Annotated[
     str | None,
     typer.Option(
         "--reviewer",
-        help="Who is reviewing (default: $OUTREACH_REVIEWER, else the login name).",
+        help=(
+            "Act as this account (it must exist and be active; recorded as "
+            "'NAME via cli by LOGIN'). Default: $OUTREACH_REVIEWER, else your login."
+        ),
         show_default=False,
     ),
 ]
 
 
 @app.command("list")
-def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption = False) -> None:
+def list_(
+    ctx: typer.Context,
+    campaign: CampaignOption = None,
+    step: Annotated[str | None, typer.Option("--step", help="Only this step (its key).")] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Only letters in this language (e.g. fr).")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
     """Messages waiting for review, oldest scheduled first."""
+    from outreach.json_reports import review_list
+
     app_ = app_context(ctx)
     with app_.session() as session:
-        items = views.list_pending(session, campaign=campaign)
-    if json_:
-        print_json([asdict(item) for item in items])
-        return
+        if json_:
+            print_json(review_list(session, campaign=campaign, step=step, language=language))
+            return
+        items = views.list_pending(session, campaign=campaign, step=step, language=language)
     if not items:
         console.print("no messages waiting for review")
         return
@@ -187,13 +200,13 @@ def _print_history(out: Callable[..., None], history: Sequence[views.HistoryEntr
 
 
 def _chosen_for_all(
-    app_: AppContext, *, campaign: str | None, reviewer: str, yes: bool
+    app_: AppContext, *, campaign: str | None, reviewer: Reviewer, yes: bool
 ) -> list[int]:
     """The messages ``approve --all`` would approve, once confirmed (``--yes``, or a yes at
     the terminal); [] when there is none. Without a terminal and without ``--yes`` it refuses
     (ReviewError); a no at the prompt exits 1 with nothing approved."""
     with app_.session() as session:
-        chosen = views.pending_ids(session, campaign=campaign, reviewer=reviewer)
+        chosen = views.pending_ids(session, campaign=campaign, reviewer=reviewer.name)
         counts = views.count_pending_by_campaign(session, ids=chosen)
     if not chosen:
         console.print("no messages waiting for your review", markup=False)
@@ -204,7 +217,7 @@ def _chosen_for_all(
     if not yes:
         if not sys.stdin.isatty():
             raise ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
-        console.print(f"about to approve {summary} as {reviewer}", markup=False)
+        console.print(f"about to approve {summary} as {reviewer.recorded}", markup=False)
         if not typer.confirm("approve them?", default=False):
             console.print("nothing approved", markup=False)
             raise typer.Exit(code=1)
@@ -237,7 +250,7 @@ def approve(
     if campaign and not all_:
         raise typer.BadParameter("--campaign only goes with --all")
     app_ = app_context(ctx)
-    who = default_reviewer(reviewer, app_.settings)
+    who = cli_reviewer(app_, reviewer)
     moment = clock_option(now).now()
     if all_:
         ids = _chosen_for_all(app_, campaign=campaign, reviewer=who, yes=yes)
@@ -267,7 +280,7 @@ def reject(
 ) -> None:
     """Reject messages (all or nothing): they become rejected and are never sent."""
     app_ = app_context(ctx)
-    who = default_reviewer(reviewer, app_.settings)
+    who = cli_reviewer(app_, reviewer)
     moment = clock_option(now).now()
     with app_.session() as session:
         results = actions.reject(session, ids, reviewer=who, reason=reason, now=moment)
@@ -315,10 +328,10 @@ def edit(
 ) -> None:
     """Open $VISUAL or $EDITOR on the subject and text (and HTML); a change keeps the message pending
     review with earlier approvals cleared and the edit logged."""
-    from outreach.planner import recompose_message
+    from outreach.planner.letters import recomposer
 
     app_ = app_context(ctx)
-    who = default_reviewer(reviewer, app_.settings)
+    who = cli_reviewer(app_, reviewer)
     with app_.session() as session:
         original = views.editable(session, message_id)
     changed = _edit_in_editor(message_id, original)
@@ -334,9 +347,7 @@ def edit(
             html=changed.html,
             reviewer=who,
             now=clock_option(now).now(),
-            recompose=lambda s, m, subj, text, html: recompose_message(
-                s, m, subject=subj, text=text, html=html, settings=app_.settings
-            ),
+            recompose=recomposer(app_.settings),
         )
     if not result.changed:
         console.print("no change", markup=False)
@@ -374,7 +385,7 @@ def test_send(
         to=to,
         settings=app_.settings,
         now=clock_option(now).now(),
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
     )
     what = f"message {result.message_id} ({result.size:,} bytes, sha256 {result.sha256[:12]}…)"
     reply = f"{result.code} {result.reply}" if result.code else result.reply

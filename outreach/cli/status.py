@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -62,30 +61,27 @@ def status(
     """The funnel per campaign, milestones with days to go, the daemon's last runs, and
     whether replies are fetched (IMAP)."""
     from outreach.cli import status_outputs
-    from outreach.funnel import campaign_funnels, daemon_health, totals
+    from outreach.funnel import campaign_funnels, daemon_health
+    from outreach.json_reports import status_report
 
     app = app_context(ctx)
     moment = clock_option(now).now()
     if check:
         status_outputs.check(app, now=moment)
         return
+    notice = app.settings.imap_notice
     with app.session() as session:
+        if json_:
+            print_json(
+                status_report(
+                    session, now=moment, campaign=campaign, imap_configured=notice is None
+                )
+            )
+            return
         rows = campaign_funnels(session, now=moment, slug=campaign)
         health = daemon_health(session)
     if csv_:
         status_outputs.funnel_csv(rows)
-        return
-    notice = app.settings.imap_notice
-    if json_:
-        print_json(
-            {
-                "now": moment,
-                "campaigns": [asdict(r) for r in rows],
-                "totals": totals(rows),
-                "daemon": health,
-                "imap_configured": notice is None,
-            }
-        )
         return
     width = min(console.width, MAX_WIDTH)
     lines = funnel_lines(rows, width=width) + health_lines(health, width=width)
@@ -96,7 +92,8 @@ def status(
 
 
 def funnel_lines(rows: Iterable[CampaignFunnel], *, width: int) -> list[str]:
-    """Each campaign as a block of lines at most ``width`` wide: its title, its funnel counts
+    """Each campaign as a block of lines at most ``width`` wide: its title (``[PAUSED]``,
+    ``[ARCHIVED]`` when it is not active), its funnel counts
     in groups (``letters  pending review 38 · sent 0 …``) and its milestones' countdowns."""
     lines: list[str] = []
     for r in rows:

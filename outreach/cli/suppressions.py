@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from outreach.cli.context import app_context, clock_option, default_reviewer
+from outreach.cli.context import app_context, cli_reviewer, clock_option
 from outreach.cli.options import JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 
@@ -68,7 +68,7 @@ def add(
         app_.engine(),
         email=email,
         reason=reason,
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
         now=clock_option(now).now(),
     )
     if not change.changed:
@@ -92,7 +92,7 @@ def remove(
         app_.engine(),
         email=email,
         reason=reason,
-        actor=default_reviewer(None, app_.settings),
+        actor=cli_reviewer(app_).recorded,
         now=clock_option(now).now(),
     )
     if not change.changed:

@@ -1,5 +1,6 @@
-"""An operator's actions on the queue (``outreach queue resolve|cancel``): settle a message a
-dead dispatcher left ``unknown``, and cancel unsent messages."""
+"""An operator's actions on the queue (``outreach queue resolve|cancel``, the console's queue
+page): settle a message a dead dispatcher left ``unknown``, requeue a ``failed`` one, and
+cancel unsent (or failed) messages."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from outreach.errors import NotFoundError, OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Message
 from outreach.repository import outbox
+from outreach.review.rules import content_ok
 from outreach.states import AttemptPhase, MessageStatus
 
-#: What ``queue cancel`` may cancel: anything not sent, not being sent and not finished.
+#: What ``queue cancel`` may cancel: anything not sent, not being sent and not finished, and
+#: a failed message (cancelling it acknowledges it will not go).
 CANCELLABLE = frozenset(
     {
         MessageStatus.PENDING_REVIEW,
@@ -22,6 +25,7 @@ CANCELLABLE = frozenset(
         MessageStatus.APPROVED,
         MessageStatus.RETRYING,
         MessageStatus.UNKNOWN,
+        MessageStatus.FAILED,
     }
 )
 
@@ -43,20 +47,65 @@ def resolve_unknown(
             f"message {message_id} is {message.status}, not unknown; only unknown messages "
             "can be resolved"
         )
-    changes: dict[str, Any]
     if sent:
-        to, reason = MessageStatus.SENT, "operator: delivered"
-        changes = {"sent_at": message.sent_at or now, "attempt_phase": AttemptPhase.DONE.value}
-    else:
-        to, reason = MessageStatus.APPROVED, "operator: send again"
-        changes = {
-            "due_at": now,
-            "attempt_phase": None,
-            "lease_owner": None,
-            **outbox.LEASE_CLEARED,
-        }
+        return transition(
+            session,
+            message,
+            MessageStatus.SENT,
+            now=now,
+            actor=actor,
+            action="resolved",
+            reason="operator: delivered",
+            sent_at=message.sent_at or now,
+            attempt_phase=AttemptPhase.DONE.value,
+        )
+    return _send_again(session, message, now=now, actor=actor, action="resolved")
+
+
+def _send_again(
+    session: Session, message: Message, *, now: datetime, actor: str, action: str, **changes: Any
+) -> Message:
+    """Back to ``approved``, due ``now``, with no lease and no attempt under way."""
     return transition(
-        session, message, to, now=now, actor=actor, action="resolved", reason=reason, **changes
+        session,
+        message,
+        MessageStatus.APPROVED,
+        now=now,
+        actor=actor,
+        action=action,
+        reason="operator: send again",
+        due_at=now,
+        attempt_phase=None,
+        lease_owner=None,
+        **outbox.LEASE_CLEARED,
+        **changes,
+    )
+
+
+def requeue_failed(session: Session, message_id: int, *, now: datetime, actor: str) -> Message:
+    """Send a ``failed`` message again: back to ``approved``, due now, with a fresh retry
+    lifetime. Refused (QueueError) unless it is failed and its bytes are still exactly the
+    approved ones (rule 1)."""
+    message = outbox.get_message(session, message_id)
+    if message is None:
+        raise NotFoundError(f"no message {message_id}")
+    if message.status != MessageStatus.FAILED.value:
+        raise QueueError(
+            f"message {message_id} is {message.status}, not failed; only failed messages "
+            "can be requeued"
+        )
+    if not content_ok(message.raw, message.content_hash, message.approved_hash):
+        raise QueueError(
+            f"message {message_id}: its bytes are not the approved ones; it cannot be requeued"
+        )
+    return _send_again(
+        session,
+        message,
+        now=now,
+        actor=actor,
+        action="requeued",
+        first_attempt_at=None,
+        next_attempt_at=None,
     )
 
 

@@ -75,7 +75,15 @@ MEANINGS: dict[str, str] = {
     "imap_interval": "the daemon fetches replies every this many seconds",
     "shutdown_grace": "on SIGTERM, seconds in-flight SMTP transactions get to finish (keep "
     "systemd's `TimeoutStopSec` and Compose's `stop_grace_period` above it)",
-    "reviewer": "the reviewer recorded by `review approve|reject|edit` (default: the login name)",
+    "reviewer": "an account the command line acts as, like `--reviewer` (it must name an "
+    'active account; recorded as "NAME via cli by LOGIN"); unset: the OS login',
+    "web_host": "the address `outreach web` listens on (and the daemon's `/healthz` and "
+    "`/metrics` with `metrics_port`); `0.0.0.0` in a container",
+    "web_port": "the port `outreach web` listens on",
+    "public_url": "the console's public base URL: set-password links, Secure cookies when https, "
+    "and (when https) each letter's own one-click unsubscribe link",
+    "metrics_port": "the daemon serves `/healthz` and `/metrics` on this port (default: not at "
+    "all)",
     "log_format": "`json`, `text`, or `auto`: JSON lines when stderr is not a terminal",
     "log_level": "the least severe log level written",
 }

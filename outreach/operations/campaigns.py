@@ -140,6 +140,7 @@ def describe_campaign(session: Session, *, slug: str, now: datetime) -> dict[str
         "timezone": c.timezone,
         "require_approval": c.require_approval,
         "approvals_required": c.approvals_required,
+        "review_channel": c.review_channel,
         "lookahead_days": c.lookahead_days,
         "sender": {"name": c.sender_name, "email": c.sender_email, "reply_to": c.reply_to},
         "sending": c.sending,

@@ -1,4 +1,5 @@
-"""Contact operations: import a contacts CSV, all-or-nothing unless told to skip bad rows."""
+"""Contact operations: import a contacts CSV (all-or-nothing unless told to skip bad rows),
+and search contacts with their enrollments and suppression."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from outreach.contacts import ContactRow, ParsedContacts, parse_contacts_csv
 from outreach.db import Engine, Session, session_scope
 from outreach.errors import ContactImportError, ErasureKeyError
 from outreach.privacy.keys import current_check
+from outreach.repository import contacts as rows
 from outreach.repository.campaigns import audience_tags
 from outreach.repository.contacts import UpsertResult, upsert_contacts
 from outreach.repository.erasure import erased_tokens
+from outreach.repository.suppressions import suppressions_of
 from outreach.settings import Settings
 
 
@@ -97,3 +100,47 @@ def _without_erased(
     gone = current_check(session, settings).erased(r.email for r in parsed.rows)
     kept = tuple(r for r in parsed.rows if r.email not in gone)
     return kept, tuple(r.line for r in parsed.rows if r.email in gone)
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """A contact as the console lists it: who, its enrollment per campaign, and why it is
+    suppressed (None when it is not)."""
+
+    id: int
+    email: str
+    name: str | None
+    organisation: str | None
+    country: str | None
+    language: str | None
+    tags: tuple[str, ...]
+    enrollments: tuple[tuple[str, str], ...]  #: (campaign slug, enrollment status)
+    suppressed: str | None
+
+
+def search_contacts(
+    session: Session, *, text: str | None = None, limit: int = 200
+) -> list[ContactView]:
+    """Contacts whose email, name or organisation contains ``text`` (all of them without it),
+    by email, at most ``limit``, with their enrollments and suppression."""
+    found = rows.search_contacts(session, text=(text or "").strip(), limit=limit)
+    ids = [c.id for c in found if c.id is not None]
+    enrolled: dict[int, list[tuple[str, str]]] = {}
+    for e in rows.enrollments_of(session, contact_ids=ids):
+        enrolled.setdefault(e.contact_id, []).append((e.campaign, e.status))
+    suppressed = {s.email: s for s in suppressions_of(session, emails=[c.email for c in found])}
+    return [
+        ContactView(
+            id=c.id,
+            email=c.email,
+            name=c.name,
+            organisation=c.organisation,
+            country=c.country,
+            language=c.language,
+            tags=tuple(c.tags),
+            enrollments=tuple(enrolled.get(c.id, ())),
+            suppressed=(suppressed[c.email].reason if c.email in suppressed else None),
+        )
+        for c in found
+        if c.id is not None
+    ]

@@ -18,6 +18,7 @@ from outreach.contact_fields import normalise_email
 from outreach.db import Engine, Session, within
 from outreach.errors import SuppressionError
 from outreach.lifecycle import record_event, set_enrollment_status
+from outreach.privacy.tokens import is_token
 from outreach.replies.apply_effects import cancel_groups
 from outreach.replies.effects import Cancellation, cancellations
 from outreach.replies.undo import MoveFacts, Restoration, restorations, suppressing_move
@@ -46,6 +47,11 @@ class SuppressionItem:
     actor: str | None
     inbound_id: int | None
     contact_id: int | None
+
+    @property
+    def erased(self) -> bool:
+        """An erasure's keyed hash, not an address: it is never lifted."""
+        return is_token(self.email)
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,14 @@ def lift_suppression(
 ) -> SuppressionChange:
     """Lift the suppression of ``email`` for ``reason`` and put the contact's bounced or
     unsubscribed enrollments back to what they were. Lifting an address that is not
-    suppressed changes nothing."""
+    suppressed changes nothing; an erasure's keyed hash is refused (:class:`SuppressionError`)."""
     why = _reason(reason)
     address = email.strip().lower()
+    if is_token(address):
+        raise SuppressionError(
+            f"{address[:24]}… is what an erasure left: it cannot be lifted (it keeps the erased "
+            "person from being imported or written to again); nothing changed"
+        )
     with within(engine_or_session) as session:
         rows = list_suppressions(session, email=address)
         if not rows:
@@ -174,12 +185,19 @@ def restore_enrollments(
 
 
 def cancel_unsent(
-    session: Session, contact_id: int, *, reason: str, actor: str, now: datetime
+    session: Session,
+    contact_id: int,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    data: dict[str, object] | None = None,
 ) -> int:
-    """Cancel every unsent letter to the contact (events included); how many."""
+    """Cancel every unsent letter to the contact in every campaign (an event each, with
+    ``data``); how many. Used by an operator's suppression and a one-click unsubscribe."""
     unsent = unsent_letters_of_contacts(session, contact_ids=[contact_id])
     groups = cancellations([Cancellation(contact_id, None, reason)], unsent)
-    return cancel_groups(session, groups, now=now, actor=actor)
+    return cancel_groups(session, groups, now=now, actor=actor, data=data)
 
 
 def _record(
@@ -193,7 +211,12 @@ def _record(
         entity_id=row.contact_id or 0,
         action=action,
         reason=reason,
-        data={"email": row.email, "reason": row.reason, "inbound_id": row.inbound_id},
+        data={
+            "email": row.email,
+            "reason": row.reason,
+            "detail": row.detail,
+            "inbound_id": row.inbound_id,
+        },
     )
 
 

@@ -22,7 +22,13 @@ from outreach.errors import OutreachError
 from outreach.lifecycle import record_created
 from outreach.models import Campaign
 from outreach.planner.assets import refresh_changed_files
-from outreach.planner.letters import SendDay, make_letter, message_id_domain, renderer_for
+from outreach.planner.letters import (
+    SendDay,
+    make_letter,
+    message_id_domain,
+    planned_token,
+    renderer_for,
+)
 from outreach.planner.pool import (
     IN_FLIGHT,
     Built,
@@ -271,6 +277,7 @@ class MessageRows:
                 message_id=message_id,
                 settings=self.settings,
                 days=self.days,
+                unsubscribe_token=planned_token(self.settings),
             )
         except OutreachError as exc:  # template failures and refused header content
             row["status"] = MessageStatus.RENDER_ERROR.value
@@ -309,6 +316,7 @@ class MessageRows:
             "raw": None,
             "content_hash": None,
             "approved_hash": None,
+            "unsubscribe_token_hash": None,
         }
 
 

@@ -7,11 +7,13 @@ stale check, a reviewer's edit, previews and the benchmarks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from outreach import unsubscribe_links as links
 from outreach.attachments.enclosures import LetterMoment, build_attachments, letter_filename
 from outreach.attachments.listing import attachments_in, describe
 from outreach.compose import ComposeInput, compose
@@ -30,6 +32,7 @@ from outreach.templating import (
     day_context,
     letter_record,
 )
+from outreach.tokens import new_token, token_hash
 
 _RENDERERS: dict[Path, TemplateRenderer] = {}
 
@@ -189,6 +192,34 @@ def _sender(campaign: Campaign | CampaignSpec) -> _Sender:
     return _Sender(campaign.slug, sender.name, sender.email, sender.reply_to)
 
 
+def planned_token(settings: Settings) -> str | None:
+    """A new unsubscribe token for a letter being planned, when letters get per-message
+    one-click links (an https ``PUBLIC_URL``); else None."""
+    return new_token() if links.enabled(settings.public_url) else None
+
+
+def existing_token(message: Message) -> str | None:
+    """The unsubscribe token in ``message``'s bytes when it is the one its row stores."""
+    token = links.token_in_raw(message.raw)
+    if token is not None and message.unsubscribe_token_hash == token_hash(token):
+        return token
+    return None
+
+
+def kept_token(message: Message, settings: Settings) -> str | None:
+    """The token a message composed again keeps: its own, else a new one (when enabled)."""
+    if not links.enabled(settings.public_url):
+        return None
+    return existing_token(message) or planned_token(settings)
+
+
+def _unsubscribe_url(settings: Settings, token: str | None) -> str | None:
+    """The one-click URL of a letter: its own link, else the static ``UNSUBSCRIBE_URL``."""
+    if token is not None and settings.public_url and links.enabled(settings.public_url):
+        return links.one_click_url(settings.public_url, token)
+    return settings.unsubscribe_url
+
+
 def compose_letter(
     *,
     campaign: Campaign | CampaignSpec,
@@ -201,9 +232,12 @@ def compose_letter(
     message_id: str,
     settings: Settings,
     attachments: tuple[Attachment, ...] = (),
+    unsubscribe_token: str | None = None,
 ) -> tuple[bytes, str]:
-    """The final bytes (and their SHA-256) of one letter. Date is its scheduled time. A letter
-    larger than ``settings.max_message_bytes`` is refused (:class:`MessageTooLarge`)."""
+    """The final bytes (and their SHA-256) of one letter, ``attachments`` enclosed. Date is
+    its scheduled time; with ``unsubscribe_token`` (and an https ``PUBLIC_URL``) its
+    ``List-Unsubscribe`` carries its own one-click link. A letter larger than
+    ``settings.max_message_bytes`` is refused (:class:`MessageTooLarge`)."""
     sender = _sender(campaign)
     composed = compose(
         ComposeInput(
@@ -218,7 +252,7 @@ def compose_letter(
             date=scheduled_for,
             message_id=message_id,
             list_unsubscribe_mailto=sender.reply_to or sender.email,
-            unsubscribe_url=settings.unsubscribe_url,
+            unsubscribe_url=_unsubscribe_url(settings, unsubscribe_token),
             extra_headers=(("X-Outreach-Campaign", sender.slug), ("X-Outreach-Step", step_key)),
             attachments=attachments,
         )
@@ -245,7 +279,7 @@ def recompose_message(
     settings: Settings,
 ) -> tuple[bytes, str]:
     """Compose ``message`` again with new content (a reviewer's edit): same headers,
-    Message-ID, Date and attachments (the very files the reviewer saw)."""
+    Message-ID, Date, unsubscribe link and attachments (the very files the reviewer saw)."""
     parties = message_parties(session, message=message)
     return compose_letter(
         campaign=parties.campaign,
@@ -258,7 +292,24 @@ def recompose_message(
         message_id=message.message_id,
         settings=settings,
         attachments=attachments_in(message.raw),
+        unsubscribe_token=existing_token(message),
     )
+
+
+def recomposer(
+    settings: Settings,
+) -> Callable[[Session, Message, str, str, str | None], tuple[bytes, str]]:
+    """:func:`recompose_message` with ``settings`` bound: what a reviewer's edit (CLI or
+    console) passes to :func:`outreach.review.actions.edit`."""
+
+    def recompose(
+        session: Session, message: Message, subject: str, text: str, html: str | None
+    ) -> tuple[bytes, str]:
+        return recompose_message(
+            session, message, subject=subject, text=text, html=html, settings=settings
+        )
+
+    return recompose
 
 
 # -- the letter -------------------------------------------------------------------------------
@@ -274,6 +325,7 @@ class Letter:
     raw: bytes
     sha256: str
     attachments: tuple[Attachment, ...] = ()
+    unsubscribe_token: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The message columns this letter sets."""
@@ -288,6 +340,9 @@ class Letter:
             "raw": self.raw,
             "content_hash": self.sha256,
             "render_error": None,
+            "unsubscribe_token_hash": (
+                token_hash(self.unsubscribe_token) if self.unsubscribe_token else None
+            ),
         }
 
 
@@ -301,12 +356,14 @@ def make_letter(
     message_id: str,
     settings: Settings,
     days: dict[tuple[str, date], SendDay] | None = None,
+    unsubscribe_token: str | None = None,
 ) -> Letter:
     """Render ``step`` for ``contact`` as it reads on its send day (the recipient's date at
     ``scheduled_for``, :func:`~outreach.countdown.send_date`), with what it encloses printed
     for the same day, and compose it. Raises :class:`OutreachError` (a template failure, or
     content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step key,
-    day) kept by the caller across the letters of one campaign."""
+    day) kept by the caller across the letters of one campaign. ``unsubscribe_token``: the
+    letter's own one-click token (:func:`planned_token`, :func:`kept_token`)."""
     send_day = send_date(scheduled_for, contact.timezone, spec.timezone)
     parts = None
     if days is not None:
@@ -334,6 +391,7 @@ def make_letter(
         scheduled_for=scheduled_for,
         message_id=message_id,
         settings=settings,
+        unsubscribe_token=unsubscribe_token,
     )
 
 
@@ -366,6 +424,7 @@ def kept_letter(
         scheduled_for=scheduled_for,
         message_id=message.message_id,
         settings=settings,
+        unsubscribe_token=kept_token(message, settings),
     )
 
 
@@ -388,6 +447,7 @@ def _composed(
     scheduled_for: datetime,
     message_id: str,
     settings: Settings,
+    unsubscribe_token: str | None,
 ) -> Letter:
     """``enclosed`` composed to its final bytes: the :class:`Letter`."""
     rendered = enclosed.rendered
@@ -402,5 +462,6 @@ def _composed(
         message_id=message_id,
         settings=settings,
         attachments=enclosed.attachments,
+        unsubscribe_token=unsubscribe_token,
     )
-    return Letter(rendered, summary, send_day, raw, sha, enclosed.attachments)
+    return Letter(rendered, summary, send_day, raw, sha, enclosed.attachments, unsubscribe_token)

@@ -26,6 +26,7 @@ from outreach.planner.letters import (
     attachment_differences,
     differences,
     kept_letter,
+    kept_token,
     make_letter,
     render_attachments,
     render_letter,
@@ -79,6 +80,7 @@ class Replanning:
                 scheduled_for=scheduled_for,
                 message_id=message.message_id,
                 settings=self.settings,
+                unsubscribe_token=kept_token(message, self.settings),
             )
         except OutreachError as exc:  # template failures and refused header content
             if (

@@ -3,7 +3,8 @@ Art. 17), keeping only what honouring the erasure needs.
 
 In one transaction, for each address: unsent letters (and those whose fate is unknown) are
 cancelled through the lifecycle; every letter loses its words (bytes, subject, bodies, render
-context, recipient, server replies, approval notes); received mail that came from the person,
+context, recipient, server replies, approval notes) and its one-click unsubscribe token's hash
+(the link in the person's copy then leads to the console's "unknown link" page); received mail that came from the person,
 answers or bounces one of their letters, or names their address or name anywhere is reduced to
 its classification and match; event payloads about their letters, enrollments and mail are
 emptied, and any other event or job line quoting their address or name has it replaced by

@@ -88,8 +88,10 @@ def _letter(session: Session, held: rows.HeldLetter) -> dict[str, Any]:
         "sent_at": m.sent_at,
         "smtp_code": m.smtp_code,
         "smtp_response": m.smtp_response,
+        # its own one-click unsubscribe link (only the token's hash is kept, never the link)
+        "one_click_unsubscribe": m.unsubscribe_token_hash is not None,
         "approvals": [
-            {"reviewer": a.reviewer, "at": a.at, "note": a.note}
+            {"reviewer": a.reviewer, "channel": a.channel, "at": a.at, "note": a.note}
             for a in rows.approvals_of(session, message_ids=[m.id])
         ],
         "attempts": [

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from outreach.contacts import ContactRow
-from outreach.models import Contact
+from outreach.models import Campaign, Contact, Enrollment
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,50 @@ def contact_profile(session: Session, *, page: int = 1000) -> ContactProfile:
                 fields[key] = value
         tags.update(dict.fromkeys(row.tags or ()))
     return ContactProfile(count, known, fields, tuple(tags))
+
+
+class Enrolled(NamedTuple):
+    """One enrollment of a contact: the campaign's slug and the enrollment's status."""
+
+    contact_id: int
+    campaign: str
+    status: str
+
+
+def search_contacts(session: Session, *, text: str | None, limit: int) -> list[Contact]:
+    """Contacts (erased ones left out) whose email, name or organisation contains ``text``
+    (any case; every contact without it), by email, at most ``limit``."""
+    stmt = (
+        select(Contact)
+        .where(col(Contact.erased_at).is_(None))
+        .order_by(col(Contact.email))
+        .limit(limit)
+    )
+    if text:
+        pattern = f"%{text.lower()}%"
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(col(Contact.email)).like(pattern),
+                sa.func.lower(sa.func.coalesce(col(Contact.name), "")).like(pattern),
+                sa.func.lower(sa.func.coalesce(col(Contact.organisation), "")).like(pattern),
+            )
+        )
+    return list(session.exec(stmt))
+
+
+def contact_by_email(session: Session, *, email: str) -> Contact | None:
+    """The contact with this (normalised) address, or None."""
+    return session.exec(select(Contact).where(Contact.email == email)).first()
+
+
+def enrollments_of(session: Session, *, contact_ids: Sequence[int]) -> list[Enrolled]:
+    """The enrollments of ``contact_ids`` with their campaign's slug, by campaign slug."""
+    if not contact_ids:
+        return []
+    rows = session.execute(
+        sa.select(Enrollment.contact_id, Campaign.slug, Enrollment.status)
+        .join(Campaign, col(Campaign.id) == col(Enrollment.campaign_id))
+        .where(col(Enrollment.contact_id).in_(list(contact_ids)))
+        .order_by(col(Campaign.slug))
+    )
+    return [Enrolled(row.contact_id, row.slug, row.status) for row in rows]

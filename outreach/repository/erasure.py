@@ -104,8 +104,9 @@ def enrollment_ids_of(session: Session, *, contact_ids: Sequence[int]) -> list[i
 
 def empty_messages(session: Session, *, ids: Sequence[int], now: datetime) -> int:
     """Remove every word of these letters (bytes, subject, bodies, render context, hashes,
-    recipient, server replies, approval notes, attempt replies); their state, times and
-    counts stay. Returns how many letters."""
+    recipient, server replies, approval notes, attempt replies) and the hash of their one-click
+    unsubscribe token (the link in the person's copy then leads nowhere); their state, times
+    and counts stay. Returns how many letters."""
     for chunk in in_chunks(list(ids)):
         session.execute(
             sa.update(_MESSAGES)
@@ -122,6 +123,7 @@ def empty_messages(session: Session, *, ids: Sequence[int], now: datetime) -> in
                 envelope_to=None,
                 smtp_response=None,
                 stale_reason=None,
+                unsubscribe_token_hash=None,
                 updated_at=now,
             )
         )

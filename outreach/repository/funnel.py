@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from outreach.errors import NotFoundError
-from outreach.models import Campaign, Enrollment, Message, Milestone
+from outreach.models import Campaign, Enrollment, Inbound, Message, Milestone, Step
 
 #: Per campaign id: how many rows are in each state (states with none are absent).
 StateCounts = dict[int, dict[str, int]]
@@ -69,4 +69,67 @@ def milestones(session: Session, *, campaign_ids: Sequence[int]) -> dict[int, li
     )
     for m in session.exec(query):
         out.setdefault(m.campaign_id, []).append(m)
+    return out
+
+
+#: Per (campaign id, step key): how many rows are in each state or class.
+StepCounts = dict[tuple[int, str], dict[str, int]]
+
+
+def step_message_counts(session: Session, *, campaign_ids: Sequence[int]) -> StepCounts:
+    """How many messages of each campaign's steps are in each state."""
+    out: StepCounts = {}
+    if not campaign_ids:
+        return out
+    rows = session.execute(
+        sa.select(
+            col(Message.campaign_id).label("campaign_id"),
+            col(Step.key).label("step"),
+            col(Message.status).label("status"),
+            sa.func.count().label("n"),
+        )
+        .join(Step, col(Step.id) == col(Message.step_id))
+        .where(col(Message.campaign_id).in_(campaign_ids))
+        .group_by(col(Message.campaign_id), col(Step.key), col(Message.status))
+    )
+    for row in rows:
+        out.setdefault((row.campaign_id, row.step), {})[row.status] = row.n
+    return out
+
+
+def step_reply_counts(session: Session, *, campaign_ids: Sequence[int]) -> StepCounts:
+    """How many distinct contacts answered each campaign step's letters, per classification
+    of their reply (human, bounce_hard, unsubscribe, …)."""
+    out: StepCounts = {}
+    if not campaign_ids:
+        return out
+    rows = session.execute(
+        sa.select(
+            col(Message.campaign_id).label("campaign_id"),
+            col(Step.key).label("step"),
+            col(Inbound.classification).label("kind"),
+            sa.func.count(sa.distinct(col(Message.contact_id))).label("n"),
+        )
+        .join(Message, col(Message.id) == col(Inbound.matched_message_id))
+        .join(Step, col(Step.id) == col(Message.step_id))
+        .where(col(Message.campaign_id).in_(campaign_ids))
+        .group_by(col(Message.campaign_id), col(Step.key), col(Inbound.classification))
+    )
+    for row in rows:
+        out.setdefault((row.campaign_id, row.step), {})[row.kind] = row.n
+    return out
+
+
+def steps_in_order(session: Session, *, campaign_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each campaign's active step keys, in file order."""
+    out: dict[int, list[str]] = {}
+    if not campaign_ids:
+        return out
+    query = (
+        select(Step)
+        .where(col(Step.campaign_id).in_(campaign_ids), col(Step.active).is_(True))
+        .order_by(col(Step.campaign_id), col(Step.position))
+    )
+    for step in session.exec(query):
+        out.setdefault(step.campaign_id, []).append(step.key)
     return out

@@ -57,9 +57,10 @@ def record_job_run(
     outcome: str | None,
     detail: str | None,
 ) -> None:
-    """Upsert ``instance``'s row for ``job`` (``detail`` cut to :data:`MAX_DETAIL`); a run that
-    ended well (``ok`` or ``skipped``) also becomes its last success."""
-    values = {
+    """Upsert ``instance``'s row for ``job`` (``detail`` cut to :data:`MAX_DETAIL`). A finished
+    run also sets ``last_duration`` (seconds), and one that ended well (``ok`` or ``skipped``)
+    becomes its last success."""
+    values: dict[str, object] = {
         "job": job,
         "instance": instance,
         "started_at": started_at,
@@ -67,8 +68,10 @@ def record_job_run(
         "outcome": outcome,
         "detail": (detail or "")[:MAX_DETAIL] or None,
     }
-    if outcome in SUCCESSES and finished_at is not None:
-        values["last_success_at"] = finished_at
+    if finished_at is not None:
+        values["last_duration"] = (finished_at - started_at).total_seconds()
+        if outcome in SUCCESSES:
+            values["last_success_at"] = finished_at
     dialect = postgresql if is_postgres(session) else sqlite
     stmt = dialect.insert(JobRun).values(**values)
     stmt = stmt.on_conflict_do_update(

@@ -13,10 +13,13 @@ from datetime import datetime
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from outreach.db import is_postgres
 from outreach.errors import NotFoundError
-from outreach.models import Approval, Campaign, Contact, Event, Message, Step
+from outreach.identity import Channel, ReviewChannel
+from outreach.models import Approval, Attempt, Campaign, Contact, Event, Inbound, Message, Step
 from outreach.states import MessageStatus
 
 
@@ -46,18 +49,37 @@ def campaign_id(session: Session, *, slug: str) -> int:
     return cid
 
 
+class ReviewPolicy(NamedTuple):
+    """What a campaign asks of approvals: how many distinct reviewers, through which channel."""
+
+    slug: str
+    approvals_required: int
+    review_channel: str
+
+
+def _counted() -> sa.ColumnElement[bool]:
+    """The approvals a campaign counts: all of them, or only web ones for a campaign with
+    ``review_channel = "web"`` (joined on Message and Campaign)."""
+    return sa.or_(
+        col(Campaign.review_channel) != ReviewChannel.WEB.value,
+        col(Approval.channel) == Channel.WEB.value,
+    )
+
+
 def approvers(session: Session, *, message_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """Distinct reviewers per message who approved its *current* content hash, oldest first;
-    messages nobody approved are absent."""
+    """Distinct reviewers per message who approved its *current* content hash through a
+    channel its campaign counts, oldest first; messages nobody approved are absent."""
     ids = list(message_ids)
     if not ids:
         return {}
     rows = session.execute(
         sa.select(Approval.message_id, Approval.reviewer)
         .join(Message, col(Message.id) == col(Approval.message_id))
+        .join(Campaign, col(Campaign.id) == col(Message.campaign_id))
         .where(
             col(Approval.message_id).in_(ids),
             col(Approval.content_hash) == col(Message.content_hash),
+            _counted(),
         )
         .order_by(col(Approval.at), col(Approval.id))
     ).all()
@@ -69,8 +91,15 @@ def approvers(session: Session, *, message_ids: Iterable[int]) -> dict[int, tupl
     return {mid: tuple(names) for mid, names in out.items()}
 
 
-def pending_messages(session: Session, *, campaign_id: int | None = None) -> list[MessageContext]:
-    """Messages in ``pending_review`` (of one campaign, if given), oldest scheduled first."""
+def pending_messages(
+    session: Session,
+    *,
+    campaign_id: int | None = None,
+    step_key: str | None = None,
+    language: str | None = None,
+) -> list[MessageContext]:
+    """Messages in ``pending_review`` (of one campaign, step key and language, when given),
+    oldest scheduled first."""
     stmt = (
         select(Message, Campaign, Step, Contact)
         .join(Campaign, col(Campaign.id) == col(Message.campaign_id))
@@ -81,7 +110,40 @@ def pending_messages(session: Session, *, campaign_id: int | None = None) -> lis
     )
     if campaign_id is not None:
         stmt = stmt.where(Message.campaign_id == campaign_id)
+    if step_key is not None:
+        stmt = stmt.where(Step.key == step_key)
+    if language is not None:
+        stmt = stmt.where(Message.language == language)
     return [MessageContext(*row) for row in session.exec(stmt).all()]
+
+
+def upcoming_messages(session: Session, *, limit: int) -> list[MessageContext]:
+    """The next ``limit`` messages to leave: approved or retrying, by when they are due."""
+    stmt = (
+        select(Message, Campaign, Step, Contact)
+        .join(Campaign, col(Campaign.id) == col(Message.campaign_id))
+        .join(Step, col(Step.id) == col(Message.step_id))
+        .join(Contact, col(Contact.id) == col(Message.contact_id))
+        .where(
+            col(Message.status).in_([MessageStatus.APPROVED.value, MessageStatus.RETRYING.value])
+        )
+        .order_by(col(Message.due_at), col(Message.id))
+        .limit(limit)
+    )
+    return [MessageContext(*row) for row in session.exec(stmt).all()]
+
+
+def count_stale(session: Session) -> int:
+    """How many messages wait for review again because their re-render differed (stale)."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(Message)
+        .where(
+            col(Message.status) == MessageStatus.PENDING_REVIEW.value,
+            col(Message.stale_reason).is_not(None),
+        )
+    )
+    return int(session.execute(stmt).scalar() or 0)
 
 
 def message_context(session: Session, *, message_id: int) -> MessageContext | None:
@@ -192,6 +254,38 @@ def lock_messages(session: Session, *, message_ids: Iterable[int]) -> dict[int, 
     return {m.id: m for m in rows if m.id is not None}
 
 
+def approval_logins(session: Session, *, message_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Per message: the OS logins behind CLI approvals of its current content, each with the
+    reviewer it approved as; messages without one are absent."""
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(Approval.message_id, Approval.login, Approval.reviewer)
+        .join(Message, col(Message.id) == col(Approval.message_id))
+        .where(
+            col(Approval.message_id).in_(ids),
+            col(Approval.content_hash) == col(Message.content_hash),
+            col(Approval.login).is_not(None),
+        )
+    ).all()
+    out: dict[int, dict[str, str]] = {}
+    for row in rows:
+        out.setdefault(row.message_id, {}).setdefault(row.login, row.reviewer)
+    return out
+
+
+def review_policies(session: Session, *, campaign_ids: Iterable[int]) -> dict[int, ReviewPolicy]:
+    """Per campaign id: its slug, how many distinct reviewers a message needs (at least 1) and
+    which approvals it counts."""
+    rows = session.exec(select(Campaign).where(col(Campaign.id).in_(set(campaign_ids)))).all()
+    return {
+        c.id: ReviewPolicy(c.slug, max(1, c.approvals_required), c.review_channel)
+        for c in rows
+        if c.id is not None
+    }
+
+
 def approvals_required(session: Session, *, campaign_ids: Iterable[int]) -> dict[int, int]:
     """Per campaign id: how many distinct reviewers a message needs (at least 1)."""
     rows = session.exec(select(Campaign).where(col(Campaign.id).in_(set(campaign_ids)))).all()
@@ -206,21 +300,56 @@ def add_approval(
     content_hash: str,
     note: str | None,
     at: datetime,
+    channel: str = Channel.CLI.value,
+    login: str | None = None,
 ) -> None:
-    """Record (write, within the transaction) that ``reviewer`` approved the content
-    ``content_hash`` of a message."""
-    session.add(
-        Approval(
-            message_id=message_id, reviewer=reviewer, content_hash=content_hash, note=note, at=at
+    """Record that ``reviewer`` approved the content ``content_hash`` of a message, through
+    ``channel`` (and, from the CLI, as OS user ``login``). An earlier approval of the same
+    content by the same reviewer that its campaign no longer counts (a CLI approval once the
+    campaign takes only web ones) is replaced."""
+    values = {
+        "message_id": message_id,
+        "reviewer": reviewer,
+        "content_hash": content_hash,
+        "note": note,
+        "at": at,
+        "channel": channel,
+        "login": login,
+    }
+    dialect = postgresql if is_postgres(session) else sqlite
+    stmt = dialect.insert(Approval).values(**values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["message_id", "reviewer", "content_hash"],
+            set_={k: values[k] for k in ("note", "at", "channel", "login")},
         )
     )
-    session.flush()
 
 
 def delete_approvals(session: Session, *, message_ids: Collection[int]) -> None:
     """Delete every approval row of these messages (the event log keeps who approved what)."""
     if message_ids:
         session.execute(sa.delete(Approval).where(col(Approval.message_id).in_(list(message_ids))))
+
+
+def message_attempts(session: Session, *, message_id: int) -> list[Attempt]:
+    """The SMTP attempts of message ``message_id``, oldest first."""
+    return list(
+        session.exec(
+            select(Attempt).where(Attempt.message_id == message_id).order_by(col(Attempt.number))
+        )
+    )
+
+
+def message_replies(session: Session, *, message_id: int) -> list[Inbound]:
+    """The inbound mail matched to message ``message_id``, oldest first."""
+    return list(
+        session.exec(
+            select(Inbound)
+            .where(Inbound.matched_message_id == message_id)
+            .order_by(col(Inbound.received_at), col(Inbound.id))
+        )
+    )
 
 
 def event_times_since(

@@ -116,6 +116,16 @@ def list_suppressions(session: Session, *, email: str | None = None) -> list[Sup
     return [SuppressionRow(*row) for row in session.execute(query)]
 
 
+def suppressions_of(session: Session, *, emails: Iterable[str]) -> list[SuppressionRow]:
+    """The suppressions of those of ``emails`` that are suppressed."""
+    wanted = list(emails)
+    if not wanted:
+        return []
+    return [
+        SuppressionRow(*row) for row in session.execute(_rows().where(_TABLE.c.email.in_(wanted)))
+    ]
+
+
 def suppressions_of_inbound(session: Session, *, inbound_id: int) -> list[SuppressionRow]:
     """The suppressions the effect of inbound message ``inbound_id`` put in place (rows from
     before that was recorded are found by their detail, ``inbound N: …``)."""

@@ -13,20 +13,21 @@ so two reviewers approving the same message at the same moment both count.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from outreach.db import Session
 from outreach.errors import NotFoundError, ReviewError
 from outreach.headersafe import check_header_text
+from outreach.identity import Reviewer, as_reviewer
 from outreach.lifecycle import transition
 from outreach.models import Message
 from outreach.repository import review as rows
 from outreach.review.approvals import (
     Problem,
+    approval_batch,
     approval_problem,
     clear_approvals,
-    current_approvals,
     pending_problem,
 )
 from outreach.review.rules import (
@@ -88,28 +89,31 @@ def _record_approval(
     session: Session,
     message: Message,
     *,
-    reviewer: str,
+    who: Reviewer,
     earlier: tuple[str, ...],
     need: int,
     note: str | None,
     now: datetime,
 ) -> ApproveResult:
-    """Add ``reviewer``'s approval of ``message``'s current content; move it to ``approved``
+    """Add ``who``'s approval of ``message``'s current content; move it to ``approved``
     when ``need`` distinct reviewers are reached, else log a ``partially_approved`` event."""
     assert message.id is not None and message.content_hash is not None
     content_hash = message.content_hash
     rows.add_approval(
         session,
         message_id=message.id,
-        reviewer=reviewer,
+        reviewer=who.name,
         content_hash=content_hash,
         note=note,
         at=now,
+        channel=who.channel.value,
+        login=who.login,
     )
-    reviewers = (*earlier, reviewer)
+    reviewers = (*earlier, who.name)
     done = len(reviewers) >= need
     data = {
-        "reviewer": reviewer,
+        "reviewer": who.name,
+        "channel": who.channel.value,
         "reviewers": list(reviewers),
         "hash": content_hash,
         "note": note,
@@ -127,20 +131,26 @@ def _record_approval(
         message,
         MessageStatus.APPROVED if done else MessageStatus.PENDING_REVIEW,
         now=now,
-        actor=reviewer,
+        actor=who.recorded,
         reason=note,
         data=data,
         action="approved" if done else "partially_approved",
         **changes,
     )
-    return ApproveResult(message.id, reviewer, done, reviewers, need, content_hash)
+    return ApproveResult(message.id, who.name, done, reviewers, need, content_hash)
+
+
+def _checked_reviewer(reviewer: Reviewer | str) -> Reviewer:
+    """``reviewer`` as a :class:`Reviewer` whose name passes :func:`check_reviewer`."""
+    who = as_reviewer(reviewer)
+    return replace(who, name=check_reviewer(who.name))
 
 
 def approve(
     session: Session,
     ids: Sequence[int],
     *,
-    reviewer: str,
+    reviewer: Reviewer | str,
     note: str | None = None,
     now: datetime,
 ) -> list[ApproveResult]:
@@ -149,31 +159,31 @@ def approve(
     Refuses the whole batch (NotFoundError / ReviewError naming each problem) when the rule of
     :func:`outreach.review.approvals.approval_problem` refuses any message: an id does not
     exist, a message is not ``pending_review``, its bytes do not match its content hash, it is
-    stale (not yet rendered again), or ``reviewer`` already approved its current content. Otherwise records one Approval row
-    per message (reviewer, ``now``, note, content hash); a message whose distinct reviewers for
-    the current hash reach its campaign's ``approvals_required`` becomes ``approved`` with
+    stale (not yet rendered again), its campaign counts only web approvals and this one is
+    not, or ``reviewer`` (or, from the CLI, the same OS login under another name) already
+    approved its current content. Otherwise records one Approval row per message (reviewer,
+    channel, login, ``now``, note, content hash); a message whose distinct reviewers for the
+    current hash reach its campaign's ``approvals_required`` becomes ``approved`` with
     ``approved_hash`` = that hash and ``due_at`` = its scheduled time; the others stay
-    ``pending_review`` with a ``partially_approved`` event.
+    ``pending_review`` with a ``partially_approved`` event. A plain name is a CLI identity
+    recorded as given.
     """
-    reviewer = check_reviewer(reviewer)
+    who = _checked_reviewer(reviewer)
     note = (note or "").strip() or None
     wanted = unique_ids(ids)
     if not wanted:
         raise ReviewError("no message ids to approve")
     messages = rows.lock_messages(session, message_ids=wanted)
-    approvers = current_approvals(session, message_ids=messages)
-    problems = [approval_problem(mid, messages.get(mid), reviewer, approvers) for mid in wanted]
+    batch = approval_batch(session, messages)
+    problems = [approval_problem(mid, messages.get(mid), who, batch) for mid in wanted]
     _refuse([p for p in problems if p is not None], "approved")
-    required = rows.approvals_required(
-        session, campaign_ids={m.campaign_id for m in messages.values()}
-    )
     results = [
         _record_approval(
             session,
             messages[mid],
-            reviewer=reviewer,
-            earlier=approvers.get(mid, ()),
-            need=required[messages[mid].campaign_id],
+            who=who,
+            earlier=batch.approvers.get(mid, ()),
+            need=batch.policies[messages[mid].campaign_id].approvals_required,
             note=note,
             now=now,
         )
@@ -186,24 +196,31 @@ def approve_all(
     session: Session,
     *,
     campaign: str | None = None,
-    reviewer: str,
+    reviewer: Reviewer | str,
     note: str | None = None,
     now: datetime,
+    expected: int | None = None,
 ) -> list[ApproveResult]:
     """Approve every message waiting for review (in ``campaign``, if given) that ``reviewer``
-    has not yet approved, in one all-or-nothing batch. Returns [] when there is none."""
-    reviewer = check_reviewer(reviewer)
-    ids = pending_ids(session, campaign=campaign, reviewer=reviewer)
+    has not yet approved, in one all-or-nothing batch. Returns [] when there is none. With
+    ``expected`` (the count a person confirmed), a different count refuses the batch."""
+    who = _checked_reviewer(reviewer)
+    ids = pending_ids(session, campaign=campaign, reviewer=who.name)
+    if expected is not None and expected != len(ids):
+        raise ReviewError(
+            f"{len(ids)} message(s) now wait for your review, not the {expected} you confirmed; "
+            "nothing was approved"
+        )
     if not ids:
         return []
-    return approve(session, ids, reviewer=reviewer, note=note, now=now)
+    return approve(session, ids, reviewer=who, note=note, now=now)
 
 
 def reject(
     session: Session,
     ids: Sequence[int],
     *,
-    reviewer: str,
+    reviewer: Reviewer | str,
     reason: str,
     now: datetime,
 ) -> list[RejectResult]:
@@ -212,7 +229,7 @@ def reject(
     ``reason`` is required. Refuses the whole batch when an id does not exist or a message is
     not ``pending_review``.
     """
-    reviewer = check_reviewer(reviewer)
+    who = _checked_reviewer(reviewer)
     reason = (reason or "").strip()
     if not reason:
         raise ReviewError("a reason is required to reject a message (--reason)")
@@ -228,12 +245,16 @@ def reject(
             messages[mid],
             MessageStatus.REJECTED,
             now=now,
-            actor=reviewer,
+            actor=who.recorded,
             reason=reason,
-            data={"reviewer": reviewer, "hash": messages[mid].content_hash},
+            data={
+                "reviewer": who.name,
+                "channel": who.channel.value,
+                "hash": messages[mid].content_hash,
+            },
             action="rejected",
         )
-    return [RejectResult(id=mid, reviewer=reviewer, reason=reason) for mid in wanted]
+    return [RejectResult(id=mid, reviewer=who.name, reason=reason) for mid in wanted]
 
 
 def _checked_content(subject: str, text: str, html: str | None) -> tuple[str, str, str | None]:
@@ -257,7 +278,7 @@ def edit(
     subject: str,
     text: str,
     html: str | None,
-    reviewer: str,
+    reviewer: Reviewer | str,
     now: datetime,
     recompose: Recompose,
 ) -> EditResult:
@@ -271,7 +292,7 @@ def edit(
     ``pending_review``; its approval rows are deleted (the event log keeps them), and an
     ``edited`` event records the reviewer and a unified diff.
     """
-    reviewer = check_reviewer(reviewer)
+    who = _checked_reviewer(reviewer)
     new = _checked_content(subject, text, html)
     message = rows.lock_messages(session, message_ids=[message_id]).get(message_id)
     if message is None:
@@ -291,9 +312,10 @@ def edit(
         message,
         MessageStatus.PENDING_REVIEW,
         now=now,
-        actor=reviewer,
+        actor=who.recorded,
         data={
-            "reviewer": reviewer,
+            "reviewer": who.name,
+            "channel": who.channel.value,
             "diff": diff,
             "old_hash": old_hash,
             "new_hash": new_hash,

@@ -1,6 +1,7 @@
 """What a letter carries, for its reviewers: its attachments listed from the stored bytes
 (name, type, size, SHA-256), written out to a folder (``review show ID --save-attachments
-DIR``), and the first page of its PDF as a picture (the review console's preview).
+DIR``), one of them for a download (the console), and the first page of its PDF as a picture
+(the console's preview).
 
 Everything is read from the stored bytes — what leaves — never re-rendered.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from outreach.attachments.filenames import safe_filename
@@ -80,6 +82,27 @@ def _write(target: Path, data: bytes, *, replace: bool) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         raise ReviewError(f"{target}: cannot be written ({exc.strerror})") from None
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """One attachment to hand out: a safe file name (as :func:`save_attachments` would write
+    it), its MIME type and its exact bytes."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+def attachment_file(session: Session, message_id: int, *, index: int) -> AttachmentFile:
+    """Attachment number ``index`` (0-based, in the order ``review show`` lists them) of
+    message ``message_id``, read from the stored bytes. Raises :class:`NotFoundError` for a
+    missing message or attachment."""
+    attachments = _stored(session, message_id)
+    if not 0 <= index < len(attachments):
+        raise NotFoundError(f"message {message_id} has no attachment {index + 1}")
+    att = attachments[index]
+    return AttachmentFile(save_names(attachments)[index], att.content_type, att.data)
 
 
 def pdf_preview(session: Session, message_id: int, *, width: int = 800) -> bytes:

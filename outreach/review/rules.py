@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from outreach.errors import ReviewError
+from outreach.identity import Channel, ReviewChannel
 from outreach.states import MessageStatus
 
 #: The event note for messages of a campaign with ``require_approval = false``.
@@ -70,6 +71,12 @@ def check_reviewer(reviewer: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise ReviewError("reviewer: contains control characters")
     return name
+
+
+def channel_counts(review_channel: str, channel: Channel) -> bool:
+    """True when a campaign with ``review_channel`` counts an approval made through
+    ``channel`` (a ``web`` campaign counts only signed-in web approvals)."""
+    return review_channel != ReviewChannel.WEB.value or channel == Channel.WEB
 
 
 def check_editable(message_id: int, status: str) -> None:

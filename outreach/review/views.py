@@ -48,6 +48,7 @@ class ReviewItem:
     edited: bool
     stale: bool
     stale_reason: str | None
+    language: str | None  #: the language the letter was rendered in
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ def _campaign_filter(session: Session, campaign: str | None) -> int | None:
     return None if campaign is None else rows.campaign_id(session, slug=campaign)
 
 
-def _review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> ReviewItem:
+def review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> ReviewItem:
+    """One message (with its campaign, step and contact) as the review list shows it."""
     message, camp, step, contact = row
     assert message.id is not None
     camp_zone = _zone(camp.timezone)
@@ -138,14 +140,49 @@ def _review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> Review
         edited=message.edited,
         stale=message.stale_reason is not None,
         stale_reason=message.stale_reason,
+        language=message.language,
     )
 
 
-def list_pending(session: Session, *, campaign: str | None = None) -> list[ReviewItem]:
-    """Messages waiting for review (``pending_review``), oldest scheduled first."""
-    pending = rows.pending_messages(session, campaign_id=_campaign_filter(session, campaign))
+def list_pending(
+    session: Session,
+    *,
+    campaign: str | None = None,
+    step: str | None = None,
+    language: str | None = None,
+) -> list[ReviewItem]:
+    """Messages waiting for review (``pending_review``; of one campaign, step key and
+    language, when given), oldest scheduled first. NotFoundError for an unknown campaign."""
+    pending = rows.pending_messages(
+        session,
+        campaign_id=_campaign_filter(session, campaign),
+        step_key=step or None,
+        language=language or None,
+    )
     approvers = current_approvals(session, message_ids=[r.message.id for r in pending])
-    return [_review_item(r, approvers.get(r.message.id, ())) for r in pending]
+    return [review_item(r, approvers.get(r.message.id, ())) for r in pending]
+
+
+def list_upcoming(session: Session, *, limit: int = 10) -> list[ReviewItem]:
+    """The next ``limit`` messages to leave (approved or retrying), by when they are due, with
+    their time in the campaign's and the recipient's timezone."""
+    upcoming = rows.upcoming_messages(session, limit=limit)
+    approvers = current_approvals(session, message_ids=[r.message.id for r in upcoming])
+    return [review_item(r, approvers.get(r.message.id, ())) for r in upcoming]
+
+
+def letter_html(session: Session, message_id: int) -> str | None:
+    """The HTML part of message ``message_id`` exactly as it will leave (parsed from its
+    stored bytes; the stored HTML when it has none); None when it has no HTML part.
+    NotFoundError for a missing id."""
+    message = rows.get_message(session, message_id=message_id)
+    if message is None:
+        raise NotFoundError(f"message {message_id} does not exist")
+    if message.raw is None:
+        return message.html
+    parsed = BytesParser(policy=email_policy.default).parsebytes(message.raw)
+    assert isinstance(parsed, EmailMessage)
+    return _part_content(parsed, "html")
 
 
 def _part_content(parsed: EmailMessage, kind: str) -> str | None:

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session, select
 
 from outreach import review
+from outreach.accounts.users import active_account, add_user
 from outreach.db import session_scope
 from outreach.errors import ReviewError
 from outreach.models import Approval, Event, Message
@@ -25,6 +26,7 @@ REVIEW_FIELDS = {
     "id", "campaign", "step", "to_email", "to_name", "subject", "scheduled_for_utc",
     "scheduled_for_campaign", "campaign_timezone", "scheduled_for_recipient",
     "recipient_timezone", "approvals", "approvals_required", "edited", "stale", "stale_reason",
+    "language",
 }  # fmt: skip
 QUEUE_FIELDS = {
     "id", "campaign", "step", "to_email", "subject", "status", "scheduled_for", "attempts",
@@ -40,7 +42,12 @@ def run(db, *args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def seed(db, n: int = 2, *, approvals_required: int = 1, slug: str = "ccm") -> list[int]:
+    """``n`` pending messages of a new campaign; the reviewer accounts alice, bob and carol
+    exist (the CLI acts as an account only when it exists)."""
     with session_scope(db.engine) as s:
+        for name in ("alice", "bob", "carol"):
+            if active_account(s, name=name) is None:
+                add_user(s, name=name, role="reviewer", now=T0, actor="test")
         camp = make_campaign(s, slug, approvals_required=approvals_required)
         step = make_step(s, camp)
         return [
@@ -130,11 +137,18 @@ def test_approve_uses_the_reviewer_from_the_environment(sqlite_db) -> None:
 def test_same_reviewer_twice_is_refused(sqlite_db) -> None:
     db = sqlite_db
     (mid,) = seed(db, 1, approvals_required=2)
-    first = run(db, "review", "approve", str(mid), "--reviewer", "alice")
+    as_alice = {"LOGNAME": "alice-login"}
+    first = run(db, "review", "approve", str(mid), "--reviewer", "alice", env=as_alice)
     assert first.returncode == 0 and "approval 1 of 2" in first.stdout
-    again = run(db, "review", "approve", str(mid), "--reviewer", "alice")
+    again = run(db, "review", "approve", str(mid), "--reviewer", "alice", env=as_alice)
     assert f"reviewer alice already approved message {mid}" in one_line_error(again)
-    second = run(db, "review", "approve", str(mid), "--reviewer", "bob")
+    # the same OS login cannot be the second reviewer by naming another account
+    same_login = run(db, "review", "approve", str(mid), "--reviewer", "bob", env=as_alice)
+    assert f"login alice-login already approved message {mid} (as alice)" in one_line_error(
+        same_login
+    )
+    as_bob = {"LOGNAME": "bob-login"}
+    second = run(db, "review", "approve", str(mid), "--reviewer", "bob", env=as_bob)
     assert second.returncode == 0 and f"message {mid} approved (alice, bob)" in second.stdout
 
 

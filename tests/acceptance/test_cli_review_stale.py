@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from outreach.accounts.users import add_user
 from outreach.clock import FixedClock
+from outreach.db import session_scope
 from outreach.dispatch.engine import Dispatcher
 from outreach.dispatch.runner import planner_stale_check
 from outreach.settings import load_settings
 from outreach.smtpsink.server import SmtpSink, free_port
 from tests.campaign_kit import SENDER, load_kit, smtp_env, write_kit
 from tests.cli import run_cli
+from tests.factories import T0
 
 CAMPAIGN = (
     """slug = "stale"
@@ -46,6 +49,23 @@ TEMPLATE = """{% block subject %}The meeting{% endblock %}
 {{ milestones.m.days_until }} days to go.
 {% endblock %}
 """
+#: The reviewers: accounts (the CLI acts as an account only when it exists), each approving
+#: from an OS login of their own (one login cannot be two reviewers).
+REVIEWERS = ("alice", "bob", "carol", "dave")
+
+
+def _approve(db, mid: int, reviewer: str, env: dict[str, str] | None = None):
+    """``review approve MID --reviewer REVIEWER``, run by REVIEWER's own OS login."""
+    login = {"LOGNAME": f"{reviewer}-login"}
+    return run_cli(
+        "review",
+        "approve",
+        str(mid),
+        "--reviewer",
+        reviewer,
+        db_url=db.url,
+        env={**(env or {}), **login},
+    )
 
 
 def _approved_letter(db, tmp_path) -> tuple[int, dict[str, str]]:
@@ -55,13 +75,14 @@ def _approved_letter(db, tmp_path) -> tuple[int, dict[str, str]]:
     )
     env = kit.env
     load_kit(db.url, kit)
+    with session_scope(db.engine) as session:
+        for name in REVIEWERS:
+            add_user(session, name=name, role="reviewer", now=T0, actor="test")
     assert run_cli("plan", "--now", "2010-04-20T12:00Z", db_url=db.url, env=env).returncode == 0
     (item,) = json.loads(run_cli("review", "list", "--json", db_url=db.url, env=env).stdout)
     mid = item["id"]
     for reviewer in ("alice", "bob"):
-        done = run_cli(
-            "review", "approve", str(mid), "--reviewer", reviewer, db_url=db.url, env=env
-        )
+        done = _approve(db, mid, reviewer, env)
         assert done.returncode == 0, done.stderr
     return mid, env
 
@@ -88,12 +109,12 @@ def test_a_stale_letter_is_rerendered_and_needs_fresh_approvals(db, tmp_path) ->
         assert "approvals: 0/2" in shown
         assert "rendered for: 2010-04-23" in shown
         assert "re-rendered for 2010-04-23" in shown  # the history says why it came back
-        carol = run_cli("review", "approve", str(mid), "--reviewer", "carol", db_url=db.url)
+        carol = _approve(db, mid, "carol")
         assert carol.returncode == 0, carol.stderr
         assert "approval 1 of 2" in carol.stdout
-        again = run_cli("review", "approve", str(mid), "--reviewer", "carol", db_url=db.url)
+        again = _approve(db, mid, "carol")
         assert again.returncode == 1 and "already approved" in again.stderr
-        dave = run_cli("review", "approve", str(mid), "--reviewer", "dave", db_url=db.url)
+        dave = _approve(db, mid, "dave")
         assert dave.returncode == 0 and "approved (carol, dave)" in dave.stdout
         sent = _send(db, env, smtp, "2010-04-23T10:05Z")
         assert sent.stdout.startswith("1 sent"), sent.stdout
@@ -109,7 +130,7 @@ def test_a_letter_that_no_longer_renders_cannot_be_approved(db, tmp_path) -> Non
         assert smtp.received == []
     queue = json.loads(run_cli("queue", "list", "--json", db_url=db.url, env=env).stdout)
     assert [(q["id"], q["status"]) for q in queue] == [(mid, "render_error")]
-    refused = run_cli("review", "approve", str(mid), "--reviewer", "carol", db_url=db.url)
+    refused = _approve(db, mid, "carol")
     assert refused.returncode == 1 and "render_error" in refused.stderr
 
 
@@ -130,7 +151,7 @@ def test_a_stale_letter_not_yet_rerendered_is_refused_until_plan(db, tmp_path) -
     assert bare.run_sync().stale == 1
     listed = run_cli("review", "list", db_url=db.url, env={**env, "COLUMNS": "250"})
     assert "STALE" in listed.stdout
-    refused = run_cli("review", "approve", str(mid), "--reviewer", "carol", db_url=db.url)
+    refused = _approve(db, mid, "carol")
     assert refused.returncode == 1
     assert f"message {mid} is stale" in refused.stderr and "outreach plan" in refused.stderr
     (item,) = json.loads(run_cli("review", "list", "--json", db_url=db.url, env=env).stdout)
@@ -139,6 +160,4 @@ def test_a_stale_letter_not_yet_rerendered_is_refused_until_plan(db, tmp_path) -
     assert replan.returncode == 0, replan.stderr
     shown = run_cli("review", "show", str(mid), db_url=db.url, env=env).stdout
     assert "39 days to go." in shown and "STALE" not in shown
-    assert (
-        run_cli("review", "approve", str(mid), "--reviewer", "carol", db_url=db.url).returncode == 0
-    )
+    assert _approve(db, mid, "carol").returncode == 0

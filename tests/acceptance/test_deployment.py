@@ -37,3 +37,30 @@ def test_dockerfile_and_systemd_unit_use_real_settings() -> None:
     unit = (REPO / "config" / "outreach.service").read_text()
     assert "ExecStart=" in unit and "outreach daemon" in unit
     assert "KillSignal=SIGTERM" in unit
+
+
+def test_compose_runs_the_console_with_real_settings() -> None:
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    console = services["console"]
+    assert console["command"] == ["web"]
+    env = console["environment"]
+    assert set(env) <= KNOWN
+    settings = load_settings(
+        env={}, **{k[len("OUTREACH_") :].lower(): str(v) for k, v in env.items()}
+    )
+    assert settings.web_host == "0.0.0.0" and settings.web_port == 8080
+    assert f":{settings.web_port}/healthz" in " ".join(console["healthcheck"]["test"])
+    assert any(str(p).endswith(f":{settings.web_port}") for p in console["ports"])
+
+
+def test_the_daemon_serves_its_health_port_and_is_checked_as_the_console_is() -> None:
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    daemon, console = services["outreach"], services["console"]
+    assert int(daemon["environment"]["OUTREACH_METRICS_PORT"]) > 0
+    # `status --check` and /healthz give one answer (tests/acceptance/test_health_agrees.py)
+    assert daemon["healthcheck"]["test"][1:] == ["outreach", "status", "--check"]
+    # ... when both read the same schedule and database
+    for name, value in daemon["environment"].items():
+        if name.endswith(("_INTERVAL", "DATABASE_URL", "LEASE_SECONDS", "IMAP_HOST")):
+            assert console["environment"].get(name) == value, name
+    assert "EXPOSE 8080" in (REPO / "Dockerfile").read_text()

@@ -61,9 +61,12 @@ def kit_settings(db_url: str, folder: Path, sink_port: int, **overrides: Any) ->
     )
 
 
-def build_history(engine: Engine, db_url: str, folder: Path, sink: SmtpSink) -> History:
-    """Run the history (see the module docstring) on ``engine``."""
-    settings = kit_settings(db_url, folder, sink.port)
+def build_history(
+    engine: Engine, db_url: str, folder: Path, sink: SmtpSink, **overrides: Any
+) -> History:
+    """Run the history (see the module docstring) on ``engine``, with the settings
+    ``overrides`` (``public_url``: letters carry one-click unsubscribe links)."""
+    settings = kit_settings(db_url, folder, sink.port, **overrides)
     clock = FixedClock(APPEAL_DAY + timedelta(hours=4))
     load_sample(engine, settings, clock.now())
     daemon = Daemon(engine, settings, clock=clock, instance="kit")

@@ -105,6 +105,7 @@ IO_IMPORTS = (
     "tests.cli",
     "tests.dovecot",
     "tests.factories",
+    "tests.web_kit",
     "tests.planning",
     "tests.integration",
     "tests.acceptance",

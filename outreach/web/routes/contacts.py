@@ -1,0 +1,97 @@
+"""Contacts (search, enrollment per campaign) and the suppression list (operators add and lift
+entries, with a reason)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from outreach.accounts.signin import SignedIn
+from outreach.errors import OutreachError
+from outreach.identity import Reviewer, Role
+from outreach.operations.contacts import search_contacts
+from outreach.operations.suppressions import (
+    add_suppression,
+    lift_suppression,
+    suppression_items,
+)
+from outreach.web.auth import form_text, page
+from outreach.web.context import web
+from outreach.web.pages import render
+
+#: How many contacts one search lists.
+PAGE_SIZE = 200
+
+
+async def show_contacts(request: Request, *, error: str | None = None) -> Response:
+    """The contacts page (``error`` from a refused suppression change: status 400)."""
+    context = web(request)
+    text = (request.query_params.get("q") or "").strip()
+    contacts = await context.call(search_contacts, text=text, limit=PAGE_SIZE)
+    suppressions = await context.call(suppression_items)
+    return render(
+        request,
+        "contacts.html",
+        status_code=400 if error else 200,
+        q=text,
+        contacts=contacts,
+        suppressions=suppressions,
+        page_size=PAGE_SIZE,
+        error=error,
+        done=request.query_params.get("done"),
+    )
+
+
+@page()
+async def contacts(request: Request, user: SignedIn) -> Response:
+    """GET /contacts?q=TEXT."""
+    return await show_contacts(request)
+
+
+@page(Role.OPERATOR)
+async def suppress(request: Request, user: SignedIn) -> Response:
+    """POST /suppressions: add an address, with a reason (the contact's unsent letters are
+    cancelled, as :func:`~outreach.operations.suppressions.add_suppression` does for the CLI)."""
+    context = web(request)
+    try:
+        change = await context.call(
+            add_suppression,
+            email=form_text(request, "email"),
+            reason=form_text(request, "reason"),
+            actor=Reviewer.web(user.name).recorded,
+            now=context.now(),
+        )
+    except OutreachError as exc:
+        return await show_contacts(request, error=exc.message)
+    return RedirectResponse(
+        f"/contacts?done={'suppressed' if change.changed else 'already_suppressed'}",
+        status_code=303,
+    )
+
+
+@page(Role.OPERATOR)
+async def lift(request: Request, user: SignedIn) -> Response:
+    """POST /suppressions/lift: lift an address's suppression, with a reason (its bounced or
+    unsubscribed enrollments are put back, as ``outreach suppressions remove`` does)."""
+    context = web(request)
+    try:
+        change = await context.call(
+            lift_suppression,
+            email=form_text(request, "email"),
+            reason=form_text(request, "reason"),
+            actor=Reviewer.web(user.name).recorded,
+            now=context.now(),
+        )
+    except OutreachError as exc:
+        return await show_contacts(request, error=exc.message)
+    if not change.changed:
+        return await show_contacts(request, error=f"{change.email} is not suppressed")
+    return RedirectResponse("/contacts?done=lifted", status_code=303)
+
+
+ROUTES = [
+    Route("/contacts", contacts, methods=["GET"]),
+    Route("/suppressions", suppress, methods=["POST"]),
+    Route("/suppressions/lift", lift, methods=["POST"]),
+]
