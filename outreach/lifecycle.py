@@ -8,6 +8,7 @@ The allowed moves are :data:`outreach.states.ALLOWED`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +21,11 @@ from sqlmodel import Session
 from outreach.db import is_postgres
 from outreach.errors import ConcurrentUpdate
 from outreach.models import Attempt, Enrollment, Event, Message
-from outreach.repository.outbox import in_chunks
+from outreach.repository.outbox import in_chunks, status_is
 from outreach.states import EnrollmentStatus, MessageStatus, check_transition
+
+#: The event insert, built once (the dispatcher writes events every round).
+_EVENT_INSERT = sa.insert(Event.__table__)  # type: ignore[attr-defined]
 
 
 def _event_row(
@@ -64,7 +68,7 @@ def record_event(
 ) -> None:
     """Append one audit row that is not a state change (a load, a pause, an approval...)."""
     session.execute(
-        sa.insert(Event),
+        _EVENT_INSERT,
         [
             _event_row(
                 now=now,
@@ -155,7 +159,7 @@ def transition_many(
     for chunk in in_chunks(ids):
         rows = session.execute(
             sa.update(Message)
-            .where(Message.id.in_(chunk), Message.status == current.value)
+            .where(Message.id.in_(chunk), status_is(current.value))
             .values(**values)
             .returning(Message.id)
             .execution_options(synchronize_session=False)
@@ -189,7 +193,7 @@ def _log_moves(
     if not moved:
         return
     session.execute(
-        sa.insert(Event),
+        _EVENT_INSERT,
         [
             _event_row(
                 now=now,
@@ -237,7 +241,7 @@ def record_created(
             )
         )
     if rows:
-        session.execute(sa.insert(Event), rows)
+        session.execute(_EVENT_INSERT, rows)
 
 
 def set_enrollment_status(
@@ -344,14 +348,20 @@ def _held_leases(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
     """``(id, lease token)`` of the ``sending`` rows among ``ids``, locked on PostgreSQL until
     the transaction ends."""
     held: set[tuple[int, str]] = set()
+    query = _held_query(is_postgres(session))
     for chunk in in_chunks(ids):
-        query = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
-            _MESSAGES.c.id.in_(chunk), _MESSAGES.c.status == MessageStatus.SENDING.value
-        )
-        if is_postgres(session):
-            query = query.with_for_update()
-        held.update((row[0], row[1]) for row in session.execute(query))
+        held.update((row[0], row[1]) for row in session.execute(query, {"ids": list(chunk)}))
     return held
+
+
+@functools.cache
+def _held_query(lock: bool) -> sa.Select[Any]:
+    """The query of :func:`_held_leases`, built once (``lock``: ``FOR UPDATE``)."""
+    query = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
+        _MESSAGES.c.id.in_(sa.bindparam("ids", expanding=True)),
+        status_is(MessageStatus.SENDING.value),
+    )
+    return query.with_for_update() if lock else query
 
 
 def _update_owned(
@@ -364,21 +374,8 @@ def _update_owned(
 ) -> None:
     """The compare-and-set of :func:`transition_owned`, one executemany: each row moves only
     while it is still ``sending`` under the move's token."""
-    keys = sorted(moves[0].values)
-    stmt = (
-        sa.update(_MESSAGES)
-        .where(
-            _MESSAGES.c.id == sa.bindparam("w_id"),
-            _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
-            _MESSAGES.c.status == MessageStatus.SENDING.value,
-        )
-        .values(
-            status=to.value,
-            updated_at=sa.bindparam("w_now", type_=_MESSAGES.c.updated_at.type),
-            **{k: sa.bindparam(f"v_{k}", type_=_MESSAGES.c[k].type) for k in keys},
-            **dict(exprs or {}),
-        )
-    )
+    keys = tuple(sorted(moves[0].values))
+    stmt = _owned_update(to.value, keys, tuple(sorted((exprs or {}).items())))
     session.execute(
         stmt,
         [
@@ -393,20 +390,35 @@ def _update_owned(
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _owned_update(to: str, keys: tuple[str, ...], exprs: tuple[tuple[str, Any], ...]) -> sa.Update:
+    """The statement of :func:`_update_owned`, built once per target, value columns and column
+    expressions (these must be long-lived objects, such as
+    :data:`outreach.repository.outbox.RELEASE_CHANGES`)."""
+    return (
+        sa.update(_MESSAGES)
+        .where(
+            _MESSAGES.c.id == sa.bindparam("w_id"),
+            _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
+            _MESSAGES.c.status == MessageStatus.SENDING.value,
+        )
+        .values(
+            status=to,
+            updated_at=sa.bindparam("w_now", type_=_MESSAGES.c.updated_at.type),
+            **{k: sa.bindparam(f"v_{k}", type_=_MESSAGES.c[k].type) for k in keys},
+            **dict(exprs),
+        )
+    )
+
+
 def _finish_attempts(session: Session, moves: Sequence[OwnedMove]) -> None:
     """Set each move's ``attempt`` columns on its open attempt row (same lease token, not yet
     finished). Every move must carry the same attempt keys."""
     if not moves:
         return
-    keys = sorted(moves[0].attempt or {})
+    keys = tuple(sorted(moves[0].attempt or {}))
     session.execute(
-        sa.update(_ATTEMPTS)
-        .where(
-            _ATTEMPTS.c.message_id == sa.bindparam("w_id"),
-            _ATTEMPTS.c.lease_token == sa.bindparam("w_tok"),
-            _ATTEMPTS.c.finished_at.is_(None),
-        )
-        .values(**{k: sa.bindparam(f"v_{k}", type_=_ATTEMPTS.c[k].type) for k in keys}),
+        _attempt_update(keys),
         [
             {
                 "w_id": m.message_id,
@@ -415,6 +427,20 @@ def _finish_attempts(session: Session, moves: Sequence[OwnedMove]) -> None:
             }
             for m in moves
         ],
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _attempt_update(keys: tuple[str, ...]) -> sa.Update:
+    """The statement of :func:`_finish_attempts`, built once per set of columns."""
+    return (
+        sa.update(_ATTEMPTS)
+        .where(
+            _ATTEMPTS.c.message_id == sa.bindparam("w_id"),
+            _ATTEMPTS.c.lease_token == sa.bindparam("w_tok"),
+            _ATTEMPTS.c.finished_at.is_(None),
+        )
+        .values(**{k: sa.bindparam(f"v_{k}", type_=_ATTEMPTS.c[k].type) for k in keys})
     )
 
 
@@ -470,4 +496,4 @@ def set_enrollment_status_many(
                 )
             )
     if events:
-        session.execute(sa.insert(Event), events)
+        session.execute(_EVENT_INSERT, events)

@@ -1,5 +1,6 @@
-"""An operator's actions on the queue (``outreach queue resolve|cancel``): settle a message a
-dead dispatcher left ``unknown``, and cancel unsent messages."""
+"""An operator's actions on the queue (``outreach queue resolve|cancel``): settle messages a
+dead dispatcher left ``unknown`` — by id, or every one of a campaign — and cancel unsent
+messages. Each action is all or nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from outreach.errors import NotFoundError, OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Message
 from outreach.repository import outbox
+from outreach.repository.review import count_by_campaign
 from outreach.states import AttemptPhase, MessageStatus
 
 #: What ``queue cancel`` may cancel: anything not sent, not being sent and not finished.
@@ -35,14 +37,49 @@ def resolve_unknown(
 ) -> Message:
     """An operator's verdict on an ``unknown`` message: it was delivered (``sent``), or it was
     not and may go again (``approved``, due now)."""
-    message = outbox.get_message(session, message_id)
-    if message is None:
-        raise NotFoundError(f"no message {message_id}")
-    if message.status != MessageStatus.UNKNOWN.value:
-        raise QueueError(
-            f"message {message_id} is {message.status}, not unknown; only unknown messages "
-            "can be resolved"
-        )
+    (message,) = resolve_many(session, [message_id], sent=sent, now=now, actor=actor)
+    return message
+
+
+def resolve_many(
+    session: Session, ids: Sequence[int], *, sent: bool, now: datetime, actor: str
+) -> list[Message]:
+    """:func:`resolve_unknown` for every message in ``ids``, all or nothing: any missing
+    message, or one that is not ``unknown``, → :class:`QueueError` (:class:`NotFoundError` when
+    only ids are missing) naming each problem, and nothing changes."""
+    wanted = list(dict.fromkeys(ids))
+    rows = outbox.messages_by_id(session, wanted)
+    missing = [f"no message {mid}" for mid in wanted if mid not in rows]
+    wrong = [
+        f"message {mid} is {rows[mid].status}, not unknown"
+        for mid in wanted
+        if mid in rows and rows[mid].status != MessageStatus.UNKNOWN.value
+    ]
+    if missing or wrong:
+        problems = "; ".join(missing + wrong)
+        if wrong:
+            problems += "; only unknown messages can be resolved"
+        if len(wanted) > 1:
+            problems += "; nothing was resolved"
+        raise (QueueError if wrong else NotFoundError)(problems)
+    return [_resolve(session, rows[mid], sent=sent, now=now, actor=actor) for mid in wanted]
+
+
+def unknown_ids(session: Session, *, campaign: str | None = None) -> list[int]:
+    """The ``unknown`` messages (of the campaign named ``campaign``, if given), oldest
+    scheduled first: what ``queue resolve --status unknown`` resolves."""
+    return outbox.ids_in_status(session, status=MessageStatus.UNKNOWN.value, campaign=campaign)
+
+
+def count_by_campaign_slug(session: Session, ids: Sequence[int]) -> dict[str, int]:
+    """How many of ``ids`` each campaign holds, by slug: what a resolve by filter asks
+    confirmation for."""
+    return count_by_campaign(session, message_ids=ids)
+
+
+def _resolve(
+    session: Session, message: Message, *, sent: bool, now: datetime, actor: str
+) -> Message:
     if sent:
         return transition(
             session,

@@ -2,8 +2,10 @@
 
 Claims (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the whole transaction is
 ``BEGIN IMMEDIATE`` — the single writer — and the claim's update is a compare-and-set on the
-status), the send-time loads, the ``data_sent`` mark, expired leases, daily-limit counts,
-the campaign facts dispatch needs, the dry-run preview and the operator's queue lookups.
+status) with everything the send-time checks read loaded in the same query, the daily-limit
+count (under a per-campaign advisory lock on PostgreSQL), the ``data_sent`` mark (an ``attempt``
+row, not a message-row update), expired leases, the campaign facts dispatch needs, the dry-run
+preview and the operator's queue lookups.
 
 State changes are not made here: :mod:`outreach.lifecycle` moves a message (compare-and-set plus
 its event row); this module only supplies the rows and the column expressions a move sets.
@@ -12,6 +14,7 @@ The caller owns the transaction: nothing here commits.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,6 +34,13 @@ ID_CHUNK = 500
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 _ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
 _CLAIMABLE = sorted(s.value for s in CLAIMABLE)
+
+
+def status_is(status: str) -> sa.ColumnElement[bool]:
+    """``message.status = status`` for a query that also picks rows by id: written as an
+    expression so that SQLite looks the rows up by id instead of scanning every row with that
+    status in the ``(status, …)`` indexes (without statistics it prefers the covering index)."""
+    return _MESSAGES.c.status.concat("") == status
 
 
 def in_chunks(items: Sequence[Any], size: int = ID_CHUNK) -> Iterator[Sequence[Any]]:
@@ -90,6 +100,25 @@ def count_toward_daily_limit(
             )
         ).scalar_one()
     )
+
+
+#: The first key of the advisory locks under which a campaign's daily limit is counted (the
+#: second is the campaign id); any constant no other part of outreach uses.
+DAILY_LIMIT_LOCK = 0x6F7574
+
+
+def lock_daily_counts(session: Session, *, campaign_ids: Sequence[int]) -> None:
+    """Serialise daily-limit counting per campaign until the transaction ends: on PostgreSQL a
+    transaction-level advisory lock per campaign, taken in id order (no deadlock between
+    dispatchers); on SQLite nothing — the ``BEGIN IMMEDIATE`` transaction is already the only
+    writer. Taken before :func:`count_toward_daily_limit`, held until the claim commits, so
+    several dispatchers never count the same allowance twice."""
+    if not is_postgres(session):
+        return
+    for campaign_id in sorted(set(campaign_ids)):
+        session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(DAILY_LIMIT_LOCK, campaign_id))
+        ).all()
 
 
 def count_due(session: Session, *, campaign_ids: Sequence[int], now: datetime) -> int:
@@ -179,74 +208,37 @@ def claim_changes(
     }
 
 
-def release_changes() -> dict[str, Any]:
-    """The column expressions that give a never-tried attempt back (with a move to
-    ``approved``): one attempt less, and no first attempt when it was the only one."""
-    return {
+#: The column expressions that give a never-tried attempt back (with a move to ``approved``):
+#: one attempt less, and no first attempt when it was the only one. Built once, so that the
+#: statements using them are built once too.
+RELEASE_CHANGES: Mapping[str, Any] = MappingProxyType(
+    {
         "attempts": sa.case((_MESSAGES.c.attempts > 0, _MESSAGES.c.attempts - 1), else_=0),
         "first_attempt_at": sa.case(
             (_MESSAGES.c.attempts <= 1, sa.null()), else_=_MESSAGES.c.first_attempt_at
         ),
     }
+)
 
 
-class ClaimedRow(NamedTuple):
-    """A message just claimed: its attempt number and when its first attempt started."""
-
-    id: int
-    campaign_id: int
-    contact_id: int
-    attempts: int
-    first_attempt_at: datetime | None
+def release_changes() -> Mapping[str, Any]:
+    """:data:`RELEASE_CHANGES`."""
+    return RELEASE_CHANGES
 
 
-def claimed_rows(session: Session, *, ids: Sequence[int], token: str) -> list[ClaimedRow]:
-    """The rows among ``ids`` held under ``token``, in ``ids`` order chunk by chunk."""
-    out: list[ClaimedRow] = []
-    for chunk in in_chunks(ids):
-        out += [
-            ClaimedRow(*row)
-            for row in session.execute(
-                sa.select(
-                    _MESSAGES.c.id,
-                    _MESSAGES.c.campaign_id,
-                    _MESSAGES.c.contact_id,
-                    _MESSAGES.c.attempts,
-                    _MESSAGES.c.first_attempt_at,
-                ).where(_MESSAGES.c.id.in_(chunk), _MESSAGES.c.lease_token == token)
-            )
-        ]
-    return out
-
-
-def insert_attempts(
-    session: Session, *, attempts: Iterable[tuple[int, int]], token: str, now: datetime
-) -> None:
-    """One ``attempt`` row, phase ``claimed``, for each ``(message id, attempt number)``."""
-    rows = [
-        {
-            "message_id": mid,
-            "number": number,
-            "lease_token": token,
-            "started_at": now,
-            "phase": AttemptPhase.CLAIMED.value,
-        }
-        for mid, number in attempts
-    ]
-    if rows:
-        session.execute(sa.insert(Attempt), rows)
-
-
-# ------------------------------------------------------------------------------------------
-# Send-time loads and the data_sent mark
-
-
-class ChunkRow(NamedTuple):
-    """A claimed message as its send-time checks read it."""
+class ClaimCandidate(NamedTuple):
+    """A claimable message due now, with everything its claim and its send-time checks read:
+    its recipient's timezone (``None``: the campaign's) and its stored bytes, hashes, envelope
+    and the day it was rendered for."""
 
     id: int
     status: str
-    lease_token: str | None
+    due_at: datetime
+    campaign_id: int
+    contact_id: int
+    contact_timezone: str | None
+    attempts: int
+    first_attempt_at: datetime | None
     raw: bytes | None
     content_hash: str | None
     approved_hash: str | None
@@ -255,24 +247,61 @@ class ChunkRow(NamedTuple):
     rendered_for: date | None
 
 
-def chunk_rows(session: Session, *, ids: Sequence[int]) -> list[ChunkRow]:
-    """The rows with these ids, whatever their state now."""
-    return [
-        ChunkRow(*row)
-        for row in session.execute(
-            sa.select(
-                _MESSAGES.c.id,
-                _MESSAGES.c.status,
-                _MESSAGES.c.lease_token,
-                _MESSAGES.c.raw,
-                _MESSAGES.c.content_hash,
-                _MESSAGES.c.approved_hash,
-                _MESSAGES.c.envelope_from,
-                _MESSAGES.c.envelope_to,
-                _MESSAGES.c.rendered_for,
-            ).where(_MESSAGES.c.id.in_(list(ids)))
+def claim_candidates(
+    session: Session, *, now: datetime, campaign_ids: Sequence[int], limit: int
+) -> list[ClaimCandidate]:
+    """Up to ``limit`` claimable messages of ``campaign_ids`` with ``due_at <= now``, in due
+    order, loaded for their claim and checks — on PostgreSQL locked ``FOR UPDATE SKIP LOCKED``
+    (rows another dispatcher is claiming are skipped, not waited for) until the claim commits.
+
+    One query per claimable status, each walking the ``(status, due_at)`` index in order and
+    stopping at ``limit`` (one query over both statuses would sort every due row first)."""
+    lock = is_postgres(session)
+    rows: list[ClaimCandidate] = []
+    for status in _CLAIMABLE:
+        params = {"status": status, "now": now, "campaigns": list(campaign_ids), "n": limit}
+        rows += [ClaimCandidate(*r) for r in session.execute(_candidates_query(lock), params)]
+    rows.sort(key=lambda r: (r.due_at, r.id))
+    return rows[:limit]
+
+
+@functools.cache
+def _candidates_query(lock: bool) -> sa.Select[Any]:
+    """The query of :func:`claim_candidates`, built once (``lock``: ``FOR UPDATE SKIP
+    LOCKED``)."""
+    query = (
+        sa.select(
+            _MESSAGES.c.id,
+            _MESSAGES.c.status,
+            _MESSAGES.c.due_at,
+            _MESSAGES.c.campaign_id,
+            _MESSAGES.c.contact_id,
+            Contact.timezone,
+            _MESSAGES.c.attempts,
+            _MESSAGES.c.first_attempt_at,
+            _MESSAGES.c.raw,
+            _MESSAGES.c.content_hash,
+            _MESSAGES.c.approved_hash,
+            _MESSAGES.c.envelope_from,
+            _MESSAGES.c.envelope_to,
+            _MESSAGES.c.rendered_for,
         )
-    ]
+        .join(Contact, Contact.id == _MESSAGES.c.contact_id)
+        .where(
+            _MESSAGES.c.status == sa.bindparam("status"),
+            _MESSAGES.c.due_at <= sa.bindparam("now", type_=_MESSAGES.c.due_at.type),
+            _MESSAGES.c.campaign_id.in_(sa.bindparam("campaigns", expanding=True)),
+        )
+        .order_by(_MESSAGES.c.due_at, _MESSAGES.c.id)
+        .limit(sa.bindparam("n"))
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=_MESSAGES)
+    return query
+
+
+# ------------------------------------------------------------------------------------------
+# Send-time loads, the data_sent mark and attempt rows
 
 
 def enrollment_statuses(
@@ -297,34 +326,68 @@ def enrollment_of(session: Session, *, campaign_id: int, contact_id: int) -> Enr
     ).scalar_one_or_none()
 
 
-def mark_data_sent(
-    session: Session, *, held: Sequence[tuple[int, str]], lease_expires_at: datetime
-) -> None:
-    """Record phase ``data_sent`` (and the extended lease) for each ``(message id, lease
-    token)`` still ``sending`` under that token, and on its open attempt row — before any of
-    their MAIL/RCPT/DATA is sent (DESIGN.md rule 2)."""
-    if not held:
-        return
-    params = [{"w_id": mid, "w_tok": token} for mid, token in held]
-    session.execute(
-        sa.update(_MESSAGES)
-        .where(
-            _MESSAGES.c.id == sa.bindparam("w_id"),
-            _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
-            _MESSAGES.c.status == MessageStatus.SENDING.value,
-        )
-        .values(attempt_phase=AttemptPhase.DATA_SENT.value, lease_expires_at=lease_expires_at),
-        params,
+class InFlight(NamedTuple):
+    """A claimed message about to reach DATA: its id, the lease token it is held under, its
+    attempt number and when that attempt was claimed."""
+
+    message_id: int
+    lease_token: str
+    attempt: int
+    started_at: datetime
+
+
+def mark_data_sent(session: Session, *, marks: Sequence[InFlight], now: datetime) -> set[int]:
+    """Record that each attempt in ``marks`` may reach DATA: one ``attempt`` row, phase
+    ``data_sent``, for each message still ``sending`` under that lease token with its lease
+    not expired at ``now``. Returns the ids marked; the others must not be sent.
+
+    A narrow insert instead of a message-row update: the message row keeps phase ``claimed``
+    and :func:`data_sent_marks` is what the sweeper reads. On PostgreSQL the message rows are
+    locked ``FOR UPDATE`` (until commit) so that a sweeper — which locks expired rows before it
+    reads their marks — either sees this mark or has already taken the row and this mark
+    finds nothing (DESIGN.md rule 2)."""
+    marked: set[int] = set()
+    by_token: dict[tuple[str, datetime], list[InFlight]] = {}
+    for m in marks:
+        by_token.setdefault((m.lease_token, m.started_at), []).append(m)
+    insert = _mark_insert(is_postgres(session))
+    for (token, started_at), group in by_token.items():
+        for chunk in in_chunks([m.message_id for m in group]):
+            params = {"ids": list(chunk), "tok": token, "started": started_at, "now": now}
+            marked.update(row[0] for row in session.execute(insert, params))
+    return marked
+
+
+@functools.cache
+def _mark_insert(lock: bool) -> sa.Insert:
+    """The statement of :func:`mark_data_sent`, built once (``lock``: ``FOR UPDATE``)."""
+    query = sa.select(
+        _MESSAGES.c.id,
+        _MESSAGES.c.attempts,
+        _MESSAGES.c.lease_token,
+        sa.bindparam("started", type_=_ATTEMPTS.c.started_at.type),
+        sa.literal(AttemptPhase.DATA_SENT.value),
+    ).where(
+        _MESSAGES.c.id.in_(sa.bindparam("ids", expanding=True)),
+        _MESSAGES.c.lease_token == sa.bindparam("tok"),
+        status_is(MessageStatus.SENDING.value),
+        _MESSAGES.c.lease_expires_at > sa.bindparam("now", type_=_MESSAGES.c.lease_expires_at.type),
     )
-    session.execute(
-        sa.update(_ATTEMPTS)
-        .where(
-            _ATTEMPTS.c.message_id == sa.bindparam("w_id"),
-            _ATTEMPTS.c.lease_token == sa.bindparam("w_tok"),
-        )
-        .values(phase=AttemptPhase.DATA_SENT.value),
-        params,
+    if lock:
+        query = query.with_for_update()
+    return (
+        sa.insert(_ATTEMPTS)
+        .from_select(["message_id", "number", "lease_token", "started_at", "phase"], query)
+        .returning(_ATTEMPTS.c.message_id)
     )
+
+
+def insert_finished_attempts(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert whole ``attempt`` rows (message_id, number, lease_token, started_at, finished_at,
+    phase, outcome, smtp_code, smtp_response): attempts that ended before DATA, which have no
+    ``data_sent`` row to finish."""
+    if rows:
+        session.execute(sa.insert(_ATTEMPTS), [dict(r) for r in rows])
 
 
 # ------------------------------------------------------------------------------------------
@@ -348,6 +411,33 @@ def expired_leases(session: Session, *, now: datetime) -> list[ExpiredLease]:
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     return [ExpiredLease(*row) for row in session.execute(query)]
+
+
+def data_sent_marks(session: Session, *, held: Sequence[tuple[int, str]]) -> set[int]:
+    """The ids among ``held`` ``(message id, lease token)`` whose attempt under that token may
+    have reached DATA: a ``data_sent`` attempt row (:func:`mark_data_sent`), or — rows marked by
+    an earlier version of outreach — the message's own phase ``data_sent``.
+
+    Read in its own statement *after* :func:`expired_leases` has locked the rows, so that on
+    PostgreSQL a mark committed just before the lock was taken is visible here."""
+    tokens = dict(held)
+    found: set[int] = set()
+    for chunk in in_chunks(list(tokens)):
+        rows = session.execute(
+            sa.select(_ATTEMPTS.c.message_id, _ATTEMPTS.c.lease_token).where(
+                _ATTEMPTS.c.message_id.in_(chunk),
+                _ATTEMPTS.c.phase == AttemptPhase.DATA_SENT.value,
+            )
+        )
+        found.update(mid for mid, token in rows if tokens.get(mid) == token)
+        legacy = session.execute(
+            sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
+                _MESSAGES.c.id.in_(chunk),
+                _MESSAGES.c.attempt_phase == AttemptPhase.DATA_SENT.value,
+            )
+        )
+        found.update(mid for mid, token in legacy if tokens.get(mid) == token)
+    return found
 
 
 # ------------------------------------------------------------------------------------------
@@ -388,6 +478,18 @@ def due_previews(session: Session, *, ids: Sequence[int]) -> list[DuePreview]:
         }
         out += [by_id[mid] for mid in chunk]
     return out
+
+
+def ids_in_status(session: Session, *, status: str, campaign: str | None = None) -> list[int]:
+    """Ids of the messages in ``status`` (of the campaign named ``campaign``, if given), oldest
+    scheduled first."""
+    query = sa.select(_MESSAGES.c.id).where(_MESSAGES.c.status == status)
+    if campaign is not None:
+        query = query.join(Campaign, Campaign.id == _MESSAGES.c.campaign_id).where(
+            Campaign.slug == campaign
+        )
+    query = query.order_by(_MESSAGES.c.scheduled_for, _MESSAGES.c.id)
+    return [row[0] for row in session.execute(query)]
 
 
 def get_message(session: Session, message_id: int) -> Message | None:

@@ -1,0 +1,278 @@
+"""The database side of one dispatch run: its shared state, and the driver that runs every
+database round on one thread (see :mod:`.rounds` for what a round writes).
+
+The SMTP workers (:mod:`.engine`) never touch the database: they take checked claims from
+:attr:`RunState.ready`, ask :meth:`DatabaseDriver.request_mark` before each DATA, and append
+outcomes to :attr:`RunState.pending`. The driver turns whatever has gathered since its last
+round — outcomes, marks, the need for more claims — into the next round: one transaction, one
+commit, however many connections it serves, so its cost per message shrinks as the load grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from outreach.clock import Clock
+from outreach.dispatch.claims import StaleCheck
+from outreach.dispatch.policy import ClaimSizes
+from outreach.dispatch.rounds import ClaimOrder, RoundResult, record_outcomes, run_round
+from outreach.dispatch.values import Claim, ClaimBatch, Outcome, Ready
+
+ResultT = TypeVar("ResultT")
+
+#: Outcomes are written at the latest when this many are pending or after FLUSH_SECONDS.
+FLUSH_EVERY = 200
+FLUSH_SECONDS = 0.1
+#: The crash bound, per connection: at most this many messages recorded ``data_sent`` without a
+#: recorded outcome — the one whose DATA may be under way, and those whose reply has not been
+#: written yet. A SIGKILL leaves at most ``SMTP_CONCURRENCY × UNRECORDED_PER_CONNECTION``
+#: messages ``unknown``.
+UNRECORDED_PER_CONNECTION = 2
+
+
+@dataclass
+class RunState:
+    """One run's mutable state, shared by the workers and the driver (touched only from the
+    event loop)."""
+
+    #: claims the run may still make (``None``: no limit)
+    remaining: int | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    #: outcomes not yet written
+    pending: list[Outcome] = field(default_factory=list)
+    #: how many of them are of attempts recorded ``data_sent``
+    pending_marked: int = 0
+    #: claimed, checked messages no worker has taken yet
+    ready: deque[Ready] = field(default_factory=deque)
+    #: no more claims will be made
+    claims_done: bool = False
+    #: ``data_sent`` marks asked for since the last round, each with its answer to come
+    marks: list[tuple[Claim, asyncio.Future[bool]]] = field(default_factory=list)
+    fatal: BaseException | None = None
+    backoff_until: datetime | None = None
+    halted: bool = False
+    closing: bool = False
+    db_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    ready_added: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add_outcome(self, outcome: Outcome) -> None:
+        """An attempt ended: its outcome waits for the next round that writes outcomes."""
+        self.pending.append(outcome)
+        self.pending_marked += outcome.marked
+        if len(self.pending) >= FLUSH_EVERY:
+            self.db_wake.set()
+
+    def take_outcomes(self) -> list[Outcome]:
+        """The pending outcomes, handed to a round."""
+        taken, self.pending, self.pending_marked = self.pending, [], 0
+        return taken
+
+    def tally(self, counts: Mapping[str, int]) -> None:
+        """Add ``counts`` (outcome kind → messages) to the run's."""
+        for kind, n in counts.items():
+            self.counts[kind] += n
+
+    def fail(self, exc: BaseException) -> None:
+        """Stop the run on ``exc`` (the first error is the one raised at the end)."""
+        self.fatal = self.fatal or exc
+        self.halted = True
+
+
+async def wait_for_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for ``event`` (at most ``timeout`` seconds), then clear it; whether it was set."""
+    fired = True
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        fired = False
+    event.clear()
+    return fired
+
+
+@dataclass
+class DatabaseDriver:
+    """Runs one dispatch run's database rounds on one thread (``executor``)."""
+
+    engine: Engine
+    executor: ThreadPoolExecutor
+    clock: Clock
+    owner: str
+    lease_seconds: int
+    sizes: ClaimSizes
+    #: how many connections send (a round can serve at most this many marks)
+    concurrency: int = 1
+    campaign: str | None = None
+    stale_check: StaleCheck | None = None
+    #: told every count written (kind, n)
+    on_counts: Callable[[Mapping[str, int]], None] = lambda counts: None
+    #: whether claiming must stop (the dispatcher was told to stop)
+    stopping: Callable[[], bool] = lambda: False
+    #: the database thread's connection and session, held for the whole run
+    _held: tuple[Connection, Session] | None = None
+
+    async def call(self, fn: Callable[..., ResultT], *args: Any, **kwargs: Any) -> ResultT:
+        """``fn(session, *args, **kwargs)`` in one transaction on the database thread: commits
+        on success, rolls back (and drops the connection) on any exception."""
+
+        def work() -> ResultT:
+            session = self._session()
+            try:
+                result = fn(session, *args, **kwargs)
+                session.commit()
+            except BaseException:
+                self._drop()
+                raise
+            session.expunge_all()
+            return result
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, work)
+
+    def _session(self) -> Session:
+        """The session of the database thread, on one connection kept for the run (no pool
+        checkout, no ping, per round)."""
+        if self._held is None:
+            connection = self.engine.connect()
+            self._held = (connection, Session(bind=connection, expire_on_commit=False))
+        return self._held[1]
+
+    def _drop(self) -> None:
+        """Roll back and let go of the held connection (the next call opens a new one)."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        connection, session = held
+        try:
+            session.rollback()
+            session.close()
+        finally:
+            connection.close()
+
+    async def close(self) -> None:
+        """Let go of the database thread's connection."""
+        await asyncio.get_running_loop().run_in_executor(self.executor, self._drop)
+
+    def request_mark(self, run: RunState, claim: Claim) -> asyncio.Future[bool]:
+        """Ask the next round to record ``claim`` ``data_sent``; the future says whether it
+        was (``False``: lease lost or expired, or the database failed — do not send DATA)."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if run.fatal is not None:
+            fut.set_result(False)
+            return fut
+        run.marks.append((claim, fut))
+        run.db_wake.set()
+        return fut
+
+    def claim_order(self, run: RunState) -> ClaimOrder | None:
+        """The claim the next round should make, if any: when the run still claims and fewer
+        than ``sizes.low`` checked claims wait for a connection, enough to top them up to
+        ``sizes.batch``."""
+        if run.claims_done or run.halted or self.stopping():
+            return None
+        if len(run.ready) >= self.sizes.low:
+            return None
+        size = self.sizes.batch - len(run.ready)
+        if run.remaining is not None:
+            size = min(size, run.remaining)
+        return ClaimOrder(
+            self.owner, size, self.lease_seconds, self.campaign, stale_check=self.stale_check
+        )
+
+    async def run(self, run: RunState) -> None:
+        """The rounds: each one writes the outcomes pending so far, the marks asked for and,
+        when needed, a claim. A round starts as soon as a mark or a claim is wanted, or
+        FLUSH_EVERY outcomes are pending, or FLUSH_SECONDS passed with outcomes pending; the
+        driver returns once the run is closing and nothing is left to write."""
+        # written with the marks once this many outcomes of marked attempts are pending: with
+        # at most one attempt in flight per connection, that keeps the crash bound
+        flush_marked = self.concurrency * (UNRECORDED_PER_CONNECTION - 1) + 1
+        while True:
+            claim = self.claim_order(run)
+            flush = len(run.pending) >= FLUSH_EVERY or run.pending_marked >= flush_marked
+            if not (run.marks or claim or flush):
+                if run.closing and not run.pending:
+                    return
+                if not run.closing and await wait_for_event(run.db_wake, FLUSH_SECONDS):
+                    continue
+                if not run.pending:
+                    continue
+                flush = True
+            await self._round(run, claim, flush)
+
+    async def _round(self, run: RunState, claim: ClaimOrder | None, flush: bool) -> None:
+        marks, run.marks = run.marks, []
+        outcomes = run.take_outcomes() if flush else []
+        try:
+            result: RoundResult = await self.call(
+                run_round,
+                outcomes,
+                [c for c, _ in marks],
+                now=self.clock.now(),
+                actor=self.owner,
+                claim=claim,
+            )
+        except BaseException as exc:
+            # nothing more can be marked or recorded: no DATA may start; stop every worker
+            run.fail(exc)
+            for _, fut in marks + run.marks:
+                if not fut.done():
+                    fut.set_result(False)
+            run.marks = []
+            raise
+        run.tally(result.written)
+        self.on_counts(result.written)
+        for c, fut in marks:
+            if not fut.done():
+                fut.set_result(c.message_id in result.marked)
+        if result.claimed is not None:
+            self._take_claims(run, result.claimed)
+
+    def _take_claims(self, run: RunState, batch: ClaimBatch) -> None:
+        """Hand a claim's checked messages to the workers; nothing claimed and nothing looked
+        at means nothing more is due."""
+        for reason, n in batch.skipped.items():
+            run.skipped[reason] += n
+        run.tally(batch.counts)
+        self.on_counts(batch.counts)
+        if not batch.ready:
+            if not batch.scanned:
+                run.claims_done = True
+                run.ready_added.set()
+            return
+        if run.remaining is not None:
+            run.remaining -= len(batch.ready)
+            run.claims_done = run.remaining <= 0
+        run.ready.extend(batch.ready)
+        run.ready_added.set()
+
+    async def flush(self, run: RunState) -> None:
+        """Write every outcome still pending (after the driver stopped)."""
+        if not run.pending:
+            return
+        items = run.take_outcomes()
+        counts = await self.call(record_outcomes, items, now=self.clock.now(), actor=self.owner)
+        run.tally(counts)
+        self.on_counts(counts)
+
+    async def stop(self, run: RunState, task: asyncio.Task[None]) -> None:
+        """Close the run: let ``task`` (this driver's :meth:`run`) finish its last rounds, then
+        write what is left."""
+        run.closing = True
+        run.db_wake.set()
+        with contextlib.suppress(BaseException):
+            await task
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            run.fatal = run.fatal or task.exception()
+        await self.flush(run)
