@@ -21,9 +21,11 @@ from sqlmodel import Session
 from outreach.db import is_postgres
 from outreach.errors import ConcurrentUpdate
 from outreach.models import Attempt, Enrollment, Event, Message
-from outreach.repository.outbox import in_chunks, status_is
+from outreach.repository.outbox import id_in, in_chunks, status_is
 from outreach.states import EnrollmentStatus, MessageStatus, check_transition
 
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
 #: The event insert, built once (the dispatcher writes events every round).
 _EVENT_INSERT = sa.insert(Event.__table__)  # type: ignore[attr-defined]
 
@@ -158,11 +160,10 @@ def transition_many(
     moved: list[int] = []
     for chunk in in_chunks(ids):
         rows = session.execute(
-            sa.update(Message)
-            .where(Message.id.in_(chunk), status_is(current.value))
+            sa.update(_MESSAGES)
+            .where(_MESSAGES.c.id.in_(chunk), status_is(current.value))
             .values(**values)
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
+            .returning(_MESSAGES.c.id)
         ).all()
         moved.extend(r[0] for r in rows)
     _log_moves(
@@ -189,8 +190,28 @@ def _log_moves(
     to: MessageStatus,
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    """One event row per moved message ``(id, reason)``, in one statement."""
+    """One event row per moved message ``(id, reason)``: one ``INSERT … SELECT`` per distinct
+    reason (the common case: one for the whole batch, no per-row parameters), else one
+    multi-row insert."""
     if not moved:
+        return
+    by_reason: dict[str | None, list[int]] = {}
+    for mid, reason in moved:
+        by_reason.setdefault(reason, []).append(mid)
+    if len(by_reason) <= 2:
+        for reason, ids in by_reason.items():
+            for chunk in in_chunks(ids):
+                params = {
+                    "ids": list(chunk),
+                    "at": now,
+                    "actor": actor,
+                    "action": action,
+                    "from_state": current.value,
+                    "to_state": to.value,
+                    "reason": reason,
+                    "data": dict(data or {}),
+                }
+                session.execute(_events_for_messages(is_postgres(session)), params)
         return
     session.execute(
         _EVENT_INSERT,
@@ -209,6 +230,26 @@ def _log_moves(
             for mid, reason in moved
         ],
     )
+
+
+@functools.cache
+def _events_for_messages(postgres: bool) -> sa.Insert:
+    """``INSERT INTO event … SELECT … FROM message WHERE id IN :ids``: the same event for each
+    of the messages ``ids``, built once per dialect."""
+    events = Event.__table__  # type: ignore[attr-defined]
+    same = ("action", "from_state", "to_state", "reason", "data")
+
+    def param(name: str) -> sa.BindParameter[Any]:
+        return sa.bindparam(name, type_=events.c[name].type)
+
+    rows = sa.select(
+        param("at"),
+        param("actor"),
+        sa.literal("message"),
+        _MESSAGES.c.id,
+        *(param(c) for c in same),
+    ).where(id_in(_MESSAGES.c.id, "ids", postgres=postgres))
+    return sa.insert(events).from_select(["at", "actor", "entity", "entity_id", *same], rows)
 
 
 def record_created(
@@ -288,10 +329,6 @@ def set_enrollment_status(
     return True
 
 
-_MESSAGES = Message.__table__  # type: ignore[attr-defined]
-_ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True)
 class OwnedMove:
     """One lease-guarded move out of ``sending`` (:func:`transition_owned`): the message,
@@ -355,13 +392,14 @@ def _held_leases(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
 
 
 @functools.cache
-def _held_query(lock: bool) -> sa.Select[Any]:
-    """The query of :func:`_held_leases`, built once (``lock``: ``FOR UPDATE``)."""
+def _held_query(postgres: bool) -> sa.Select[Any]:
+    """The query of :func:`_held_leases`, built once per dialect (PostgreSQL: ``FOR
+    UPDATE``)."""
     query = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
-        _MESSAGES.c.id.in_(sa.bindparam("ids", expanding=True)),
+        id_in(_MESSAGES.c.id, "ids", postgres=postgres),
         status_is(MessageStatus.SENDING.value),
     )
-    return query.with_for_update() if lock else query
+    return query.with_for_update() if postgres else query
 
 
 def _update_owned(

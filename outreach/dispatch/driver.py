@@ -38,6 +38,9 @@ FLUSH_SECONDS = 0.1
 #: written yet. A SIGKILL leaves at most ``SMTP_CONCURRENCY × UNRECORDED_PER_CONNECTION``
 #: messages ``unknown``.
 UNRECORDED_PER_CONNECTION = 2
+#: A round that only marks waits at most this long for the other connections' marks: one
+#: commit then serves them all (their RCPTs are on the wire meanwhile).
+GATHER_SECONDS = 0.0005
 
 
 @dataclass
@@ -209,7 +212,17 @@ class DatabaseDriver:
                 if not run.pending:
                     continue
                 flush = True
+            elif GATHER_SECONDS and claim is None and len(run.marks) < self.concurrency:
+                await self._gather_marks(run)
             await self._round(run, claim, flush)
+
+    async def _gather_marks(self, run: RunState) -> None:
+        """Wait (at most GATHER_SECONDS) until every connection has asked for its mark."""
+        deadline = asyncio.get_running_loop().time() + GATHER_SECONDS
+        while len(run.marks) < self.concurrency and not run.closing:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or not await wait_for_event(run.db_wake, left):
+                return
 
     async def _round(self, run: RunState, claim: ClaimOrder | None, flush: bool) -> None:
         marks, run.marks = run.marks, []

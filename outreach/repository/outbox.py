@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from outreach.db import is_postgres
@@ -41,6 +42,15 @@ def status_is(status: str) -> sa.ColumnElement[bool]:
     expression so that SQLite looks the rows up by id instead of scanning every row with that
     status in the ``(status, …)`` indexes (without statistics it prefers the covering index)."""
     return _MESSAGES.c.status.concat("") == status
+
+
+def id_in(column: sa.ColumnElement[int], name: str, *, postgres: bool) -> sa.ColumnElement[bool]:
+    """``column IN (…the ids bound as name…)`` for a statement built once: on PostgreSQL
+    ``= ANY(:name)`` with one array parameter, so that the statement's text does not change with
+    the number of ids and psycopg can prepare it; elsewhere an expanding ``IN``."""
+    if postgres:
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(sa.bindparam(name, expanding=True))
 
 
 def in_chunks(items: Sequence[Any], size: int = ID_CHUNK) -> Iterator[Sequence[Any]]:
@@ -359,8 +369,9 @@ def mark_data_sent(session: Session, *, marks: Sequence[InFlight], now: datetime
 
 
 @functools.cache
-def _mark_insert(lock: bool) -> sa.Insert:
-    """The statement of :func:`mark_data_sent`, built once (``lock``: ``FOR UPDATE``)."""
+def _mark_insert(postgres: bool) -> sa.Insert:
+    """The statement of :func:`mark_data_sent`, built once per dialect (PostgreSQL: the rows
+    locked ``FOR UPDATE``)."""
     query = sa.select(
         _MESSAGES.c.id,
         _MESSAGES.c.attempts,
@@ -368,12 +379,12 @@ def _mark_insert(lock: bool) -> sa.Insert:
         sa.bindparam("started", type_=_ATTEMPTS.c.started_at.type),
         sa.literal(AttemptPhase.DATA_SENT.value),
     ).where(
-        _MESSAGES.c.id.in_(sa.bindparam("ids", expanding=True)),
+        id_in(_MESSAGES.c.id, "ids", postgres=postgres),
         _MESSAGES.c.lease_token == sa.bindparam("tok"),
         status_is(MessageStatus.SENDING.value),
         _MESSAGES.c.lease_expires_at > sa.bindparam("now", type_=_MESSAGES.c.lease_expires_at.type),
     )
-    if lock:
+    if postgres:
         query = query.with_for_update()
     return (
         sa.insert(_ATTEMPTS)
