@@ -23,9 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from outreach.clock import Clock
-from outreach.dispatch.claims import StaleCheck
+from outreach.dispatch.claims import StaleCheck, claim_due
 from outreach.dispatch.policy import ClaimSizes
-from outreach.dispatch.rounds import ClaimOrder, RoundResult, record_outcomes, run_round
+from outreach.dispatch.rounds import RoundResult, record_outcomes, run_round
 from outreach.dispatch.values import Claim, ClaimBatch, Outcome, Ready
 
 ResultT = TypeVar("ResultT")
@@ -38,9 +38,16 @@ FLUSH_SECONDS = 0.1
 #: written yet. A SIGKILL leaves at most ``SMTP_CONCURRENCY × UNRECORDED_PER_CONNECTION``
 #: messages ``unknown``.
 UNRECORDED_PER_CONNECTION = 2
-#: A round that only marks waits at most this long for the other connections' marks: one
-#: commit then serves them all (their RCPTs are on the wire meanwhile).
-GATHER_SECONDS = 0.0005
+#: A round that only marks waits at most this long for the marks of the connections about to
+#: send RCPT, so that one commit serves them all (the RCPTs are on the wire meanwhile).
+GATHER_SECONDS = 0.001
+
+
+@dataclass(frozen=True)
+class ClaimOrder:
+    """A claim the driver is to make: how many rows at most."""
+
+    limit: int
 
 
 @dataclass
@@ -62,6 +69,8 @@ class RunState:
     claims_done: bool = False
     #: ``data_sent`` marks asked for since the last round, each with its answer to come
     marks: list[tuple[Claim, asyncio.Future[bool]]] = field(default_factory=list)
+    #: connections in a transaction that have not asked for their mark yet (MAIL under way)
+    before_rcpt: int = 0
     fatal: BaseException | None = None
     backoff_until: datetime | None = None
     halted: bool = False
@@ -189,9 +198,7 @@ class DatabaseDriver:
         size = self.sizes.batch - len(run.ready)
         if run.remaining is not None:
             size = min(size, run.remaining)
-        return ClaimOrder(
-            self.owner, size, self.lease_seconds, self.campaign, stale_check=self.stale_check
-        )
+        return ClaimOrder(size)
 
     async def run(self, run: RunState) -> None:
         """The rounds: each one writes the outcomes pending so far, the marks asked for and,
@@ -212,30 +219,40 @@ class DatabaseDriver:
                 if not run.pending:
                     continue
                 flush = True
-            elif GATHER_SECONDS and claim is None and len(run.marks) < self.concurrency:
+            elif claim is None and run.before_rcpt:
                 await self._gather_marks(run)
             await self._round(run, claim, flush)
 
     async def _gather_marks(self, run: RunState) -> None:
-        """Wait (at most GATHER_SECONDS) until every connection has asked for its mark."""
+        """Wait (at most GATHER_SECONDS) until the connections whose MAIL is under way have
+        asked for their marks."""
         deadline = asyncio.get_running_loop().time() + GATHER_SECONDS
-        while len(run.marks) < self.concurrency and not run.closing:
+        while run.before_rcpt and not run.closing:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0 or not await wait_for_event(run.db_wake, left):
                 return
 
     async def _round(self, run: RunState, claim: ClaimOrder | None, flush: bool) -> None:
+        """One round: the marks asked for and (when ``flush``) the pending outcomes in one
+        transaction, then — in its own, so that the marked messages' DATA need not wait for
+        it — the claim."""
         marks, run.marks = run.marks, []
         outcomes = run.take_outcomes() if flush else []
         try:
-            result: RoundResult = await self.call(
-                run_round,
-                outcomes,
-                [c for c, _ in marks],
-                now=self.clock.now(),
-                actor=self.owner,
-                claim=claim,
-            )
+            if marks or outcomes:
+                result: RoundResult = await self.call(
+                    run_round,
+                    outcomes,
+                    [c for c, _ in marks],
+                    now=self.clock.now(),
+                    actor=self.owner,
+                )
+                run.tally(result.written)
+                self.on_counts(result.written)
+                for c, fut in marks:
+                    fut.set_result(c.message_id in result.marked)
+            if claim is not None:
+                self._take_claims(run, await self._claim(claim))
         except BaseException as exc:
             # nothing more can be marked or recorded: no DATA may start; stop every worker
             run.fail(exc)
@@ -244,13 +261,17 @@ class DatabaseDriver:
                     fut.set_result(False)
             run.marks = []
             raise
-        run.tally(result.written)
-        self.on_counts(result.written)
-        for c, fut in marks:
-            if not fut.done():
-                fut.set_result(c.message_id in result.marked)
-        if result.claimed is not None:
-            self._take_claims(run, result.claimed)
+
+    async def _claim(self, claim: ClaimOrder) -> ClaimBatch:
+        return await self.call(
+            claim_due,
+            now=self.clock.now(),
+            owner=self.owner,
+            limit=claim.limit,
+            lease_seconds=self.lease_seconds,
+            campaign=self.campaign,
+            stale_check=self.stale_check,
+        )
 
     def _take_claims(self, run: RunState, batch: ClaimBatch) -> None:
         """Hand a claim's checked messages to the workers; nothing claimed and nothing looked

@@ -231,7 +231,7 @@ class Dispatcher:
         """One SMTP connection, sending one checked claim after another."""
         connection = SmtpConnection(self.settings, self._tls_context)
         try:
-            while (item := await self._next_ready(run)) is not None:
+            while (item := await self._next_ready(run, driver)) is not None:
                 if self._bucket is not None:
                     wait = self._bucket.reserve(self.monotonic())
                     if wait > 0:
@@ -251,7 +251,7 @@ class Dispatcher:
         finally:
             await connection.close()
 
-    async def _next_ready(self, run: RunState) -> Ready | None:
+    async def _next_ready(self, run: RunState, driver: DatabaseDriver) -> Ready | None:
         """The next checked claim for one connection; ``None`` when there is nothing more to
         send (or the run stopped)."""
         while True:
@@ -259,7 +259,8 @@ class Dispatcher:
                 return None
             if run.ready:
                 item = run.ready.popleft()
-                run.db_wake.set()
+                if driver.claim_order(run) is not None:
+                    run.db_wake.set()  # time to top the claims up
                 return item
             if run.claims_done:
                 return None
@@ -273,16 +274,26 @@ class Dispatcher:
         record (and the run halted when the server cannot be used, or must be left alone for
         a while)."""
         claim = item.claim
+        asked = False
+
+        def gate() -> asyncio.Future[bool]:
+            nonlocal asked
+            asked = True
+            run.before_rcpt -= 1
+            return driver.request_mark(run, claim)
+
+        run.before_rcpt += 1
         try:
             result = await connection.send(
-                item.envelope_from,
-                item.envelope_to,
-                item.raw,
-                gate=lambda: driver.request_mark(run, claim),
+                item.envelope_from, item.envelope_to, item.raw, gate=gate
             )
         except (SmtpAuthError, SmtpTlsError, PlainAuthRefused) as exc:
             run.fail(exc)
             return released_outcome(claim, at=self.clock.now(), reason=str(exc))
+        finally:
+            if not asked:
+                run.before_rcpt -= 1
+                run.db_wake.set()
         outcome = self._outcome(run, item, result)
         return dataclasses.replace(outcome, marked=result.gate_passed)
 

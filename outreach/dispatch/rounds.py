@@ -1,14 +1,12 @@
 """The dispatcher's database round (DESIGN.md rules 2 and 3): one transaction that records how
-finished attempts ended, marks ``data_sent`` the messages whose DATA is about to start, and
-claims the next batch when the connections need more.
+finished attempts ended and marks ``data_sent`` the messages whose DATA is about to start.
 
-The order inside a round is what bounds a crash: the outcomes pending when the round starts are
-written in the same commit as the marks asked for since the last round, and a connection asks
-for its next message's mark only after its previous message's outcome is pending. So each
-connection has at most one message recorded ``data_sent`` without a recorded outcome — the one
-whose DATA may be under way or whose reply has not been written yet — and a SIGKILL leaves at
-most ``SMTP_CONCURRENCY`` messages ``unknown`` per dispatcher. Every write is guarded by the
-lease token: a dispatcher that lost its lease changes nothing.
+What bounds a crash is when outcomes are written (see :mod:`.driver`): a connection asks for
+its next message's mark only after its previous message's outcome is pending, and the driver
+hands a round the pending outcomes whenever that many of them are of marked attempts that the
+next commit could otherwise leave more than ``UNRECORDED_PER_CONNECTION`` per connection
+``data_sent`` without an outcome. Outcomes and marks go in one commit, outcomes first. Every
+write is guarded by the lease token: a dispatcher that lost its lease changes nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +19,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from outreach.dispatch.claims import StaleCheck, claim_due
-from outreach.dispatch.values import Claim, ClaimBatch, Outcome
+from outreach.dispatch.claims import StaleCheck
+from outreach.dispatch.values import Claim, Outcome
 from outreach.lifecycle import OwnedMove, set_enrollment_status, transition_owned
 from outreach.repository import outbox
 from outreach.repository.outbox import InFlight
@@ -31,7 +29,6 @@ from outreach.retry import describe
 from outreach.states import AttemptPhase, EnrollmentStatus, MessageStatus
 
 __all__ = [
-    "ClaimOrder",
     "RoundResult",
     "StaleCheck",
     "mark_in_flight",
@@ -50,25 +47,12 @@ _OUTCOME_TARGET = {
 
 
 @dataclass(frozen=True)
-class ClaimOrder:
-    """A claim to make in a round: how many, for whom, and how."""
-
-    owner: str
-    limit: int
-    lease_seconds: int
-    campaign: str | None = None
-    stale_check: StaleCheck | None = None
-
-
-@dataclass(frozen=True)
 class RoundResult:
-    """What one :func:`run_round` wrote: outcome counts by kind (plus ``lost_lease``), the ids
-    marked ``data_sent`` (the others of the marks asked for must not be sent) and the claim's
-    batch (``None`` when no claim was asked for)."""
+    """What one :func:`run_round` wrote: outcome counts by kind (plus ``lost_lease``) and the
+    ids marked ``data_sent`` (the others of the marks asked for must not be sent)."""
 
     written: Counter[str]
     marked: frozenset[int]
-    claimed: ClaimBatch | None
 
 
 def run_round(
@@ -78,26 +62,12 @@ def run_round(
     *,
     now: datetime,
     actor: str,
-    claim: ClaimOrder | None = None,
 ) -> RoundResult:
     """In the caller's one transaction: :func:`record_outcomes` for ``outcomes``, then
-    :func:`mark_in_flight` for ``marks``, then — when ``claim`` is given — :func:`claim_due`.
-    The caller commits before any DATA of the marked messages, and before any SMTP traffic of
-    the claimed ones."""
+    :func:`mark_in_flight` for ``marks``. The caller commits before any DATA of the marked
+    messages."""
     written = record_outcomes(session, outcomes, now=now, actor=actor) if outcomes else Counter()
-    marked = mark_in_flight(session, marks, now=now)
-    batch = None
-    if claim is not None:
-        batch = claim_due(
-            session,
-            now=now,
-            owner=claim.owner,
-            limit=claim.limit,
-            lease_seconds=claim.lease_seconds,
-            campaign=claim.campaign,
-            stale_check=claim.stale_check,
-        )
-    return RoundResult(written, frozenset(marked), batch)
+    return RoundResult(written, frozenset(mark_in_flight(session, marks, now=now)))
 
 
 def mark_in_flight(session: Session, claims: Sequence[Claim], *, now: datetime) -> set[int]:
