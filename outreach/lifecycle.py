@@ -20,14 +20,13 @@ from sqlmodel import Session
 
 from outreach.db import is_postgres
 from outreach.errors import ConcurrentUpdate
-from outreach.models import Attempt, Enrollment, Event, Message
+from outreach.models import Enrollment, Message
+from outreach.repository.attempts import finish_attempts
+from outreach.repository.events import insert_events, insert_message_events
 from outreach.repository.outbox import id_in, in_chunks, status_is
 from outreach.states import EnrollmentStatus, MessageStatus, check_transition
 
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
-_ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
-#: The event insert, built once (the dispatcher writes events every round).
-_EVENT_INSERT = sa.insert(Event.__table__)  # type: ignore[attr-defined]
 
 
 def _event_row(
@@ -69,8 +68,8 @@ def record_event(
     to_state: str | None = None,
 ) -> None:
     """Append one audit row that is not a state change (a load, a pause, an approval...)."""
-    session.execute(
-        _EVENT_INSERT,
+    insert_events(
+        session,
         [
             _event_row(
                 now=now,
@@ -200,21 +199,20 @@ def _log_moves(
         by_reason.setdefault(reason, []).append(mid)
     if len(by_reason) <= 2:
         for reason, ids in by_reason.items():
-            for chunk in in_chunks(ids):
-                params = {
-                    "ids": list(chunk),
-                    "at": now,
-                    "actor": actor,
-                    "action": action,
-                    "from_state": current.value,
-                    "to_state": to.value,
-                    "reason": reason,
-                    "data": dict(data or {}),
-                }
-                session.execute(_events_for_messages(is_postgres(session)), params)
+            insert_message_events(
+                session,
+                ids,
+                at=now,
+                actor=actor,
+                action=action,
+                from_state=current.value,
+                to_state=to.value,
+                reason=reason,
+                data=data,
+            )
         return
-    session.execute(
-        _EVENT_INSERT,
+    insert_events(
+        session,
         [
             _event_row(
                 now=now,
@@ -230,26 +228,6 @@ def _log_moves(
             for mid, reason in moved
         ],
     )
-
-
-@functools.cache
-def _events_for_messages(postgres: bool) -> sa.Insert:
-    """``INSERT INTO event … SELECT … FROM message WHERE id IN :ids``: the same event for each
-    of the messages ``ids``, built once per dialect."""
-    events = Event.__table__  # type: ignore[attr-defined]
-    same = ("action", "from_state", "to_state", "reason", "data")
-
-    def param(name: str) -> sa.BindParameter[Any]:
-        return sa.bindparam(name, type_=events.c[name].type)
-
-    rows = sa.select(
-        param("at"),
-        param("actor"),
-        sa.literal("message"),
-        _MESSAGES.c.id,
-        *(param(c) for c in same),
-    ).where(id_in(_MESSAGES.c.id, "ids", postgres=postgres))
-    return sa.insert(events).from_select(["at", "actor", "entity", "entity_id", *same], rows)
 
 
 def record_created(
@@ -282,7 +260,7 @@ def record_created(
             )
         )
     if rows:
-        session.execute(_EVENT_INSERT, rows)
+        insert_events(session, rows)
 
 
 def set_enrollment_status(
@@ -368,7 +346,10 @@ def transition_owned(
     if not mine:
         return []
     _update_owned(session, mine, to=to, now=now, exprs=exprs)
-    _finish_attempts(session, [m for m in mine if m.attempt is not None])
+    finish_attempts(
+        session,
+        finished=[(m.message_id, m.lease_token, m.attempt) for m in mine if m.attempt is not None],
+    )
     _log_moves(
         session,
         [(m.message_id, m.reason) for m in mine],
@@ -449,39 +430,6 @@ def _owned_update(to: str, keys: tuple[str, ...], exprs: tuple[tuple[str, Any], 
     )
 
 
-def _finish_attempts(session: Session, moves: Sequence[OwnedMove]) -> None:
-    """Set each move's ``attempt`` columns on its open attempt row (same lease token, not yet
-    finished). Every move must carry the same attempt keys."""
-    if not moves:
-        return
-    keys = tuple(sorted(moves[0].attempt or {}))
-    session.execute(
-        _attempt_update(keys),
-        [
-            {
-                "w_id": m.message_id,
-                "w_tok": m.lease_token,
-                **{f"v_{k}": (m.attempt or {})[k] for k in keys},
-            }
-            for m in moves
-        ],
-    )
-
-
-@functools.lru_cache(maxsize=16)
-def _attempt_update(keys: tuple[str, ...]) -> sa.Update:
-    """The statement of :func:`_finish_attempts`, built once per set of columns."""
-    return (
-        sa.update(_ATTEMPTS)
-        .where(
-            _ATTEMPTS.c.message_id == sa.bindparam("w_id"),
-            _ATTEMPTS.c.lease_token == sa.bindparam("w_tok"),
-            _ATTEMPTS.c.finished_at.is_(None),
-        )
-        .values(**{k: sa.bindparam(f"v_{k}", type_=_ATTEMPTS.c[k].type) for k in keys})
-    )
-
-
 _ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
 
 
@@ -534,4 +482,4 @@ def set_enrollment_status_many(
                 )
             )
     if events:
-        session.execute(_EVENT_INSERT, events)
+        insert_events(session, events)

@@ -231,7 +231,7 @@ def _claim(
     )
     moved: set[int] = set()
     for status in _CLAIM_ORDER:
-        moved.update(
+        moved |= set(
             transition_many(
                 session,
                 [r.id for r in rows if r.status == status.value],

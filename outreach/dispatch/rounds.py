@@ -22,8 +22,8 @@ from sqlmodel import Session
 from outreach.dispatch.claims import StaleCheck
 from outreach.dispatch.values import Claim, Outcome
 from outreach.lifecycle import OwnedMove, set_enrollment_status, transition_owned
-from outreach.repository import outbox
-from outreach.repository.outbox import InFlight
+from outreach.repository import attempts, outbox
+from outreach.repository.attempts import InFlight
 from outreach.repository.suppressions import suppress
 from outreach.retry import describe
 from outreach.states import AttemptPhase, EnrollmentStatus, MessageStatus
@@ -75,7 +75,7 @@ def mark_in_flight(session: Session, claims: Sequence[Claim], *, now: datetime) 
     holds — before any of its DATA is sent (DESIGN.md rule 2). Returns the ids marked."""
     if not claims:
         return set()
-    return outbox.mark_data_sent(
+    return attempts.mark_data_sent(
         session,
         marks=[
             InFlight(c.message_id, c.lease_token, c.attempt, c.claimed_at or now) for c in claims
@@ -149,7 +149,7 @@ def _insert_unmarked_attempts(session: Session, outcomes: Sequence[Outcome]) -> 
         for o in outcomes
         if not o.marked and o.kind != "released"
     ]
-    outbox.insert_finished_attempts(session, rows=rows)
+    attempts.insert_finished_attempts(session, rows=rows)
 
 
 def _outcome_move(o: Outcome) -> OwnedMove:

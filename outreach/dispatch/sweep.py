@@ -15,6 +15,7 @@ from sqlmodel import Session
 from outreach.dispatch.values import SweepCounts
 from outreach.lifecycle import OwnedMove, transition_owned
 from outreach.repository import outbox
+from outreach.repository.attempts import data_sent_marks
 from outreach.states import MessageStatus
 
 #: The reason recorded on a message left ``unknown`` by an expired lease.
@@ -30,8 +31,8 @@ def sweep_expired(session: Session, *, now: datetime, actor: str = "sweeper") ->
     rows = outbox.expired_leases(session, now=now)
     if not rows:
         return SweepCounts()
-    # read after the rows are locked (see outbox.data_sent_marks)
-    marked = outbox.data_sent_marks(session, held=[(r.id, r.lease_token) for r in rows])
+    # read after the rows are locked (see attempts.data_sent_marks)
+    marked = data_sent_marks(session, held=[(r.id, r.lease_token) for r in rows])
     attempt_done = {"finished_at": now, "outcome": "expired"}
     unknown = [
         OwnedMove(r.id, r.lease_token, {**outbox.LEASE_CLEARED}, UNKNOWN_REASON, attempt_done)

@@ -3,9 +3,9 @@
 Claims (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the whole transaction is
 ``BEGIN IMMEDIATE`` — the single writer — and the claim's update is a compare-and-set on the
 status) with everything the send-time checks read loaded in the same query, the daily-limit
-count (under a per-campaign advisory lock on PostgreSQL), the ``data_sent`` mark (an ``attempt``
-row, not a message-row update), expired leases, the campaign facts dispatch needs, the dry-run
-preview and the operator's queue lookups.
+count (under a per-campaign advisory lock on PostgreSQL), expired leases, the campaign facts
+dispatch needs, the dry-run preview and the operator's queue lookups. The ``attempt`` rows —
+the ``data_sent`` mark among them — are :mod:`outreach.repository.attempts`'.
 
 State changes are not made here: :mod:`outreach.lifecycle` moves a message (compare-and-set plus
 its event row); this module only supplies the rows and the column expressions a move sets.
@@ -311,7 +311,7 @@ def _candidates_query(lock: bool) -> sa.Select[Any]:
 
 
 # ------------------------------------------------------------------------------------------
-# Send-time loads, the data_sent mark and attempt rows
+# Send-time loads
 
 
 def enrollment_statuses(
@@ -336,71 +336,6 @@ def enrollment_of(session: Session, *, campaign_id: int, contact_id: int) -> Enr
     ).scalar_one_or_none()
 
 
-class InFlight(NamedTuple):
-    """A claimed message about to reach DATA: its id, the lease token it is held under, its
-    attempt number and when that attempt was claimed."""
-
-    message_id: int
-    lease_token: str
-    attempt: int
-    started_at: datetime
-
-
-def mark_data_sent(session: Session, *, marks: Sequence[InFlight], now: datetime) -> set[int]:
-    """Record that each attempt in ``marks`` may reach DATA: one ``attempt`` row, phase
-    ``data_sent``, for each message still ``sending`` under that lease token with its lease
-    not expired at ``now``. Returns the ids marked; the others must not be sent.
-
-    A narrow insert instead of a message-row update: the message row keeps phase ``claimed``
-    and :func:`data_sent_marks` is what the sweeper reads. On PostgreSQL the message rows are
-    locked ``FOR UPDATE`` (until commit) so that a sweeper — which locks expired rows before it
-    reads their marks — either sees this mark or has already taken the row and this mark
-    finds nothing (DESIGN.md rule 2)."""
-    marked: set[int] = set()
-    by_token: dict[tuple[str, datetime], list[InFlight]] = {}
-    for m in marks:
-        by_token.setdefault((m.lease_token, m.started_at), []).append(m)
-    insert = _mark_insert(is_postgres(session))
-    for (token, started_at), group in by_token.items():
-        for chunk in in_chunks([m.message_id for m in group]):
-            params = {"ids": list(chunk), "tok": token, "started": started_at, "now": now}
-            marked.update(row[0] for row in session.execute(insert, params))
-    return marked
-
-
-@functools.cache
-def _mark_insert(postgres: bool) -> sa.Insert:
-    """The statement of :func:`mark_data_sent`, built once per dialect (PostgreSQL: the rows
-    locked ``FOR UPDATE``)."""
-    query = sa.select(
-        _MESSAGES.c.id,
-        _MESSAGES.c.attempts,
-        _MESSAGES.c.lease_token,
-        sa.bindparam("started", type_=_ATTEMPTS.c.started_at.type),
-        sa.literal(AttemptPhase.DATA_SENT.value),
-    ).where(
-        id_in(_MESSAGES.c.id, "ids", postgres=postgres),
-        _MESSAGES.c.lease_token == sa.bindparam("tok"),
-        status_is(MessageStatus.SENDING.value),
-        _MESSAGES.c.lease_expires_at > sa.bindparam("now", type_=_MESSAGES.c.lease_expires_at.type),
-    )
-    if postgres:
-        query = query.with_for_update()
-    return (
-        sa.insert(_ATTEMPTS)
-        .from_select(["message_id", "number", "lease_token", "started_at", "phase"], query)
-        .returning(_ATTEMPTS.c.message_id)
-    )
-
-
-def insert_finished_attempts(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert whole ``attempt`` rows (message_id, number, lease_token, started_at, finished_at,
-    phase, outcome, smtp_code, smtp_response): attempts that ended before DATA, which have no
-    ``data_sent`` row to finish."""
-    if rows:
-        session.execute(sa.insert(_ATTEMPTS), [dict(r) for r in rows])
-
-
 # ------------------------------------------------------------------------------------------
 # Expired leases
 
@@ -422,33 +357,6 @@ def expired_leases(session: Session, *, now: datetime) -> list[ExpiredLease]:
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     return [ExpiredLease(*row) for row in session.execute(query)]
-
-
-def data_sent_marks(session: Session, *, held: Sequence[tuple[int, str]]) -> set[int]:
-    """The ids among ``held`` ``(message id, lease token)`` whose attempt under that token may
-    have reached DATA: a ``data_sent`` attempt row (:func:`mark_data_sent`), or — rows marked by
-    an earlier version of outreach — the message's own phase ``data_sent``.
-
-    Read in its own statement *after* :func:`expired_leases` has locked the rows, so that on
-    PostgreSQL a mark committed just before the lock was taken is visible here."""
-    tokens = dict(held)
-    found: set[int] = set()
-    for chunk in in_chunks(list(tokens)):
-        rows = session.execute(
-            sa.select(_ATTEMPTS.c.message_id, _ATTEMPTS.c.lease_token).where(
-                _ATTEMPTS.c.message_id.in_(chunk),
-                _ATTEMPTS.c.phase == AttemptPhase.DATA_SENT.value,
-            )
-        )
-        found.update(mid for mid, token in rows if tokens.get(mid) == token)
-        legacy = session.execute(
-            sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
-                _MESSAGES.c.id.in_(chunk),
-                _MESSAGES.c.attempt_phase == AttemptPhase.DATA_SENT.value,
-            )
-        )
-        found.update(mid for mid, token in legacy if tokens.get(mid) == token)
-    return found
 
 
 # ------------------------------------------------------------------------------------------

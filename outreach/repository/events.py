@@ -1,0 +1,76 @@
+"""The event log's inserts: the audit rows :mod:`outreach.lifecycle` writes with every state
+change. The caller owns the transaction: nothing here commits."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from outreach.db import is_postgres
+from outreach.models import Event, Message
+from outreach.repository.outbox import id_in, in_chunks
+
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
+#: The event insert, built once (the dispatcher writes events every round).
+_EVENT_INSERT = sa.insert(_EVENTS)
+
+
+def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert whole event rows (at, actor, entity, entity_id, action, from_state, to_state,
+    reason, data), in one statement."""
+    if rows:
+        session.execute(_EVENT_INSERT, [dict(r) for r in rows])
+
+
+def insert_message_events(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    reason: str | None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """The same event for each of the messages ``ids``: one ``INSERT … SELECT`` per 500 ids,
+    with no per-row parameters."""
+    statement = _events_for_messages(is_postgres(session))
+    for chunk in in_chunks(list(ids)):
+        params = {
+            "ids": list(chunk),
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "from_state": from_state,
+            "to_state": to_state,
+            "reason": reason,
+            "data": dict(data or {}),
+        }
+        session.execute(statement, params)
+
+
+@functools.cache
+def _events_for_messages(postgres: bool) -> sa.Insert:
+    """``INSERT INTO event … SELECT … FROM message WHERE id IN :ids``: the same event for each
+    of the messages ``ids``, built once per dialect."""
+    same = ("action", "from_state", "to_state", "reason", "data")
+
+    def param(name: str) -> sa.BindParameter[Any]:
+        return sa.bindparam(name, type_=_EVENTS.c[name].type)
+
+    rows = sa.select(
+        param("at"),
+        param("actor"),
+        sa.literal("message"),
+        _MESSAGES.c.id,
+        *(param(c) for c in same),
+    ).where(id_in(_MESSAGES.c.id, "ids", postgres=postgres))
+    return sa.insert(_EVENTS).from_select(["at", "actor", "entity", "entity_id", *same], rows)
