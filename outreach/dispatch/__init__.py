@@ -12,16 +12,16 @@ The flow, per :meth:`Dispatcher.run_once`, one module per step:
 3. :mod:`.smtp` — one reused aiosmtplib connection per worker, TLS mode set explicitly, a
    shared token bucket (:mod:`.policy`) for ``SMTP_RATE_PER_MINUTE``. Each message's DATA
    waits until the message is recorded ``data_sent``.
-4. :mod:`.rounds` — the database round (:mod:`.driver` runs them on one thread): the outcomes
-   pending so far, the ``data_sent`` marks asked for, and the next claim when needed, in one
-   transaction; every write guarded by the lease token: a dispatcher that lost its lease
-   changes nothing. At most one message per connection is ``data_sent`` without a recorded
-   outcome, so a crash leaves at most ``SMTP_CONCURRENCY`` messages ``unknown``.
+4. :mod:`.rounds` — the database round (:mod:`.driver` runs them on one thread): the
+   ``data_sent`` marks asked for and the outcomes pending, in one transaction; every write
+   guarded by the lease token: a dispatcher that lost its lease changes nothing. At most two
+   messages per connection are ``data_sent`` without a recorded outcome, so a crash leaves at
+   most ``2 × SMTP_CONCURRENCY`` messages ``unknown``.
 
 :mod:`.engine` is the loop that drives them; :mod:`.runner` builds it for the CLI, the daemon
 and the bench; :mod:`.operator_actions` are ``outreach queue resolve|cancel``; :mod:`.values`
-the values passed between the steps. Every query is in :mod:`outreach.repository.outbox`;
-every state change goes through :mod:`outreach.lifecycle`.
+the values passed between the steps. Every query is in :mod:`outreach.repository.outbox` and
+:mod:`outreach.repository.attempts`; every state change goes through :mod:`outreach.lifecycle`.
 
 The names below are re-exported for the callers that import them from ``outreach.dispatch``.
 """

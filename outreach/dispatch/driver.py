@@ -2,10 +2,21 @@
 database round on one thread (see :mod:`.rounds` for what a round writes).
 
 The SMTP workers (:mod:`.engine`) never touch the database: they take checked claims from
-:attr:`RunState.ready`, ask :meth:`DatabaseDriver.request_mark` before each DATA, and append
-outcomes to :attr:`RunState.pending`. The driver turns whatever has gathered since its last
-round — outcomes, marks, the need for more claims — into the next round: one transaction, one
-commit, however many connections it serves, so its cost per message shrinks as the load grows.
+:attr:`RunState.ready`, ask :meth:`DatabaseDriver.request_mark` as each RCPT goes out (DATA
+waits for the answer), and hand outcomes to :meth:`RunState.add_outcome`. The driver turns what
+has gathered since its last round — marks, outcomes, the need for more claims — into the next
+round: the marks and the outcomes in one transaction, however many connections it serves (so
+its cost per message shrinks as the load grows), then a claim in its own.
+
+Decisions worth knowing:
+
+* The crash bound. Outcomes of marked attempts are written with the marks as soon as more than
+  ``SMTP_CONCURRENCY × (UNRECORDED_PER_CONNECTION − 1)`` of them are pending; with at most one
+  marked attempt in flight per connection, no commit ever leaves more than
+  ``SMTP_CONCURRENCY × UNRECORDED_PER_CONNECTION`` messages ``data_sent`` without an outcome.
+* A round that only marks waits (at most GATHER_SECONDS) for the connections whose MAIL is under
+  way, so that the connections share commits instead of queueing behind each other's.
+* The database thread keeps one connection for the whole run.
 """
 
 from __future__ import annotations
@@ -123,7 +134,7 @@ class DatabaseDriver:
     owner: str
     lease_seconds: int
     sizes: ClaimSizes
-    #: how many connections send (a round can serve at most this many marks)
+    #: how many connections send (the crash bound is per connection)
     concurrency: int = 1
     campaign: str | None = None
     stale_check: StaleCheck | None = None
@@ -201,12 +212,10 @@ class DatabaseDriver:
         return ClaimOrder(size)
 
     async def run(self, run: RunState) -> None:
-        """The rounds: each one writes the outcomes pending so far, the marks asked for and,
-        when needed, a claim. A round starts as soon as a mark or a claim is wanted, or
-        FLUSH_EVERY outcomes are pending, or FLUSH_SECONDS passed with outcomes pending; the
-        driver returns once the run is closing and nothing is left to write."""
-        # written with the marks once this many outcomes of marked attempts are pending: with
-        # at most one attempt in flight per connection, that keeps the crash bound
+        """The rounds. A round starts as soon as a mark or a claim is wanted, or outcomes must
+        be written: FLUSH_EVERY of them, or enough of marked attempts to reach the crash
+        bound, or any after FLUSH_SECONDS; the driver returns once the run is closing and
+        nothing is left to write."""
         flush_marked = self.concurrency * (UNRECORDED_PER_CONNECTION - 1) + 1
         while True:
             claim = self.claim_order(run)

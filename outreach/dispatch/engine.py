@@ -3,17 +3,17 @@
 
 One run (:meth:`Dispatcher.run_once`) is two kinds of task on one event loop:
 ``SMTP_CONCURRENCY`` workers each hold one connection and send message after message, and the
-database driver (:mod:`.driver`) runs every database round on one thread — each round writes
-the outcomes pending so far, records ``data_sent`` for the messages whose DATA is about to
-start, and claims (with the send-time checks) when the workers' supply runs low.
+database driver (:mod:`.driver`) runs every database round on one thread — recording
+``data_sent`` for the messages whose DATA is about to start, writing outcomes, and claiming
+(with the send-time checks) when the workers' supply runs low.
 
 Decisions worth knowing:
 
 * Each message's DATA waits for its ``data_sent`` mark to be committed; the mark is asked for as
   RCPT is sent, so the round overlaps RCPT's round trip. A connection asks for its next mark
-  only after its previous outcome is pending, and a round writes the pending outcomes with the
-  marks: at most one message per connection is ever ``data_sent`` without a recorded outcome,
-  so a crash leaves at most ``SMTP_CONCURRENCY`` messages ``unknown``.
+  only after its previous outcome is pending; the driver writes outcomes soon enough that a
+  crash leaves at most ``SMTP_CONCURRENCY × UNRECORDED_PER_CONNECTION`` (2) messages
+  ``unknown`` — only ones whose DATA was under way or whose reply was not yet written.
 * ``attempts`` counts claims that may have reached the server; a claim released without SMTP
   traffic (shutdown, auth failure, server down, a lease lost before DATA) gives its attempt back.
 * A connection-level failure (refused, timeout, a 4xx/5xx greeting, 421 at any stage) charges
