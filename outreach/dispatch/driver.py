@@ -124,29 +124,17 @@ async def wait_for_event(event: asyncio.Event, timeout: float) -> bool:
     return fired
 
 
-@dataclass
-class DatabaseDriver:
-    """Runs one dispatch run's database rounds on one thread (``executor``)."""
+class DatabaseLane:
+    """One database thread and the connection it keeps for the whole run (no pool checkout, no
+    ping, per transaction)."""
 
-    engine: Engine
-    executor: ThreadPoolExecutor
-    clock: Clock
-    owner: str
-    lease_seconds: int
-    sizes: ClaimSizes
-    #: how many connections send (the crash bound is per connection)
-    concurrency: int = 1
-    campaign: str | None = None
-    stale_check: StaleCheck | None = None
-    #: told every count written (kind, n)
-    on_counts: Callable[[Mapping[str, int]], None] = lambda counts: None
-    #: whether claiming must stop (the dispatcher was told to stop)
-    stopping: Callable[[], bool] = lambda: False
-    #: the database thread's connection and session, held for the whole run
-    _held: tuple[Connection, Session] | None = None
+    def __init__(self, engine: Engine, name: str) -> None:
+        self.engine = engine
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._held: tuple[Connection, Session] | None = None
 
     async def call(self, fn: Callable[..., ResultT], *args: Any, **kwargs: Any) -> ResultT:
-        """``fn(session, *args, **kwargs)`` in one transaction on the database thread: commits
+        """``fn(session, *args, **kwargs)`` in one transaction on this lane's thread: commits
         on success, rolls back (and drops the connection) on any exception."""
 
         def work() -> ResultT:
@@ -164,8 +152,6 @@ class DatabaseDriver:
         return await loop.run_in_executor(self.executor, work)
 
     def _session(self) -> Session:
-        """The session of the database thread, on one connection kept for the run (no pool
-        checkout, no ping, per round)."""
         if self._held is None:
             connection = self.engine.connect()
             self._held = (connection, Session(bind=connection, expire_on_commit=False))
@@ -184,8 +170,47 @@ class DatabaseDriver:
             connection.close()
 
     async def close(self) -> None:
-        """Let go of the database thread's connection."""
-        await asyncio.get_running_loop().run_in_executor(self.executor, self._drop)
+        """Let go of the connection, then of the thread."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self._drop)
+        finally:
+            self.executor.shutdown(wait=True)
+
+
+@dataclass
+class DatabaseDriver:
+    """Runs one dispatch run's database rounds on the ``rounds`` lane, and its claims on the
+    ``claims`` lane (the same one on SQLite, where one transaction writes at a time; a second
+    connection on PostgreSQL, so that no mark waits for a claim)."""
+
+    rounds: DatabaseLane
+    claims: DatabaseLane
+    clock: Clock
+    owner: str
+    lease_seconds: int
+    sizes: ClaimSizes
+    #: how many connections send (the crash bound is per connection)
+    concurrency: int = 1
+    campaign: str | None = None
+    stale_check: StaleCheck | None = None
+    #: told every count written (kind, n)
+    on_counts: Callable[[Mapping[str, int]], None] = lambda counts: None
+    #: whether claiming must stop (the dispatcher was told to stop)
+    stopping: Callable[[], bool] = lambda: False
+    #: the claim under way, if any
+    _claiming: asyncio.Task[None] | None = None
+
+    async def call(self, fn: Callable[..., ResultT], *args: Any, **kwargs: Any) -> ResultT:
+        """``fn(session, *args, **kwargs)`` in one transaction on the rounds lane."""
+        return await self.rounds.call(fn, *args, **kwargs)
+
+    async def close(self) -> None:
+        """Let go of both lanes."""
+        try:
+            await self.rounds.close()
+        finally:
+            if self.claims is not self.rounds:
+                await self.claims.close()
 
     def request_mark(self, run: RunState, claim: Claim) -> asyncio.Future[bool]:
         """Ask the next round to record ``claim`` ``data_sent``; the future says whether it
@@ -202,7 +227,7 @@ class DatabaseDriver:
         """The claim the next round should make, if any: when the run still claims and fewer
         than ``sizes.low`` checked claims wait for a connection, enough to top them up to
         ``sizes.batch``."""
-        if run.claims_done or run.halted or self.stopping():
+        if run.claims_done or run.halted or self.stopping() or self._claiming is not None:
             return None
         if len(run.ready) >= self.sizes.low:
             return None
@@ -219,8 +244,10 @@ class DatabaseDriver:
         flush_marked = self.concurrency * (UNRECORDED_PER_CONNECTION - 1) + 1
         while True:
             claim = self.claim_order(run)
+            if claim is not None:
+                self._claiming = asyncio.create_task(self._claim(run, claim))
             flush = len(run.pending) >= FLUSH_EVERY or run.pending_marked >= flush_marked
-            if not (run.marks or claim or flush):
+            if not (run.marks or flush):
                 if run.closing and not run.pending:
                     return
                 if not run.closing and await wait_for_event(run.db_wake, FLUSH_SECONDS):
@@ -228,9 +255,9 @@ class DatabaseDriver:
                 if not run.pending:
                     continue
                 flush = True
-            elif claim is None and run.before_rcpt:
+            elif run.before_rcpt:
                 await self._gather_marks(run)
-            await self._round(run, claim, flush)
+            await self._round(run, flush)
 
     async def _gather_marks(self, run: RunState) -> None:
         """Wait (at most GATHER_SECONDS) until the connections whose MAIL is under way have
@@ -241,27 +268,25 @@ class DatabaseDriver:
             if left <= 0 or not await wait_for_event(run.db_wake, left):
                 return
 
-    async def _round(self, run: RunState, claim: ClaimOrder | None, flush: bool) -> None:
-        """One round: the marks asked for and (when ``flush``) the pending outcomes in one
-        transaction, then — in its own, so that the marked messages' DATA need not wait for
-        it — the claim."""
+    async def _round(self, run: RunState, flush: bool) -> None:
+        """One round: the marks asked for and (when ``flush``) the pending outcomes, in one
+        transaction."""
         marks, run.marks = run.marks, []
         outcomes = run.take_outcomes() if flush else []
+        if not (marks or outcomes):
+            return
         try:
-            if marks or outcomes:
-                result: RoundResult = await self.call(
-                    run_round,
-                    outcomes,
-                    [c for c, _ in marks],
-                    now=self.clock.now(),
-                    actor=self.owner,
-                )
-                run.tally(result.written)
-                self.on_counts(result.written)
-                for c, fut in marks:
-                    fut.set_result(c.message_id in result.marked)
-            if claim is not None:
-                self._take_claims(run, await self._claim(claim))
+            result: RoundResult = await self.rounds.call(
+                run_round,
+                outcomes,
+                [c for c, _ in marks],
+                now=self.clock.now(),
+                actor=self.owner,
+            )
+            run.tally(result.written)
+            self.on_counts(result.written)
+            for c, fut in marks:
+                fut.set_result(c.message_id in result.marked)
         except BaseException as exc:
             # nothing more can be marked or recorded: no DATA may start; stop every worker
             run.fail(exc)
@@ -271,16 +296,33 @@ class DatabaseDriver:
             run.marks = []
             raise
 
-    async def _claim(self, claim: ClaimOrder) -> ClaimBatch:
-        return await self.call(
-            claim_due,
-            now=self.clock.now(),
-            owner=self.owner,
-            limit=claim.limit,
-            lease_seconds=self.lease_seconds,
-            campaign=self.campaign,
-            stale_check=self.stale_check,
-        )
+    async def _claim(self, run: RunState, claim: ClaimOrder) -> None:
+        """Make ``claim`` on the claims lane and hand what it took to the workers (a failed
+        claim stops the run)."""
+        try:
+            batch = await self.claims.call(
+                claim_due,
+                now=self.clock.now(),
+                owner=self.owner,
+                limit=claim.limit,
+                lease_seconds=self.lease_seconds,
+                campaign=self.campaign,
+                stale_check=self.stale_check,
+            )
+            self._take_claims(run, batch)
+        except BaseException as exc:  # the run's error: raised when the run ends
+            run.fail(exc)
+            run.ready_added.set()
+        finally:
+            self._claiming = None
+            run.db_wake.set()
+
+    async def settle_claims(self) -> None:
+        """Wait for the claim under way, if any (its failure is already the run's)."""
+        task = self._claiming
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
 
     def _take_claims(self, run: RunState, batch: ClaimBatch) -> None:
         """Hand a claim's checked messages to the workers; nothing claimed and nothing looked

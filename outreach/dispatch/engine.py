@@ -37,16 +37,17 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from outreach.clock import Clock
+from outreach.db import is_postgres
 from outreach.dispatch.claims import StaleCheck, campaign_exists
 from outreach.dispatch.driver import (
     FLUSH_SECONDS,
     DatabaseDriver,
+    DatabaseLane,
     RunState,
     wait_for_event,
 )
@@ -119,17 +120,13 @@ class Dispatcher:
         :class:`SmtpTlsError` (after releasing every unsent claim) when the server cannot be
         used at all."""
         self._stopping = False
-        executor = ThreadPoolExecutor(1, thread_name_prefix="outreach-dispatch-db")
-        driver = self._driver(executor, campaign)
+        driver = self._driver(campaign)
         try:
             return await self._run(RunState(remaining=limit), driver, campaign)
         finally:
-            try:
-                await driver.close()
-            finally:
-                executor.shutdown(wait=True)
+            await driver.close()
 
-    def _driver(self, executor: ThreadPoolExecutor, campaign: str | None) -> DatabaseDriver:
+    def _driver(self, campaign: str | None) -> DatabaseDriver:
         s = self.settings
         sizes = claim_sizes(
             batch=s.dispatch_batch,
@@ -137,9 +134,16 @@ class Dispatcher:
             rate_per_minute=s.smtp_rate_per_minute,
             lease_seconds=s.lease_seconds,
         )
+        rounds = DatabaseLane(self.engine, "outreach-dispatch-db")
+        # SQLite has one writer at a time: its claims take turns with the rounds
+        claims = (
+            DatabaseLane(self.engine, "outreach-dispatch-claims")
+            if is_postgres(self.engine)
+            else rounds
+        )
         return DatabaseDriver(
-            self.engine,
-            executor,
+            rounds,
+            claims,
             self.clock,
             self.owner,
             s.lease_seconds,
@@ -200,6 +204,7 @@ class Dispatcher:
             if isinstance(res, BaseException) and run.fatal is None:
                 run.fail(res)
         # anything still waiting was never started: give it back
+        await driver.settle_claims()
         if run.ready:
             self._release(run, [r.claim for r in run.ready])
             run.ready.clear()
