@@ -172,10 +172,10 @@ class SmtpConnection:
         :class:`SmtpAuthError`, :class:`SmtpTlsError` or :class:`PlainAuthRefused` when the
         server cannot be used at all; every other failure is a :class:`SmtpResult`.
 
-        ``gate`` is started just before RCPT is written and awaited once RCPT's reply is in
-        (also when RCPT is refused, so the caller always learns its answer); DATA is sent only
-        when it resolved ``True`` — otherwise the transaction is reset and the result is
-        ``held``. The gate's own work overlaps RCPT's round trip.
+        ``gate``, when given, is started just before RCPT is written and awaited once RCPT's
+        reply is in (also when RCPT is refused, so the caller always learns its answer); DATA
+        is sent only when it resolved ``True`` — otherwise the transaction is reset and the
+        result is ``held``. The gate's own work overlaps RCPT's round trip.
         """
         client = await self._connected()
         if isinstance(client, SmtpResult):
@@ -195,7 +195,7 @@ class SmtpConnection:
                 await client.rcpt(envelope_to)
             except aiosmtplib.SMTPResponseException as exc:
                 rcpt_error = exc
-            passed = await self._settle(pending)
+            passed = await self._settle(pending) if gate is not None else True
             pending = None
             if rcpt_error is not None:
                 raise rcpt_error
