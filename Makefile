@@ -41,4 +41,4 @@ format: $(DEVSTAMP)
 	$(BIN)/ruff check --fix outreach tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info bench/.peer-venv

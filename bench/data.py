@@ -32,9 +32,14 @@ _FROM_LINE = re.compile(r"^(>*From )", re.MULTILINE)
 _COUNTRIES = ("AT", "BR", "CL", "DE", "GH", "JP", "KE", "MX", "NO", "TH", "VN", "ZA")
 
 
-def campaign_toml(*, summit: date = SUMMIT) -> str:
+#: The PDF letter template of the campaign variant with letters (``campaign_toml(letter=True)``).
+LETTER_TEMPLATE = "bench/letter_pdf"
+
+
+def campaign_toml(*, summit: date = SUMMIT, letter: bool = False) -> str:
     """The benchmark campaign: one step 100 days before the summit, auto-approved (so the
-    planned messages are ready for dispatch), sending every day around the clock."""
+    planned messages are ready for dispatch), sending every day around the clock; with
+    ``letter``, the step also attaches a PDF letter per contact."""
     supporters = ", ".join(
         f'"{s}"'
         for s in (
@@ -82,13 +87,14 @@ location = "Vientiane, Lao PDR"
 [[steps]]
 key = "invitation"
 template = "{TEMPLATE}"
+{f'letter = "{LETTER_TEMPLATE}"' if letter else ""}
 when = {{ milestone = "summit", days_before = 100, at = "09:00" }}
 """
 
 
-def write_campaign(folder: Path) -> Path:
+def write_campaign(folder: Path, *, letter: bool = False) -> Path:
     path = folder / f"{SLUG}.toml"
-    path.write_text(campaign_toml(), encoding="utf-8")
+    path.write_text(campaign_toml(letter=letter), encoding="utf-8")
     return path
 
 

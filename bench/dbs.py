@@ -72,8 +72,8 @@ class Databases:
     def _admin(self) -> sa.Engine:
         return sa.create_engine(self.pg_base, isolation_level="AUTOCOMMIT")
 
-    def fresh(self) -> str:
-        """A new, migrated, empty database; its URL."""
+    def empty(self) -> str:
+        """A new database without any table (dropped with the others at the end); its URL."""
         name = self._new_name()
         if self.kind == "postgres":
             admin = self._admin()
@@ -81,7 +81,11 @@ class Databases:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
             admin.dispose()
         self.made.append(name)
-        url = self.url_for(name)
+        return self.url_for(name)
+
+    def fresh(self) -> str:
+        """A new, migrated, empty database; its URL."""
+        url = self.empty()
         engine = create_engine(url)
         migrate(engine)
         engine.dispose()

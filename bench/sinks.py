@@ -1,6 +1,6 @@
 """SMTP sinks on loopback for the benchmarks: Postfix's ``smtp-sink`` when installed (fast, C),
-else (and for sub-second delays, which smtp-sink cannot do) the aiosmtpd sink of
-:mod:`bench.slowsink` in its own process."""
+else (and for sub-second delays, which smtp-sink cannot do) outreach's own SMTP sink
+(:mod:`outreach.smtpsink`) run by :mod:`bench.slowsink` in its own process."""
 
 from __future__ import annotations
 
@@ -13,14 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from outreach.smtpsink.server import free_port
+
 SMTP_SINK_CANDIDATES = ("/usr/sbin/smtp-sink", "/usr/lib/postfix/smtp-sink")
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def smtp_sink_path() -> str | None:

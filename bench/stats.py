@@ -75,10 +75,18 @@ class Target:
         }
 
 
+#: What a row's reference is, and so how its ratio reads.
+#: ``ceiling``: an upper bound of the same work (the ratio is a share of it, at most 100 %);
+#: ``baseline``: a naive way of doing the same work (the ratio is a speed-up over it);
+#: ``peer``: another product doing the same work (the ratio is how many times its rate).
+COMPARISONS = ("ceiling", "baseline", "peer")
+
+
 @dataclass
 class Row:
-    """One line of the results table: a benchmark's figure, its ceiling and their ratio; or
-    a reason it was not measured."""
+    """One line of the results table: a benchmark's figure, what it is compared with (a
+    ceiling, a naive baseline or a peer, see :data:`COMPARISONS`) and their ratio; or a
+    reason it was not measured."""
 
     bench: str
     name: str
@@ -87,10 +95,22 @@ class Row:
     ceiling_label: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"  # ok | not available yet: … | skipped: … | error: …
+    comparison: str = "ceiling"
+
+    def __post_init__(self) -> None:
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"comparison must be one of {COMPARISONS}: {self.comparison!r}")
 
     @property
     def ratio(self) -> float | None:
         return ratio(self.figure, self.ceiling)
+
+    @property
+    def over_ceiling(self) -> bool:
+        """A ceiling row whose figure is above its ceiling: that "ceiling" is no upper bound
+        of the same work (a mistake in the benchmark, flagged in the table)."""
+        r = self.ratio
+        return self.comparison == "ceiling" and r is not None and r > 1.0
 
     def as_dict(self) -> dict[str, Any]:
         ceiling = self.ceiling
@@ -99,9 +119,12 @@ class Row:
             "name": self.name,
             "status": self.status,
             "figure": self.figure.as_dict() if self.figure else None,
+            "comparison": self.comparison,
             "ceiling": ceiling.as_dict() if isinstance(ceiling, Figure) else ceiling,
             "ceiling_label": self.ceiling_label,
             "ratio": None if self.ratio is None else round(self.ratio, 4),
+            "ratio_text": fmt_comparison(self.comparison, self.ratio),
+            "over_ceiling": self.over_ceiling,
             "extra": self.extra,
         }
 
@@ -130,6 +153,22 @@ def fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f} %"
 
 
+def fmt_times(value: float | None) -> str:
+    """``2.35×`` (a speed-up or a ratio to a peer); ``-`` for ``None``."""
+    return "-" if value is None else f"{value:.2f}×"
+
+
+def fmt_comparison(comparison: str, value: float | None) -> str:
+    """A ratio as its comparison reads: ``48 % of ceiling`` (``112 % of ceiling: NOT an upper
+    bound`` when over it), ``5.26× baseline``, ``2.35× peer``."""
+    if value is None:
+        return "-"
+    if comparison == "ceiling":
+        text = f"{fmt_ratio(value)} of ceiling"
+        return text + ": NOT an upper bound" if value > 1.0 else text
+    return f"{fmt_times(value)} {comparison}"
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain-text table with columns padded to their widest cell."""
     widths = [len(h) for h in headers]
@@ -144,7 +183,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def results_table(rows: Sequence[Row]) -> str:
-    """The runner's table: benchmark, figure (median (min-max)), unit, ceiling, ratio, notes."""
+    """The runner's table: benchmark, figure (median (min-max)), unit, what it is compared
+    with (a ceiling, a naive baseline or a peer, measured in the same run), ratio, notes."""
     body = []
     for r in rows:
         if r.status != "ok":
@@ -152,22 +192,28 @@ def results_table(rows: Sequence[Row]) -> str:
             body.append([r.bench, r.name, "-", "", "", "", status])
             continue
         unit = r.figure.unit if r.figure else ""
+        reference = ""
+        if r.ceiling is not None:
+            label = f"{r.comparison}: {r.ceiling_label}" if r.ceiling_label else r.comparison
+            reference = f"{fmt_figure(r.ceiling)} ({label})"
         body.append(
             [
                 r.bench,
                 r.name,
                 fmt_figure(r.figure),
                 unit,
-                fmt_figure(r.ceiling) + (f" {r.ceiling_label}" if r.ceiling_label else ""),
-                fmt_ratio(r.ratio),
+                reference,
+                fmt_comparison(r.comparison, r.ratio),
                 ", ".join(f"{k}={v}" for k, v in r.extra.items() if k in _SHOWN_EXTRA),
             ]
         )
-    return format_table(["bench", "case", "figure", "unit", "ceiling", "ratio", "notes"], body)
+    return format_table(
+        ["bench", "case", "figure", "unit", "compared with (same run)", "ratio", "notes"], body
+    )
 
 
 #: Extra keys short enough for the table (everything is in the JSON).
-_SHOWN_EXTRA = ("peak_rss_mb", "ideal", "sink", "messages", "note")
+_SHOWN_EXTRA = ("peak_rss_mb", "ideal", "raw_loop", "sink", "messages", "note")
 
 
 def targets_table(targets: Sequence[Target]) -> str:
@@ -175,7 +221,7 @@ def targets_table(targets: Sequence[Target]) -> str:
         [
             t.name,
             ("<= " if t.at_most else ">= ") + f"{t.threshold:g}",
-            "-" if t.value is None else f"{t.value:.3g}",
+            "-" if t.value is None else fmt_num(t.value, 0 if abs(t.value) >= 100 else 2),
             t.verdict + (f" ({t.note})" if t.note else ""),
         ]
         for t in targets

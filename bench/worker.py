@@ -85,7 +85,7 @@ def run_plan(spec: dict[str, Any]) -> dict[str, Any]:
     reset = reset_peak_rss()
     t0 = time.perf_counter()
     start = time.time()
-    report = plan(engine, now=now, settings=settings)
+    report = plan(engine, now=now, settings=settings, workers=spec.get("workers"))
     elapsed = time.perf_counter() - t0
     end = time.time()
     engine.dispose()
@@ -208,161 +208,6 @@ def run_seed(spec: dict[str, Any]) -> dict[str, Any]:
     return {"queued": inserted, "elapsed": elapsed}
 
 
-# -- components: render, compose and insert, ours and raw ------------------------------------------
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def run_components(spec: dict[str, Any]) -> dict[str, Any]:
-    """Per message: our render vs a raw Jinja2 render of the same template file and context;
-    our compose vs a raw stdlib ``EmailMessage`` of the same content; and a raw batched
-    insert (SQLAlchemy Core ``executemany``, 500 rows per transaction) of the very rows a plan
-    run stored, into a copy of the database before planning."""
-    import email.policy
-    from email.message import EmailMessage
-    from email.utils import format_datetime, formataddr
-
-    import jinja2
-    import sqlalchemy as sa
-    from sqlmodel import Session, select
-
-    from outreach.countdown import countdown_values, local_date
-    from outreach.db import create_engine
-    from outreach.models import Campaign, Contact, Message
-    from outreach.planner import compose_letter, render_letter, renderer_for
-    from outreach.repository.campaigns import load_campaign
-    from outreach.templating import FILTERS, build_context
-
-    settings = _settings(spec)
-    sample = int(spec["sample"])
-    engine = create_engine(settings.sqlalchemy_url)
-    with Session(engine) as session:
-        campaign = session.exec(select(Campaign)).one()
-        spec_c = load_campaign(session, campaign=campaign).spec
-        contacts = list(session.exec(select(Contact).order_by(Contact.id).limit(sample)))
-    step = spec_c.steps[0]
-    now = datetime.fromisoformat(spec["now"])
-    send_day = local_date(now, spec_c.timezone)
-    renderer = renderer_for(settings.templates_dir)
-
-    # ours: render (context building included, as the planner does it)
-    rendered: list[Any] = []
-
-    def ours_render() -> None:
-        rendered.clear()
-        for c in contacts:
-            rendered.append(render_letter(renderer, spec_c, step, c, send_day=send_day)[0])
-
-    # raw Jinja2: plain environment (no sandbox, no strict undefined, no checks), same file,
-    # same filters, the same context objects built once outside the timing
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(settings.templates_dir)),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(FILTERS)
-    html_env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(settings.templates_dir)),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    html_env.filters.update(FILTERS)
-    name = step.template + ".j2"
-    text_t, html_t = env.get_template(name), html_env.get_template(name)
-    countdown = countdown_values(spec_c.milestones, send_day)
-    contexts = []
-    for c in contacts:
-        ctx = dict(
-            build_context(
-                campaign=spec_c,
-                contact=c,
-                milestones=spec_c.milestones,
-                today=send_day,
-                step=step,
-                countdown=countdown,
-            )
-        )
-        ctx["locale"] = "en"
-        contexts.append(ctx)
-
-    def raw_render() -> None:
-        for ctx in contexts:
-            tc = text_t.new_context(ctx)
-            "".join(text_t.blocks["subject"](tc))
-            "".join(text_t.blocks["text"](tc))
-            hc = html_t.new_context(ctx)
-            "".join(html_t.blocks["html"](hc))
-
-    ours_render()  # warm caches (compiled templates) for both sides
-    raw_render()
-
-    def ours_compose() -> None:
-        for i, (c, r) in enumerate(zip(contacts, rendered, strict=True)):
-            compose_letter(
-                campaign=spec_c,
-                contact=c,
-                step_key=step.key,
-                subject=r.subject,
-                text=r.text,
-                html=r.html,
-                scheduled_for=now,
-                message_id=f"<bench{i}@bench.example.org>",
-                settings=settings,
-            )
-
-    def raw_compose() -> None:
-        policy = email.policy.SMTP
-        for i, (c, r) in enumerate(zip(contacts, rendered, strict=True)):
-            m = EmailMessage(policy=policy)
-            m["From"] = formataddr((spec_c.sender.name, spec_c.sender.email))
-            m["To"] = formataddr((c.name or "", c.email))
-            m["Reply-To"] = spec_c.sender.reply_to or spec_c.sender.email
-            m["Subject"] = r.subject
-            m["Date"] = format_datetime(now)
-            m["Message-ID"] = f"<bench{i}@bench.example.org>"
-            m["List-Unsubscribe"] = f"<mailto:{spec_c.sender.email}?subject=unsubscribe>"
-            m["X-Outreach-Campaign"] = spec_c.slug
-            m["X-Outreach-Step"] = step.key
-            m.set_content(r.text)
-            if r.html:
-                m.add_alternative(r.html, subtype="html")
-            m.as_bytes()
-
-    out: dict[str, Any] = {"sample": len(contacts)}
-    out["ours_render_s"] = _timed(ours_render)
-    out["raw_render_s"] = _timed(raw_render)
-    out["ours_compose_s"] = _timed(ours_compose)
-    out["raw_compose_s"] = _timed(raw_compose)
-
-    if spec.get("rows_url") and spec.get("insert_url"):
-        src = create_engine(spec["rows_url"])
-        table = Message.__table__  # type: ignore[attr-defined]
-        cols = [c for c in table.columns if c.name != "id"]
-        with src.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(sa.select(*cols))]
-        src.dispose()
-        dst = create_engine(spec["insert_url"])
-        stmt = table.insert()
-
-        def raw_insert() -> None:
-            for i in range(0, len(rows), 500):
-                with dst.begin() as conn:
-                    conn.execute(stmt, rows[i : i + 500])
-
-        out["insert_rows"] = len(rows)
-        out["raw_insert_s"] = _timed(raw_insert)
-        dst.dispose()
-    engine.dispose()
-    return out
-
-
 # -- dispatch ------------------------------------------------------------------------------------
 
 
@@ -481,10 +326,30 @@ def run_replies(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_plan_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+    from bench.ceilings import run_plan_ceiling as ceiling
+
+    return ceiling(spec, _ready_and_wait)
+
+
+def run_replies_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+    from bench.ceilings import run_replies_ceiling as ceiling
+
+    return ceiling(spec, _ready_and_wait)
+
+
+def run_components(spec: dict[str, Any]) -> dict[str, Any]:
+    from bench.ceilings import run_components as components
+
+    return components(spec)
+
+
 KINDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "plan": run_plan,
     "seed": run_seed,
     "components": run_components,
+    "plan_ceiling": run_plan_ceiling,
+    "replies_ceiling": run_replies_ceiling,
     "dispatch": run_dispatch,
     "raw_smtp": run_raw_smtp,
     "replies": run_replies,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -21,6 +22,8 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: Milestone and step keys: same alphabet as slugs (they end up in URLs, headers and tables).
 KEY_RE = SLUG_RE
 TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+T = TypeVar("T")
 
 
 _ERROR_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -67,15 +70,50 @@ def _complete_short_time(text: str, error: str) -> str | None:
 
 class FieldReader:
     """Reads typed values out of a parsed campaign file; every error it makes names the file
-    (``source``) and the key."""
+    (``source``) and the key. :meth:`attempt` runs one part of the file, keeping its problem
+    and going on, so that one run reports every independent problem of the file."""
 
     def __init__(self, source: str) -> None:
         self.source = source
+        #: The problems :meth:`attempt` kept, one line each, in the order found.
+        self.problems: list[str] = []
 
     def fail(self, key: str, what: str) -> CampaignFileError:
         return CampaignFileError(
             f"{self.source}: {key}: {what}" if key else f"{self.source}: {what}"
         )
+
+    def attempt(self, parse: Callable[[], T]) -> T | None:
+        """``parse()``, or ``None`` with its :class:`CampaignFileError` kept in
+        :attr:`problems`."""
+        try:
+            return parse()
+        except CampaignFileError as exc:
+            self.problems.extend(exc.message.splitlines())
+            return None
+
+    def raise_problems(self) -> None:
+        """Raise one :class:`CampaignFileError` holding every kept problem (one per line), if
+        any."""
+        if self.problems:
+            raise CampaignFileError("\n".join(self.problems))
+
+    def unknown_keys(self, table: dict[str, Any], where: str, *, allowed: set[str]) -> None:
+        """Keep one problem per key of ``table`` not in ``allowed`` (does not raise)."""
+        for key in table:
+            if key not in allowed:
+                self.problems.append(
+                    self.fail(
+                        self.join(where, key),
+                        f"unknown key (allowed: {', '.join(sorted(allowed))})",
+                    ).message
+                )
+
+    def required(self, table: dict[str, Any], where: str, key: str) -> Any:
+        """``table[key]``; the error "required key is missing" when there is none."""
+        if key not in table:
+            raise self.fail(self.join(where, key), "required key is missing")
+        return table[key]
 
     @staticmethod
     def join(where: str, key: str) -> str:
@@ -185,24 +223,21 @@ class FieldReader:
         return result.normalized
 
 
+#: How an error message names a TOML value's type; the first match wins (a bool is an int, a
+#: datetime a date).
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "a table"),
+    (datetime, "a date-time"),
+    (date, "a date"),
+    (time, "a time"),
+)
+
+
 def kind_of(value: Any) -> str:
     """What ``value`` is, in the words an error message uses ("a string", "a table")."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime):
-        return "a date-time"
-    if isinstance(value, date):
-        return "a date"
-    if isinstance(value, time):
-        return "a time"
-    return type(value).__name__
+    return next((words for cls, words in _KINDS if isinstance(value, cls)), type(value).__name__)

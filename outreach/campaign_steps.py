@@ -1,7 +1,10 @@
 """A campaign file's ``[[steps]]``: each step's template, audience and ``when`` (one of the
 three forms), and the checks across steps (follow-ups name a step that exists, no cycles).
 
-Pure apart from the optional template check, which looks for ``templates_dir/<template>.j2``.
+Pure apart from the optional template checks (the file ``templates_dir/<template>.j2`` must
+exist, and an injected ``check_template`` (``campaign load`` passes the renderer's) must find
+it compiles; a step's letter template likewise) and the files a step attaches, read by
+:mod:`outreach.campaign_letters`.
 Errors are :class:`~outreach.errors.CampaignFileError` lines naming the file and the key.
 """
 
@@ -9,12 +12,19 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from outreach.campaign_fields import FieldReader, kind_of
+from outreach.campaign_letters import (
+    FileRules,
+    file_refs_problem,
+    parse_attachments,
+    parse_calendar,
+)
+from outreach.errors import CampaignFileError
 from outreach.spec import (
     AfterWhen,
     DateWhen,
@@ -30,15 +40,26 @@ from outreach.spec import (
 TEMPLATE_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 
 
+class TemplateCheck(Protocol):
+    """``check_template(name, document=...) -> problems``: what is wrong with a template's
+    files (one line each, naming file and line), for a caller that can compile templates
+    (``document``: a letter template, rendered whole to print as PDF)."""
+
+    def __call__(self, template: str, *, document: bool = False) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class StepContext:
     """What parsing a step needs from the rest of the file: its milestones, send window and
-    (canonical) timezone, and where templates live (None: not checked)."""
+    (canonical) timezone, where templates live (None: not checked), how to compile one
+    (None: not compiled) and where the files it names are."""
 
     milestones: tuple[MilestoneSpec, ...]
     sending: SendingWindow
     timezone: str
     templates_dir: Path | None = None
+    check_template: TemplateCheck | None = None
+    files: FileRules = field(default_factory=lambda: FileRules(None))
 
 
 WHEN_FORMS = (
@@ -138,6 +159,20 @@ def _template(p: FieldReader, value: Any, where: str, templates_dir: Path | None
     return template
 
 
+def _checked_template(
+    p: FieldReader, value: Any, where: str, ctx: StepContext, *, document: bool = False
+) -> str:
+    """A step's template (or, ``document``, its letter template) name: valid, its file present
+    when ``ctx.templates_dir`` is given, and compiling when ``ctx.check_template`` is given
+    (every problem of its files one line, naming ``where``)."""
+    template = _template(p, value, where, ctx.templates_dir)
+    if ctx.check_template is not None:
+        problems = ctx.check_template(template, document=document)
+        if problems:
+            raise CampaignFileError("\n".join(p.fail(where, line).message for line in problems))
+    return template
+
+
 def _parse_step(
     p: FieldReader, raw: Any, position: int, earlier: list[StepSpec], ctx: StepContext
 ) -> StepSpec:
@@ -146,21 +181,40 @@ def _parse_step(
     p.keys(
         item,
         where,
-        allowed={"key", "template", "when", "audience"},
+        allowed={"key", "template", "when", "audience", "letter", "attachments", "calendar"},
         required={"key", "template", "when"},
     )
     key = p.key_name(item["key"], f"{where}.key")
     if any(s.key == key for s in earlier):
         raise p.fail(f"{where}.key", f"duplicate step key {key!r}")
-    template = _template(p, item["template"], f"{where}.template", ctx.templates_dir)
+    template = _checked_template(p, item["template"], f"{where}.template", ctx)
     when = parse_when(p, item["when"], f"{where}.when", ctx)
     audience_tags = None
     if "audience" in item:
         audience = p.table(item["audience"], f"{where}.audience")
         p.keys(audience, f"{where}.audience", allowed={"tags"}, required={"tags"})
         audience_tags = p.tags(audience["tags"], f"{where}.audience.tags")
+    letter = None
+    if "letter" in item:
+        letter = _checked_template(p, item["letter"], f"{where}.letter", ctx, document=True)
+    attachments = ()
+    if "attachments" in item:
+        attachments = parse_attachments(p, item["attachments"], f"{where}.attachments", ctx.files)
+        problem = file_refs_problem(attachments)
+        if problem is not None:
+            raise p.fail(f"{where}.attachments", problem)
+    calendar = None
+    if "calendar" in item:
+        calendar = parse_calendar(p, item["calendar"], f"{where}.calendar", ctx.milestones)
     return StepSpec(
-        key=key, template=template, when=when, audience_tags=audience_tags, position=position
+        key=key,
+        template=template,
+        when=when,
+        audience_tags=audience_tags,
+        position=position,
+        letter=letter,
+        attachments=attachments,
+        calendar=calendar,
     )
 
 
@@ -191,14 +245,23 @@ def check_follow_ups(p: FieldReader, steps: tuple[StepSpec, ...]) -> None:
                 break  # a cycle further up the chain; reported when its own step is checked
 
 
-def parse_steps(p: FieldReader, value: Any, ctx: StepContext) -> tuple[StepSpec, ...]:
-    """The ``[[steps]]`` array: at least one step, unique keys, follow-ups checked."""
+def parse_steps(p: FieldReader, value: Any, ctx: StepContext) -> tuple[StepSpec, ...] | None:
+    """The ``[[steps]]`` array: at least one step, unique keys, follow-ups checked. Each step is
+    read on its own: a bad one's problem is kept in ``p.problems`` and ``None`` is returned once
+    every step was read; follow-ups are checked when all are good."""
     if not isinstance(value, list):
         raise p.fail("steps", "must be an array of tables ([[steps]])")
     if not value:
         raise p.fail("steps", "a campaign needs at least one step")
     steps: list[StepSpec] = []
+    bad = 0
     for i, raw in enumerate(value):
-        steps.append(_parse_step(p, raw, i, steps, ctx))
+        step = p.attempt(lambda i=i, raw=raw: _parse_step(p, raw, i, steps, ctx))
+        if step is None:
+            bad += 1
+        else:
+            steps.append(step)
+    if bad:
+        return None  # the bad steps' problems are kept in p.problems
     check_follow_ups(p, tuple(steps))
     return tuple(steps)

@@ -36,12 +36,14 @@ from types import MappingProxyType
 from typing import Any
 
 from outreach.campaign_fields import SLUG_RE, FieldReader, toml_loads
-from outreach.campaign_steps import StepContext, parse_steps
+from outreach.campaign_letters import DEFAULT_MAX_FILE_BYTES, FileRules, parse_letters
+from outreach.campaign_steps import StepContext, TemplateCheck, parse_steps
 from outreach.errors import CampaignFileError
 from outreach.spec import (
     END_OF_DAY,
     WEEKDAYS,
     CampaignSpec,
+    LetterStyle,
     MilestoneSpec,
     SenderSpec,
     SendingWindow,
@@ -61,47 +63,74 @@ TOP_KEYS = {
     "vars",
     "milestones",
     "steps",
+    "letters",
 }
 
 
-def parse_campaign(text: str, *, source: str, templates_dir: Path | None = None) -> CampaignSpec:
+def parse_campaign(
+    text: str,
+    *,
+    source: str,
+    templates_dir: Path | None = None,
+    check_template: TemplateCheck | None = None,
+    folder: Path | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> CampaignSpec:
     """Parse and validate one campaign file's text; ``source`` names it in every error.
 
-    When ``templates_dir`` is given, every step's ``templates_dir/<template>.j2`` must exist.
-    Raises :class:`CampaignFileError` (one line: file, key, problem) on the first problem.
-    """
+    With ``templates_dir``, every step's ``<template>.j2`` (and its letter's) must exist; with
+    ``check_template``, compile. Files the campaign names are read from ``folder`` (default:
+    the folder of ``source``), each at most ``max_file_bytes``. Raises
+    :class:`CampaignFileError` naming every problem, one line each (file, key, problem): each
+    part of the file is read on its own, the steps once what they refer to (milestones,
+    window, timezone) is good, so one problem is never reported as several."""
     p = FieldReader(source)
     try:
         doc = toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise p.fail("", f"TOML syntax error: {exc}") from None
-    p.keys(doc, "", allowed=TOP_KEYS, required={"slug", "name", "timezone", "sender", "steps"})
-    slug = _parse_slug(p, doc["slug"])
-    name = p.header_text(doc["name"], "name")
-    tz = _parse_timezone(p, doc["timezone"])
-    require_approval, approvals_required, lookahead_days = _parse_review(p, doc)
-    sender = _parse_sender(p, doc["sender"])
-    sending = _parse_sending(p, doc.get("sending", {}))
-    audience_tags = _parse_audience(p, doc["audience"]) if "audience" in doc else ()
-    variables = p.table(doc.get("vars", {}), "vars")
-    milestones = _parse_milestones(p, doc.get("milestones", []))
-    steps = parse_steps(p, doc["steps"], StepContext(milestones, sending, tz, templates_dir))
+    p.unknown_keys(doc, "", allowed=TOP_KEYS)
+    slug = p.attempt(lambda: _parse_slug(p, p.required(doc, "", "slug")))
+    name = p.attempt(lambda: p.header_text(p.required(doc, "", "name"), "name"))
+    tz = p.attempt(lambda: _parse_timezone(p, p.required(doc, "", "timezone")))
+    review = p.attempt(lambda: _parse_review(p, doc))
+    sender = p.attempt(lambda: _parse_sender(p, p.required(doc, "", "sender")))
+    sending = p.attempt(lambda: _parse_sending(p, doc.get("sending", {})))
+    audience = p.attempt(lambda: _parse_audience(p, doc["audience"]) if "audience" in doc else ())
+    variables = p.attempt(lambda: p.table(doc.get("vars", {}), "vars"))
+    milestones = p.attempt(lambda: _parse_milestones(p, doc.get("milestones", [])))
+    rules = FileRules(Path(source).parent if folder is None else folder, max_file_bytes)
+    letters = p.attempt(lambda: _parse_letter_style(p, doc, rules))
+    steps = None
+    raw_steps = p.attempt(lambda: p.required(doc, "", "steps"))
+    if raw_steps is not None and milestones is not None and sending is not None and tz:
+        ctx = StepContext(milestones, sending, tz, templates_dir, check_template, rules)
+        steps = p.attempt(lambda: parse_steps(p, raw_steps, ctx))
+    p.raise_problems()
+    assert slug and name and tz and review and sender and sending and audience is not None
+    assert variables is not None and milestones is not None and steps and letters is not None
     return CampaignSpec(
         slug=slug,
         name=name,
         timezone=tz,
-        require_approval=require_approval,
-        approvals_required=approvals_required,
-        lookahead_days=lookahead_days,
+        require_approval=review[0],
+        approvals_required=review[1],
+        lookahead_days=review[2],
         sender=sender,
         sending=sending,
-        audience_tags=audience_tags,
+        audience_tags=audience,
         vars=MappingProxyType(dict(variables)),
         milestones=milestones,
         steps=steps,
         source_path=source,
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        letters=letters,
     )
+
+
+def _parse_letter_style(p: FieldReader, doc: dict[str, Any], rules: FileRules) -> LetterStyle:
+    """The ``[letters]`` table, or the default style when there is none."""
+    return parse_letters(p, doc["letters"], rules) if "letters" in doc else LetterStyle()
 
 
 def _parse_slug(p: FieldReader, value: Any) -> str:
@@ -115,11 +144,11 @@ def _parse_slug(p: FieldReader, value: Any) -> str:
     return slug
 
 
-def _parse_timezone(p: FieldReader, value: Any) -> str:
-    written = p.string(value, "timezone")
+def _parse_timezone(p: FieldReader, value: Any, where: str = "timezone") -> str:
+    written = p.string(value, where)
     tz = canonical_timezone(written)
     if tz is None:
-        raise p.fail("timezone", f"unknown IANA timezone {written!r} (e.g. 'Europe/Zurich')")
+        raise p.fail(where, f"unknown IANA timezone {written!r} (e.g. 'Europe/Zurich')")
     return tz
 
 
@@ -192,45 +221,120 @@ def _fmt_end(end: time) -> str:
     return "24:00" if end == END_OF_DAY else f"{end:%H:%M}"
 
 
-def _parse_milestones(p: FieldReader, value: Any) -> tuple[MilestoneSpec, ...]:
+def _parse_milestones(p: FieldReader, value: Any) -> tuple[MilestoneSpec, ...] | None:
+    """The ``[[milestones]]``, each read on its own: ``None`` when any is bad (its problem
+    kept in ``p.problems``)."""
     if not isinstance(value, list):
         raise p.fail("milestones", "must be an array of tables ([[milestones]])")
     out: list[MilestoneSpec] = []
     seen: set[str] = set()
     for i, raw in enumerate(value):
-        where = f"milestones[{i}]"
-        item = p.table(raw, where)
-        p.keys(
-            item,
-            where,
-            allowed={"key", "title", "date", "end", "location"},
-            required={"key", "title", "date"},
+        milestone = p.attempt(
+            lambda i=i, raw=raw: _parse_milestone(p, raw, f"milestones[{i}]", seen)
         )
-        key = p.key_name(item["key"], f"{where}.key")
-        if key in seen:
-            raise p.fail(f"{where}.key", f"duplicate milestone key {key!r}")
-        seen.add(key)
-        title = p.header_text(item["title"], f"{where}.title")
-        start = p.calendar_date(item["date"], f"{where}.date")
-        end = p.calendar_date(item["end"], f"{where}.end") if "end" in item else None
-        if end is not None and end < start:
-            raise p.fail(f"{where}.end", f"{end.isoformat()} is before date {start.isoformat()}")
-        location = p.string(item["location"], f"{where}.location") if "location" in item else None
-        out.append(MilestoneSpec(key=key, title=title, date=start, end=end, location=location))
-    return tuple(out)
+        if milestone is not None:
+            out.append(milestone)
+    return tuple(out) if len(out) == len(value) else None
+
+
+def _parse_milestone(p: FieldReader, raw: Any, where: str, seen: set[str]) -> MilestoneSpec:
+    """One ``[[milestones]]`` table (its key added to ``seen``, which refuses duplicates)."""
+    item = p.table(raw, where)
+    p.keys(
+        item,
+        where,
+        allowed={"key", "title", "date", "end", "location", "time", "end_time", "timezone"},
+        required={"key", "title", "date"},
+    )
+    key = p.key_name(item["key"], f"{where}.key")
+    if key in seen:
+        raise p.fail(f"{where}.key", f"duplicate milestone key {key!r}")
+    seen.add(key)
+    title = p.header_text(item["title"], f"{where}.title")
+    start = p.calendar_date(item["date"], f"{where}.date")
+    end = p.calendar_date(item["end"], f"{where}.end") if "end" in item else None
+    if end is not None and end < start:
+        raise p.fail(f"{where}.end", f"{end.isoformat()} is before date {start.isoformat()}")
+    location = p.string(item["location"], f"{where}.location") if "location" in item else None
+    return MilestoneSpec(
+        key=key,
+        title=title,
+        date=start,
+        end=end,
+        location=location,
+        **_milestone_times(p, item, where),
+    )
+
+
+def _milestone_times(p: FieldReader, item: dict[str, Any], where: str) -> dict[str, Any]:
+    """A timed milestone's ``time``, ``end_time`` and ``timezone`` (each optional; the last two
+    only with ``time``)."""
+    if "time" not in item:
+        for key in ("end_time", "timezone"):
+            if key in item:
+                raise p.fail(f"{where}.{key}", "only goes with time (a timed milestone)")
+        return {}
+    start = p.clock_time(item["time"], f"{where}.time")
+    end = p.clock_time(item["end_time"], f"{where}.end_time") if "end_time" in item else None
+    if end is not None and "end" not in item and end <= start:
+        raise p.fail(f"{where}.end_time", f"{end:%H:%M} is not after time {start:%H:%M}")
+    zone = None
+    if "timezone" in item:
+        zone = _parse_timezone(p, item["timezone"], f"{where}.timezone")
+    return {"time": start, "end_time": end, "timezone": zone}
 
 
 # --------------------------------------------------------------------------------------------
 # Loading
 
 
-def load_campaign_path(path: Path, *, templates_dir: Path | None = None) -> list[CampaignSpec]:
+def load_campaign_path(
+    path: Path,
+    *,
+    templates_dir: Path | None = None,
+    check_template: TemplateCheck | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> list[CampaignSpec]:
     """Read one campaign file, or every ``*.toml`` in a directory (sorted by name).
 
-    Every file is validated before anything is returned, so callers can load all-or-nothing;
-    the first bad file raises :class:`CampaignFileError`. Two files with the same slug, an empty
-    directory and a missing path are refused too.
+    Every file is validated before anything is returned, so callers can load all-or-nothing:
+    any problem raises one :class:`CampaignFileError` naming every problem of every file
+    (:func:`problems_message`). Two files with the same slug, an empty directory and a missing
+    path are refused too. The files a campaign names are read from its file's folder and may
+    weigh ``max_file_bytes`` each.
     """
+    specs, problems = read_campaign_files(
+        path,
+        templates_dir=templates_dir,
+        check_template=check_template,
+        max_file_bytes=max_file_bytes,
+    )
+    if problems:
+        raise CampaignFileError(problems_message(problems))
+    return specs
+
+
+def problems_message(problems: list[str]) -> str:
+    """The error for ``problems`` (one line each, starting with their file): the line itself
+    when there is one, else a count line followed by every problem."""
+    if len(problems) == 1:
+        return problems[0]
+    files = {line.split(": ", 1)[0] for line in problems}
+    return (
+        f"{len(problems)} problems in {len(files)} campaign file(s); nothing was loaded:\n"
+        + "\n".join(problems)
+    )
+
+
+def read_campaign_files(
+    path: Path,
+    *,
+    templates_dir: Path | None = None,
+    check_template: TemplateCheck | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> tuple[list[CampaignSpec], list[str]]:
+    """Every campaign file at ``path`` (a file, or the ``*.toml`` of a directory) read and
+    validated: the good ones, and every problem of every other one (one line each)."""
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.glob("*.toml") if p.is_file())
@@ -241,22 +345,36 @@ def load_campaign_path(path: Path, *, templates_dir: Path | None = None) -> list
     else:
         raise CampaignFileError(f"{path}: no such file or directory")
     specs: list[CampaignSpec] = []
+    problems: list[str] = []
     seen: dict[str, str] = {}
     for file in files:
-        source = str(file)
         try:
-            text = file.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CampaignFileError(
-                f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-            ) from None
-        except OSError as exc:
-            raise CampaignFileError(f"{source}: cannot be read ({exc.strerror})") from None
-        spec = parse_campaign(text, source=source, templates_dir=templates_dir)
-        if spec.slug in seen:
-            raise CampaignFileError(
-                f"{source}: slug: {spec.slug!r} is already used by {seen[spec.slug]}"
+            spec = parse_campaign(
+                _read_text(file),
+                source=str(file),
+                templates_dir=templates_dir,
+                check_template=check_template,
+                folder=file.parent,
+                max_file_bytes=max_file_bytes,
             )
-        seen[spec.slug] = source
+        except CampaignFileError as exc:
+            problems.extend(exc.message.splitlines())
+            continue
+        if spec.slug in seen:
+            problems.append(f"{file}: slug: {spec.slug!r} is already used by {seen[spec.slug]}")
+            continue
+        seen[spec.slug] = str(file)
         specs.append(spec)
-    return specs
+    return specs, problems
+
+
+def _read_text(file: Path) -> str:
+    """The UTF-8 text of ``file``; :class:`CampaignFileError` naming it otherwise."""
+    try:
+        return file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CampaignFileError(
+            f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise CampaignFileError(f"{file}: cannot be read ({exc.strerror})") from None

@@ -4,7 +4,7 @@ returns the stored form or raises ``ValueError`` saying what is wrong, in words 
 after ``<file>, line N: <column>:``.
 
 The decisions (lower-cased addresses, one bare addr-spec, canonical language tags, CLDR
-countries, IANA zones, ``;``-separated tags) are listed in :mod:`outreach.contacts`.
+countries, IANA zones, ``;``- or ``,``-separated tags) are listed in :mod:`outreach.contacts`.
 """
 
 from __future__ import annotations
@@ -177,10 +177,14 @@ def normalise_timezone(value: str) -> str:
     return name
 
 
+#: What separates tags in a cell: ``;`` or ``,`` (``"target, eu"`` is two tags).
+TAG_SEPARATORS = re.compile(r"[;,]")
+
+
 def split_tags(value: str) -> tuple[str, ...]:
-    """Tags from a ``;``-separated cell: stripped, empties dropped, de-duplicated
+    """Tags from a ``;``- or ``,``-separated cell: stripped, empties dropped, de-duplicated
     case-insensitively with the first spelling kept."""
-    return dedupe_tags(value.split(";"))
+    return dedupe_tags(TAG_SEPARATORS.split(value))
 
 
 def dedupe_tags(tags: Iterable[str]) -> tuple[str, ...]:

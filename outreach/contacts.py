@@ -2,9 +2,11 @@
 
 Pure apart from reading the one file it is given. This module reads the CSV, maps columns and
 collects problems; :mod:`outreach.contact_fields` checks and normalises each value. The format
-is DESIGN.md §Contacts CSV: a header row with an ``email`` column; known columns ``name,
-salutation, title, organisation, country, language, timezone, tags``; any other column becomes
-a custom field.
+is DESIGN.md §Contacts CSV (and README §Contacts CSV): a header row with an ``email`` column;
+known columns ``name, salutation, title, organisation, country, language, timezone, tags``
+(spelt as spreadsheets spell them: see :data:`HEADER_ALIASES`); any other column becomes a
+custom field. Fields are separated by ``,`` or, as many locales' spreadsheets export, ``;``
+(or tabs): the header line tells which (:func:`detect_delimiter`), unless the caller says.
 
 Problems with a row never raise: :func:`parse_contacts_csv` collects one :class:`RowError` per
 problem, for every bad row, and returns the good rows next to them, so the caller can choose
@@ -31,10 +33,12 @@ Decisions worth knowing:
 * ``country`` is an ISO 3166-1 alpha-2 code from CLDR's territory list, minus the groupings and
   pseudo-regions (EU, EZ, UN, QO, XA, XB, ZZ). ``timezone`` is an IANA name known to zoneinfo,
   matched case-insensitively and stored in its canonical spelling.
-* ``tags`` are split on ``;``, stripped, empties dropped, and de-duplicated case-insensitively
-  (the first spelling wins); ``extra_tags`` (``--tag T``) are appended to every row.
-* Header names are matched case-insensitively (``organization`` is accepted for
-  ``organisation``); custom field names keep their spelling, stripped. Columns with an empty
+* ``tags`` are split on ``;`` and ``,``, stripped, empties dropped, and de-duplicated
+  case-insensitively (the first spelling wins); ``extra_tags`` (``--tag T``) are appended to
+  every row.
+* Header names are matched ignoring case, spaces, ``-``, ``_`` and ``.``, through
+  :data:`HEADER_ALIASES` (``E-mail`` and ``Email Address`` are ``email``, ``Organization``
+  is ``organisation``); custom field names keep their spelling, stripped. Columns with an empty
   header are ignored as long as they hold no values (spreadsheets add trailing commas).
 * Line numbers are physical line numbers in the file (header usually line 1); a record whose
   quoted field spans several lines is reported at the line it starts on.
@@ -44,12 +48,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from outreach.contact_fields import (
     CODED_COLUMNS,
+    TAG_SEPARATORS,
     dedupe_tags,
     normalise_email,
     quoted,
@@ -76,7 +82,48 @@ KNOWN_COLUMNS = (
     "timezone",
     "tags",
 )
-_ALIASES = {"organization": "organisation"}
+#: Header names (folded: lower case, without spaces, ``-``, ``_`` or ``.``) and the known
+#: column each means.
+HEADER_ALIASES = {
+    "email": "email",
+    "emailaddress": "email",
+    "name": "name",
+    "fullname": "name",
+    "salutation": "salutation",
+    "title": "title",
+    "jobtitle": "title",
+    "organisation": "organisation",
+    "organization": "organisation",
+    "organisationname": "organisation",
+    "organizationname": "organisation",
+    "country": "country",
+    "countrycode": "country",
+    "language": "language",
+    "languagecode": "language",
+    "lang": "language",
+    "timezone": "timezone",
+    "tz": "timezone",
+    "tags": "tags",
+    "tag": "tags",
+}
+#: The field separators a file may use (detected from its header line).
+DELIMITERS = ",;\t"
+_FOLD = re.compile(r"[\s_.\-]+")
+
+
+def header_key(name: str) -> str | None:
+    """The known column a header ``name`` means (``E-mail`` → ``email``), or ``None`` for a
+    custom column."""
+    return HEADER_ALIASES.get(_FOLD.sub("", name.lower()))
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The field separator of a file whose first line is ``header_line``: ``,``, ``;`` or a
+    tab, as :class:`csv.Sniffer` reads it (``,`` when it cannot tell, e.g. a lone column)."""
+    try:
+        return csv.Sniffer().sniff(header_line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
 
 
 @dataclass(frozen=True)
@@ -118,16 +165,23 @@ class RowError:
 
 @dataclass(frozen=True)
 class ParsedContacts:
-    """The good rows and every problem found, in file order; ``source`` is the file as given."""
+    """The good rows and every problem found, in file order; ``source`` is the file as given,
+    ``delimiter`` the field separator it was read with."""
 
     rows: tuple[ContactRow, ...]
     errors: tuple[RowError, ...]
     source: str
+    delimiter: str = ","
 
     @property
     def ok(self) -> bool:
         """True when no row had a problem."""
         return not self.errors
+
+    @property
+    def bad_rows(self) -> int:
+        """How many rows had a problem (a row may have several)."""
+        return len({e.line for e in self.errors})
 
 
 def _read_text(path: Path) -> str:
@@ -162,14 +216,15 @@ def _header(names: list[str], source: str, line: int) -> list[str | None]:
         if not name:
             keys.append(None)
             continue
-        folded = _ALIASES.get(name.lower(), name.lower())
+        known = header_key(name)
+        folded = known or name.lower()
         if folded in seen:
             raise ContactImportError(
                 f"{source}, line {line}: duplicate column {name!r} "
                 f"(columns {seen[folded]} and {index})"
             )
         seen[folded] = index
-        keys.append(folded if folded in KNOWN_COLUMNS else name)
+        keys.append(known or name)
     if "email" not in seen:
         shown = ", ".join(repr(n.strip(" ")) for n in names)
         raise ContactImportError(
@@ -178,10 +233,10 @@ def _header(names: list[str], source: str, line: int) -> list[str | None]:
     return keys
 
 
-def _records(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
+def _records(text: str, source: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """Each non-blank CSV record with the physical line it starts on; ContactImportError
     naming the line for invalid CSV."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     previous_end = 0
     while True:
         start = previous_end + 1
@@ -198,7 +253,11 @@ def _records(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
 
 def _checked_extra_tags(extra_tags: tuple[str, ...]) -> tuple[str, ...]:
     for tag in extra_tags:
-        problem = header_problem(tag) or (";" in tag and "contains ';'") or None
+        problem = header_problem(tag) or (
+            "contains ';' or ',' (tags are separated by them)"
+            if TAG_SEPARATORS.search(tag)
+            else None
+        )
         if problem:
             raise ContactImportError(f"tag {quoted(tag)} {problem}")
     return dedupe_tags(extra_tags)
@@ -209,8 +268,10 @@ def parse_contacts_csv(
     *,
     extra_tags: tuple[str, ...] = (),
     progress: Callable[[int], None] | None = None,
+    delimiter: str | None = None,
 ) -> ParsedContacts:
-    """Read and validate the contacts CSV at ``path``.
+    """Read and validate the contacts CSV at ``path``, its fields separated by ``delimiter``
+    (``None``: detected from the header line, :func:`detect_delimiter`).
 
     Returns every valid row (normalised, in file order) and one :class:`RowError` per problem
     in every invalid row; an invalid row never appears in ``rows``. A later row whose address
@@ -224,7 +285,12 @@ def parse_contacts_csv(
     """
     source = str(path)
     extra = _checked_extra_tags(extra_tags)
-    records = _records(_read_text(path), source)
+    text = _read_text(path)
+    if delimiter is None:
+        delimiter = detect_delimiter(text.split("\n", 1)[0])
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise ContactImportError(f"delimiter {delimiter!r}: give one character, such as ';'")
+    records = _records(text, source, delimiter)
     first = next(records, None)
     if first is None:
         raise ContactImportError(f"{source}: no header row (the file is empty)")
@@ -248,7 +314,9 @@ def parse_contacts_csv(
             progress(done)
     if progress is not None and done % PROGRESS_EVERY != 0:
         progress(done)
-    return ParsedContacts(rows=tuple(rows), errors=tuple(errors), source=source)
+    return ParsedContacts(
+        rows=tuple(rows), errors=tuple(errors), source=source, delimiter=delimiter
+    )
 
 
 def _duplicate(email: str, earlier: int) -> str:

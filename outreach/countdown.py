@@ -53,6 +53,15 @@ def local_date(moment: datetime, tz: str) -> date:
     return ensure_utc(moment).astimezone(zone(tz)).date()
 
 
+def send_date(moment: datetime, contact_tz: str | None, campaign_tz: str) -> date:
+    """The date a letter leaving at ``moment`` is read on: the calendar date at ``moment`` in
+    the recipient's timezone, the campaign's when the contact has none. A letter's countdown
+    (``days_until``, ``weeks_until``, ``today``) is computed for this date; planning,
+    re-planning and the send-time stale check all use this one rule (a letter that leaves
+    Monday 08:30 in Hanoi is read on Monday, though it is still Sunday in New York)."""
+    return local_date(moment, contact_tz or campaign_tz)
+
+
 def days_until(target: date, now: datetime, tz: str) -> int:
     """Calendar days from today in ``tz`` (at ``now``) to ``target``: 0 on the day itself,
     negative once it has passed."""
@@ -219,8 +228,8 @@ def within_lookahead(due: datetime, now: datetime, lookahead_days: int, tz: str)
 
 
 def countdown_values(milestones: Iterable[MilestoneSpec], today: date) -> dict[str, dict[str, Any]]:
-    """Template context per milestone key, counted from ``today`` (the send date in the
-    campaign's timezone): ``key, title, date, end, location, days_until`` (0 on the date,
+    """Template context per milestone key, counted from ``today`` (the date the letter is
+    read on, :func:`send_date`): ``key, title, date, end, location, days_until`` (0 on the date,
     negative after), ``weeks_until`` (whole weeks, truncated toward zero), ``is_past`` (after
     the last day), ``is_today``, ``phase`` (as :func:`milestone_phase`) and ``days_since``
     (``-days_until``)."""

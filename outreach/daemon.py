@@ -88,12 +88,7 @@ class Daemon:
 
     async def dispatch_job(self) -> str:
         summary = await self.dispatcher.run_once()
-        return (
-            ", ".join(
-                f"{k} {v}" for k, v in summary.as_dict().items() if v and not isinstance(v, dict)
-            )
-            or "nothing due"
-        )
+        return summary.describe()
 
     def replies_job(self) -> str:
         if not self.settings.imap_configured:
@@ -114,7 +109,7 @@ class Daemon:
 
         with session_scope(self.engine) as session:
             counts = sweep_expired(session, now=self.clock.now(), actor=f"daemon:{self.instance}")
-        return str(counts)
+        return counts.describe()
 
     # -- running -------------------------------------------------------------------------------
 
@@ -238,6 +233,8 @@ def start(
 ) -> int:
     """Migrate, then run the daemon (forever, or each job once)."""
     migrate(engine)
+    if settings.imap_notice is not None:
+        log.warning(settings.imap_notice)
     daemon = Daemon(engine, settings, clock=clock or SystemClock())
     if once:
         results = asyncio.run(daemon.run_once())

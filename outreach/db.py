@@ -9,6 +9,7 @@ relies on). PostgreSQL: psycopg 3; a ``search_path`` can be given in the URL
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -46,6 +47,33 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
     except (NoSuchModuleError, ArgumentError) as exc:
         raise DatabaseError(f"database URL: {exc}") from None
     return engine
+
+
+#: The PostgreSQL URL schemes accepted: ``postgres://`` and ``postgresql://`` mean psycopg 3.
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as outreach's database URL, in a few words; None when it is
+    a SQLite or PostgreSQL (psycopg 3) URL (``postgres://`` and ``postgresql://`` included)."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except ArgumentError:
+        return (
+            "not a database URL (expected e.g. sqlite:///outreach.db or "
+            "postgresql+psycopg://user@host/db)"
+        )
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        return f"unsupported database {backend!r} (sqlite or postgresql)"
+    if backend != "sqlite" and parsed.drivername not in POSTGRES_SCHEMES:
+        return "use the psycopg (v3) driver: postgresql+psycopg://…"
+    return None
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its password masked, safe to print or log."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -86,6 +114,48 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def within(engine_or_session: Engine | Session) -> Iterator[Session]:
+    """A session for a service call: a new transaction (:func:`session_scope`) when given an
+    engine; the caller's own session, left uncommitted, when given a session."""
+    if isinstance(engine_or_session, Session):
+        yield engine_or_session
+        return
+    with session_scope(engine_or_session) as session:
+        yield session
+
+
+class HeldSession:
+    """One connection kept open across many transactions, for a thread that runs one after
+    another (a dispatcher's database lane): no pool checkout and no ping per transaction.
+    Used from one thread at a time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._held: tuple[sa.Connection, Session] | None = None
+
+    def session(self) -> Session:
+        """The session on the held connection (opened on first use, or after :meth:`drop`);
+        the caller commits, and calls :meth:`drop` when a transaction fails."""
+        if self._held is None:
+            connection = self.engine.connect()
+            self._held = (connection, Session(bind=connection, expire_on_commit=False))
+        return self._held[1]
+
+    def drop(self) -> None:
+        """Roll back and let go of the held connection (the next :meth:`session` opens a new
+        one)."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        connection, session = held
+        try:
+            session.rollback()
+            session.close()
+        finally:
+            connection.close()
+
+
 def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("outreach") / "migrations"))
@@ -105,23 +175,46 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+#: The PostgreSQL advisory lock every migration holds: one migrating process at a time.
+MIGRATION_LOCK = "outreach:migrate"
+
+
 def migrate(engine: Engine) -> tuple[str | None, str]:
     """Bring the database to the newest migration; a no-op when it is current.
 
-    Returns (revision before, revision after). Raises :class:`DatabaseError` with one line
-    when the database cannot be reached.
+    Safe when several processes start at once on an empty database: on PostgreSQL the check and
+    the upgrade run under a session advisory lock on one dedicated connection (the others wait
+    for it, then find the schema current); on SQLite the upgrade's ``BEGIN IMMEDIATE`` is the
+    lock, and Alembic reads the version inside it. Returns (revision before, revision after).
+    Raises :class:`DatabaseError` with one line when the database cannot be reached.
     """
     try:
-        before = current_revision(engine)
-        head = head_revision()
-        if before != head:
-            cfg = _alembic_config()
-            with engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-        return before, head
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                key = zlib.crc32(MIGRATION_LOCK.encode()) - 2**31
+                conn.execute(sa.select(sa.func.pg_advisory_lock(key)))
+                conn.commit()
+                try:
+                    return _upgrade(conn)
+                finally:
+                    conn.rollback()
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                    conn.commit()
+            return _upgrade(conn)
     except OperationalError as exc:
         raise DatabaseError(describe_operational_error(engine, exc)) from None
+
+
+def _upgrade(conn: sa.Connection) -> tuple[str | None, str]:
+    """Upgrade the database on ``conn`` to head in one transaction; (before, after)."""
+    head = head_revision()
+    with conn.begin():
+        before = MigrationContext.configure(conn).get_current_revision()
+        if before != head:
+            cfg = _alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    return before, head
 
 
 def describe_operational_error(engine: Engine, exc: Exception) -> str:

@@ -1,7 +1,7 @@
 """`outreach demo`: the whole pipeline on the sample campaign, offline, in seconds.
 
-A fresh SQLite database in a folder, an in-process SMTP server (aiosmtpd) that writes every
-message it receives to an ``.eml`` file, and a virtual calendar stepped day by day from
+A fresh SQLite database in a folder, the in-process SMTP sink (:mod:`outreach.smtpsink`) writing
+every message it receives to an ``.eml`` file, and a virtual calendar stepped day by day from
 2010-04-20 to 2010-11-13 driving the very same plan / dispatch / reply-intake functions the
 daemon uses. A reviewer named "demo" approves what planning queues (in real use, a person
 does). Along the way a few replies are injected into the intake — human answers, an
@@ -11,9 +11,7 @@ out-of-office, a hard bounce, an unsubscribe — so follow-ups can be seen being
 from __future__ import annotations
 
 import asyncio
-import socket
 import tempfile
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,19 +19,19 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any
 
 from outreach.clock import FixedClock
 from outreach.daemon import Daemon
 from outreach.db import Engine, create_engine, migrate, session_scope
 from outreach.funnel import campaign_funnels
 from outreach.models import Contact, Message
-from outreach.operations.campaigns import load_campaigns
+from outreach.operations.campaigns import campaign_audience, load_campaigns
 from outreach.operations.contacts import import_contacts
 from outreach.replies.intake import ingest
 from outreach.repository.demo import anything_due, events_since, sent_letters
 from outreach.review import approve_all
 from outreach.settings import Settings, load_settings
+from outreach.smtpsink.server import EmlFolder, SmtpSink
 
 START = date(2010, 4, 20)
 END = date(2010, 11, 13)
@@ -54,51 +52,6 @@ def sample_paths(settings: Settings | None = None) -> tuple[Path, Path, Path]:
         if campaign.exists() and contacts.exists() and (templates / "ccm").is_dir():
             return campaign, contacts, templates
     raise FileNotFoundError("the sample campaign (config/campaigns/ccm-2010.toml) was not found")
-
-
-class _StoringHandler:
-    """An aiosmtpd handler passing each message's bytes to ``store``."""
-
-    def __init__(self, store: Callable[[bytes], None]) -> None:
-        self.store = store
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.store(envelope.original_content)
-        return "250 2.0.0 stored"
-
-
-class EmlSink:
-    """An SMTP server on 127.0.0.1 that writes each message it receives to ``folder``."""
-
-    def __init__(self, folder: Path) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.folder = folder
-        self.count = 0
-        self._lock = threading.Lock()
-        folder.mkdir(parents=True, exist_ok=True)
-        with socket.socket() as probe:  # aiosmtpd cannot listen on port 0 itself
-            probe.bind(("127.0.0.1", 0))
-            free = probe.getsockname()[1]
-        self.controller = Controller(_StoringHandler(self.store), hostname="127.0.0.1", port=free)
-
-    def store(self, raw: bytes) -> None:
-        """Write ``raw`` to the next numbered ``.eml`` file."""
-        with self._lock:
-            self.count += 1
-            n = self.count
-        (self.folder / f"{n:04d}.eml").write_bytes(raw)
-
-    def __enter__(self) -> EmlSink:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
-
-    @property
-    def port(self) -> int:
-        return self.controller.port
 
 
 @dataclass(frozen=True)
@@ -222,22 +175,27 @@ def run_demo(
     campaign_file, contacts_csv, templates = sample_paths()
     clock = FixedClock(_at(START, 5))
     result = DemoResult(folder=folder / "sent", eml_count=0, funnel={})
-    with EmlSink(result.folder) as sink:
+    eml = EmlFolder(result.folder)
+    with SmtpSink(server_hostname="demo.example.org", on_message=eml, record=False) as sink:
         settings = _demo_settings(db_path, templates, sink.port)
         engine = create_engine(settings.sqlalchemy_url)
         migrate(engine)
         load_campaigns(engine, campaign_file, settings=settings, now=clock.now(), actor="demo")
         imported = import_contacts(engine, contacts_csv, now=clock.now())
+        with session_scope(engine) as session:
+            audience = campaign_audience(session, slug="ccm-2010")
         say(f"outreach demo — database {db_path}")
         say(
             f"loaded campaign ccm-2010 and {imported.result.created if imported.result else 0} "
-            f"contacts; simulating {START} … {END} day by day\n"
+            "contacts"
         )
+        say(audience.describe())
+        say(f"simulating {START} … {END} day by day\n")
         _simulate(engine, settings, clock, result, say)
         with session_scope(engine) as session:
             funnels = campaign_funnels(session, now=clock.now())
         result.funnel = funnels[0].funnel if funnels else {}
-        result.eml_count = sink.count
+        result.eml_count = sink.accepted
         engine.dispose()
     say("\nfunnel: " + ", ".join(f"{k} {v}" for k, v in result.funnel.items() if v))
     say(

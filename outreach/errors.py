@@ -50,6 +50,10 @@ class TemplateError(OutreachError):
     """A template failed to compile or render."""
 
 
+class PastStepError(OutreachError):
+    """The step's date is past: it will not be planned."""
+
+
 class ReviewError(OutreachError):
     """The review action was refused."""
 
@@ -60,6 +64,10 @@ class HeaderInjectionError(OutreachError):
 
 class ComposeError(OutreachError):
     """The message could not be composed."""
+
+
+class AttachmentError(OutreachError):
+    """An attachment could not be made (a letter that fails to print, a file changed or gone)."""
 
 
 class DispatchError(OutreachError):
@@ -80,3 +88,11 @@ class IntakeError(OutreachError):
 
 class ImapError(IntakeError):
     """The IMAP server could not be used."""
+
+
+class ReclassifyError(OutreachError):
+    """The reclassification was refused."""
+
+
+class SuppressionError(OutreachError):
+    """The suppression change was refused."""

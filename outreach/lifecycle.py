@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,29 +29,58 @@ from outreach.states import EnrollmentStatus, MessageStatus, check_transition
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 
 
-def _event_row(
-    *,
-    now: datetime,
-    actor: str,
-    entity: str,
-    entity_id: int,
-    action: str,
-    from_state: str | None,
-    to_state: str | None,
-    reason: str | None,
-    data: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "actor": actor,
-        "entity": entity,
-        "entity_id": entity_id,
-        "action": action,
-        "from_state": from_state,
-        "to_state": to_state,
-        "reason": reason,
-        "data": dict(data or {}),
-    }
+@dataclass
+class _Events:
+    """Event rows written in one statement: when (``now``) and who (``actor``) once, then a
+    row per change."""
+
+    now: datetime
+    actor: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        entity: str,
+        entity_id: int,
+        action: str,
+        *,
+        moved: tuple[str | None, str | None] = (None, None),
+        reason: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One row: ``entity`` ``entity_id`` did ``action``, ``moved`` (from, to) state."""
+        from_state, to_state = moved
+        self.rows.append(
+            {
+                "at": self.now,
+                "actor": self.actor,
+                "entity": entity,
+                "entity_id": entity_id,
+                "action": action,
+                "from_state": from_state,
+                "to_state": to_state,
+                "reason": reason,
+                "data": dict(data or {}),
+            }
+        )
+
+    def add_moves(
+        self,
+        moved: Iterable[tuple[int, str | None]],
+        *,
+        action: str,
+        states: tuple[MessageStatus, MessageStatus],
+        data: Mapping[str, Any] | None = None,
+    ) -> _Events:
+        """A row per moved message ``(id, reason)``, from ``states[0]`` to ``states[1]``."""
+        from_state, to_state = (state.value for state in states)
+        for mid, reason in moved:
+            self.add("message", mid, action, moved=(from_state, to_state), reason=reason, data=data)
+        return self
+
+    def write(self, session: Session) -> None:
+        """Insert the rows (nothing when there are none)."""
+        insert_events(session, self.rows)
 
 
 def record_event(
@@ -68,22 +97,9 @@ def record_event(
     to_state: str | None = None,
 ) -> None:
     """Append one audit row that is not a state change (a load, a pause, an approval...)."""
-    insert_events(
-        session,
-        [
-            _event_row(
-                now=now,
-                actor=actor,
-                entity=entity,
-                entity_id=entity_id,
-                action=action,
-                from_state=from_state,
-                to_state=to_state,
-                reason=reason,
-                data=data,
-            )
-        ],
-    )
+    events = _Events(now, actor)
+    events.add(entity, entity_id, action, moved=(from_state, to_state), reason=reason, data=data)
+    events.write(session)
 
 
 def transition(
@@ -121,18 +137,9 @@ def transition(
         )
     for key, value in values.items():
         set_committed_value(message, key, value)
-    record_event(
-        session,
-        now=now,
-        actor=actor,
-        entity="message",
-        entity_id=message.id,
-        action=action or to.value,
-        from_state=current.value,
-        to_state=to.value,
-        reason=reason,
-        data=data,
-    )
+    _Events(now, actor).add_moves(
+        [(message.id, reason)], action=action or to.value, states=(current, to), data=data
+    ).write(session)
     return message
 
 
@@ -211,22 +218,8 @@ def _log_moves(
                 data=data,
             )
         return
-    insert_events(
-        session,
-        [
-            _event_row(
-                now=now,
-                actor=actor,
-                entity="message",
-                entity_id=mid,
-                action=action,
-                from_state=current.value,
-                to_state=to.value,
-                reason=reason,
-                data=data,
-            )
-            for mid, reason in moved
-        ],
+    _Events(now, actor).add_moves(moved, action=action, states=(current, to), data=data).write(
+        session
     )
 
 
@@ -243,24 +236,11 @@ def record_created(
     The planner inserts rows in bulk in their initial state; this checks each initial state is
     a legal first state and writes the events in one statement.
     """
-    rows = []
+    events = _Events(now, actor)
     for mid, status, reason in created:
         check_transition(None, status)
-        rows.append(
-            _event_row(
-                now=now,
-                actor=actor,
-                entity="message",
-                entity_id=mid,
-                action=action,
-                from_state=None,
-                to_state=status.value,
-                reason=reason,
-                data=None,
-            )
-        )
-    if rows:
-        insert_events(session, rows)
+        events.add("message", mid, action, moved=(None, status.value), reason=reason)
+    events.write(session)
 
 
 def set_enrollment_status(
@@ -292,18 +272,16 @@ def set_enrollment_status(
         raise ConcurrentUpdate(f"enrollment {enrollment.id} changed meanwhile")
     set_committed_value(enrollment, "status", to.value)
     set_committed_value(enrollment, "updated_at", now)
-    record_event(
-        session,
-        now=now,
-        actor=actor,
-        entity="enrollment",
-        entity_id=enrollment.id,
-        action=to.value,
-        from_state=current.value,
-        to_state=to.value,
+    events = _Events(now, actor)
+    events.add(
+        "enrollment",
+        enrollment.id,
+        to.value,
+        moved=(current.value, to.value),
         reason=reason,
         data=data,
     )
+    events.write(session)
     return True
 
 
@@ -448,7 +426,7 @@ def set_enrollment_status_many(
         if to == EnrollmentStatus(enr.status):
             continue
         groups.setdefault((enr.status, to.value), []).append((enr, iid, why))
-    events = []
+    events = _Events(now, actor)
     for (current, to), members in groups.items():
         ids = [enr.id for enr, _, _ in members]
         moved: set[int] = set()
@@ -468,18 +446,7 @@ def set_enrollment_status_many(
             set_committed_value(enr, "status", to)
             set_committed_value(enr, "updated_at", now)
             assert enr.id is not None
-            events.append(
-                _event_row(
-                    now=now,
-                    actor=actor,
-                    entity="enrollment",
-                    entity_id=enr.id,
-                    action=to,
-                    from_state=current,
-                    to_state=to,
-                    reason=why,
-                    data={"inbound_id": iid},
-                )
+            events.add(
+                "enrollment", enr.id, to, moved=(current, to), reason=why, data={"inbound_id": iid}
             )
-    if events:
-        insert_events(session, events)
+    events.write(session)

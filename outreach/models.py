@@ -9,7 +9,7 @@ must not need a type migration). Schema changes go through the Alembic migration
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,6 +84,9 @@ class Campaign(SQLModel, table=True):
     sending: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     audience_tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     vars: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    #: ``[letters]``: file name pattern, signature and letterhead (path, size, type, SHA-256
+    #: as loaded) and the campaign file's folder.
+    letters: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     state: str = Field(default=CampaignState.ACTIVE.value, max_length=20)
     source_path: str | None = Field(default=None, max_length=1000)
     source_sha256: str | None = Field(default=None, max_length=64)
@@ -103,6 +106,10 @@ class Milestone(SQLModel, table=True):
     date: date
     end: date | None = None
     location: str | None = Field(default=None, max_length=500)
+    start_time: time | None = None  #: a timed milestone's start (``time`` in the file)
+    end_time: time | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    sequence: int = 0  #: raised by each reload that changes the milestone (iCalendar SEQUENCE)
 
 
 class Step(SQLModel, table=True):
@@ -118,6 +125,10 @@ class Step(SQLModel, table=True):
     audience_tags: list[str] | None = Field(default=None, sa_type=sa.JSON)
     position: int = 0
     active: bool = True
+    letter: str | None = Field(default=None, max_length=500)  #: the PDF letter's template
+    #: the static files attached: path, location, size, content type and SHA-256 as loaded
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    calendar: str | None = Field(default=None, max_length=100)  #: a milestone key
 
 
 class Enrollment(SQLModel, table=True):
@@ -250,15 +261,25 @@ class Inbound(SQLModel, table=True):
     error: str | None = None
     source: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # why it got its class (outreach.replies.evidence.Evidence.as_dict); null on older rows
+    evidence: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    strength: str | None = Field(default=None, max_length=20)
+    needs_review: bool = False
 
 
 class Suppression(SQLModel, table=True):
-    """An address that must never be mailed again."""
+    """An address that must never be mailed again.
+
+    ``inbound_id`` is the inbound message whose effect put it here (so reclassifying that
+    message can lift it); ``actor`` who or what added it.
+    """
 
     email: str = Field(primary_key=True, max_length=320)
     reason: str = Field(max_length=40)
     detail: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+    inbound_id: int | None = None
+    actor: str | None = Field(default=None, max_length=200)
 
 
 class Event(SQLModel, table=True):

@@ -14,9 +14,11 @@ Policy (DESIGN.md rule 3):
   doubling per attempt, capped at an hour, with jitter (75–100 % of the nominal delay).
 * Once ``now - first_attempt_at >= lifetime`` a retryable failure is ``failed`` instead, with
   the last reply as its reason.
-* Any other 5xx → ``failed`` at once. A 5.1.x enhanced status (bad mailbox or domain) at RCPT or
-  DATA also sets ``bounce``; a 5.7.x policy rejection does not, nor does 5.1.7/5.1.8 (those are
-  about our sender address).
+* Any other 5xx → ``failed`` at once. A 5.1.x enhanced status (bad mailbox or domain) refused at
+  RCPT also sets ``bounce`` (the address is suppressed: DESIGN.md rule 4 asks for conclusive
+  evidence); after DATA only a domain failure (5.1.2, 5.1.10) does — content filters word their
+  refusals "user unknown" too. A 5.7.x policy rejection never does, nor does 5.1.7/5.1.8 (those
+  are about our sender address).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def decide(
             and status[0] == 5
             and status[1] == 1
             and status[2] not in (7, 8)
-            and stage != "mail"
+            and (stage == "rcpt" or (stage != "mail" and status[2] in (2, 10)))
         )
         return RetryDecision("failed", None, reason, bounce=bounce)
     # retryable: network error, 4xx, an unexpected code, or anything while connecting

@@ -6,6 +6,7 @@ Secrets are :class:`pydantic.SecretStr`, so they print as ``**********``.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -18,7 +19,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from outreach.errors import SettingsError
 
+#: How a connection to the SMTP or IMAP server is secured.
 TlsMode = Literal["starttls", "tls", "none"]
+
+#: ``OUTREACH_*`` variables that are not settings but are read elsewhere (the config file's
+#: path); names under ``OUTREACH_TEST_`` belong to the test suite.
+NOT_SETTINGS = frozenset({"OUTREACH_CONFIG"})
 
 
 class Settings(BaseSettings):
@@ -62,6 +68,19 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=300, ge=10)
     dispatch_batch: int = Field(default=200, ge=1)
     inbound_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_message_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="a letter composed larger than this (attachments included) is refused at plan",
+    )
+    max_attachment_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1,
+        description="a file a campaign attaches may weigh this much; larger refuses the campaign",
+    )
+    test_send_per_hour: int = Field(
+        default=5, ge=1, description="test sends of one message allowed per hour"
+    )
 
     plan_interval: int = Field(default=300, ge=1, description="seconds")
     dispatch_interval: int = Field(default=15, ge=1, description="seconds")
@@ -75,25 +94,11 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+        from outreach.db import database_url_problem
 
-        try:
-            url = make_url(value)
-        except ArgumentError:
-            raise ValueError(
-                "not a database URL (expected e.g. sqlite:///outreach.db or "
-                "postgresql+psycopg://user@host/db)"
-            ) from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(
-                f"unsupported database {url.get_backend_name()!r} (sqlite or postgresql)"
-            )
-        if url.get_backend_name() == "postgresql" and url.drivername not in (
-            "postgresql",
-            "postgresql+psycopg",
-        ):
-            raise ValueError("use the psycopg (v3) driver: postgresql+psycopg://…")
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("retry_lifetime", mode="before")
@@ -120,25 +125,36 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         """The URL with the psycopg driver made explicit for PostgreSQL."""
-        if self.database_url.startswith("postgresql://"):
-            return "postgresql+psycopg://" + self.database_url[len("postgresql://") :]
-        if self.database_url.startswith("postgres://"):
-            return "postgresql+psycopg://" + self.database_url[len("postgres://") :]
+        scheme, sep, rest = self.database_url.partition("://")
+        if sep and scheme in ("postgres", "postgresql"):
+            return f"postgresql+psycopg://{rest}"
         return self.database_url
 
     @property
     def imap_configured(self) -> bool:
         return bool(self.imap_host and self.imap_username)
 
+    @property
+    def imap_notice(self) -> str | None:
+        """What an operator must know when replies are not fetched (``None`` when IMAP is
+        configured): ``status`` and the daemon's start-up log say it."""
+        if self.imap_configured:
+            return None
+        return (
+            "IMAP is not configured (OUTREACH_IMAP_HOST, OUTREACH_IMAP_USERNAME): replies are "
+            "not fetched, so stop-on-reply is off unless you import replies yourself "
+            "(outreach replies import)"
+        )
+
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict safe to print or log (secrets and URL passwords masked)."""
-        from sqlalchemy.engine import make_url
+        from outreach.db import redacted_url
 
         data = self.model_dump(mode="json")
         for key in ("smtp_password", "imap_password"):
             if data.get(key):
                 data[key] = "**********"
-        data["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        data["database_url"] = redacted_url(self.database_url)
         return data
 
     @classmethod
@@ -171,6 +187,25 @@ def _read_toml(path: Path) -> dict[str, Any]:
             raise SettingsError(f"{path}: unknown setting {key!r}")
         data[name] = value
     return data
+
+
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """One warning line per ``OUTREACH_*`` variable in ``env`` (default ``os.environ``) that is
+    not a setting, naming the closest known one when there is one (a misspelt variable is
+    otherwise silently ignored, while an unknown key in the TOML file is refused)."""
+    environ = os.environ if env is None else env
+    known = [f"OUTREACH_{name.upper()}" for name in Settings.model_fields]
+    lines = []
+    for key in sorted(environ):
+        upper = key.upper()
+        if not upper.startswith("OUTREACH_") or upper in NOT_SETTINGS:
+            continue
+        if upper in known or upper.startswith("OUTREACH_TEST_"):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"{key} is not a setting{hint}; it is ignored")
+    return lines
 
 
 def load_settings(

@@ -58,6 +58,14 @@ class MilestoneSpec:
     date: date
     end: date | None = None
     location: str | None = None
+    #: A timed event starts at ``time`` and ends at ``end_time`` (on ``end``, else ``date``)
+    #: in ``timezone`` (None: the campaign's); without ``time`` it is an all-day event.
+    time: time | None = None
+    end_time: time | None = None
+    timezone: str | None = None
+    #: The milestone's revision: raised by each reload that changes it (the calendar
+    #: event's SEQUENCE). 0 as read from a file.
+    sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,15 +102,58 @@ When = MilestoneWhen | AfterWhen | DateWhen
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """A file a campaign file names (a static attachment, a signature, a letterhead) as it
+    was when the campaign was loaded: ``path`` as written (relative to the campaign file),
+    ``location`` the absolute path, its size, detected MIME type and SHA-256."""
+
+    path: str
+    location: str
+    size: int
+    content_type: str
+    sha256: str
+
+
+#: The default letter file name pattern (see :mod:`outreach.attachments.filenames`).
+DEFAULT_LETTER_FILENAME = "{campaign}-{step}-{contact.organisation}.pdf"
+
+
+@dataclass(frozen=True)
+class LetterStyle:
+    """The campaign's ``[letters]``: the PDF file name pattern, an optional signature image
+    and letterhead, and ``folder``: the campaign file's folder (absolute), against which a
+    letter's relative URLs resolve and outside of which a letter may read nothing."""
+
+    filename: str = DEFAULT_LETTER_FILENAME
+    signature: FileRef | None = None
+    letterhead: FileRef | None = None
+    folder: str = ""
+
+    def files(self) -> tuple[FileRef, ...]:
+        """The signature and letterhead, those given."""
+        return tuple(f for f in (self.signature, self.letterhead) if f is not None)
+
+
+@dataclass(frozen=True)
 class StepSpec:
     """One letter of the campaign. ``position`` is its 0-based index in the file;
-    ``audience_tags`` ``None`` means the campaign's audience unchanged."""
+    ``audience_tags`` ``None`` means the campaign's audience unchanged. ``letter`` names the
+    HTML template rendered to a PDF attachment, ``attachments`` the static files attached,
+    ``calendar`` the milestone attached as a calendar event."""
 
     key: str
     template: str
     when: When
     audience_tags: tuple[str, ...] | None = None
     position: int = 0
+    letter: str | None = None
+    attachments: tuple[FileRef, ...] = ()
+    calendar: str | None = None
+
+    @property
+    def encloses(self) -> bool:
+        """Whether the step's letters carry attachments."""
+        return bool(self.letter or self.attachments or self.calendar)
 
 
 @dataclass(frozen=True)
@@ -123,6 +174,15 @@ class CampaignSpec:
     lookahead_days: int = 3
     audience_tags: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    letters: LetterStyle = LetterStyle()
+
+    def files(self) -> tuple[FileRef, ...]:
+        """Every file the campaign names: the letters' signature and letterhead, then each
+        step's attachments (a file named twice is listed once)."""
+        seen: dict[str, FileRef] = {}
+        for ref in (*self.letters.files(), *(f for s in self.steps for f in s.attachments)):
+            seen.setdefault(ref.location, ref)
+        return tuple(seen.values())
 
     def milestone(self, key: str) -> MilestoneSpec:
         """The milestone named ``key``; :class:`KeyError` when there is none."""

@@ -141,12 +141,13 @@ class Classification(StrEnum):
 
     HUMAN = "human"  #: a person answered
     AUTO_REPLY = "auto_reply"  #: out of office and other automatic answers; changes nothing
-    BOUNCE_HARD = "bounce_hard"  #: permanent failure for the address: suppress it
-    BOUNCE_SOFT = "bounce_soft"  #: temporary failure (delayed, mailbox full)
-    REJECTED = "rejected"  #: a 5.7.x policy rejection: recorded, the contact is not suppressed
+    BOUNCE_HARD = "bounce_hard"  #: the address is gone, on conclusive evidence: suppress it
+    BOUNCE_SOFT = "bounce_soft"  #: temporary or inconclusive failure (delayed, full, ambiguous)
+    REJECTED = "rejected"  #: refused by policy, for its content or our sender: not suppressed
     UNSUBSCRIBE = "unsubscribe"  #: asked to be removed: suppress it
     OVERSIZE = "oversize"  #: over the size cap: kept raw, processed no further
-    UNPARSEABLE = "unparseable"  #: could not be parsed at all: kept raw with the error
+    UNPARSEABLE = "unparseable"  #: not a message: could not be parsed, or has no sender at all
+    OWN_OUTBOUND = "own_outbound"  #: one of our own letters fed back (Sent folder, BCC, list echo)
 
 
 class CampaignState(StrEnum):

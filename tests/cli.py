@@ -14,7 +14,7 @@ from unittest import mock
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _env(db_url: str | None, env: dict[str, str] | None) -> dict[str, str]:
+def cli_env(db_url: str | None, env: dict[str, str] | None) -> dict[str, str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     full_env["OUTREACH_TEMPLATES_DIR"] = str(REPO / "templates")
     full_env["OUTREACH_CAMPAIGNS_DIR"] = str(REPO / "config" / "campaigns")
@@ -38,7 +38,7 @@ def run_cli(
     code = 0
     old_cwd = Path.cwd()
     with (
-        mock.patch.dict(os.environ, _env(db_url, env), clear=True),
+        mock.patch.dict(os.environ, cli_env(db_url, env), clear=True),
         mock.patch.object(sys, "argv", ["outreach", *args]),
         mock.patch.object(sys, "stdin", io.StringIO(input or "")),
         redirect_stdout(out),
@@ -67,7 +67,7 @@ def run_cli_process(
         [sys.executable, "-m", "outreach", *args],
         capture_output=True,
         text=True,
-        env=_env(db_url, env),
+        env=cli_env(db_url, env),
         cwd=cwd or REPO,
         input=input,
         timeout=timeout,

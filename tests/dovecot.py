@@ -42,7 +42,7 @@ def dovecot_available() -> bool:
     return shutil.which("dovecot") is not None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -80,8 +80,8 @@ class DovecotServer:
             raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
         self.tmp = Path(tempfile.mkdtemp(prefix="outreach-dovecot-"))
         self.tmp.chmod(0o755)  # the mail and auth processes run as other users
-        self.port = _free_port()
-        self.tls_port = _free_port() if self.tls else 0
+        self.port = free_port()
+        self.tls_port = free_port() if self.tls else 0
         conf = self._write_config()
         subprocess.run(
             ["dovecot", "-c", str(conf)],

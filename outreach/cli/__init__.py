@@ -12,8 +12,21 @@ from typing import Annotated
 import typer
 
 from outreach import __version__
-from outreach.cli import campaign, contacts, core, queue, replies, review, send, templates
-from outreach.cli.common import AppContext, err_console
+from outreach.cli import (
+    campaign,
+    contacts,
+    core,
+    queue,
+    replies,
+    review,
+    send,
+    status,
+    suppressions,
+    templates,
+)
+from outreach.cli.context import AppContext
+from outreach.cli.output import err_console
+from outreach.db import OperationalError
 from outreach.errors import OutreachError
 
 app = typer.Typer(
@@ -52,13 +65,17 @@ def root(
 
 
 core.register(app)
+status.register(app)
 send.register(app)
 app.add_typer(campaign.app, name="campaign", help="Load, list, show, pause and resume campaigns.")
 app.add_typer(contacts.app, name="contacts", help="Import and list contacts.")
 app.add_typer(templates.app, name="templates", help="Check and preview letter templates.")
 app.add_typer(review.app, name="review", help="Read, approve, reject and edit queued letters.")
 app.add_typer(queue.app, name="queue", help="Messages in any state; resolve and cancel.")
-app.add_typer(replies.app, name="replies", help="Fetch, import and list replies.")
+app.add_typer(replies.app, name="replies", help="Fetch, import, list and reclassify replies.")
+app.add_typer(
+    suppressions.app, name="suppressions", help="List, add and remove suppressed addresses."
+)
 
 
 def main() -> None:
@@ -68,8 +85,6 @@ def main() -> None:
     reaches us is an :class:`OutreachError` (one line, exit 1), a database that cannot be
     reached (one line, exit 1), or a programming error (its traceback).
     """
-    from sqlalchemy.exc import OperationalError
-
     try:
         app()
     except OutreachError as exc:

@@ -6,17 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from outreach.cli.common import (
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    default_reviewer,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option, default_reviewer
+from outreach.cli.options import JsonOption, NowOption
+from outreach.cli.output import console, err_console, milestone_dates, print_json, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,7 +17,13 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("load")
 def load(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A campaign file, or a folder of *.toml files.")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A campaign file, or a folder of *.toml files (default: OUTREACH_CAMPAIGNS_DIR).",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
     """Validate campaign files completely, then load them (a reload updates in place)."""
@@ -33,7 +32,7 @@ def load(
     app_ = app_context(ctx)
     loads = load_campaigns(
         app_.engine(),
-        path,
+        path if path is not None else app_.settings.campaigns_dir,
         settings=app_.settings,
         now=clock_option(now).now(),
         actor=default_reviewer(None, app_.settings),
@@ -49,6 +48,8 @@ def load(
                 f"{item.replanned.get('cancelled', 0)} cancelled"
             )
         console.print(line, markup=False)
+        for warning in item.warnings:
+            err_console.print(f"warning: {warning}", markup=False)
 
 
 @app.command("list")
@@ -73,11 +74,8 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
             ]
         )
         return
-    table = Table()
-    for col in ("slug", "name", "state", "timezone", "approval", "source"):
-        table.add_column(col)
-    for c in rows:
-        table.add_row(
+    listed = [
+        (
             c.slug,
             c.name,
             c.state,
@@ -85,7 +83,9 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
             _approval_text(c.require_approval, c.approvals_required),
             c.source_path or "",
         )
-    console.print(table)
+        for c in rows
+    ]
+    console.print(table(("slug", "name", "state", "timezone", "approval", "source"), listed))
 
 
 def _approval_text(require_approval: bool, approvals_required: int) -> str:
@@ -111,36 +111,21 @@ def show(ctx: typer.Context, slug: str, json_: JsonOption = False, now: NowOptio
         f"approval: {approval}; lookahead {data['lookahead_days']} days",
         markup=False,
     )
-    console.print(_milestone_table(data["milestones"]))
-    console.print(_step_table(data["steps"]))
+    milestones = [_milestone_row(m) for m in data["milestones"]]
+    console.print(table(("key", "title", "date", "days to go"), milestones, title="milestones"))
+    steps = [_step_row(s) for s in data["steps"]]
+    console.print(table(("key", "template", "when", "audience"), steps, title="steps"))
 
 
-def _milestone_table(milestones: list[dict[str, Any]]) -> Table:
-    table = Table(title="milestones")
-    for col in ("key", "title", "date", "days to go"):
-        table.add_column(col)
-    for m in milestones:
-        table.add_row(
-            m["key"],
-            m["title"],
-            str(m["date"]) + (f" – {m['end']}" if m["end"] else ""),
-            str(m["days_until"]) if m["phase"] == "upcoming" else m["phase"].replace("_", " "),
-        )
-    return table
+def _milestone_row(m: dict[str, Any]) -> tuple[str, ...]:
+    days = str(m["days_until"]) if m["phase"] == "upcoming" else m["phase"].replace("_", " ")
+    return m["key"], m["title"], milestone_dates(m), days
 
 
-def _step_table(steps: list[dict[str, Any]]) -> Table:
-    table = Table(title="steps")
-    for col in ("key", "template", "when", "audience"):
-        table.add_column(col)
-    for s in steps:
-        table.add_row(
-            s["key"],
-            s["template"],
-            ", ".join(f"{k}={v}" for k, v in s["when"].items()),
-            ", ".join(s["audience_tags"]) if s["audience_tags"] else "campaign's",
-        )
-    return table
+def _step_row(s: dict[str, Any]) -> tuple[str, ...]:
+    when = ", ".join(f"{k}={v}" for k, v in s["when"].items())
+    audience = ", ".join(s["audience_tags"]) if s["audience_tags"] else "campaign's"
+    return s["key"], s["template"], when, audience
 
 
 def _set_paused(ctx: typer.Context, slug: str, paused: bool, now: str | None) -> None:

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table
+from rich.progress import BarColumn, TextColumn
 
-from outreach.cli.common import (
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    err_console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import JsonOption, NowOption
+from outreach.cli.output import console, err_console, print_json, stderr_progress, table
+
+if TYPE_CHECKING:
+    from outreach.operations.contacts import ContactImport
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -34,9 +30,19 @@ def import_(
         list[str] | None,
         typer.Option("--tag", help="Add this tag to every imported contact (repeatable)."),
     ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            "--delimiter",
+            help="The field separator, e.g. ';' or 'tab' (default: read from the header line).",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
-    """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated."""
+    """Import contacts: all-or-nothing unless --skip-invalid; existing contacts are updated.
+    Fields separated by ',' or ';' (or tabs), told apart by the header line; tags by ';' or
+    ','."""
     from outreach.operations.contacts import import_contacts
 
     app_ = app_context(ctx)
@@ -45,13 +51,8 @@ def import_(
     if sys.stderr.isatty():
         with open(path, "rb") as fh:
             total = max(sum(1 for _ in fh) - 1, 0)
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        TextColumn("{task.completed} rows"),
-        console=err_console,
-        disable=not sys.stderr.isatty(),
-        transient=True,
+    with stderr_progress(
+        TextColumn("importing"), BarColumn(), TextColumn("{task.completed} rows")
     ) as bar:
         task = bar.add_task("import", total=total)
         result = import_contacts(
@@ -61,16 +62,33 @@ def import_(
             skip_invalid=skip_invalid,
             tags=tuple(tag or ()),
             progress=lambda n: bar.update(task, completed=n),
+            delimiter="\t" if delimiter == "tab" else delimiter,
         )
+    _print_import(path, result)
+
+
+def _print_import(path: Path, result: ContactImport) -> None:
+    """What an import did: each skipped problem, the counts, a warning per tag no campaign's
+    audience uses."""
+    from outreach.operations.contacts import problem_counts
+
     for error in result.parsed.errors:
         err_console.print(f"skipped: {error}", markup=False)
     r = result.result
     assert r is not None
+    problems, rows = problem_counts(result.parsed)
+    skipped = f", {rows} skipped ({problems})" if result.parsed.errors else ""
     console.print(
-        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged"
-        + (f", {len(result.parsed.errors)} bad row(s) skipped" if result.parsed.errors else ""),
+        f"{path}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged{skipped}",
         markup=False,
     )
+    used = ", ".join(result.audience_tags)
+    for name, n in result.unused_tags.items():
+        err_console.print(
+            f"warning: tag {name!r} ({n} contact{'s' if n != 1 else ''}) is in no campaign's "
+            f"audience (audiences use: {used})",
+            markup=False,
+        )
 
 
 @app.command("list")
@@ -103,11 +121,9 @@ def list_(
             ]
         )
         return
-    table = Table()
-    for col in ("email", "name", "organisation", "country", "language", "timezone", "tags"):
-        table.add_column(col)
-    for c in rows:
-        table.add_row(
+    columns = ("email", "name", "organisation", "country", "language", "timezone", "tags")
+    listed = [
+        (
             c.email,
             c.name or "",
             c.organisation or "",
@@ -116,5 +132,7 @@ def list_(
             c.timezone or "",
             ";".join(c.tags),
         )
-    console.print(table)
+        for c in rows
+    ]
+    console.print(table(columns, listed))
     console.print(f"{len(rows)} contact(s)")

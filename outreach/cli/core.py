@@ -1,30 +1,18 @@
-"""Top-level commands: init, status, countdown, plan, send, daemon, demo."""
+"""Top-level commands: init, plan, daemon, demo (status and countdown: :mod:`.status`; send:
+:mod:`.send`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    err_console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import console, err_console, print_json
 from outreach.clock import clock_for, parse_now
 from outreach.db import migrate
-from outreach.states import CampaignState
-
-if TYPE_CHECKING:
-    from outreach.funnel import CampaignFunnel
 
 
 def init(ctx: typer.Context) -> None:
@@ -39,103 +27,6 @@ def init(ctx: typer.Context) -> None:
         console.print(f"created database {where} (schema {after})")
     else:
         console.print(f"upgraded database {where} from schema {before} to {after}")
-
-
-def status(
-    ctx: typer.Context,
-    campaign: CampaignOption = None,
-    json_: JsonOption = False,
-    now: NowOption = None,
-) -> None:
-    """The funnel per campaign, milestones with days to go, and the daemon's last runs."""
-    from outreach.funnel import campaign_funnels, daemon_health, totals
-
-    app = app_context(ctx)
-    moment = clock_option(now).now()
-    with app.session() as session:
-        rows = campaign_funnels(session, now=moment, slug=campaign)
-        health = daemon_health(session)
-    if json_:
-        print_json(
-            {
-                "now": moment,
-                "campaigns": [asdict(r) for r in rows],
-                "totals": totals(rows),
-                "daemon": health,
-            }
-        )
-        return
-    _print_funnels(rows)
-    if health:
-        _print_health(health)
-
-
-def _print_funnels(rows: list[CampaignFunnel]) -> None:
-    if not rows:
-        console.print("no campaigns loaded (outreach campaign load config/campaigns)")
-    for r in rows:
-        table = Table(
-            title=f"{r.slug} — {r.name}" + (" [PAUSED]" if r.state == CampaignState.PAUSED else "")
-        )
-        for key in r.funnel:
-            table.add_column(key.replace("_", " "), justify="right")
-        table.add_row(*(str(v) for v in r.funnel.values()))
-        console.print(table)
-        for m in r.milestones:
-            console.print(
-                f"  {m['title']}: {m['date']} — {_days_text(m['days_until'], m['phase'])}"
-            )
-
-
-def _print_health(health: list[dict[str, Any]]) -> None:
-    table = Table(title="daemon")
-    for col in ("job", "instance", "started", "finished", "outcome", "detail"):
-        table.add_column(col)
-    for h in health:
-        table.add_row(
-            h["job"],
-            h["instance"],
-            str(h["started_at"]),
-            str(h["finished_at"] or ""),
-            h["outcome"] or "running",
-            (h["detail"] or "")[:60],
-        )
-    console.print(table)
-
-
-def _days_text(days: int, phase: str) -> str:
-    if phase == "today":
-        return "today"
-    if phase == "in_progress":
-        return "in progress"
-    if phase == "past":
-        return f"past ({-days} days ago)"
-    return f"{days} days to go"
-
-
-def countdown(
-    ctx: typer.Context,
-    campaign: CampaignOption = None,
-    json_: JsonOption = False,
-    now: NowOption = None,
-) -> None:
-    """Milestones with days to go ("today", "in progress" for a meeting, "past")."""
-    from outreach.funnel import campaign_funnels
-
-    moment = clock_option(now).now()
-    with app_context(ctx).session() as session:
-        rows = campaign_funnels(session, now=moment, slug=campaign)
-    if json_:
-        print_json([{"campaign": r.slug, **m} for r in rows for m in r.milestones])
-        return
-    table = Table()
-    for col in ("campaign", "milestone", "date", "days to go"):
-        table.add_column(col)
-    for r in rows:
-        for m in r.milestones:
-            when = str(m["date"]) + (f" – {m['end']}" if m["end"] else "")
-            table.add_row(r.slug, m["title"], when, _days_text(m["days_until"], m["phase"]))
-    console.print(table)
 
 
 def plan(
@@ -234,8 +125,6 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command()(init)
-    app.command()(status)
-    app.command()(countdown)
     app.command()(plan)
     app.command()(daemon)
     app.command()(demo)

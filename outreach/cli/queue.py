@@ -11,21 +11,10 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from outreach.cli.common import (
-    AppContext,
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    default_reviewer,
-    print_json,
-)
-from outreach.errors import NotFoundError
+from outreach.cli.context import AppContext, app_context, clock_option, default_reviewer
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import cell, console, print_json, table
 from outreach.states import MessageStatus
 
 app = typer.Typer(no_args_is_help=True)
@@ -43,43 +32,42 @@ def list_messages(
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=1, help="At most this many messages.")
     ] = None,
+    now: NowOption = None,
 ) -> None:
-    """Messages in any state (or one --status), oldest scheduled first."""
-    from outreach.review import list_queue
+    """Messages in any state (or one --status), oldest scheduled first, with when each will
+    next be tried and why it waits (send window, daily limit, retry backoff, paused campaign,
+    review)."""
+    from outreach.dispatch.waits import queue_listing
 
     app_ = app_context(ctx)
     with app_.session() as session:
-        items = list_queue(session, status=status, campaign=campaign, limit=limit)
+        items = queue_listing(
+            session, now=clock_option(now).now(), status=status, campaign=campaign, limit=limit
+        )
     if json_:
         print_json([asdict(item) for item in items])
         return
     if not items:
         console.print("no messages" + (f" in state {status.value}" if status else ""))
         return
-    table = Table(title=f"messages ({len(items)})")
-    for column in ("id", "campaign", "step", "to", "subject", "status", "scheduled (UTC)"):
-        table.add_column(column)
-    table.add_column("attempts", justify="right")
-    table.add_column("last SMTP reply")
+    columns = ("id", "campaign", "step", "to", "subject", "status", "scheduled (UTC)")
+    columns += ("attempts", "last SMTP reply", "next try (UTC)")
+    listed = []
     for item in items:
         reply = " ".join(str(p) for p in (item.smtp_code, item.smtp_response) if p is not None)
-        table.add_row(
-            *(
-                Text(str(v))
-                for v in (
-                    item.id,
-                    item.campaign,
-                    item.step,
-                    item.to_email,
-                    item.subject,
-                    item.status,
-                    item.scheduled_for[:16].replace("T", " "),
-                    item.attempts,
-                    reply,
-                )
-            )
-        )
-    console.print(table)
+        scheduled = item.scheduled_for[:16].replace("T", " ")
+        values = (item.id, item.campaign, item.step, item.to_email, item.subject, item.status)
+        waits = _next_try(item.next_try_at, item.waiting_reason)
+        listed.append([cell(v) for v in (*values, scheduled, item.attempts, reply, waits)])
+    title = f"messages ({len(items)})"
+    console.print(table(columns, listed, title=title, right=("attempts",)))
+
+
+def _next_try(at: str | None, reason: str | None) -> str:
+    """``2010-04-21 07:00: outside the send window (…)`` (or just the reason)."""
+    if reason is None:
+        return ""
+    return f"{at[:16].replace('T', ' ')}: {reason}" if at else reason
 
 
 @app.command()
@@ -147,25 +135,14 @@ def _chosen_unknown(
     """The ``unknown`` messages (of ``campaign``) once confirmed (``--yes``, or a yes at the
     terminal); [] when there is none. Without a terminal and without ``--yes`` it refuses
     (QueueError); a no at the prompt exits 1 with nothing resolved."""
-    from outreach.dispatch.claims import campaign_exists
-    from outreach.dispatch.operator_actions import (
-        QueueError,
-        count_by_campaign_slug,
-        unknown_ids,
-    )
+    from outreach.dispatch.operator_actions import QueueError, unknown_messages
 
     with app_.session() as session:
-        if campaign is not None and not campaign_exists(session, campaign):
-            raise NotFoundError(f"no campaign {campaign!r}")
-        chosen = unknown_ids(session, campaign=campaign)
-        counts = count_by_campaign_slug(session, chosen)
-    if not chosen:
+        chosen = unknown_messages(session, campaign=campaign)
+    if not chosen.ids:
         console.print("no unknown messages", markup=False)
         return []
-    summary = f"{len(chosen)} message(s) in " + ", ".join(
-        f"{slug} ({n})" for slug, n in counts.items()
-    )
-    action = f"resolve {summary} as {verdict.value}"
+    action = f"resolve {chosen.describe()} as {verdict.value}"
     if not yes:
         if not sys.stdin.isatty():
             raise QueueError(f"queue resolve would {action}; add --yes to confirm")
@@ -173,7 +150,7 @@ def _chosen_unknown(
         if not typer.confirm("resolve them?", default=False):
             console.print("nothing resolved", markup=False)
             raise typer.Exit(code=1)
-    return chosen
+    return chosen.ids
 
 
 @app.command()

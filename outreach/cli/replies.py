@@ -1,34 +1,26 @@
-"""`outreach replies …`: fetch (IMAP), import (files) and list replies.
+"""`outreach replies …`: fetch (IMAP), import (files), list and reclassify replies.
 
 The work is in :mod:`outreach.replies` (:mod:`~outreach.replies.mailbox` for IMAP,
-:mod:`~outreach.replies.intake` for files, :mod:`~outreach.replies.listing` for the list);
-these commands only call it and print.
+:mod:`~outreach.replies.intake` for files, :mod:`~outreach.replies.listing` for the list,
+:mod:`~outreach.replies.reclassify` for corrections); these commands only call it and print.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from rich.progress import SpinnerColumn, TextColumn
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    err_console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option, default_reviewer
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import console, print_json, stderr_progress, table
 from outreach.states import Classification
 
 if TYPE_CHECKING:
+    from outreach.replies.listing import ReplyItem
     from outreach.replies.report import IntakeReport
 
 app = typer.Typer(no_args_is_help=True)
@@ -40,12 +32,9 @@ def _print_report(report: IntakeReport, json_: bool) -> None:
         return
     console.print(str(report), markup=False)
     if report.by_class:
-        table = Table(title="new messages by classification")
-        table.add_column("classification")
-        table.add_column("count", justify="right")
-        for kind, count in sorted(report.by_class.items()):
-            table.add_row(kind, str(count))
-        console.print(table)
+        counts = [(kind, str(count)) for kind, count in sorted(report.by_class.items())]
+        title = "new messages by classification"
+        console.print(table(("classification", "count"), counts, title=title, right=("count",)))
 
 
 @app.command()
@@ -78,13 +67,8 @@ def import_(
 
     app_ = app_context(ctx)
     engine = app_.engine()
-    tty = sys.stderr.isatty()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("importing replies: {task.completed} messages"),
-        console=err_console,
-        disable=not tty,
-        transient=True,
+    with stderr_progress(
+        SpinnerColumn(), TextColumn("importing replies: {task.completed} messages")
     ) as bar:
         task = bar.add_task("import", total=None)
         report = import_paths(
@@ -109,6 +93,12 @@ def list_(
     unmatched: Annotated[
         bool, typer.Option("--unmatched", help="Only mail that matched no letter.")
     ] = False,
+    needs_review: Annotated[
+        bool,
+        typer.Option(
+            "--needs-review", help="Only mail flagged for a person (inconclusive bounces)."
+        ),
+    ] = False,
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=1, help="At most this many, newest first.")
     ] = None,
@@ -118,33 +108,110 @@ def list_(
 
     with app_context(ctx).session() as session:
         items = list_replies(
-            session, campaign=campaign, classification=class_, unmatched=unmatched, limit=limit
+            session,
+            campaign=campaign,
+            classification=class_,
+            unmatched=unmatched,
+            needs_review=needs_review,
+            limit=limit,
         )
     if json_:
         print_json([asdict(item) for item in items])
         return
     if not items:
         console.print(
-            "no replies" + (" matching these filters" if (campaign or class_ or unmatched) else "")
+            "no replies"
+            + (
+                " matching these filters"
+                if (campaign or class_ or unmatched or needs_review)
+                else ""
+            )
         )
         return
     console.print(
         f"{len(items)} repl{'y' if len(items) == 1 else 'ies'}, newest first", markup=False
     )
     for item in items:
-        who = item.from_addr or "(no sender)"
-        if item.contact:
-            who = f"{item.contact_name} <{item.contact}>" if item.contact_name else item.contact
-        kind = item.classification + (f" {item.bounce_status}" if item.bounce_status else "")
-        where = f"{item.campaign} / {item.step}" if item.campaign else "(unmatched)"
-        lines = [
-            f"#{item.id}  {item.received_at:%Y-%m-%d %H:%M} UTC  {kind}  {who}  {where}",
-        ]
-        if item.matched_subject:
-            lines.append(f"    answers: {item.matched_subject}")
-        elif item.subject:
-            lines.append(f"    subject: {item.subject}")
-        text = item.snippet or item.error or item.reason
-        if text:
-            lines.append(f"    {text}")
-        console.print("\n".join(lines), markup=False, highlight=False)
+        console.print("\n".join(_item_lines(item)), markup=False, highlight=False)
+
+
+_BOUNCES = frozenset({"bounce_hard", "bounce_soft", "rejected"})
+
+
+def _item_lines(item: ReplyItem) -> list[str]:
+    """How one reply reads in the human listing."""
+    who = item.from_addr or "(no sender)"
+    if item.contact:
+        who = f"{item.contact_name} <{item.contact}>" if item.contact_name else item.contact
+    kind = item.classification + (f" {item.bounce_status}" if item.bounce_status else "")
+    if item.needs_review:
+        kind += " (needs review)"
+    where = f"{item.campaign} / {item.step}" if item.campaign else "(unmatched)"
+    lines = [f"#{item.id}  {item.received_at:%Y-%m-%d %H:%M} UTC  {kind}  {who}  {where}"]
+    if item.matched_subject:
+        lines.append(f"    answers: {item.matched_subject}")
+    elif item.subject:
+        lines.append(f"    subject: {item.subject}")
+    text = item.snippet or item.error or item.reason
+    if text:
+        lines.append(f"    {text}")
+    evidence = item.evidence or {}
+    if item.classification in _BOUNCES and evidence.get("decided_by"):
+        stage = f", at {evidence['stage']}" if evidence.get("stage") else ""
+        lines.append(
+            f"    evidence ({evidence.get('strength')}{stage}): {evidence['decided_by']}: "
+            f"{evidence.get('line') or ''}"
+        )
+    return lines
+
+
+@app.command("reclassify")
+def reclassify(
+    ctx: typer.Context,
+    inbound_id: Annotated[int, typer.Argument(metavar="ID", help="The reply's id (replies list).")],
+    new_class: Annotated[
+        str,
+        typer.Argument(
+            metavar="CLASS", help="human, auto_reply, bounce_hard, bounce_soft, rejected, …"
+        ),
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded with the change).", show_default=False)
+    ],
+    now: NowOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Correct a reply's class: the old class's effects are undone (its suppression lifted,
+    enrollments put back), the new class's applied. Cancelled letters stay cancelled."""
+    from outreach.replies.reclassify import reclassify as reclassify_reply
+
+    app_ = app_context(ctx)
+    done = reclassify_reply(
+        app_.engine(),
+        inbound_id=inbound_id,
+        new_class=new_class,
+        reason=reason,
+        actor=default_reviewer(None, app_.settings),
+        now=clock_option(now).now(),
+    )
+    if json_:
+        print_json(asdict(done))
+        return
+    if done.old_class == done.new_class:
+        state = "marked reviewed" if done.changed else "nothing changed"
+        console.print(f"#{done.inbound_id}: already {done.new_class}; {state}", markup=False)
+        return
+    lines = [f"#{done.inbound_id}: {done.old_class} -> {done.new_class}"]
+    lines += [f"  suppression lifted: {email}" for email in done.lifted]
+    lines += [
+        f"  enrollment {r.enrollment_id}: {r.current.value} -> {r.restore_to.value}"
+        for r in done.restored
+    ]
+    applied = done.applied
+    if applied.suppressed or applied.enrollments or applied.cancelled:
+        lines.append(
+            f"  {done.new_class}: {len(applied.suppressed)} address(es) suppressed, "
+            f"{applied.enrollments} enrollment(s) changed, {applied.cancelled} letter(s) cancelled"
+        )
+    lines += [f"  {note}" for note in done.notes]
+    console.print("\n".join(lines), markup=False)

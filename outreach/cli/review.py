@@ -8,27 +8,20 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from outreach import review as svc
-from outreach.cli.common import (
-    AppContext,
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    default_reviewer,
-    print_json,
-)
+from outreach.attachments.listing import AttachmentInfo
+from outreach.cli.context import AppContext, app_context, clock_option, default_reviewer
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import cell, console, print_json, table
 from outreach.errors import ReviewError
+from outreach.review import actions, views
 from outreach.review.editfile import EditableContent, format_editable, parse_editable
 
 app = typer.Typer(no_args_is_help=True)
@@ -43,28 +36,21 @@ ReviewerOption = Annotated[
 ]
 
 
-def _t(value: object) -> Text:
-    """User data as a table cell: never interpreted as Rich markup."""
-    return Text("" if value is None else str(value))
-
-
 @app.command("list")
 def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption = False) -> None:
     """Messages waiting for review, oldest scheduled first."""
     app_ = app_context(ctx)
     with app_.session() as session:
-        items = svc.list_pending(session, campaign=campaign)
+        items = views.list_pending(session, campaign=campaign)
     if json_:
         print_json([asdict(item) for item in items])
         return
     if not items:
         console.print("no messages waiting for review")
         return
-    table = Table(title=f"waiting for review ({len(items)})")
-    for column in ("id", "campaign", "step", "to", "subject", "scheduled", "recipient's time"):
-        table.add_column(column)
-    table.add_column("approvals")
-    table.add_column("note")
+    columns = ("id", "campaign", "step", "to", "subject", "scheduled", "recipient's time")
+    columns += ("approvals", "note")
+    listed = []
     for item in items:
         to = f"{item.to_name} <{item.to_email}>" if item.to_name else item.to_email
         approvals = f"{len(item.approvals)}/{item.approvals_required}"
@@ -75,18 +61,20 @@ def list_(ctx: typer.Context, campaign: CampaignOption = None, json_: JsonOption
             marks.append(f"STALE: {item.stale_reason}")
         if item.edited:
             marks.append("edited")
-        table.add_row(
-            _t(item.id),
-            _t(item.campaign),
-            _t(item.step),
-            _t(to),
-            _t(item.subject),
-            _t(f"{_short(item.scheduled_for_campaign)} {item.campaign_timezone}"),
-            _t(f"{_short(item.scheduled_for_recipient)} {item.recipient_timezone}"),
-            _t(approvals),
-            Text("; ".join(marks), style="bold red" if item.stale else ""),
+        listed.append(
+            [
+                cell(item.id),
+                cell(item.campaign),
+                cell(item.step),
+                cell(to),
+                cell(item.subject),
+                cell(f"{_short(item.scheduled_for_campaign)} {item.campaign_timezone}"),
+                cell(f"{_short(item.scheduled_for_recipient)} {item.recipient_timezone}"),
+                cell(approvals),
+                Text("; ".join(marks), style="bold red" if item.stale else ""),
+            ]
         )
-    console.print(table)
+    console.print(table(columns, listed, title=f"waiting for review ({len(items)})"))
 
 
 def _short(iso: str) -> str:
@@ -95,16 +83,61 @@ def _short(iso: str) -> str:
 
 
 @app.command()
-def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
-    """The message as it will leave: headers, text, HTML as text, template, countdown values
-    and history."""
+def show(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID")],
+    save_attachments: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-attachments",
+            metavar="DIR",
+            help="Also write the message's attachments into DIR (created if needed).",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --save-attachments: replace existing files.")
+    ] = False,
+) -> None:
+    """The message as it will leave: headers, text, HTML as text, attachments (name, type,
+    size, SHA-256), template, countdown values and history."""
+    from outreach.review.files import save_attachments as save
+
     app_ = app_context(ctx)
     with app_.session() as session:
-        detail = svc.show(session, message_id)
+        detail = views.show(session, message_id)
+        written = (
+            save(session, message_id, save_attachments, force=force) if save_attachments else []
+        )
 
     def out(text: str = "", **kw: object) -> None:
         console.print(text, markup=False, **kw)  # type: ignore[arg-type]
 
+    _print_head(out, detail)
+    out("--- text ---", style="bold")
+    out(detail.text.rstrip("\n"))
+    if detail.html_text is not None:
+        out()
+        out("--- html (as text) ---", style="bold")
+        out(detail.html_text)
+    _print_attachments(out, detail.attachments, written)
+    out()
+    out("--- rendered from ---", style="bold")
+    out(f"template: {detail.template or '-'}   language: {detail.language or '-'}")
+    out(f"rendered for: {detail.rendered_for or '-'}   scheduled: {detail.scheduled_for_utc}")
+    if detail.render_context:
+        out(
+            "countdown values: "
+            + json.dumps(detail.render_context, sort_keys=True, ensure_ascii=False, default=str)
+        )
+    out(f"content hash: {detail.content_hash or '-'}  ({detail.raw_size} bytes)")
+    approvals = ", ".join(detail.approvals) or "none"
+    out(f"approvals: {len(detail.approvals)}/{detail.approvals_required} ({approvals})")
+    _print_history(out, detail.history)
+
+
+def _print_head(out: Callable[..., None], detail: views.ReviewDetail) -> None:
+    """The title line, the stale warning and the headers of ``review show``."""
     out(
         f"message {detail.id} — {detail.campaign} / {detail.step} — {detail.status}"
         + (" — edited" if detail.edited else ""),
@@ -118,27 +151,26 @@ def show(ctx: typer.Context, message_id: Annotated[int, typer.Argument(metavar="
     if not detail.headers:
         out("(no composed bytes: nothing will be sent as is)")
     out()
-    out("--- text ---", style="bold")
-    out(detail.text.rstrip("\n"))
-    if detail.html_text is not None:
+
+
+def _print_attachments(
+    out: Callable[..., None], attachments: Sequence[AttachmentInfo], written: Sequence[Path]
+) -> None:
+    """The attachments section of ``review show``, and the files it saved."""
+    if attachments:
         out()
-        out("--- html (as text) ---", style="bold")
-        out(detail.html_text)
-    out()
-    out("--- rendered from ---", style="bold")
-    out(f"template: {detail.template or '-'}   language: {detail.language or '-'}")
-    out(f"rendered for: {detail.rendered_for or '-'}   scheduled: {detail.scheduled_for_utc}")
-    if detail.render_context:
-        out(
-            "countdown values: "
-            + json.dumps(detail.render_context, sort_keys=True, ensure_ascii=False, default=str)
-        )
-    out(f"content hash: {detail.content_hash or '-'}  ({detail.raw_size} bytes)")
-    approvals = ", ".join(detail.approvals) or "none"
-    out(f"approvals: {len(detail.approvals)}/{detail.approvals_required} ({approvals})")
+        out(f"--- attachments ({len(attachments)}) ---", style="bold")
+        for att in attachments:
+            out(f"{att.filename}  {att.content_type}  {att.size:,} bytes  sha256 {att.sha256}")
+    for path in written:
+        out(f"saved {path}")
+
+
+def _print_history(out: Callable[..., None], history: Sequence[views.HistoryEntry]) -> None:
+    """The history section of ``review show``: one line per event, edits with their diff."""
     out()
     out("--- history ---", style="bold")
-    for event in detail.history:
+    for event in history:
         move = (
             f"{event.from_state or '(new)'} → {event.to_state}"
             if event.to_state is not None
@@ -161,8 +193,8 @@ def _chosen_for_all(
     the terminal); [] when there is none. Without a terminal and without ``--yes`` it refuses
     (ReviewError); a no at the prompt exits 1 with nothing approved."""
     with app_.session() as session:
-        chosen = svc.pending_ids(session, campaign=campaign, reviewer=reviewer)
-        counts = svc.count_pending_by_campaign(session, ids=chosen)
+        chosen = views.pending_ids(session, campaign=campaign, reviewer=reviewer)
+        counts = views.count_pending_by_campaign(session, ids=chosen)
     if not chosen:
         console.print("no messages waiting for your review", markup=False)
         return []
@@ -213,7 +245,7 @@ def approve(
             return
     assert ids is not None
     with app_.session() as session:
-        results = svc.approve(session, ids, reviewer=who, note=note, now=moment)
+        results = actions.approve(session, ids, reviewer=who, note=note, now=moment)
     for r in results:
         if r.approved:
             console.print(f"message {r.id} approved ({', '.join(r.approvals)})", markup=False)
@@ -238,7 +270,7 @@ def reject(
     who = default_reviewer(reviewer, app_.settings)
     moment = clock_option(now).now()
     with app_.session() as session:
-        results = svc.reject(session, ids, reviewer=who, reason=reason, now=moment)
+        results = actions.reject(session, ids, reviewer=who, reason=reason, now=moment)
     for r in results:
         console.print(f"message {r.id} rejected", markup=False)
 
@@ -247,12 +279,12 @@ def reject(
 
 
 def run_editor(path: Path) -> None:
-    """Run ``$EDITOR`` (default ``vi``) on ``path`` and wait for it."""
-    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+    """Run ``$VISUAL``, else ``$EDITOR`` (default ``vi``), on ``path`` and wait for it."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     try:
         argv = [*shlex.split(editor), str(path)]
     except ValueError as exc:
-        raise ReviewError(f"$EDITOR {editor!r}: {exc}") from None
+        raise ReviewError(f"editor {editor!r}: {exc}") from None
     try:
         result = subprocess.run(argv, check=False)
     except OSError as exc:
@@ -262,7 +294,7 @@ def run_editor(path: Path) -> None:
 
 
 def _edit_in_editor(message_id: int, original: EditableContent) -> EditableContent:
-    """Open ``$EDITOR`` on the file for ``original`` and read the reviewer's version back."""
+    """Open ``$VISUAL`` (else ``$EDITOR``) on the file for ``original`` and read the reviewer's version back."""
     with tempfile.TemporaryDirectory(prefix="outreach-edit-") as tmp:
         path = Path(tmp) / f"message-{message_id}.txt"
         path.write_text(format_editable(original), encoding="utf-8")
@@ -281,20 +313,20 @@ def edit(
     reviewer: ReviewerOption = None,
     now: NowOption = None,
 ) -> None:
-    """Open $EDITOR on the subject and text (and HTML); a change keeps the message pending
+    """Open $VISUAL or $EDITOR on the subject and text (and HTML); a change keeps the message pending
     review with earlier approvals cleared and the edit logged."""
     from outreach.planner import recompose_message
 
     app_ = app_context(ctx)
     who = default_reviewer(reviewer, app_.settings)
     with app_.session() as session:
-        original = svc.editable(session, message_id)
+        original = views.editable(session, message_id)
     changed = _edit_in_editor(message_id, original)
     if changed == original:
         console.print("no change", markup=False)
         return
     with app_.session() as session:
-        result = svc.edit(
+        result = actions.edit(
             session,
             message_id,
             subject=changed.subject,
@@ -316,3 +348,39 @@ def edit(
         + (f"; approvals cleared ({cleared})" if cleared else ""),
         markup=False,
     )
+
+
+# --------------------------------------------------------------------------- test send
+
+
+@app.command("test-send")
+def test_send(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID")],
+    to: Annotated[
+        str, typer.Option("--to", metavar="ADDRESS", help="Where the test copy goes (required).")
+    ],
+    now: NowOption = None,
+) -> None:
+    """Send the message's exact stored bytes to ADDRESS (the envelope recipient; headers
+    unchanged) to see it land in a real mailbox. Changes no status, never counts as sent;
+    recorded in the history; limited per message per hour (OUTREACH_TEST_SEND_PER_HOUR)."""
+    from outreach.review import testsend
+
+    app_ = app_context(ctx)
+    result = testsend.test_send(
+        app_.engine(),
+        message_id,
+        to=to,
+        settings=app_.settings,
+        now=clock_option(now).now(),
+        actor=default_reviewer(None, app_.settings),
+    )
+    what = f"message {result.message_id} ({result.size:,} bytes, sha256 {result.sha256[:12]}…)"
+    reply = f"{result.code} {result.reply}" if result.code else result.reply
+    if not result.delivered:
+        raise ReviewError(f"test copy of {what} to {result.to} was not accepted: {reply}")
+    console.print(f"test copy of {what} sent to {result.to}: {reply}", markup=False)
+
+
+test_send.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

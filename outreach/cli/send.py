@@ -9,21 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
-from outreach.cli.common import (
-    CampaignOption,
-    JsonOption,
-    NowOption,
-    app_context,
-    clock_option,
-    console,
-    print_json,
-)
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import CampaignOption, JsonOption, NowOption
+from outreach.cli.output import cell, console, print_json, table
+from outreach.errors import DispatchError
 
 if TYPE_CHECKING:
     from outreach.dispatch.runner import SendPreview
+    from outreach.dispatch.values import DispatchSummary
 
 #: Outcome kinds that finish a claimed message (for the progress bar).
 _FINISHED = ("sent", "retrying", "failed", "cancelled", "stale", "released", "unknown")
@@ -66,7 +60,8 @@ def send(
                 campaign=campaign,
                 on_outcome=on_outcome,
             )
-    _print_summary(summary.as_dict(), json_=json_)
+    relay = f"{app.settings.smtp_host}:{app.settings.smtp_port}"
+    _print_summary(summary, json_=json_, relay=relay)
 
 
 @contextmanager
@@ -94,36 +89,65 @@ def _progress(*, total: int) -> Iterator[Callable[[str, int], None]]:
 def _print_preview(preview: SendPreview, *, json_: bool) -> None:
     """``send --dry-run``'s output: what would go now, and what would be skipped and why."""
     if json_:
-        print_json({"would_send": [asdict(i) for i in preview.items], "skipped": preview.skipped})
+        print_json(
+            {
+                "would_send": [asdict(i) for i in preview.items],
+                "skipped": preview.skipped,
+                "waiting": [asdict(w) for w in preview.waiting],
+            }
+        )
         return
     if preview.items:
-        table = Table(title=f"would send now ({len(preview.items)})")
-        for column in ("id", "campaign", "to", "subject", "scheduled (UTC)", "status"):
-            table.add_column(column)
-        for i in preview.items:
-            scheduled = i.scheduled_for.strftime("%Y-%m-%d %H:%M")
-            table.add_row(
-                *(Text(str(v)) for v in (i.id, i.campaign, i.to, i.subject, scheduled, i.status))
-            )
-        console.print(table)
+        columns = ("id", "campaign", "to", "subject", "scheduled (UTC)", "status")
+        listed = [
+            [
+                cell(v)
+                for v in (
+                    i.id,
+                    i.campaign,
+                    i.to,
+                    i.subject,
+                    f"{i.scheduled_for:%Y-%m-%d %H:%M}",
+                    i.status,
+                )
+            ]
+            for i in preview.items
+        ]
+        console.print(table(columns, listed, title=f"would send now ({len(preview.items)})"))
     else:
         console.print("nothing is due now", markup=False)
-    for reason, n in preview.skipped.items():
-        console.print(f"would skip {n}: {reason}", markup=False)
+    for w in preview.waiting:
+        when = f"next try {w.next_try_at:%Y-%m-%d %H:%M} UTC" if w.next_try_at else "no next try"
+        console.print(f"waiting {w.count}: {w.reason} — {when}", markup=False)
     console.print("dry run: nothing was sent or changed", markup=False)
 
 
-def _print_summary(data: dict[str, Any], *, json_: bool) -> None:
-    """A run's summary (:meth:`DispatchSummary.as_dict`): JSON, or a few lines."""
+def _print_summary(summary: DispatchSummary, *, json_: bool, relay: str) -> None:
+    """A run's summary: JSON, or a line of counts, then each reason mail did not go
+    (``2 retrying: connection refused by 127.0.0.1:25``) and what was skipped. Raises
+    :class:`DispatchError` (exit 1) when the relay could not be reached at all."""
+    data = summary.as_dict()
     if json_:
         print_json(data)
-        return
+    else:
+        _print_lines(data)
+    if summary.relay_unreachable:
+        raise DispatchError(
+            f"the SMTP relay {relay} could not be reached, so nothing was sent (check "
+            "OUTREACH_SMTP_HOST and OUTREACH_SMTP_PORT); the messages will be retried"
+        )
+
+
+def _print_lines(data: dict[str, Any]) -> None:
     parts = [
         f"{data[k]} {k}"
         for k in ("sent", "retrying", "failed", "cancelled", "stale", "unknown", "released")
         if data[k] or k == "sent"
     ]
     console.print(", ".join(parts), markup=False)
+    for kind, by_reason in data["reasons"].items():
+        for reason, n in by_reason.items():
+            console.print(f"{n} {kind}: {reason}", markup=False)
     if data["lost_lease"]:
         console.print(
             f"{data['lost_lease']} message(s) were taken over by another dispatcher", markup=False

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-from outreach.cli.common import NowOption, app_context, clock_option, console, err_console
+from outreach.cli.context import app_context, clock_option
+from outreach.cli.options import NowOption
+from outreach.cli.output import console, err_console
 from outreach.errors import TemplateError
 
 app = typer.Typer(no_args_is_help=True)
@@ -14,16 +16,24 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("check")
 def check(ctx: typer.Context) -> None:
-    """Compile every template (and language variant) the loaded campaigns use."""
+    """Compile every template (and language variant) the loaded campaigns use, and render each
+    for every step that uses it with the campaign's real context and a contact carrying every
+    column of the loaded contacts, under the same strict sandbox as planning."""
     from outreach.operations.templates import check_templates
 
     app_ = app_context(ctx)
-    count, errors = check_templates(app_.engine(), settings=app_.settings)
-    for line in errors:
+    result = check_templates(app_.engine(), settings=app_.settings)
+    for line in result.problems:
         err_console.print(line, markup=False)
-    if errors:
-        raise TemplateError(f"{len(errors)} template problem(s) in {count} template(s)")
-    console.print(f"{count} template(s) OK")
+    if result.problems:
+        raise TemplateError(
+            f"{len(result.problems)} template problem(s) in {result.templates} template(s)"
+        )
+    console.print(
+        f"{result.templates} template(s) OK ({result.rendered} letter(s) rendered: every step "
+        "and language variant)",
+        markup=False,
+    )
 
 
 @app.command("preview")
@@ -63,3 +73,7 @@ def preview(
     if p.rendered.html:
         typer.echo("--- html ---")
         typer.echo(p.rendered.html)
+    from outreach.attachments.listing import attachments_in, describe
+
+    for att in describe(attachments_in(p.raw)):
+        typer.echo(f"--- attachment: {att.filename} ({att.content_type}, {att.size:,} bytes) ---")

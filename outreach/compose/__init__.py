@@ -10,12 +10,15 @@ we meant to write, with the decoded values we set: anything else raises instead 
 bytes that could add a header (a ``Bcc:``) or a recipient.
 
 Modules, in the order a message is made: :mod:`.headers` (checking header values, making a
-Message-ID), :mod:`.encoding` (writing header lines and body parts), :mod:`.readback` (the
-parse-back guard), :mod:`.message` (the input and output values and :func:`compose`).
+Message-ID), :mod:`.encoding` (writing header lines and body parts), :mod:`.attachments` (the
+:class:`Attachment` value and its part: RFC 2231 file names, base64), :mod:`.readback` (the
+parse-back guard, attachment parts included), :mod:`.message` (the input and output values and
+:func:`compose`).
 """
 
 from __future__ import annotations
 
+from outreach.compose.attachments import Attachment
 from outreach.compose.headers import AddressError, make_message_id
 from outreach.compose.message import (
     ComposedMessage,
@@ -27,6 +30,7 @@ from outreach.compose.message import (
 
 __all__ = [
     "AddressError",
+    "Attachment",
     "ComposeInput",
     "ComposedMessage",
     "Envelope",

@@ -195,3 +195,22 @@ def boundary_for(message_id: str, parts: list[Part]) -> str:
         if not any(boundary.encode("ascii") in part.body for part in parts):
             return boundary
     raise ComposeError("body: no usable MIME boundary")  # pragma: no cover - needs a 2^128 hit
+
+
+_MIXED = "=_outreach_mixed"
+
+
+def mixed_boundary_for(message_id: str, contents: list[bytes]) -> str:
+    """The multipart/mixed boundary: fixed unless one of ``contents`` (the text entity, the
+    attachment headers; base64 bodies cannot contain ``=_``) holds it, then derived from the
+    content, never random."""
+    if not any(_MIXED.encode("ascii") in content for content in contents):
+        return _MIXED
+    digest = hashlib.sha256(message_id.encode("ascii"))
+    for content in contents:
+        digest.update(content)
+    for n in range(100):
+        boundary = f"{_MIXED}_{digest.hexdigest()[:32]}_{n}"
+        if not any(boundary.encode("ascii") in content for content in contents):
+            return boundary
+    raise ComposeError("body: no usable MIME boundary")  # pragma: no cover - needs a 2^128 hit

@@ -11,6 +11,11 @@ from datetime import datetime
 from email.utils import format_datetime
 from urllib.parse import quote
 
+from outreach.compose.attachments import (
+    Attachment,
+    check_attachment,
+    make_attachment_part,
+)
 from outreach.compose.encoding import (
     LINESEP,
     Part,
@@ -18,6 +23,7 @@ from outreach.compose.encoding import (
     encode_address,
     encode_text,
     make_part,
+    mixed_boundary_for,
     normalise_body,
 )
 from outreach.compose.headers import (
@@ -29,7 +35,7 @@ from outreach.compose.headers import (
     check_url,
     check_value,
 )
-from outreach.compose.readback import verify
+from outreach.compose.readback import Structure, verify
 from outreach.errors import ComposeError
 
 
@@ -58,6 +64,7 @@ class ComposeInput:
     list_unsubscribe_mailto: str | None  # an address; written as mailto:ADDR?subject=unsubscribe
     unsubscribe_url: str | None  # https; adds List-Unsubscribe-Post (RFC 8058 one-click)
     extra_headers: tuple[tuple[str, str], ...] = ()  # e.g. ("X-Outreach-Campaign", "ccm-2010")
+    attachments: tuple[Attachment, ...] = ()  # files after the text (multipart/mixed)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class _Checked:
     extras: tuple[tuple[str, str], ...]
     text: bytes
     html: bytes | None
+    attachments: tuple[Attachment, ...] = ()
 
 
 def compose(inp: ComposeInput) -> ComposedMessage:
@@ -100,24 +108,31 @@ def compose(inp: ComposeInput) -> ComposedMessage:
     header values are stripped; everything else is written as given. Body line ends are
     normalised to CRLF; bodies are 7bit, quoted-printable or base64 (never 8bit).
 
+    Attachments (``inp.attachments``) make the message ``multipart/mixed``: the text part (or
+    the ``multipart/alternative`` of text and HTML) first, then each file as a base64
+    ``attachment`` part with its name in ``Content-Type`` (``name``) and
+    ``Content-Disposition`` (``filename``), RFC 2231-encoded when not plain ASCII. A bad
+    name or type raises :class:`ComposeError` naming ``attachments[i]``.
+
     Promise: the returned bytes, parsed back by the stdlib parser, have exactly the headers
     From, To, Subject, Date, Message-ID, MIME-Version, Content-Type (+ Content-Transfer-
     Encoding for a single part), and Reply-To / List-Unsubscribe / List-Unsubscribe-Post /
     extra headers when asked for, each once, decoding to the values set here; the To address
-    is the only envelope recipient; the bodies decode to the given text. Deterministic: the
-    same input gives the same bytes (the multipart boundary is fixed, or derived from the
-    content if a body contains it). No I/O, no clock, no randomness.
+    is the only envelope recipient; the bodies decode to the given text; each attachment part
+    has exactly its three headers, reads back with its name, type and parameters and decodes
+    to its bytes. Deterministic: the same input gives the same bytes (the multipart
+    boundaries are fixed, or derived from the content if a body contains one). No I/O, no
+    clock, no randomness.
     """
     checked = _check(inp)
-    raw, parts, boundary = _assemble(_head(checked), checked)
+    raw, structure = _assemble(_head(checked), checked)
     verify(
         raw,
         _expected_headers(checked),
         from_=(checked.from_name, checked.from_email),
         to=(checked.to_name, checked.to_email),
         reply_to=checked.reply_to,
-        parts=parts,
-        boundary=boundary,
+        structure=structure,
     )
     return ComposedMessage(
         raw=raw,
@@ -158,6 +173,7 @@ def _check(inp: ComposeInput) -> _Checked:
     extras = tuple((name, check_extra(name, value, seen)) for name, value in inp.extra_headers)
     if not isinstance(inp.text, str) or (inp.html is not None and not isinstance(inp.html, str)):
         raise ComposeError("text/html: must be text")
+    attachments = tuple(check_attachment(a, i) for i, a in enumerate(inp.attachments))
     return _Checked(
         from_name=from_name,
         from_email=from_email,
@@ -172,6 +188,7 @@ def _check(inp: ComposeInput) -> _Checked:
         extras=extras,
         text=normalise_body(inp.text),
         html=normalise_body(inp.html) if inp.html is not None else None,
+        attachments=attachments,
     )
 
 
@@ -196,25 +213,43 @@ def _head(checked: _Checked) -> list[str]:
     return head
 
 
-def _assemble(head: list[str], checked: _Checked) -> tuple[bytes, list[Part], str | None]:
-    """The message bytes with their body parts and the multipart boundary (``None`` for a
-    single text/plain part)."""
+def _assemble(head: list[str], checked: _Checked) -> tuple[bytes, Structure]:
+    """The message bytes and the structure they were written with (for the read-back)."""
+    crlf = LINESEP.encode("ascii")
+    entity_head, content, parts, boundary = _body_entity(checked)
+    top = "".join(head).encode("ascii")
+    if not checked.attachments:
+        raw = top + entity_head + crlf + crlf + content
+        return raw, Structure(parts, boundary)
+    files = [make_attachment_part(a) for a in checked.attachments]
+    mixed = mixed_boundary_for(checked.message_id, [content, *(f.head for f in files)])
+    delim = b"--" + mixed.encode("ascii")
+    chunks = [top, f'Content-Type: multipart/mixed; boundary="{mixed}"'.encode("ascii")]
+    chunks += [crlf, crlf, delim, crlf, entity_head, crlf, crlf, content, crlf]
+    for file in files:
+        chunks += [delim, crlf, file.head, crlf, crlf, file.body, crlf]
+    chunks += [delim, b"--", crlf]
+    return b"".join(chunks), Structure(parts, boundary, mixed, tuple(files))
+
+
+def _body_entity(checked: _Checked) -> tuple[bytes, bytes, list[Part], str | None]:
+    """The text of the letter as one MIME entity: (its header lines, its content, its text
+    parts, the multipart/alternative boundary or ``None`` for a single text/plain part)."""
     crlf = LINESEP.encode("ascii")
     if checked.html is None:
-        parts = [make_part("plain", checked.text)]
-        raw = "".join(head).encode("ascii") + parts[0].head + crlf + crlf + parts[0].body
-        return raw, parts, None
+        part = make_part("plain", checked.text)
+        return part.head, part.body, [part], None
     parts = [make_part("plain", checked.text), make_part("html", checked.html)]
     boundary = boundary_for(checked.message_id, parts)
-    head = [*head, f'Content-Type: multipart/alternative; boundary="{boundary}"{LINESEP}']
     delim = b"--" + boundary.encode("ascii")
-    chunks = ["".join(head).encode("ascii"), crlf]
+    chunks: list[bytes] = []
     for part in parts:
         # The CRLF before a delimiter belongs to the delimiter: add one so each part
         # keeps its own final line end.
         chunks += [delim, crlf, part.head, crlf, crlf, part.body, crlf]
     chunks += [delim, b"--", crlf]
-    return b"".join(chunks), parts, boundary
+    head = f'Content-Type: multipart/alternative; boundary="{boundary}"'.encode("ascii")
+    return head, b"".join(chunks), parts, boundary
 
 
 def _expected_headers(checked: _Checked) -> dict[str, str]:
@@ -229,7 +264,7 @@ def _expected_headers(checked: _Checked) -> dict[str, str]:
         "mime-version": "1.0",
         "content-type": "",
     }
-    if checked.html is None:
+    if checked.html is None and not checked.attachments:
         expected["content-transfer-encoding"] = ""
     if checked.reply_to:
         expected["reply-to"] = ""

@@ -5,11 +5,13 @@ bytes that could add a header, such as a ``Bcc:``, or a recipient)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from email import policy as email_policy
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from functools import lru_cache
 
+from outreach.compose.attachments import AttachmentPart
 from outreach.compose.encoding import Part, decode_body
 from outreach.compose.headers import ADDR_SPEC
 from outreach.errors import ComposeError, HeaderInjectionError
@@ -22,6 +24,11 @@ _LINE_BREAK = re.compile(r"\r|\n")  # what policy.default removes when it fetche
 _RAW_PARSER = BytesParser(policy=email_policy.compat32.clone(linesep="\r\n"))
 
 _ADDRESS_HEADERS = frozenset({"from", "to", "reply-to"})
+#: The headers of an attachment part: these three, each once, nothing else.
+_ATTACHMENT_HEADERS = frozenset(
+    {"content-type", "content-disposition", "content-transfer-encoding"}
+)
+_FULL_PARSER = BytesParser(policy=email_policy.default)
 #: Stands in for the address when the display-name part of an address header is checked.
 _PROBE_ADDRESS = "recipient@probe.invalid"
 
@@ -40,6 +47,18 @@ def _decode_header(name: str, value: str) -> tuple[str, tuple[tuple[str, str], .
     return str(header), addresses, len(header.defects)
 
 
+@dataclass(frozen=True)
+class Structure:
+    """How a message's body was written: its text parts, the multipart/alternative boundary
+    (``None``: one text/plain part) and, with attachments, the multipart/mixed boundary and
+    the attachment parts."""
+
+    parts: list[Part]
+    boundary: str | None
+    mixed: str | None = None
+    files: tuple[AttachmentPart, ...] = ()
+
+
 def verify(
     raw: bytes,
     expected: dict[str, str],
@@ -47,8 +66,7 @@ def verify(
     from_: tuple[str, str],
     to: tuple[str, str],
     reply_to: str | None,
-    parts: list[Part],
-    boundary: str | None,
+    structure: Structure,
 ) -> None:
     """Parse the header block of ``raw`` back and raise unless it is what we meant.
 
@@ -59,6 +77,8 @@ def verify(
     headers checked separately: addresses, MIME). Bodies: the boundary occurs only as the
     three delimiter lines, the MIME headers are ours, and each encoded part decodes back to
     the given text. (The bodies are not re-parsed line by line: that tripled the cost.)
+    With attachments, the whole message is parsed as a mail client would (policy.default):
+    see :func:`_check_mixed`.
     """
     head, sep, rest = raw.partition(b"\r\n\r\n")
     parsed = _parse_head(head, sep, expected)
@@ -70,7 +90,10 @@ def verify(
             raise HeaderInjectionError(
                 f"composed message: {name} does not read back as {display!r} <{addr}>"
             )
-    _check_mime(parsed, rest, parts, boundary)
+    if structure.mixed is None:
+        _check_mime(parsed, rest, structure.parts, structure.boundary)
+    else:
+        _check_mixed(raw, rest, structure)
 
 
 def _parse_head(head: bytes, sep: bytes, expected: dict[str, str]) -> Message:
@@ -134,6 +157,84 @@ def _check_mime(parsed: Message, rest: bytes, parts: list[Part], boundary: str |
     for part in parts:
         if decode_body(part) != part.data.replace(b"\r\n", b"\n"):
             raise ComposeError("composed message: a body part does not decode to the given text")
+
+
+def _check_mixed(raw: bytes, rest: bytes, structure: Structure) -> None:
+    """A multipart/mixed message reads back as written: the mixed boundary only as its
+    delimiter lines; the first part the text (one text/plain part or the multipart/alternative,
+    each text part decoding to the given text); then exactly one part per attachment with only
+    its three headers, no parser defect, and the type, parameters, disposition, file name and
+    bytes that were given."""
+    assert structure.mixed is not None
+    delim = b"--" + structure.mixed.encode("ascii")
+    if rest.count(delim) != len(structure.files) + 2 or not rest.endswith(delim + b"--\r\n"):
+        raise ComposeError("composed message: unexpected MIME structure")
+    message = _FULL_PARSER.parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    payload = message.get_payload()
+    if (
+        message.get_content_type() != "multipart/mixed"
+        or message.get_boundary() != structure.mixed
+        or not isinstance(payload, list)
+        or len(payload) != len(structure.files) + 1
+        or message.defects
+    ):
+        raise ComposeError("composed message: unexpected MIME structure")
+    _check_text_entity(payload[0], structure)
+    for index, (part, file) in enumerate(zip(payload[1:], structure.files, strict=True)):
+        _check_attachment(part, file, index)
+
+
+def _check_text_entity(entity: EmailMessage, structure: Structure) -> None:
+    """The first part of a multipart/mixed message: the text as written."""
+    if structure.boundary is None:
+        ok = (
+            entity.get_content_type() == "text/plain"
+            and entity["Content-Transfer-Encoding"] == structure.parts[0].cte
+        )
+    else:
+        inner = entity.get_payload()
+        ok = (
+            entity.get_content_type() == "multipart/alternative"
+            and entity.get_boundary() == structure.boundary
+            and isinstance(inner, list)
+            and len(inner) == len(structure.parts)
+        )
+    if not ok or entity.defects:
+        raise ComposeError("composed message: unexpected MIME structure")
+    for part in structure.parts:
+        if decode_body(part) != part.data.replace(b"\r\n", b"\n"):
+            raise ComposeError("composed message: a body part does not decode to the given text")
+
+
+def _check_attachment(part: EmailMessage, file: AttachmentPart, index: int) -> None:
+    """One attachment part reads back with exactly its headers, name, type and bytes."""
+    where = f"composed message: attachments[{index}]"
+    names = [k.lower() for k in part]
+    if len(names) != len(_ATTACHMENT_HEADERS) or set(names) != _ATTACHMENT_HEADERS:
+        raise HeaderInjectionError(f"{where}: header set differs from what was written")
+    att = file.attachment
+    if (
+        part.defects
+        or any(part[name].defects for name in part)
+        or part.get_content_type() != att.content_type
+        or part.get_content_disposition() != "attachment"
+        or part.get_filename() != att.filename
+        or part.get_param("name") is None
+        or _collapsed(part.get_param("name")) != att.filename
+        or any(part.get_param(k) != v for k, v in att.params)
+        or part["Content-Transfer-Encoding"] != "base64"
+    ):
+        raise HeaderInjectionError(f"{where}: does not read back as written")
+    if part.get_payload(decode=True) != att.data:
+        raise ComposeError(f"{where}: does not decode to the given bytes")
+
+
+def _collapsed(value: object) -> str:
+    """A MIME parameter value as a reader sees it (RFC 2231 values decoded)."""
+    from email.utils import collapse_rfc2231_value
+
+    return collapse_rfc2231_value(value)  # type: ignore[arg-type]
 
 
 def reads_back_as(name: str, value: str, display: str, addr: str | None) -> bool:

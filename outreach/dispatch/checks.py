@@ -12,8 +12,10 @@ The order of the checks, first failure wins:
 1. campaign not active (paused) → left as it is (not claimed);
 2. address suppressed, enrollment replied/bounced/unsubscribed, or no envelope → cancelled;
 3. stored bytes no longer the approved bytes → back to review (stale);
-4. rendered for another day than today (campaign timezone) → send only if a re-render for
-   today does not differ: the caller asks its injected stale check (:attr:`Verdict.RERENDER`);
+4. rendered for another day than the one its recipient reads it on if it leaves now
+   (:func:`outreach.countdown.send_date`: the contact's timezone, else the campaign's) → send
+   only if a re-render for that day does not differ: the caller asks its injected stale check
+   (:attr:`Verdict.RERENDER`);
 5. otherwise → claim it and send the stored bytes.
 """
 
@@ -25,7 +27,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from outreach.countdown import local_date
+from outreach.countdown import send_date
 from outreach.dispatch.policy import CampaignInfo
 from outreach.dispatch.values import Claim, Ready
 from outreach.review.rules import content_ok
@@ -61,6 +63,8 @@ class LoadedMessage(Protocol):
     def envelope_to(self) -> str | None: ...
     @property
     def rendered_for(self) -> date | None: ...
+    @property
+    def contact_timezone(self) -> str | None: ...
 
 
 class Verdict(StrEnum):
@@ -75,7 +79,8 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class SendCheck:
-    """The verdict on one due message; ``today`` (campaign timezone) is set for ``rerender``."""
+    """The verdict on one due message; ``today`` (the recipient's date now, :func:`send_date`)
+    is set for ``rerender``."""
 
     row: LoadedMessage
     verdict: Verdict
@@ -121,7 +126,7 @@ def _check_one(
         return SendCheck(row, Verdict.CANCEL, why_cancel)
     if not content_ok(row.raw, row.content_hash, row.approved_hash):
         return SendCheck(row, Verdict.STALE, NOT_APPROVED_BYTES)
-    today = local_date(now, info.timezone)
+    today = send_date(now, row.contact_timezone, info.timezone)
     if row.rendered_for is not None and row.rendered_for != today:
         return SendCheck(row, Verdict.RERENDER, today=today)
     return SendCheck(row, Verdict.SEND)

@@ -14,8 +14,10 @@ Decisions worth knowing:
 
 * The daily limit is counted under a per-campaign lock (PostgreSQL advisory lock; SQLite's
   single writer) held until the claim commits, so several dispatchers never go over it.
-* A letter rendered for another day is re-rendered for today by the injected stale check; if
-  that differs it goes back to review as stale instead of being claimed.
+* A letter rendered for another day is re-rendered for the day its recipient reads it by the
+  injected stale check; if that differs it goes back to review as stale instead of being
+  claimed — its approvals deleted and, with ``rerender_stale`` wired in, rendered again at once
+  in the same transaction, so reviewers see the new text.
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.dispatch.checks import SendCheck, Verdict, check_candidates, ready_for
 from outreach.dispatch.policy import (
     CampaignInfo,
@@ -41,12 +42,16 @@ from outreach.lifecycle import transition_many
 from outreach.models import Message
 from outreach.repository import outbox
 from outreach.repository.outbox import ClaimCandidate, DuePreview
+from outreach.repository.review import delete_approvals
 from outreach.repository.suppressions import suppressed_emails
 from outreach.states import MessageStatus
 
 #: ``stale_check(session, message, today) -> reason | None``: asked when a message goes out on
 #: another day than the one it was rendered for; a reason sends it back to review.
 StaleCheck = Callable[[Session, Message, date], "str | None"]
+#: ``rerender_stale(session, message ids, now, actor)``: called, in the same transaction, with
+#: the messages just sent back to review as stale, to render them again at once.
+StaleRerender = Callable[[Session, Sequence[int], datetime, str], None]
 
 #: The claimable statuses (:data:`outreach.states.CLAIMABLE`), in the order they are moved.
 _CLAIM_ORDER = (MessageStatus.APPROVED, MessageStatus.RETRYING)
@@ -70,7 +75,8 @@ def campaign_exists(session: Session, slug: str) -> bool:
     return bool(outbox.campaign_rows(session, slug=slug))
 
 
-def _daily_remaining(session: Session, info: CampaignInfo, now: datetime) -> int | None:
+def remaining_today(session: Session, info: CampaignInfo, now: datetime) -> int | None:
+    """How many more messages the campaign may send today (``None``: no daily limit)."""
     if info.window.daily_limit is None:
         return None
     since, until = day_bounds(now, info.timezone)
@@ -91,7 +97,7 @@ def _eligible(
     if lock:
         limited = [cid for cid, info in active.items() if info.window.daily_limit is not None]
         outbox.lock_daily_counts(session, campaign_ids=limited)
-    remaining = {cid: _daily_remaining(session, info, now) for cid, info in active.items()}
+    remaining = {cid: remaining_today(session, info, now) for cid, info in active.items()}
     at_limit = [cid for cid, left in remaining.items() if left == 0]
     skipped: dict[str, int] = {}
     if at_limit:
@@ -108,6 +114,7 @@ def claim_due(
     lease_seconds: int,
     campaign: str | None = None,
     stale_check: StaleCheck | None = None,
+    rerender_stale: StaleRerender | None = None,
 ) -> ClaimBatch:
     """Claim up to ``limit`` due messages for ``owner``, checked for sending now:
     ``approved``/``retrying``, ``due_at <= now``, active campaign (paused ones are never
@@ -115,7 +122,8 @@ def claim_due(
     the campaign's daily limit (``sent`` today in the campaign's timezone plus ``sending``).
 
     Those that fail a send-time check (:mod:`.checks`) are cancelled or go back to review
-    instead; the others become ``sending`` with ``lease_owner``, one fresh ``lease_token`` for
+    instead (their approvals deleted, and rendered again at once by ``rerender_stale``); the
+    others become ``sending`` with ``lease_owner``, one fresh ``lease_token`` for
     the batch, ``lease_expires_at = now + lease_seconds``, phase ``claimed``, ``attempts + 1``,
     and an event each. Due rows outside their window get ``due_at`` moved to its next opening.
     The caller must commit before any SMTP traffic.
@@ -131,10 +139,12 @@ def claim_due(
         outbox.move_due_at(session, status=status.value, changes=bumped)
     chosen = {mid for mid, _ in sel.chosen}
     checks = _checked(session, [r for r in rows if r.id in chosen], active, now, stale_check)
-    counts = _apply_verdicts(session, checks, now=now, actor=owner)
+    counts, reasons = _apply_verdicts(
+        session, checks, now=now, actor=owner, rerender_stale=rerender_stale
+    )
     to_claim = [c.row for c in checks if c.verdict == Verdict.SEND]
     ready = _claim(session, to_claim, now=now, owner=owner, lease_seconds=lease_seconds)
-    return ClaimBatch(tuple(ready), sel.scanned, sel.skipped, counts)
+    return ClaimBatch(tuple(ready), sel.scanned, sel.skipped, counts, reasons)
 
 
 def _checked(
@@ -185,12 +195,18 @@ _VERDICT_MOVES = (
 
 
 def _apply_verdicts(
-    session: Session, checks: Sequence[SendCheck], *, now: datetime, actor: str
-) -> Counter[str]:
+    session: Session,
+    checks: Sequence[SendCheck],
+    *,
+    now: datetime,
+    actor: str,
+    rerender_stale: StaleRerender | None,
+) -> tuple[Counter[str], Counter[tuple[str, str]]]:
     """Cancel the messages that must not go, send back to review those whose bytes are not
-    the approved ones (with the reason); each a compare-and-set on the status they were
-    loaded in. Counts by action."""
+    the approved ones (with the reason; see :func:`_back_to_review`); each a compare-and-set
+    on the status they were loaded in. Counts by action, and by (action, reason)."""
     counts: Counter[str] = Counter()
+    reasons: Counter[tuple[str, str]] = Counter()
     for verdict, target, action in _VERDICT_MOVES:
         groups: dict[tuple[str, str | None], list[int]] = {}
         for c in checks:
@@ -210,7 +226,24 @@ def _apply_verdicts(
                 **extra,
             )
             counts[action] += len(moved)
-    return counts
+            reasons[(action, reason or action)] += len(moved)
+            if verdict == Verdict.STALE and moved:
+                _back_to_review(session, moved, now, actor, rerender_stale)
+    return counts, reasons
+
+
+def _back_to_review(
+    session: Session,
+    ids: Sequence[int],
+    now: datetime,
+    actor: str,
+    rerender_stale: StaleRerender | None,
+) -> None:
+    """Messages just sent back to review as stale: their approvals (of other bytes) deleted,
+    then rendered again at once when a re-render is wired in."""
+    delete_approvals(session, message_ids=ids)
+    if rerender_stale is not None:
+        rerender_stale(session, ids, now, actor)
 
 
 def _claim(

@@ -30,11 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
-
 from outreach.clock import Clock
-from outreach.dispatch.claims import StaleCheck, claim_due
+from outreach.db import Engine, HeldSession
+from outreach.dispatch.claims import StaleCheck, StaleRerender, claim_due
 from outreach.dispatch.policy import ClaimSizes
 from outreach.dispatch.rounds import RoundResult, record_outcomes, run_round
 from outreach.dispatch.values import Claim, ClaimBatch, Outcome, Ready
@@ -70,6 +68,8 @@ class RunState:
     remaining: int | None = None
     counts: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  #: by (outcome, reason)
+    reached: bool | None = None  #: an SMTP connection was made (None: none was tried)
     #: outcomes not yet written
     pending: list[Outcome] = field(default_factory=list)
     #: how many of them are of attempts recorded ``data_sent``
@@ -93,6 +93,8 @@ class RunState:
         """An attempt ended: its outcome waits for the next round that writes outcomes."""
         self.pending.append(outcome)
         self.pending_marked += outcome.marked
+        if outcome.kind not in ("sent", "released"):
+            self.reasons[(outcome.kind, outcome.reason or outcome.response or "")] += 1
         if len(self.pending) >= FLUSH_EVERY:
             self.db_wake.set()
 
@@ -129,21 +131,20 @@ class DatabaseLane:
     ping, per transaction)."""
 
     def __init__(self, engine: Engine, name: str) -> None:
-        self.engine = engine
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=name)
-        self._held: tuple[Connection, Session] | None = None
+        self._held = HeldSession(engine)
 
     async def call(self, fn: Callable[..., ResultT], *args: Any, **kwargs: Any) -> ResultT:
         """``fn(session, *args, **kwargs)`` in one transaction on this lane's thread: commits
         on success, rolls back (and drops the connection) on any exception."""
 
         def work() -> ResultT:
-            session = self._session()
+            session = self._held.session()
             try:
                 result = fn(session, *args, **kwargs)
                 session.commit()
             except BaseException:
-                self._drop()
+                self._held.drop()
                 raise
             session.expunge_all()
             return result
@@ -151,28 +152,10 @@ class DatabaseLane:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, work)
 
-    def _session(self) -> Session:
-        if self._held is None:
-            connection = self.engine.connect()
-            self._held = (connection, Session(bind=connection, expire_on_commit=False))
-        return self._held[1]
-
-    def _drop(self) -> None:
-        """Roll back and let go of the held connection (the next call opens a new one)."""
-        held, self._held = self._held, None
-        if held is None:
-            return
-        connection, session = held
-        try:
-            session.rollback()
-            session.close()
-        finally:
-            connection.close()
-
     async def close(self) -> None:
         """Let go of the connection, then of the thread."""
         try:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self._drop)
+            await asyncio.get_running_loop().run_in_executor(self.executor, self._held.drop)
         finally:
             self.executor.shutdown(wait=True)
 
@@ -193,6 +176,7 @@ class DatabaseDriver:
     concurrency: int = 1
     campaign: str | None = None
     stale_check: StaleCheck | None = None
+    rerender_stale: StaleRerender | None = None
     #: told every count written (kind, n)
     on_counts: Callable[[Mapping[str, int]], None] = lambda counts: None
     #: whether claiming must stop (the dispatcher was told to stop)
@@ -308,6 +292,7 @@ class DatabaseDriver:
                 lease_seconds=self.lease_seconds,
                 campaign=self.campaign,
                 stale_check=self.stale_check,
+                rerender_stale=self.rerender_stale,
             )
             self._take_claims(run, batch)
         except BaseException as exc:  # the run's error: raised when the run ends
@@ -330,6 +315,7 @@ class DatabaseDriver:
         for reason, n in batch.skipped.items():
             run.skipped[reason] += n
         run.tally(batch.counts)
+        run.reasons.update(batch.reasons)
         self.on_counts(batch.counts)
         if not batch.ready:
             if not batch.scanned:

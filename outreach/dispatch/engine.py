@@ -39,11 +39,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
 from outreach.clock import Clock
-from outreach.db import is_postgres
-from outreach.dispatch.claims import StaleCheck, campaign_exists
+from outreach.db import Engine, is_postgres
+from outreach.dispatch.claims import StaleCheck, StaleRerender, campaign_exists
 from outreach.dispatch.driver import (
     FLUSH_SECONDS,
     DatabaseDriver,
@@ -71,7 +69,8 @@ class Dispatcher:
     and again (the daemon), :meth:`stop` from a signal handler.
 
     ``stale_check(session, message, today) -> reason | None`` is asked when a message goes out
-    on another day than the one it was rendered for (``None``: no re-render check);
+    on another day than the one it was rendered for (``None``: no re-render check), and
+    ``rerender_stale`` renders what it sends back to review again at once;
     :func:`outreach.dispatch.runner.build_dispatcher` wires in the planner's.
     """
 
@@ -83,6 +82,7 @@ class Dispatcher:
         clock: Clock,
         owner: str | None = None,
         stale_check: StaleCheck | None = None,
+        rerender_stale: StaleRerender | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         on_outcome: Callable[[str, int], None] | None = None,
@@ -92,6 +92,7 @@ class Dispatcher:
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stale_check = stale_check
+        self.rerender_stale = rerender_stale
         self.rng = rng or random.Random()
         self.monotonic = monotonic
         self.on_outcome = on_outcome
@@ -151,6 +152,7 @@ class Dispatcher:
             concurrency=s.smtp_concurrency,
             campaign=campaign,
             stale_check=self.stale_check,
+            rerender_stale=self.rerender_stale,
             on_counts=self._notify,
             stopping=lambda: self._stopping,
         )
@@ -211,7 +213,9 @@ class Dispatcher:
         await driver.stop(run, driving)
 
     def _summary(self, run: RunState, swept: SweepCounts) -> DispatchSummary:
-        return DispatchSummary.from_counts(run.counts, swept=swept, skipped=run.skipped)
+        return DispatchSummary.from_counts(
+            run.counts, swept=swept, skipped=run.skipped, reasons=run.reasons, reached=run.reached
+        )
 
     def _release(self, run: RunState, claims: Iterable[Claim]) -> None:
         """Give ``claims`` back unsent (why: the run stopped or backs off)."""
@@ -299,6 +303,7 @@ class Dispatcher:
             if not asked:
                 run.before_rcpt -= 1
                 run.db_wake.set()
+        run.reached = bool(run.reached) or result.stage != "connect"
         outcome = self._outcome(run, item, result)
         return dataclasses.replace(outcome, marked=result.gate_passed)
 

@@ -5,10 +5,11 @@ messages. Each action is all or nothing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.errors import NotFoundError, OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Message
@@ -65,46 +66,47 @@ def resolve_many(
     return [_resolve(session, rows[mid], sent=sent, now=now, actor=actor) for mid in wanted]
 
 
-def unknown_ids(session: Session, *, campaign: str | None = None) -> list[int]:
-    """The ``unknown`` messages (of the campaign named ``campaign``, if given), oldest
-    scheduled first: what ``queue resolve --status unknown`` resolves."""
-    return outbox.ids_in_status(session, status=MessageStatus.UNKNOWN.value, campaign=campaign)
+@dataclass(frozen=True)
+class UnknownSelection:
+    """What ``queue resolve --status unknown`` would resolve: the ``unknown`` messages' ids,
+    oldest scheduled first, and how many each campaign holds (by slug)."""
+
+    ids: list[int]
+    by_campaign: dict[str, int]
+
+    def describe(self) -> str:
+        """``3 message(s) in ccm-2010 (2), msp (1)``."""
+        parts = ", ".join(f"{slug} ({n})" for slug, n in self.by_campaign.items())
+        return f"{len(self.ids)} message(s) in {parts}"
 
 
-def count_by_campaign_slug(session: Session, ids: Sequence[int]) -> dict[str, int]:
-    """How many of ``ids`` each campaign holds, by slug: what a resolve by filter asks
-    confirmation for."""
-    return count_by_campaign(session, message_ids=ids)
+def unknown_messages(session: Session, *, campaign: str | None = None) -> UnknownSelection:
+    """The ``unknown`` messages (of the campaign named ``campaign``, if given): what ``queue
+    resolve --status unknown`` resolves once confirmed. :class:`NotFoundError` when no campaign
+    has that name."""
+    if campaign is not None and not outbox.campaign_rows(session, slug=campaign):
+        raise NotFoundError(f"no campaign {campaign!r}")
+    ids = outbox.ids_in_status(session, status=MessageStatus.UNKNOWN.value, campaign=campaign)
+    return UnknownSelection(ids, count_by_campaign(session, message_ids=ids))
 
 
 def _resolve(
     session: Session, message: Message, *, sent: bool, now: datetime, actor: str
 ) -> Message:
+    changes: dict[str, Any]
     if sent:
-        return transition(
-            session,
-            message,
-            MessageStatus.SENT,
-            now=now,
-            actor=actor,
-            action="resolved",
-            reason="operator: delivered",
-            sent_at=message.sent_at or now,
-            attempt_phase=AttemptPhase.DONE.value,
-        )
+        to, reason = MessageStatus.SENT, "operator: delivered"
+        changes = {"sent_at": message.sent_at or now, "attempt_phase": AttemptPhase.DONE.value}
+    else:
+        to, reason = MessageStatus.APPROVED, "operator: send again"
+        changes = {
+            "due_at": now,
+            "attempt_phase": None,
+            "lease_owner": None,
+            **outbox.LEASE_CLEARED,
+        }
     return transition(
-        session,
-        message,
-        MessageStatus.APPROVED,
-        now=now,
-        actor=actor,
-        action="resolved",
-        reason="operator: send again",
-        due_at=now,
-        attempt_phase=None,
-        lease_owner=None,
-        lease_token=None,
-        lease_expires_at=None,
+        session, message, to, now=now, actor=actor, action="resolved", reason=reason, **changes
     )
 
 

@@ -1,5 +1,6 @@
-"""Dispatch policy: send windows, daily limits, which due messages to claim, claim sizes, the
-rate limiter and what an attempt's verdict means for its row. Pure.
+"""Dispatch policy: send windows, daily limits, which due messages to claim (and when the
+others will next be tried, and why), claim sizes, the rate limiter and what an attempt's
+verdict means for its row. Pure.
 
 No database, no SMTP, no clock: ``now`` is a parameter, and the rate limiter is given monotonic
 time by its caller. :mod:`outreach.dispatch.claims` loads the rows these functions decide over.
@@ -26,7 +27,7 @@ from outreach.countdown import in_window, local_date, local_moment, next_window_
 from outreach.dispatch.values import Claim, Outcome, OutcomeKind, Ready
 from outreach.retry import RetryDecision
 from outreach.spec import END_OF_DAY, WEEKDAYS, SendingWindow
-from outreach.states import AttemptPhase, CampaignState
+from outreach.states import CLAIMABLE, AttemptPhase, CampaignState, MessageStatus
 
 # ------------------------------------------------------------------------------------------
 # Campaign sending rules
@@ -155,6 +156,97 @@ def select_claimable(
             left[row.campaign_id] = allowance - 1
         chosen.append((row.id, row.status))
     return Selection(tuple(chosen), tuple(bumps), scanned, dict(counts))
+
+
+# ------------------------------------------------------------------------------------------
+# When a message will next be tried, and why it waits
+
+
+class WaitingMessage(Protocol):
+    """What :func:`next_try` reads of a message (:class:`outreach.repository.outbox.WaitRow`)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def scheduled_for(self) -> datetime: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+    @property
+    def contact_timezone(self) -> str | None: ...
+    @property
+    def last_reply(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Wait:
+    """When dispatch will next try a message (``at``; ``None``: not until a person acts — a
+    review, a paused campaign) and why it waits until then (``reason``; "due now" when it
+    does not wait)."""
+
+    at: datetime | None
+    reason: str
+
+
+def describe_window(window: SendingWindow, tz: str) -> str:
+    """``Mon–Fri 09:00–17:00 Asia/Tokyo``: a send window in words."""
+    names = [name.title() for name, number in WEEKDAYS.items() if number in window.days]
+    numbers = sorted(window.days)
+    if len(numbers) == 7:
+        days = "every day"
+    elif len(numbers) > 2 and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        days = f"{names[0]}–{names[-1]}"
+    else:
+        days = ", ".join(names)
+    end = "24:00" if window.end == END_OF_DAY else f"{window.end:%H:%M}"
+    return f"{days} {window.start:%H:%M}–{end} {tz}"
+
+
+def next_try(
+    message: WaitingMessage, info: CampaignInfo, *, remaining: int | None, now: datetime
+) -> Wait | None:
+    """When dispatch will next try ``message`` and why it waits, read forward from the rules
+    :func:`select_claimable` and the retry policy apply: its campaign paused, a retry's
+    backoff, its scheduled time, its recipient's send window, its campaign's daily limit
+    (``remaining`` today; ``None``: no limit). A letter waiting for review waits for a person;
+    ``None`` for a message dispatch will not try again (sent, failed, rejected, unknown …)."""
+    if message.status == MessageStatus.PENDING_REVIEW.value:
+        return Wait(None, "waiting for review")
+    if message.status not in {s.value for s in CLAIMABLE}:
+        return None
+    if not info.active:
+        return Wait(None, "campaign paused (outreach campaign resume)")
+    tz = message.contact_timezone or info.timezone
+    at = next_window_opening(max(now, message.due_at), info.window, tz)
+    today = local_date(now, info.timezone)
+    if remaining == 0 and local_date(at, info.timezone) == today:
+        tomorrow = local_moment(today + timedelta(days=1), time(0), info.timezone)
+        at = next_window_opening(tomorrow, info.window, tz)
+    return Wait(at, _wait_reason(message, info, tz, remaining=remaining, now=now))
+
+
+def _wait_reason(
+    message: WaitingMessage, info: CampaignInfo, tz: str, *, remaining: int | None, now: datetime
+) -> str:
+    """Why a claimable ``message`` of an active campaign is not sent at ``now``."""
+    limit = f"daily limit reached ({info.window.daily_limit} a day)"
+    window = f"outside the send window ({describe_window(info.window, tz)})"
+    backoff = message.next_attempt_at
+    if message.status == MessageStatus.RETRYING.value and backoff is not None and backoff > now:
+        return f"retry backoff after: {message.last_reply or 'a failed attempt'}"
+    if message.due_at <= now:
+        if not in_window(now, info.window, tz):
+            return window
+        return limit if remaining == 0 else "due now"
+    if message.due_at == message.scheduled_for:
+        return "scheduled"
+    opening = in_window(message.due_at, info.window, tz) and not in_window(
+        message.due_at - timedelta(seconds=1), info.window, tz
+    )
+    if remaining == 0 or (opening and in_window(now, info.window, tz)):
+        return limit  # moved to a later opening while the window is open: the daily limit
+    return window if opening else "held back after the SMTP server was unavailable"
 
 
 # ------------------------------------------------------------------------------------------

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
-
-from outreach.dispatch.claims import StaleCheck
+from outreach.db import Session
+from outreach.dispatch.claims import StaleCheck, StaleRerender
 from outreach.dispatch.values import Claim, Outcome
 from outreach.lifecycle import OwnedMove, set_enrollment_status, transition_owned
 from outreach.repository import attempts, outbox
@@ -31,6 +30,7 @@ from outreach.states import AttemptPhase, EnrollmentStatus, MessageStatus
 __all__ = [
     "RoundResult",
     "StaleCheck",
+    "StaleRerender",
     "mark_in_flight",
     "record_outcomes",
     "run_round",

@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from outreach.clock import Clock
-from outreach.db import session_scope
+from outreach.db import Engine, Session, session_scope
 from outreach.dispatch.claims import campaign_exists, preview_due
 from outreach.dispatch.engine import Dispatcher
-from outreach.dispatch.rounds import StaleCheck
+from outreach.dispatch.rounds import StaleCheck, StaleRerender
 from outreach.dispatch.values import DispatchSummary
+from outreach.dispatch.waits import Waiting, waiting_now
 from outreach.errors import NotFoundError
 from outreach.models import Message
-from outreach.planner import stale_reason_for
+from outreach.planner.replan import rerender_stale, stale_reason_for
 from outreach.repository.outbox import DuePreview
 from outreach.settings import Settings
 
@@ -36,6 +34,16 @@ def planner_stale_check(settings: Settings) -> StaleCheck:
     return stale_check
 
 
+def planner_rerender(settings: Settings) -> StaleRerender:
+    """What every dispatcher does with a letter it sends back to review as stale: the
+    planner renders it again at once (:func:`outreach.planner.replan.rerender_stale`)."""
+
+    def rerender(session: Session, ids: Sequence[int], now: datetime, actor: str) -> None:
+        rerender_stale(session, ids, now=now, settings=settings, actor=actor)
+
+    return rerender
+
+
 def build_dispatcher(
     engine: Engine,
     settings: Settings,
@@ -44,13 +52,15 @@ def build_dispatcher(
     owner: str | None = None,
     on_outcome: Callable[[str, int], None] | None = None,
 ) -> Dispatcher:
-    """A :class:`Dispatcher` over ``engine`` with the planner's stale check wired in."""
+    """A :class:`Dispatcher` over ``engine`` with the planner's stale check and re-render
+    wired in."""
     return Dispatcher(
         engine,
         settings,
         clock=clock,
         owner=owner,
         stale_check=planner_stale_check(settings),
+        rerender_stale=planner_rerender(settings),
         on_outcome=on_outcome,
     )
 
@@ -66,20 +76,23 @@ def require_campaign(engine: Engine, slug: str | None) -> None:
 
 @dataclass(frozen=True)
 class SendPreview:
-    """What ``outreach send`` would send now (``items``), and why other due messages would be
-    left (``skipped``: reason → count)."""
+    """What ``outreach send`` would send now (``items``), why other due messages would be
+    left (``skipped``: reason → count), and every other approved or retrying message grouped
+    by why it waits, with its next try (``waiting``)."""
 
     items: list[DuePreview]
     skipped: dict[str, int]
+    waiting: list[Waiting]
 
 
 def preview_send(
     engine: Engine, *, now: datetime, limit: int | None, campaign: str | None
 ) -> SendPreview:
-    """What a send at ``now`` would take, changing nothing."""
+    """What a send at ``now`` would take, and what waits and until when; changing nothing."""
     with session_scope(engine) as session:
         items, skipped = preview_due(session, now=now, limit=limit, campaign=campaign)
-    return SendPreview(items, skipped)
+        waiting = waiting_now(session, now=now, campaign=campaign, sending=[i.id for i in items])
+    return SendPreview(items, skipped, waiting)
 
 
 def send_now(

@@ -7,6 +7,7 @@ for a message is :mod:`outreach.retry`'s and :mod:`outreach.dispatch.policy`'s t
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -75,7 +76,23 @@ def _connect_error(exc: BaseException, where: str) -> Exception:
             f"the SMTP server {where} does not offer STARTTLS, which OUTREACH_SMTP_TLS="
             "starttls requires"
         )
-    return ConnectFailed(getattr(exc, "code", None), str(exc))
+    return ConnectFailed(getattr(exc, "code", None), unreachable_reason(exc, where))
+
+
+def unreachable_reason(exc: BaseException, where: str) -> str:
+    """Why the server at ``where`` (``host:port``) could not be reached, in words an operator
+    acts on: ``connection refused by 127.0.0.1:25`` (nothing listens there: a wrong port?),
+    ``cannot resolve …``, ``no answer from … within 60 s``; else the error itself."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return f"connection refused by {where}"
+        if isinstance(seen, socket.gaierror):
+            return f"cannot resolve {where.rsplit(':', 1)[0]} ({seen.strerror})"
+        if isinstance(seen, TimeoutError | aiosmtplib.SMTPConnectTimeoutError):
+            return f"no answer from {where} ({seen})"
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 async def open_smtp(settings: Settings, tls_context: ssl.SSLContext | None) -> aiosmtplib.SMTP:

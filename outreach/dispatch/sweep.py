@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.dispatch.values import SweepCounts
 from outreach.lifecycle import OwnedMove, transition_owned
 from outreach.repository import outbox

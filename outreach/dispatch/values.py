@@ -41,13 +41,15 @@ class Ready:
 class ClaimBatch:
     """What :func:`~outreach.dispatch.claims.claim_due` did: the claimed messages that passed
     their send-time checks (``ready``), how many due rows it looked at, why the others were
-    left (``{"outside send window": 3, "daily limit reached": 1}``) and what the checks did to
-    the rest (``{"cancelled": 1, "stale": 2}``)."""
+    left (``{"outside send window": 3, "daily limit reached": 1}``), what the checks did to
+    the rest (``{"cancelled": 1, "stale": 2}``) and why (``reasons``: (outcome, reason) →
+    count)."""
 
     ready: tuple[Ready, ...]
     scanned: int
     skipped: Mapping[str, int] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
+    reasons: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def claims(self) -> tuple[Claim, ...]:
@@ -84,12 +86,23 @@ class SweepCounts:
     released: int = 0
     unknown: int = 0
 
+    def describe(self) -> str:
+        """In words: ``expired leases: 2 back to approved, 1 unknown`` (or ``none``)."""
+        if not (self.released or self.unknown):
+            return "expired leases: none"
+        return f"expired leases: {self.released} back to approved, {self.unknown} unknown"
+
+    def __str__(self) -> str:
+        return self.describe()
+
 
 @dataclass(frozen=True)
 class DispatchSummary:
     """What one :meth:`~outreach.dispatch.engine.Dispatcher.run_once` did. ``skipped_reasons``
     counts due messages not claimed or not sent and why; ``lost_lease`` counts rows another
-    process took over."""
+    process took over; ``reasons`` groups the messages that did not go by outcome and reason
+    (``{"retrying": {"connection refused by 127.0.0.1:25": 2}}``); ``relay_unreachable`` is
+    true when no connection to the SMTP relay could be made at all."""
 
     sent: int = 0
     retrying: int = 0
@@ -102,12 +115,25 @@ class DispatchSummary:
     swept_released: int = 0
     swept_unknown: int = 0
     skipped_reasons: Mapping[str, int] = field(default_factory=dict)
+    reasons: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    relay_unreachable: bool = False
 
     @classmethod
     def from_counts(
-        cls, counts: Mapping[str, int], *, swept: SweepCounts, skipped: Mapping[str, int]
+        cls,
+        counts: Mapping[str, int],
+        *,
+        swept: SweepCounts,
+        skipped: Mapping[str, int],
+        reasons: Mapping[tuple[str, str], int] | None = None,
+        reached: bool | None = None,
     ) -> DispatchSummary:
-        """The summary of a run that wrote ``counts`` (by outcome kind) after ``swept``."""
+        """The summary of a run that wrote ``counts`` (by outcome kind) after ``swept``, with
+        ``reasons`` by (outcome kind, reason); ``reached``: whether an SMTP connection could
+        be made (``None``: none was tried)."""
+        grouped: dict[str, dict[str, int]] = {}
+        for (kind, reason), n in sorted((reasons or {}).items()):
+            grouped.setdefault(kind, {})[reason] = n
         return cls(
             sent=counts.get("sent", 0),
             retrying=counts.get("retrying", 0),
@@ -120,7 +146,19 @@ class DispatchSummary:
             swept_released=swept.released,
             swept_unknown=swept.unknown,
             skipped_reasons=dict(skipped),
+            reasons=grouped,
+            relay_unreachable=reached is False,
         )
+
+    def describe(self) -> str:
+        """One line: the counts, then each reason (what the daemon's job log records)."""
+        counts = [
+            f"{n} {k}"
+            for k, n in self.as_dict().items()
+            if type(n) is int and n  # not the dicts, not relay_unreachable
+        ]
+        why = [f"{n} {k}: {r}" for k, by in self.reasons.items() for r, n in by.items()]
+        return "; ".join([", ".join(counts) or "nothing due", *why])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -135,4 +173,6 @@ class DispatchSummary:
             "swept_released": self.swept_released,
             "swept_unknown": self.swept_unknown,
             "skipped": dict(self.skipped_reasons),
+            "reasons": {kind: dict(by) for kind, by in self.reasons.items()},
+            "relay_unreachable": self.relay_unreachable,
         }

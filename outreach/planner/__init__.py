@@ -8,9 +8,11 @@ A message is rendered for its scheduled send date — the countdown it quotes is
 it leaves — and composed then (DESIGN.md rule 1): dispatch sends the stored bytes unchanged.
 
 Modules: :mod:`.selection` (pure: the audience rule, due dates, what a page of contacts is
-due), :mod:`.letters` (render and compose one letter), :mod:`.campaign_pass` (the planning
-pass), :mod:`.pool` (the fork render pool), :mod:`.replan` (letters already queued, planned
-again: after a reload, stale, render errors), :mod:`.preview`, :mod:`.report`. Their SQL is in
+due), :mod:`.letters` (render and compose one letter, with its attachments: PDF letter,
+files, calendar event), :mod:`.assets` (files changed on disk: their letters re-planned),
+:mod:`.campaign_pass` (the planning pass), :mod:`.pool` (the fork render pool), :mod:`.replan`
+(letters already queued, planned again: after a reload, stale, render errors),
+:mod:`.preview`, :mod:`.report`. Their SQL is in
 :mod:`outreach.repository.planning`.
 """
 

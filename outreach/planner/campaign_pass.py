@@ -15,17 +15,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 from outreach.compose import make_message_id
-from outreach.countdown import local_date
-from outreach.db import session_scope
+from outreach.countdown import send_date
+from outreach.db import Engine, Session, session_scope
 from outreach.errors import OutreachError
 from outreach.lifecycle import record_created
 from outreach.models import Campaign
+from outreach.planner.assets import refresh_changed_files
 from outreach.planner.letters import SendDay, make_letter, message_id_domain, renderer_for
-from outreach.planner.pool import IN_FLIGHT, Built, Chunk, parallel_workers, row_builder
+from outreach.planner.pool import (
+    IN_FLIGHT,
+    Built,
+    Chunk,
+    RowBuilder,
+    parallel_workers,
+    row_builder,
+)
 from outreach.planner.replan import rerender
 from outreach.planner.report import PlanReport, RenderError
 from outreach.planner.selection import (
@@ -125,7 +130,10 @@ def _plan_campaign(
     """Plan one campaign, a page of ``batch`` contacts (by id) at a time: each page's
     candidates are rendered, composed and inserted soon after the page is read (with worker
     processes, a few chunks are in flight), so memory stays flat however many contacts
-    there are."""
+    there are. Files the campaign names that changed on disk are taken first (their letters
+    re-planned, :mod:`~outreach.planner.assets`)."""
+    report = PlanReport()
+    report.rerendered += refresh_changed_files(engine, c, now=now, settings=settings, actor=actor)
     with session_scope(engine) as session:
         start = _start(session, c)
     spec = start.loaded.spec
@@ -138,8 +146,7 @@ def _plan_campaign(
         settings=settings,
         domain=message_id_domain(spec, settings),
     )
-    builder = row_builder(parallel_workers(start.audience_size, workers), rows)
-    report = PlanReport()
+    builder = _builder(rows, start.audience_size, workers)
 
     def store(done: Iterator[Built]) -> None:
         for built in done:
@@ -169,6 +176,13 @@ def _plan_campaign(
                 report=report,
             )
     return report
+
+
+def _builder(rows: MessageRows, audience: int, workers: int | None) -> RowBuilder:
+    """The row builder of a pass: in this process, or the fork pool (sooner for a campaign
+    that prints PDF letters)."""
+    heavy = any(step.letter for step in rows.spec.steps)
+    return row_builder(parallel_workers(audience, workers, heavy=heavy), rows, heavy=heavy)
 
 
 @dataclass(frozen=True)
@@ -270,7 +284,9 @@ class MessageRows:
             "message_id": message_id,
             "scheduled_for": cand.scheduled_for,
             "due_at": cand.scheduled_for,
-            "rendered_for": local_date(cand.scheduled_for, self.spec.timezone),
+            "rendered_for": send_date(
+                cand.scheduled_for, cand.contact.timezone, self.spec.timezone
+            ),
             "envelope_from": self.spec.sender.email,
             "envelope_to": cand.contact.email,
             "created_at": self.now,

@@ -12,15 +12,24 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
+from outreach.attachments.enclosures import LetterMoment, build_attachments, letter_filename
+from outreach.attachments.listing import attachments_in, describe
 from outreach.compose import ComposeInput, compose
-from outreach.countdown import countdown_values, local_date
+from outreach.compose.attachments import Attachment
+from outreach.countdown import countdown_values, send_date
+from outreach.db import Session
+from outreach.errors import ComposeError
 from outreach.models import Campaign, Contact, Message
 from outreach.repository.planning import message_parties
 from outreach.settings import Settings
 from outreach.spec import CampaignSpec, StepSpec
-from outreach.templating import RenderedEmail, TemplateRenderer, contact_record, day_context
+from outreach.templating import (
+    RenderedEmail,
+    TemplateRenderer,
+    contact_record,
+    day_context,
+    letter_record,
+)
 
 _RENDERERS: dict[Path, TemplateRenderer] = {}
 
@@ -47,7 +56,8 @@ class SendDay:
 
 
 def send_day_parts(spec: CampaignSpec, step: StepSpec, send_day: date) -> SendDay:
-    """The :class:`SendDay` of ``step`` on ``send_day`` (campaign timezone)."""
+    """The :class:`SendDay` of ``step`` read on ``send_day`` (the recipient's date,
+    :func:`~outreach.countdown.send_date`)."""
     countdown = countdown_values(spec.milestones, send_day)
     context = day_context(
         campaign=spec, milestones=spec.milestones, today=send_day, step=step, countdown=countdown
@@ -66,6 +76,19 @@ def send_day_parts(spec: CampaignSpec, step: StepSpec, send_day: date) -> SendDa
     return SendDay(send_day, context, summary)
 
 
+def letter_context(
+    spec: CampaignSpec, step: StepSpec, contact: Contact, parts: SendDay
+) -> dict[str, Any]:
+    """The template context of ``step``'s letter to ``contact`` on the day of ``parts``: the
+    day's shared context with the contact and the letter's file name."""
+    context = dict(parts.context)
+    context["contact"] = contact_record(contact)
+    if step.letter:
+        filename = letter_filename(spec, step, contact, parts.day)
+        context["letter"] = letter_record(spec.letters, filename)
+    return context
+
+
 def render_letter(
     renderer: TemplateRenderer,
     spec: CampaignSpec,
@@ -75,21 +98,48 @@ def render_letter(
     send_day: date,
     parts: SendDay | None = None,
 ) -> tuple[RenderedEmail, dict[str, Any]]:
-    """Render ``step`` for ``contact`` as it reads on ``send_day`` (campaign timezone).
+    """Render ``step`` for ``contact`` as it reads on ``send_day`` (the recipient's date).
     Returns the rendered email and the countdown values it was rendered with. ``parts``: the
     day's shared parts when the caller has them (:func:`send_day_parts` of the same step and
     day), else they are built here."""
     if parts is None or parts.day != send_day:
         parts = send_day_parts(spec, step, send_day)
-    context = dict(parts.context)
-    context["contact"] = contact_record(contact)
+    context = letter_context(spec, step, contact, parts)
     rendered = renderer.render(step.template, contact.language, context)
     return rendered, parts.summary
 
 
-def differences(message: Message, rendered: RenderedEmail) -> list[str]:
-    """The parts (``subject``, ``text``, ``html``) in which ``rendered`` differs from what
-    ``message`` holds."""
+def render_attachments(
+    renderer: TemplateRenderer,
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    *,
+    scheduled_for: datetime,
+    settings: Settings,
+    parts: SendDay | None = None,
+    send_day: date | None = None,
+) -> tuple[Attachment, ...]:
+    """What ``step``'s letter to ``contact`` encloses when it leaves at ``scheduled_for``
+    (the PDF letter printed for its send day — ``send_day``, by default the recipient's date
+    at ``scheduled_for``, :func:`~outreach.countdown.send_date`, as the e-mail's —, static
+    files, calendar event); () for a step that encloses nothing. Raises
+    :class:`OutreachError` when one cannot be made."""
+    if not step.encloses:
+        return ()
+    send_day = send_day or send_date(scheduled_for, contact.timezone, spec.timezone)
+    if parts is None or parts.day != send_day:
+        parts = send_day_parts(spec, step, send_day)
+    moment = LetterMoment(send_day, scheduled_for, message_id_domain(spec, settings))
+    context = letter_context(spec, step, contact, parts)
+    return build_attachments(renderer, spec, step, contact.language, context, moment)
+
+
+def differences(
+    message: Message, rendered: RenderedEmail, attachments: tuple[Attachment, ...] | None = None
+) -> list[str]:
+    """The parts (``subject``, ``text``, ``html``, and with ``attachments`` given, each
+    attachment by name) in which a new rendering differs from what ``message`` holds."""
     out = []
     if rendered.subject != message.subject:
         out.append("subject")
@@ -97,7 +147,18 @@ def differences(message: Message, rendered: RenderedEmail) -> list[str]:
         out.append("text")
     if (rendered.html or None) != (message.html or None):
         out.append("html")
+    if attachments is not None:
+        out.extend(attachment_differences(message.raw, attachments))
     return out
+
+
+def attachment_differences(raw: bytes | None, attachments: tuple[Attachment, ...]) -> list[str]:
+    """``attachment NAME`` for each attachment that differs between the stored bytes ``raw``
+    and ``attachments`` (added, removed or changed)."""
+    old = {(i.filename, i.content_type, i.sha256) for i in describe(attachments_in(raw))}
+    new = {(i.filename, i.content_type, i.sha256) for i in describe(attachments)}
+    names = sorted({name for name, _, _ in old ^ new})
+    return [f"attachment {name!r}" for name in names]
 
 
 # -- composing --------------------------------------------------------------------------------
@@ -139,8 +200,10 @@ def compose_letter(
     scheduled_for: datetime,
     message_id: str,
     settings: Settings,
+    attachments: tuple[Attachment, ...] = (),
 ) -> tuple[bytes, str]:
-    """The final bytes (and their SHA-256) of one letter. Date is its scheduled time."""
+    """The final bytes (and their SHA-256) of one letter. Date is its scheduled time. A letter
+    larger than ``settings.max_message_bytes`` is refused (:class:`MessageTooLarge`)."""
     sender = _sender(campaign)
     composed = compose(
         ComposeInput(
@@ -157,9 +220,19 @@ def compose_letter(
             list_unsubscribe_mailto=sender.reply_to or sender.email,
             unsubscribe_url=settings.unsubscribe_url,
             extra_headers=(("X-Outreach-Campaign", sender.slug), ("X-Outreach-Step", step_key)),
+            attachments=attachments,
         )
     )
+    if len(composed.raw) > settings.max_message_bytes:
+        raise MessageTooLarge(
+            f"the letter is {len(composed.raw):,} bytes with its attachments, over "
+            f"OUTREACH_MAX_MESSAGE_BYTES ({settings.max_message_bytes:,})"
+        )
     return composed.raw, composed.sha256
+
+
+class MessageTooLarge(ComposeError):
+    """The composed letter is larger than OUTREACH_MAX_MESSAGE_BYTES."""
 
 
 def recompose_message(
@@ -172,7 +245,7 @@ def recompose_message(
     settings: Settings,
 ) -> tuple[bytes, str]:
     """Compose ``message`` again with new content (a reviewer's edit): same headers,
-    Message-ID and Date."""
+    Message-ID, Date and attachments (the very files the reviewer saw)."""
     parties = message_parties(session, message=message)
     return compose_letter(
         campaign=parties.campaign,
@@ -184,6 +257,7 @@ def recompose_message(
         scheduled_for=message.scheduled_for,
         message_id=message.message_id,
         settings=settings,
+        attachments=attachments_in(message.raw),
     )
 
 
@@ -199,6 +273,7 @@ class Letter:
     send_day: date
     raw: bytes
     sha256: str
+    attachments: tuple[Attachment, ...] = ()
 
     def columns(self) -> dict[str, Any]:
         """The message columns this letter sets."""
@@ -227,22 +302,33 @@ def make_letter(
     settings: Settings,
     days: dict[tuple[str, date], SendDay] | None = None,
 ) -> Letter:
-    """Render ``step`` for ``contact`` as it reads on its send day (the campaign-timezone date
-    of ``scheduled_for``) and compose it. Raises :class:`OutreachError` (a template failure,
-    or content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step
-    key, day) kept by the caller across the letters of one campaign."""
-    send_day = local_date(scheduled_for, spec.timezone)
+    """Render ``step`` for ``contact`` as it reads on its send day (the recipient's date at
+    ``scheduled_for``, :func:`~outreach.countdown.send_date`), with what it encloses printed
+    for the same day, and compose it. Raises :class:`OutreachError` (a template failure, or
+    content refused in a header). ``days``: a cache of :class:`SendDay` parts by (step key,
+    day) kept by the caller across the letters of one campaign."""
+    send_day = send_date(scheduled_for, contact.timezone, spec.timezone)
     parts = None
     if days is not None:
         parts = days.get((step.key, send_day))
         if parts is None:
             parts = days[(step.key, send_day)] = send_day_parts(spec, step, send_day)
     rendered, summary = render_letter(renderer, spec, step, contact, send_day=send_day, parts=parts)
+    attachments = render_attachments(
+        renderer,
+        spec,
+        step,
+        contact,
+        scheduled_for=scheduled_for,
+        settings=settings,
+        parts=parts,
+        send_day=send_day,
+    )
     return _composed(
         spec,
         step,
         contact,
-        rendered,
+        Enclosed(rendered, attachments),
         summary,
         send_day,
         scheduled_for=scheduled_for,
@@ -261,8 +347,8 @@ def kept_letter(
     settings: Settings,
 ) -> Letter:
     """The letter of a reviewer-edited ``message`` composed again for ``scheduled_for``: its
-    text is a person's and is kept as it is (only the Date moves). Raises
-    :class:`OutreachError` for content refused in a header."""
+    text (and its attachments) are what a person approved and are kept as they are (only the
+    Date moves). Raises :class:`OutreachError` for content refused in a header."""
     kept = RenderedEmail(
         message.subject,
         message.text,
@@ -274,20 +360,28 @@ def kept_letter(
         spec,
         step,
         contact,
-        kept,
+        Enclosed(kept, attachments_in(message.raw)),
         dict(message.render_context),
-        message.rendered_for or local_date(scheduled_for, spec.timezone),
+        message.rendered_for or send_date(scheduled_for, contact.timezone, spec.timezone),
         scheduled_for=scheduled_for,
         message_id=message.message_id,
         settings=settings,
     )
 
 
+@dataclass(frozen=True)
+class Enclosed:
+    """A rendered e-mail with the attachments it carries."""
+
+    rendered: RenderedEmail
+    attachments: tuple[Attachment, ...]
+
+
 def _composed(
     spec: CampaignSpec,
     step: StepSpec,
     contact: Contact,
-    rendered: RenderedEmail,
+    enclosed: Enclosed,
     summary: dict[str, Any],
     send_day: date,
     *,
@@ -295,7 +389,8 @@ def _composed(
     message_id: str,
     settings: Settings,
 ) -> Letter:
-    """``rendered`` composed to its final bytes: the :class:`Letter`."""
+    """``enclosed`` composed to its final bytes: the :class:`Letter`."""
+    rendered = enclosed.rendered
     raw, sha = compose_letter(
         campaign=spec,
         contact=contact,
@@ -306,5 +401,6 @@ def _composed(
         scheduled_for=scheduled_for,
         message_id=message_id,
         settings=settings,
+        attachments=enclosed.attachments,
     )
-    return Letter(rendered, summary, send_day, raw, sha)
+    return Letter(rendered, summary, send_day, raw, sha, enclosed.attachments)

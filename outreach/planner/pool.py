@@ -22,8 +22,12 @@ from outreach.planner.selection import Candidate
 
 #: Audiences at least this large are rendered and composed by worker processes (see plan).
 PARALLEL_MIN_CONTACTS = 2_000
-#: Candidates per task sent to a worker process.
+#: The same for a campaign with PDF letters (printing one costs ~10-30 ms, not ~0.1 ms).
+PARALLEL_MIN_CONTACTS_PDF = 100
+#: Candidates per task sent to a worker process (a tenth of that for PDF letters, so that
+#: both workers stay busy to the end of a chunk).
 _TASK = 100
+_TASK_PDF = 10
 #: Chunks the workers may be rendering while this process stores one.
 IN_FLIGHT = 3
 
@@ -57,15 +61,16 @@ class RowBuilder(Protocol):
     def close(self) -> None: ...
 
 
-def parallel_workers(contacts: int, workers: int | None) -> int:
+def parallel_workers(contacts: int, workers: int | None, *, heavy: bool = False) -> int:
     """How many worker processes to use: ``workers`` when given, else 2 for an audience of at
-    least :data:`PARALLEL_MIN_CONTACTS` on a multi-core machine where this process may fork
-    (no other thread running), else 0."""
+    least :data:`PARALLEL_MIN_CONTACTS` (:data:`PARALLEL_MIN_CONTACTS_PDF` when the campaign
+    prints PDF letters, ``heavy``) on a multi-core machine where this process may fork (no
+    other thread running), else 0."""
     if workers is not None:
         return max(workers, 0)
     cores = os.cpu_count() or 1
     if (
-        contacts < PARALLEL_MIN_CONTACTS
+        contacts < (PARALLEL_MIN_CONTACTS_PDF if heavy else PARALLEL_MIN_CONTACTS)
         or cores < 2
         or threading.active_count() > 1  # forking a threaded process can deadlock
         or "fork" not in multiprocessing.get_all_start_methods()
@@ -74,9 +79,17 @@ def parallel_workers(contacts: int, workers: int | None) -> int:
     return 2
 
 
-def row_builder(workers: int, build: BuildRows) -> RowBuilder:
-    """A :class:`RenderPool` of ``workers`` processes, or an :class:`InlineBuilder` for 0."""
-    return RenderPool(workers, build) if workers else InlineBuilder(build)
+def row_builder(workers: int, build: BuildRows, *, heavy: bool = False) -> RowBuilder:
+    """A :class:`RenderPool` of ``workers`` processes, or an :class:`InlineBuilder` for 0.
+    ``heavy`` (PDF letters): smaller tasks, and WeasyPrint loaded (fonts and all) before the
+    workers fork, so each of them does not pay for it again."""
+    if not workers:
+        return InlineBuilder(build)
+    if heavy:
+        from outreach.attachments.pdf import warm_up
+
+        warm_up()
+    return RenderPool(workers, build, task=_TASK_PDF if heavy else _TASK)
 
 
 class InlineBuilder:
@@ -113,7 +126,8 @@ class RenderPool:
     """Worker processes, forked with ``build`` (and all it holds: renderer, campaign, a cache
     of send days of their own), that build chunks in tasks of a hundred candidates."""
 
-    def __init__(self, workers: int, build: BuildRows) -> None:
+    def __init__(self, workers: int, build: BuildRows, *, task: int = _TASK) -> None:
+        self._task = task
         self._executor = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("fork"),
@@ -125,8 +139,8 @@ class RenderPool:
     def submit(self, chunk: Chunk) -> None:
         candidates = chunk.candidates
         tasks = [
-            self._executor.submit(_build_in_worker, candidates[i : i + _TASK])
-            for i in range(0, len(candidates), _TASK)
+            self._executor.submit(_build_in_worker, candidates[i : i + self._task])
+            for i in range(0, len(candidates), self._task)
         ]
         self._pending.append((chunk, tasks))
 

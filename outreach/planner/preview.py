@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-
-from sqlmodel import Session
+from datetime import UTC, date, datetime
 
 from outreach.compose import make_message_id
 from outreach.countdown import step_due
-from outreach.errors import NotFoundError
+from outreach.db import Session
+from outreach.errors import NotFoundError, PastStepError
 from outreach.planner.letters import make_letter, message_id_domain, renderer_for
-from outreach.planner.selection import send_moment
+from outreach.planner.selection import past_step_note, send_moment
 from outreach.repository import planning as queries
 from outreach.repository.campaigns import get_campaign, load_campaign
 from outreach.settings import Settings
@@ -39,7 +38,9 @@ def preview(
 ) -> Preview:
     """Render and compose one letter exactly as planning at ``now`` would queue it. A
     follow-up is previewed as if the step it follows had been sent to the contact at ``now``
-    (or when it was, if it was)."""
+    (or when it was, if it was). A dated step that is past at ``now`` (planning will not queue
+    it) raises :class:`PastStepError` saying so, instead of a letter counting down to a date
+    already gone."""
     loaded = load_campaign(session, campaign=get_campaign(session, slug=campaign))
     spec = loaded.spec
     try:
@@ -60,6 +61,11 @@ def preview(
             queries.sent_at(session, step_id=previous.id, contact_id=contact.id) or now
         )
     due = step_due(step_spec, spec, previous_sent_at=previous_sent_at)
+    past = past_step_note(step_spec, spec, now)
+    if past is not None and due is not None:
+        raise PastStepError(
+            f"{past}; preview it as it was with --now {due.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+        )
     scheduled = send_moment(due or now, now=now, spec=spec, contact_tz=contact.timezone)
     letter = make_letter(
         renderer_for(settings.templates_dir),

@@ -17,19 +17,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
-from outreach.countdown import local_date
-from outreach.db import session_scope
-from outreach.errors import OutreachError, TemplateError
+from outreach.db import Engine, Session, session_scope
+from outreach.errors import OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Contact, Message, Step
 from outreach.planner.letters import (
     Letter,
+    attachment_differences,
     differences,
     kept_letter,
     make_letter,
+    render_attachments,
     render_letter,
     renderer_for,
 )
@@ -38,6 +36,7 @@ from outreach.planner.selection import in_audience, rescheduled, send_moment
 from outreach.repository import planning as queries
 from outreach.repository.campaigns import LoadedCampaign, load_campaign
 from outreach.review import AUTO_APPROVE_NOTE
+from outreach.review.approvals import clear_approvals
 from outreach.settings import Settings
 from outreach.spec import AfterWhen, CampaignSpec, StepSpec
 from outreach.states import MessageStatus
@@ -107,8 +106,11 @@ class Replanning:
         reason: str,
         **changes: Any,
     ) -> None:
-        """Put ``letter`` on ``message`` and send it (back) to review; a campaign that needs no
+        """Put ``letter`` on ``message`` and send it (back) to review with its earlier
+        approvals deleted (the event names them) and no stale mark; a campaign that needs no
         approval approves it again at once (and the event log says so)."""
+        assert message.id is not None
+        cleared = clear_approvals(session, message_id=message.id)
         transition(
             session,
             message,
@@ -117,7 +119,9 @@ class Replanning:
             actor=self.actor,
             action=action,
             reason=reason,
+            data={"cleared_approvals": list(cleared)} if cleared else None,
             approved_hash=None,
+            stale_reason=None,
             **letter.columns(),
             **changes,
         )
@@ -130,7 +134,6 @@ class Replanning:
                 actor=self.actor,
                 reason=AUTO_APPROVE_NOTE,
                 approved_hash=letter.sha256,
-                stale_reason=None,
             )
 
 
@@ -153,8 +156,8 @@ def rerender(
 
     * ``render_error`` messages — the template may be fixed now;
     * stale messages (``stale=True``: the dispatcher found they would leave on another day than
-      the one they were rendered for) — so that what the reviewer approves next is what will be
-      true when it leaves. One already rendered for its new day is left alone.
+      the one they were rendered for, and they were not rendered again then) — so that what the
+      reviewer approves next is what will be true when it leaves.
     """
     how = Replanning(spec, renderer_for(settings.templates_dir), settings, now, actor)
     with session_scope(engine) as session:
@@ -178,12 +181,17 @@ def _rerender_one(
     stale: bool,
     report: PlanReport,
 ) -> None:
+    """Render ``m`` again for the moment it will now leave (a reviewer's text is kept and
+    composed again) and requeue it; a failure is recorded as ``render_error``."""
     spec = how.spec
     scheduled = send_moment(m.scheduled_for, now=how.now, spec=spec, contact_tz=contact.timezone)
-    if stale and _rendered_for(m, scheduled, spec):
-        return
     step = spec.step(step_key)
-    letter = how.render_again(session, m, step, contact, scheduled_for=scheduled)
+    if m.edited:
+        letter: Letter | None = kept_letter(
+            m, spec, step, contact, scheduled_for=scheduled, settings=how.settings
+        )
+    else:
+        letter = how.render_again(session, m, step, contact, scheduled_for=scheduled)
     if letter is None:
         error = m.render_error or ""
         report.render_errors.append(RenderError(spec.slug, step.key, contact.email, error))
@@ -204,13 +212,25 @@ def _rerender_one(
         report.queued += 1
 
 
-def _rendered_for(message: Message, scheduled: datetime, spec: CampaignSpec) -> bool:
-    """Whether ``message`` already reads as it will when it leaves at ``scheduled``: it keeps
-    its schedule and was rendered for that day."""
-    return (
-        local_date(scheduled, spec.timezone) == message.rendered_for
-        and scheduled == message.scheduled_for
-    )
+def rerender_stale(
+    session: Session, ids: Sequence[int], *, now: datetime, settings: Settings, actor: str
+) -> PlanReport:
+    """The letters the dispatcher just sent back to review as stale, rendered again at once in
+    the caller's transaction for the moment they will now leave (a reviewer's text composed
+    again), so reviewers see — and approve — the new text; one that no longer renders becomes
+    ``render_error``. Letters of removed steps are left for the next reload."""
+    report = PlanReport()
+    renderer = renderer_for(settings.templates_dir)
+    specs: dict[int, CampaignSpec] = {}
+    for m in queries.messages_by_ids(session, ids=ids):
+        parties = queries.message_parties(session, message=m)
+        if not parties.step.active:
+            continue
+        if m.campaign_id not in specs:
+            specs[m.campaign_id] = load_campaign(session, campaign=parties.campaign).spec
+        how = Replanning(specs[m.campaign_id], renderer, settings, now, actor)
+        _rerender_one(session, m, parties.step.key, parties.contact, how, stale=True, report=report)
+    return report
 
 
 # -- the stale check, at send time ------------------------------------------------------------
@@ -233,9 +253,20 @@ def stale_reason_for(
     renderer = renderer_for(settings.templates_dir)
     try:
         rendered, _ = render_letter(renderer, spec, step, parties.contact, send_day=today)
-    except TemplateError as exc:
+        diffs = differences(message, rendered)
+        if not diffs and step.encloses:
+            attachments = render_attachments(
+                renderer,
+                spec,
+                step,
+                parties.contact,
+                scheduled_for=message.scheduled_for,
+                settings=settings,
+                send_day=today,
+            )
+            diffs = attachment_differences(message.raw, attachments)
+    except OutreachError as exc:  # template failures, letters that fail to print
         return f"re-render for {today} failed: {exc.message}"
-    diffs = differences(message, rendered)
     if not diffs:
         return None
     return (
@@ -271,6 +302,7 @@ class _Reload:
     steps_by_id: dict[int, Step]
     contacts: dict[int, Contact]
     sent_at: dict[tuple[int, int], datetime | None]
+    cause: str = "campaign reloaded"
 
 
 def replan(
@@ -280,11 +312,13 @@ def replan(
     now: datetime,
     settings: Settings,
     actor: str,
+    cause: str = "campaign reloaded",
 ) -> dict[str, int]:
-    """After a reload: unsent messages whose schedule or content changes are re-rendered and go
-    back to ``pending_review`` (the event says why); messages of removed steps, or for
-    contacts no longer in the audience, are cancelled. Sent messages are never touched;
-    reviewer-edited messages keep their text (only their schedule may move)."""
+    """After a reload: unsent messages whose schedule or content (attachments included)
+    changes are re-rendered and go back to ``pending_review`` (the event says why, starting
+    with ``cause``); messages of removed steps, or for contacts no longer in the audience, are
+    cancelled. Sent messages are never touched; reviewer-edited messages keep their text and
+    attachments (only their schedule may move)."""
     counts = {outcome.value: 0 for outcome in Replanned}
     campaign_id = loaded.campaign.id
     assert campaign_id is not None
@@ -297,6 +331,7 @@ def replan(
         steps_by_id={row.id: row for row in loaded.steps.values() if row.id is not None},
         contacts=queries.contacts_by_id(session, ids={m.contact_id for m in messages}),
         sent_at=queries.sent_at_by_step_and_contact(session, campaign_id=campaign_id),
+        cause=cause,
     )
     for m in messages:
         counts[_replan_one(session, m, reload).value] += 1
@@ -309,10 +344,10 @@ def _replan_one(session: Session, m: Message, reload: _Reload) -> Replanned:
     row = reload.steps_by_id.get(m.step_id)
     contact = reload.contacts[m.contact_id]
     if row is None or not row.active:
-        return _cancel(session, m, reload.how, "campaign reloaded: its step was removed")
+        return _cancel(session, m, reload.how, f"{reload.cause}: its step was removed")
     step = spec.step(row.key)
     if not in_audience(contact.tags, spec, step):
-        reason = "campaign reloaded: the contact is no longer in the step's audience"
+        reason = f"{reload.cause}: the contact is no longer in the step's audience"
         return _cancel(session, m, reload.how, reason)
     scheduled = rescheduled(
         step,
@@ -329,10 +364,10 @@ def _replan_one(session: Session, m: Message, reload: _Reload) -> Replanned:
         )
     if m.edited and not reasons:
         return Replanned.UNCHANGED
-    letter = _replanned_letter(session, m, step, contact, scheduled, reload.how)
+    letter = _replanned_letter(session, m, step, contact, scheduled, reload)
     if letter is None:  # recorded as render_error
         return Replanned.REPLANNED
-    diffs = [] if m.edited else differences(m, letter.rendered)
+    diffs = [] if m.edited else differences(m, letter.rendered, letter.attachments)
     if diffs:
         reasons.append(f"{' and '.join(diffs)} changed")
     if not reasons:
@@ -342,8 +377,7 @@ def _replan_one(session: Session, m: Message, reload: _Reload) -> Replanned:
         m,
         letter,
         action="replanned",
-        reason="campaign reloaded: " + "; ".join(reasons),
-        stale_reason=None,
+        reason=f"{reload.cause}: " + "; ".join(reasons),
         scheduled_for=scheduled,
         due_at=scheduled,
     )
@@ -356,16 +390,17 @@ def _replanned_letter(
     step: StepSpec,
     contact: Contact,
     scheduled: datetime,
-    how: Replanning,
+    reload: _Reload,
 ) -> Letter | None:
     """The new letter of ``m``, to leave at ``scheduled``: a reviewer's text is kept (composed
     again, only its Date moves); any other is rendered again (``None`` when that fails)."""
+    how = reload.how
     if m.edited:
         return kept_letter(
             m, how.spec, step, contact, scheduled_for=scheduled, settings=how.settings
         )
     return how.render_again(
-        session, m, step, contact, scheduled_for=scheduled, reason_prefix="campaign reloaded: "
+        session, m, step, contact, scheduled_for=scheduled, reason_prefix=f"{reload.cause}: "
     )
 
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from outreach.countdown import local_date, next_window_opening, step_due, within_lookahead
+from outreach.countdown import (
+    local_date,
+    next_window_opening,
+    step_due,
+    within_lookahead,
+    zone,
+)
 from outreach.spec import AfterWhen, CampaignSpec, StepSpec, step_order
 from outreach.states import EnrollmentStatus, MessageStatus
 
@@ -63,12 +69,52 @@ def send_moment(
     return next_window_opening(max(moment, now), spec.sending, contact_tz or spec.timezone)
 
 
+def nominal_send(step: StepSpec, spec: CampaignSpec, contact_tz: str | None) -> datetime | None:
+    """When ``step`` would leave for a contact in ``contact_tz`` if every step it follows had
+    left when it was due: a dated step's due moment, a follow-up's that of the step it follows
+    plus its days, each moved into the send window. ``None`` when a follow-up names a step
+    ``spec`` does not have (campaign files refuse cycles, so the chain ends)."""
+    previous_sent_at = None
+    if isinstance(step.when, AfterWhen):
+        try:
+            previous = spec.step(step.when.after)
+        except KeyError:
+            return None
+        previous_sent_at = nominal_send(previous, spec, contact_tz)
+        if previous_sent_at is None:
+            return None
+    due = step_due(step, spec, previous_sent_at=previous_sent_at)
+    if due is None:
+        return None
+    return next_window_opening(due, spec.sending, contact_tz or spec.timezone)
+
+
 def is_missed(due: datetime, now: datetime, spec: CampaignSpec) -> bool:
     """A dated (milestone or fixed-date) letter more than ``lookahead_days`` (at least one)
     days overdue is missed, not sent late: its countdown would no longer be the point of it.
     (A daemon that was down for a day or two still catches up.)"""
     grace = max(spec.lookahead_days, 1)
     return local_date(due, spec.timezone) < local_date(now, spec.timezone) - timedelta(days=grace)
+
+
+def past_step_note(step: StepSpec, spec: CampaignSpec, now: datetime) -> str | None:
+    """Why the dated ``step`` will not be planned at ``now`` — it is missed (:func:`is_missed`:
+    more than the lookahead overdue) — in one line naming the step, when it was due and how
+    long ago; ``None`` when it is not past. Follow-ups are never past (they follow their step).
+    ``campaign load`` warns with it, ``templates preview`` refuses with it, and ``plan`` counts
+    the same letters as not queued."""
+    if isinstance(step.when, AfterWhen):
+        return None
+    due = step_due(step, spec, previous_sent_at=None)
+    if due is None or not is_missed(due, now, spec):
+        return None
+    local = due.astimezone(zone(spec.timezone))
+    days = (local_date(now, spec.timezone) - local.date()).days
+    grace = max(spec.lookahead_days, 1)
+    return (
+        f"{spec.slug}: step {step.key!r} was due {local:%Y-%m-%d %H:%M} ({spec.timezone}), "
+        f"{days} days ago: it is past and will not be planned (more than {grace} days overdue)"
+    )
 
 
 def rescheduled(

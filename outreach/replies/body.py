@@ -35,7 +35,8 @@ def part_text(part: Message) -> str:
 
 def best_text(msg: Message) -> str:
     """The text a person would read: the text/plain body, else the HTML body as text, else the
-    first text part; ``""`` when there is none."""
+    first text part, else (a multipart whose parts could not be found) the raw body; ``""``
+    when there is none."""
     part = None
     if isinstance(msg, EmailMessage):
         part = msg.get_body(preferencelist=("plain", "html"))
@@ -47,8 +48,20 @@ def best_text(msg: Message) -> str:
                 part = candidate
                 break
     if part is None:
+        if msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
+            return raw_body_text(msg)
         return ""
     text = part_text(part)
     if part.get_content_subtype() == "html":
         text = html_to_text(text, limit=MAX_BODY_BYTES)
     return text[:MAX_TEXT_CHARS]
+
+
+def raw_body_text(msg: Message) -> str:
+    """The undecoded body of ``msg`` as text (for a multipart whose boundary was lost)."""
+    payload = msg.get_payload()
+    if not isinstance(payload, str):
+        return ""
+    data = payload[:MAX_BODY_BYTES].encode("utf-8", "surrogateescape")
+    text = decode_bytes(data, None).replace("\r\n", "\n").replace("\r", "\n")
+    return text.encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT_CHARS]

@@ -1,8 +1,10 @@
 """Classify a parsed inbound message and derive the keys that match it to a letter. Pure.
 
-Order matters and is fixed: unusable input (oversize, unparseable) first, then bounces (a bounce
-often also carries ``Auto-Submitted``), then automatic replies, then unsubscribe requests; what
-is left is a human reply.
+Order matters and is fixed: unusable input (oversize, unparseable, no sender at all) first,
+then spam-complaint reports, then our own letters fed back (our ``X-Outreach-*`` headers), then
+bounces (a bounce often also carries ``Auto-Submitted``; :mod:`~outreach.replies.bounce_verdict`
+weighs them), then automatic replies, then unsubscribe requests; what is left is a human reply.
+Every result carries the :class:`~outreach.replies.evidence.Evidence` that decided it.
 """
 
 from __future__ import annotations
@@ -11,20 +13,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from outreach.replies.dsn import BOUNCE_SUBJECT_RE, BOUNCE_TEXT_RE, DsnInfo, is_bounce_sender
+from outreach.replies.bounce_verdict import judge_bounce
+from outreach.replies.dsn import FEEDBACK_REPORT, DsnInfo
+from outreach.replies.evidence import Evidence, Strength, evidence_line
 from outreach.replies.parse import ParsedInbound
+from outreach.replies.result import ClassificationResult
 from outreach.replies.snippet import strip_quoted
 from outreach.states import Classification
 
-
-@dataclass(frozen=True)
-class ClassificationResult:
-    """What a message is, why (one line for the audit log), and for bounces which address."""
-
-    kind: Classification
-    reason: str
-    bounce_status: str | None = None
-    bounced_address: str | None = None
+__all__ = ["ClassificationResult", "MatchKeys", "classify", "matching_keys", "own_outbound"]
 
 
 @dataclass(frozen=True)
@@ -65,9 +62,13 @@ _OOO_SUBJECT_RE = re.compile(
     r"reponse automatique|absence du bureau|absent du bureau|absence|message d.absence|"
     r"respuesta automatica|fuera de la oficina|fuera de oficina|ausente|ausencia|"
     r"abwesenheitsnotiz|automatische antwort|abwesend|abwesenheit|nicht im buro|"
-    r"risposta automatica|fuori ufficio|resposta automatica|ausente do escritorio)\b",
+    r"risposta automatica|fuori ufficio|resposta automatica|ausente do escritorio|"
+    r"automatisch antwoord|afwezig|automatyczna odpowiedz|poza biurem|"
+    r"автоответ|автоматическ\w{0,3} ответ|нет на месте|в отпуске)\b",
     re.IGNORECASE,
 )
+#: Out-of-office subjects in scripts without word boundaries (Japanese, Chinese).
+_OOO_CJK_SUBJECT_RE = re.compile(r"不在|自動(?:応答|返信)|外出中|休暇中|自动回复")
 _REPLY_PREFIX_RE = re.compile(r"^\s*(?:(?:re|aw|sv|tr|rv|fw|fwd|wg)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 
 
@@ -77,28 +78,41 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 
 
-def _auto_reply_reason(p: ParsedInbound) -> str | None:
+def _auto_reply(p: ParsedInbound) -> Evidence | None:
+    """The evidence that ``p`` is an automatic reply (headers first, then the subject)."""
     auto = (p.header("auto-submitted") or "").strip().lower()
     if auto and auto.split(";")[0].strip() != "no":
-        return f"Auto-Submitted: {auto[:60]}"
+        return _header_evidence("Auto-Submitted header", f"Auto-Submitted: {auto[:60]}")
     for name in ("x-autoreply", "x-autorespond", "x-autoresponder"):
         if p.header(name) is not None:
-            return f"{name} header present"
+            return _header_evidence(f"{name} header", f"{name} header present")
     precedence = (p.header("precedence") or p.header("x-precedence") or "").strip().lower()
     if precedence in ("auto_reply", "bulk", "junk"):
-        return f"Precedence: {precedence}"
+        return _header_evidence("Precedence header", f"Precedence: {precedence}")
     if (
         p.header("x-auto-response-suppress") is not None
         and p.header("x-ms-exchange-inbox-rules-loop") is not None
     ):
-        return "Exchange out-of-office (X-Auto-Response-Suppress with Inbox-Rules-Loop)"
+        return _header_evidence(
+            "Exchange headers",
+            "Exchange out-of-office (X-Auto-Response-Suppress with Inbox-Rules-Loop)",
+        )
     content_type = (p.header("content-type") or "").lower()
     if "disposition-notification" in content_type:
-        return "read receipt (message disposition notification)"
-    m = _OOO_SUBJECT_RE.search(_fold(p.subject))
+        return _header_evidence("Content-Type", "read receipt (message disposition notification)")
+    folded = _fold(p.subject)
+    m = _OOO_SUBJECT_RE.search(folded) or _OOO_CJK_SUBJECT_RE.search(folded)
     if m:
-        return f"out-of-office subject ({m.group(0)!r})"
+        return Evidence(
+            decided_by="subject",
+            line=f"out-of-office subject ({m.group(0)!r})",
+            strength=Strength.INCONCLUSIVE,
+        )
     return None
+
+
+def _header_evidence(decided_by: str, line: str) -> Evidence:
+    return Evidence(decided_by=decided_by, line=evidence_line(line))
 
 
 # --- unsubscribe -----------------------------------------------------------------------------
@@ -113,11 +127,13 @@ _UNSUB_RE = re.compile(
 _NEGATION_RE = re.compile(r"\b(?:not|don't|do not|never|pas|no|nicht|kein)\b", re.IGNORECASE)
 
 
-def _unsubscribe_reason(p: ParsedInbound, unsubscribe_addresses: frozenset[str]) -> str | None:
+def _unsubscribe(p: ParsedInbound, unsubscribe_addresses: frozenset[str]) -> Evidence | None:
+    """The evidence that ``p`` asks to be removed: sent to an unsubscribe address
+    (conclusive), or a subject or first line that asks (inconclusive)."""
     targets = {a.lower() for a in unsubscribe_addresses}
     hit = next((a for a in p.to_addrs if a in targets), None)
     if hit:
-        return f"sent to the unsubscribe address {hit}"
+        return Evidence(decided_by="recipient", line=f"sent to the unsubscribe address {hit}")
     subject = _fold(_REPLY_PREFIX_RE.sub("", p.subject)).strip()
     if (
         subject
@@ -125,7 +141,11 @@ def _unsubscribe_reason(p: ParsedInbound, unsubscribe_addresses: frozenset[str])
         and _UNSUB_RE.search(subject)
         and not _NEGATION_RE.search(subject)
     ):
-        return f"subject asks to unsubscribe ({p.subject[:60]!r})"
+        return Evidence(
+            decided_by="subject",
+            line=evidence_line(f"subject asks to unsubscribe ({p.subject[:60]!r})"),
+            strength=Strength.INCONCLUSIVE,
+        )
     first = next((line.strip() for line in strip_quoted(p.text).split("\n") if line.strip()), "")
     folded = _fold(first)
     if (
@@ -134,158 +154,103 @@ def _unsubscribe_reason(p: ParsedInbound, unsubscribe_addresses: frozenset[str])
         and _UNSUB_RE.search(folded)
         and not _NEGATION_RE.search(folded)
     ):
-        return f"first line asks to unsubscribe ({first[:60]!r})"
+        return Evidence(
+            decided_by="first line",
+            line=evidence_line(f"first line asks to unsubscribe ({first[:60]!r})"),
+            strength=Strength.INCONCLUSIVE,
+        )
     return None
 
 
-# --- bounces ---------------------------------------------------------------------------------
-
-_STATUS_IN_TEXT_RE = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
-_HARD_TEXT_RE = re.compile(
-    r"user unknown|unknown user|no such (?:user|mailbox|recipient|address)|does not exist|"
-    r"doesn't exist|no mailbox here|unknown (?:recipient|address|local part)|"
-    r"invalid (?:recipient|mailbox|address)|recipient not found|address not found|"
-    r"couldn't be found|could not be found|unrouteable address|mailbox unavailable|"
-    r"account (?:has been )?(?:disabled|deactivated|closed)|recipnotfound|not our customer|"
-    r"host or domain name not found|domain not found|name service error",
-    re.IGNORECASE,
-)
-_SOFT_TEXT_RE = re.compile(
-    r"mailbox (?:is )?full|over quota|quota exceeded|exceeded (?:the |their )?(?:storage|quota)|"
-    r"insufficient storage|delayed|delay|will (?:retry|keep trying|continue trying)|"
-    r"not yet been delivered|still trying|temporar(?:y|ily)|try again later",
-    re.IGNORECASE,
-)
-_POLICY_TEXT_RE = re.compile(
-    r"\bspam\b|blocked|blacklist|block ?list|denylist|\bpolicy\b|not authori[sz]ed|"
-    r"access denied|\bdmarc\b|\bspf\b|reputation",
-    re.IGNORECASE,
-)
-
-#: Permanent statuses that are about the address itself (RFC 3463): suppress it.
-_HARD_STATUSES = ("5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.4", "5.1.5", "5.1.6", "5.1.9", "5.1.10")
-_HARD_STATUSES_EXTRA = ("5.2.1",)
-#: Our own sender address was refused: the contact is not at fault.
-_SENDER_STATUSES = ("5.1.7", "5.1.8")
-
-
-def _status_from(text: str | None) -> str | None:
-    if not text:
-        return None
-    m = _STATUS_IN_TEXT_RE.search(text)
-    return ".".join(m.groups()) if m else None
-
-
-def _effective_status(dsn: DsnInfo) -> str | None:
-    """The DSN status, refined from the diagnostic when the status is only ``X.0.0``."""
-    status = dsn.status
-    detailed = _status_from(dsn.diagnostic)
-    if status is None:
-        return detailed
-    if status.endswith(".0.0") and detailed and detailed[0] == status[0]:
-        return detailed
-    return status
-
-
-def _is_bounce(p: ParsedInbound) -> bool:
-    if p.dsn is None:
-        return False
-    if p.dsn.machine_readable:
-        return True
-    return (
-        is_bounce_sender(p.from_addr)
-        or BOUNCE_SUBJECT_RE.search(p.subject) is not None
-        or BOUNCE_TEXT_RE.search(p.text[:20_000]) is not None
-        or "report-type=delivery-status"
-        in (p.header("content-type") or "").lower().replace('"', "")
-    )
-
-
-def _classify_bounce(p: ParsedInbound) -> ClassificationResult:
-    dsn = p.dsn
-    assert dsn is not None
-    address = dsn.final_recipient or dsn.original_recipient
-    status = _effective_status(dsn)
-    action = dsn.action
-    shape = "DSN" if dsn.machine_readable else "bounce without a DSN part"
-    where = f" for {address}" if address else ""
-
-    def result(kind: Classification, why: str) -> ClassificationResult:
-        return ClassificationResult(
-            kind=kind,
-            reason=f"{shape}{where}: {why}",
-            bounce_status=status,
-            bounced_address=address,
-        )
-
-    if action in ("delivered", "relayed", "expanded"):
-        return result(Classification.AUTO_REPLY, f"delivery notification (Action: {action})")
-    if action == "delayed":
-        return result(Classification.BOUNCE_SOFT, f"delivery delayed (status {status or 'none'})")
-    if status is not None:
-        if status.startswith("4."):
-            return result(Classification.BOUNCE_SOFT, f"temporary failure {status}")
-        if status.startswith("5.7.") or status in _SENDER_STATUSES:
-            return result(
-                Classification.REJECTED, f"refused by policy ({status}); contact not suppressed"
-            )
-        if status in _HARD_STATUSES or status in _HARD_STATUSES_EXTRA:
-            return result(Classification.BOUNCE_HARD, f"permanent address failure {status}")
-        if status == "5.2.2":
-            return result(Classification.BOUNCE_SOFT, "mailbox full (5.2.2)")
-        if not status.endswith(".0.0"):
-            return result(
-                Classification.BOUNCE_SOFT,
-                f"permanent failure {status} not about the address; not suppressed",
-            )
-    # no usable status: read the diagnostic, then the text of the bounce
-    for source in (dsn.diagnostic, p.text[:20_000]):
-        if not source:
-            continue
-        if _SOFT_TEXT_RE.search(source) and not (
-            action == "failed" and _HARD_TEXT_RE.search(source)
-        ):
-            return result(
-                Classification.BOUNCE_SOFT, "temporary failure or mailbox full (from the text)"
-            )
-        if _HARD_TEXT_RE.search(source):
-            return result(Classification.BOUNCE_HARD, "unknown or disabled address (from the text)")
-        if _POLICY_TEXT_RE.search(source):
-            return result(
-                Classification.REJECTED, "refused by policy (from the text); contact not suppressed"
-            )
-    return result(
-        Classification.BOUNCE_SOFT, f"failure of unknown cause (status {status or 'none'})"
-    )
-
-
 # --- the classifier --------------------------------------------------------------------------
+
+#: The evidence of a human reply: nothing automatic about it (decided by elimination).
+_HUMAN = Evidence(
+    decided_by="no bounce, auto-reply or unsubscribe markers",
+    line="a person's reply",
+    strength=Strength.INCONCLUSIVE,
+)
 
 
 def classify(
     p: ParsedInbound, *, unsubscribe_addresses: frozenset[str] = frozenset()
 ) -> ClassificationResult:
-    """What ``p`` is, in the fixed order: oversize/unparseable, bounce, auto-reply, unsubscribe,
-    human. ``unsubscribe_addresses`` are lowercase addresses whose mail is an unsubscribe request
-    (a dedicated List-Unsubscribe mailbox). Never raises for a :class:`ParsedInbound` that
+    """What ``p`` is, in the fixed order: oversize/unparseable (no sender at all included),
+    spam complaint, our own letter, bounce, auto-reply, unsubscribe, human.
+    ``unsubscribe_addresses`` are lowercase addresses whose mail is an unsubscribe request (a
+    dedicated List-Unsubscribe mailbox). Never raises for a :class:`ParsedInbound` that
     :func:`~outreach.replies.parse.parse_inbound` returned.
     """
+    unusable = _unusable(p)
+    if unusable is not None:
+        return unusable
+    dsn = p.dsn
+    complaint = _complaint(p, dsn)
+    if complaint is not None:
+        return complaint
+    own = sorted(name for name in p.headers if name.startswith("x-outreach-"))
+    if own:
+        return own_outbound(f"our own letter ({', '.join(own[:3])} headers)", decided_by="headers")
+    if dsn is not None:
+        return judge_bounce(dsn)
+    evidence = _auto_reply(p)
+    if evidence is not None:
+        return ClassificationResult(Classification.AUTO_REPLY, evidence.line, evidence=evidence)
+    evidence = _unsubscribe(p, unsubscribe_addresses)
+    if evidence is not None:
+        return ClassificationResult(Classification.UNSUBSCRIBE, evidence.line, evidence=evidence)
+    return ClassificationResult(Classification.HUMAN, "a person's reply", evidence=_HUMAN)
+
+
+def _unusable(p: ParsedInbound) -> ClassificationResult | None:
+    """``oversize``, or ``unparseable`` (a parse error, or no sender address and no bounce
+    shape: random bytes, a header-less fragment)."""
     if p.oversize:
-        return ClassificationResult(Classification.OVERSIZE, f"{p.size} bytes, over the size cap")
+        why = f"{p.size} bytes, over the size cap"
+        return ClassificationResult(Classification.OVERSIZE, why, evidence=Evidence("size", why))
     if p.error is not None:
-        return ClassificationResult(Classification.UNPARSEABLE, p.error)
-    if p.header("feedback-type") or "report-type=feedback-report" in (
-        p.header("content-type") or ""
-    ).lower().replace('"', ""):
         return ClassificationResult(
-            Classification.UNSUBSCRIBE, "spam complaint (ARF feedback report)"
+            Classification.UNPARSEABLE, p.error, evidence=Evidence("parser", evidence_line(p.error))
         )
-    if _is_bounce(p):
-        return _classify_bounce(p)
-    reason = _auto_reply_reason(p)
-    if reason:
-        return ClassificationResult(Classification.AUTO_REPLY, reason)
-    reason = _unsubscribe_reason(p, unsubscribe_addresses)
-    if reason:
-        return ClassificationResult(Classification.UNSUBSCRIBE, reason)
-    return ClassificationResult(Classification.HUMAN, "a person's reply")
+    if p.from_addr is None and p.dsn is None:
+        why = "no sender address and no bounce shape: not a message we can act on"
+        return ClassificationResult(
+            Classification.UNPARSEABLE, why, evidence=Evidence("From header", why)
+        )
+    return None
+
+
+def _complaint(p: ParsedInbound, dsn: DsnInfo | None) -> ClassificationResult | None:
+    """A spam complaint (an ARF feedback report, or an SES complaint notification): the
+    complainer's address is unsubscribed."""
+    ses_kind = dsn.ses.kind if dsn is not None and dsn.ses is not None else None
+    if ses_kind == "delivery" and dsn is not None:
+        why = "delivery notification (Amazon SES)"
+        return ClassificationResult(
+            Classification.AUTO_REPLY,
+            why,
+            bounced_address=dsn.final_recipient,
+            evidence=Evidence("SES notification", why),
+        )
+    is_arf = p.header("feedback-type") is not None or (
+        dsn is not None and dsn.report_type == FEEDBACK_REPORT
+    )
+    if not is_arf and ses_kind != "complaint":
+        return None
+    address = dsn.final_recipient if dsn is not None else None
+    source = "Amazon SES notification" if ses_kind else "ARF feedback report"
+    why = f"spam complaint ({source})" + (f" for {address}" if address else "")
+    return ClassificationResult(
+        Classification.UNSUBSCRIBE,
+        why,
+        bounced_address=address,
+        evidence=Evidence("feedback report", why),
+    )
+
+
+def own_outbound(why: str, *, decided_by: str) -> ClassificationResult:
+    """One of our own letters fed back (a Sent folder, a BCC copy, a list echo): recorded as
+    ``own_outbound``, never a reply, no effects."""
+    return ClassificationResult(
+        Classification.OWN_OUTBOUND, why, evidence=Evidence(decided_by, evidence_line(why))
+    )

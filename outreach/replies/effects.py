@@ -5,17 +5,20 @@ DESIGN.md rule 4 as a table (:data:`RULES`), for a reply matched to a contact:
 ============  ==========================================================================
 human         enrollment ``replied``; that campaign's unsent mail to the contact cancelled
 auto_reply    nothing
-bounce_hard   address suppressed; enrollments ``bounced``; all unsent mail to it cancelled
+bounce_hard   address suppressed; enrollments ``bounced``; all unsent mail to it cancelled —
+              only on conclusive evidence (an inconclusive one changes nothing)
 bounce_soft   nothing; the third soft bounce in a row for a contact counts as hard
-rejected      nothing (5.7.x policy refusal): no suppression
+rejected      nothing (a policy, content or sender refusal): no suppression
 unsubscribe   address suppressed; enrollments ``unsubscribed``; unsent mail cancelled
 oversize /    nothing (stored raw)
-unparseable
+unparseable /
+own_outbound
 ============  ==========================================================================
 
 A hard bounce or unsubscribe request that matched no contact still suppresses the address it
-names (the bounced recipient, or the sender of the request). An effect only moves an
-enrollment to a stronger outcome (:data:`STRENGTH`), so replies in any order end the same.
+names (the bounced recipient, the complainer of a spam report, or the sender of the request).
+An effect only moves an enrollment to a stronger outcome (:data:`STRENGTH`), so replies in any
+order end the same.
 
 :func:`decide_effects` reads a batch of :class:`ReplyOutcome` into :class:`Effects`;
 :func:`enrollment_moves` and :func:`cancellations` turn those into concrete changes given the
@@ -29,8 +32,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from outreach.replies.classify import ClassificationResult
+from outreach.replies.evidence import Evidence
 from outreach.replies.lookup import usable_param
+from outreach.replies.result import ClassificationResult
 from outreach.states import Classification, EnrollmentStatus, MessageStatus
 
 #: Enrollment outcomes by strength: an effect only moves an enrollment to a stronger one.
@@ -43,6 +47,9 @@ STRENGTH = {
 }
 #: This many soft bounces in a row for one contact count as a hard bounce.
 SOFT_BOUNCES_FOR_HARD = 3
+#: Classes that are not mail from the contact: they neither count in nor break a series of
+#: soft bounces.
+NOT_FROM_CONTACT = frozenset({Classification.OWN_OUTBOUND.value})
 
 
 @dataclass(frozen=True)
@@ -86,10 +93,11 @@ class ReplyOutcome:
 
     def named_address(self) -> str | None:
         """The address a reply that matched no contact asks to suppress: the recipient a hard
-        bounce names, or the sender of an unsubscribe request."""
+        bounce names, the complainer a spam report names, or the sender of an unsubscribe
+        request."""
         if self.result.kind == Classification.BOUNCE_HARD:
             return self.result.bounced_address
-        return self.from_addr
+        return self.result.bounced_address or self.from_addr
 
 
 @dataclass(frozen=True)
@@ -112,12 +120,14 @@ class Cancellation:
 
 @dataclass(frozen=True)
 class SuppressionRequest:
-    """Suppress a contact's address (``contact_id``) or an address named by a reply."""
+    """Suppress a contact's address (``contact_id``) or an address named by a reply; the
+    reply's row id is ``inbound_id`` (what a reclassification lifts)."""
 
     contact_id: int | None
     address: str | None
     reason: str
     detail: str
+    inbound_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,13 +153,21 @@ class Effects:
         return sorted(wanted)
 
 
+def rule_for(result: ClassificationResult) -> Rule | None:
+    """The :data:`RULES` entry ``result`` triggers: none for an inconclusive hard bounce
+    (automatic suppression needs conclusive evidence), nor for classes without effects."""
+    if result.kind == Classification.BOUNCE_HARD and not result.conclusive:
+        return None
+    return RULES.get(result.kind)
+
+
 def decide_effects(replies: Iterable[ReplyOutcome]) -> Effects:
     """The effects of ``replies`` by :data:`RULES` (see the module docstring)."""
     enrollments: dict[tuple[int, int | None], EnrollmentTarget] = {}
     cancels: list[Cancellation] = []
     suppressions: dict[int | str, SuppressionRequest] = {}
     for reply in replies:
-        rule = RULES.get(reply.result.kind)
+        rule = rule_for(reply.result)
         if rule is None:
             continue
         kind = reply.result.kind.value
@@ -163,11 +181,13 @@ def decide_effects(replies: Iterable[ReplyOutcome]) -> Effects:
                 enrollments[(cid, campaign)] = target
             cancels.append(Cancellation(cid, campaign, rule.reason))
             if rule.suppress:
-                suppressions.setdefault(cid, SuppressionRequest(cid, None, kind, detail))
+                request = SuppressionRequest(cid, None, kind, detail, reply.inbound_id)
+                suppressions.setdefault(cid, request)
         elif rule.suppress:
             address = reply.named_address()
             if address and usable_param(address, 320):
-                suppressions.setdefault(address, SuppressionRequest(None, address, kind, detail))
+                request = SuppressionRequest(None, address, kind, detail, reply.inbound_id)
+                suppressions.setdefault(address, request)
     return Effects(enrollments, tuple(cancels), tuple(suppressions.values()))
 
 
@@ -265,21 +285,30 @@ def promote_soft_bounces(
     (per contact, stored classifications oldest first) followed by those earlier in ``results``.
     Contacts not in ``history`` are left alone."""
     previous = SOFT_BOUNCES_FOR_HARD - 1
-    seen = {cid: list(kinds) for cid, kinds in history.items()}
+    seen = {cid: [k for k in kinds if k not in NOT_FROM_CONTACT] for cid, kinds in history.items()}
     out = list(results)
     for i, (result, cid) in enumerate(zip(results, contact_ids, strict=True)):
-        if cid is None or cid not in seen:
+        if cid is None or cid not in seen or result.kind.value in NOT_FROM_CONTACT:
             continue
         kind = result.kind
         if (
             kind == Classification.BOUNCE_SOFT
             and seen[cid][-previous:] == [Classification.BOUNCE_SOFT.value] * previous
         ):
-            out[i] = ClassificationResult(
-                Classification.BOUNCE_HARD,
-                f"third soft bounce in a row; {result.reason}"[:2000],
-                result.bounce_status,
-                result.bounced_address,
-            )
+            out[i] = _series_bounce(result)
         seen[cid].append(kind.value)
     return out
+
+
+def _series_bounce(result: ClassificationResult) -> ClassificationResult:
+    """``result`` (a soft bounce) as the hard bounce a series of them counts as."""
+    why = f"third soft bounce in a row; {result.reason}"[:2000]
+    evidence = Evidence(
+        decided_by="soft bounce series",
+        line=f"{SOFT_BOUNCES_FOR_HARD} soft bounces in a row; last: {result.evidence.line}"[:300],
+        stage=result.evidence.stage,
+        status_from=result.evidence.status_from,
+    )
+    return ClassificationResult(
+        Classification.BOUNCE_HARD, why, result.bounce_status, result.bounced_address, evidence
+    )

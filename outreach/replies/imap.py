@@ -25,14 +25,13 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Literal
 
 import imapclient
 from imapclient.exceptions import IMAPClientError
 
 from outreach.errors import ImapError, SettingsError
+from outreach.settings import TlsMode
 
-TlsMode = Literal["tls", "starttls", "none"]
 _TLS_MODES = ("tls", "starttls", "none")
 
 

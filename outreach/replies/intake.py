@@ -26,8 +26,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
+from outreach.db import Engine
 from outreach.replies.listing import ReplyItem, list_replies
 from outreach.replies.mailbox import ImapNotConfigured, fetch_mailbox, imap_config, mailbox_key
 from outreach.replies.report import IntakeReport

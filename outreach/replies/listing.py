@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.repository.campaigns import get_campaign
 from outreach.repository.inbound import InboundListRow, list_inbound
 from outreach.states import Classification
@@ -14,7 +14,12 @@ from outreach.states import Classification
 
 @dataclass(frozen=True)
 class ReplyItem:
-    """One stored inbound message as ``outreach replies list`` shows it (see README §Replies)."""
+    """One stored inbound message as ``outreach replies list`` shows it (see README §Replies).
+
+    ``evidence`` is what decided its class (``decided_by``, ``line``, ``strength``, ``stage``,
+    ``status_from``, ``needs_review``; null on rows stored before evidence was recorded);
+    ``strength`` and ``needs_review`` repeat the two that matter most.
+    """
 
     id: int
     received_at: datetime
@@ -35,6 +40,9 @@ class ReplyItem:
     error: str | None
     source: str | None
     raw_size: int
+    evidence: dict[str, Any] | None
+    strength: str | None
+    needs_review: bool
 
 
 def list_replies(
@@ -43,15 +51,22 @@ def list_replies(
     campaign: str | None = None,
     classification: Classification | str | None = None,
     unmatched: bool = False,
+    needs_review: bool = False,
     limit: int | None = None,
 ) -> list[ReplyItem]:
     """Stored inbound mail, newest first, with the contact, campaign, step and letter it
     answers. ``campaign`` must be a loaded campaign's slug (:class:`NotFoundError` otherwise);
-    ``unmatched`` lists only mail that matched no letter."""
+    ``unmatched`` lists only mail that matched no letter; ``needs_review`` only mail flagged
+    for a person (an inconclusive hard-looking bounce)."""
     campaign_id = get_campaign(session, slug=campaign).id if campaign is not None else None
     kind = Classification(classification).value if classification is not None else None
     rows = list_inbound(
-        session, campaign_id=campaign_id, classification=kind, unmatched=unmatched, limit=limit
+        session,
+        campaign_id=campaign_id,
+        classification=kind,
+        unmatched=unmatched,
+        needs_review=needs_review,
+        limit=limit,
     )
     return [_item(row) for row in rows]
 
@@ -79,4 +94,7 @@ def _item(row: InboundListRow) -> ReplyItem:
         error=inbound.error,
         source=inbound.source,
         raw_size=inbound.raw_size,
+        evidence=inbound.evidence,
+        strength=inbound.strength,
+        needs_review=bool(inbound.needs_review),
     )

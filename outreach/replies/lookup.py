@@ -26,13 +26,16 @@ class Lookup:
 
     ``keys`` as :func:`~outreach.replies.classify.matching_keys` builds them; ``in_reply_to``
     and ``dsn_message_id`` tell which of ``keys.message_ids`` came from where (the rest are
-    References). ``use_recipients`` is true for bounces only.
+    References). ``use_recipients`` is true for bounces (and complaint reports) only.
+    ``own_message_id`` is the message's own Message-ID: when it is one of our letters', the
+    message *is* that letter, fed back (a Sent folder, a BCC copy, a list echo).
     """
 
     keys: MatchKeys
     in_reply_to: frozenset[str] = frozenset()
     dsn_message_id: str | None = None
     use_recipients: bool = False
+    own_message_id: str | None = None
 
     def message_ids(self) -> list[str]:
         """The ids to look up, in priority order: at most :data:`MAX_IDS_PER_MESSAGE` usable
@@ -49,12 +52,15 @@ EMPTY_LOOKUP = Lookup(keys=MatchKeys((), (), None))
 
 
 def lookup_for(p: ParsedInbound, *, is_bounce: bool = False) -> Lookup:
-    """The :class:`Lookup` for a parsed message (``is_bounce``: it was classified a bounce)."""
+    """The :class:`Lookup` for a parsed message (``is_bounce``: it was classified a bounce,
+    or a report naming the recipient it concerns)."""
+    own = p.message_id if usable_param(p.message_id, 255) else None
     return Lookup(
         keys=matching_keys(p),
         in_reply_to=frozenset(p.in_reply_to),
         dsn_message_id=p.dsn.original_message_id if p.dsn is not None else None,
         use_recipients=is_bounce,
+        own_message_id=own,
     )
 
 

@@ -14,9 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
-from outreach.db import session_scope
+from outreach.db import Engine, session_scope
 from outreach.errors import ImapError, SettingsError
 from outreach.replies.imap import ImapConfig, ImapMailbox
 from outreach.replies.report import IntakeReport

@@ -2,6 +2,8 @@
 
 Order (first hit wins), each step only when the previous found nothing:
 
+0. ``message_id``: the message's own Message-ID is one of our letters' — it *is* that letter,
+   fed back (a Sent folder import, a BCC copy, a list echo);
 1. ``in_reply_to`` / ``references``: an id in In-Reply-To, then References (most recent first),
    equal to an outbound ``message.message_id``;
 2. ``dsn_message_id``: for a bounce, the original Message-ID quoted inside the DSN;
@@ -22,8 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlmodel import Session
-
+from outreach.db import Session
 from outreach.models import Message
 from outreach.replies.classify import MatchKeys
 from outreach.replies.lookup import MAX_IDS_PER_MESSAGE, Lookup, lookup_for, usable_param
@@ -49,7 +50,9 @@ __all__ = [
     "usable_param",
 ]
 
-MatchMethod = Literal["in_reply_to", "references", "dsn_message_id", "dsn_recipient", "sender"]
+MatchMethod = Literal[
+    "message_id", "in_reply_to", "references", "dsn_message_id", "dsn_recipient", "sender"
+]
 
 #: How far back a sender-address match looks for a letter we sent that contact.
 SENDER_WINDOW = timedelta(days=180)
@@ -90,7 +93,10 @@ class Matcher:
         self._recent_by_contact: dict[int, Message] = {}
         self._contact_by_email: dict[str, int] = {}
 
-        wanted_ids = sorted({i for lk in lookups for i in lk.message_ids()})
+        wanted_ids = sorted(
+            {i for lk in lookups for i in lk.message_ids()}
+            | {lk.own_message_id for lk in lookups if lk.own_message_id is not None}
+        )
         for m in letters_by_message_id(session, message_ids=wanted_ids):
             self._by_id[m.message_id] = m
         addresses = self._addresses_to_look_up(lookups)
@@ -110,7 +116,7 @@ class Matcher:
         """Addresses only matter for lookups whose ids found nothing."""
         addresses: set[str] = set()
         for lk in lookups:
-            if any(i in self._by_id for i in lk.message_ids()):
+            if lk.own_message_id in self._by_id or any(i in self._by_id for i in lk.message_ids()):
                 continue
             if lk.use_recipients:
                 addresses.update(a for a in lk.keys.recipient_addresses if usable_param(a, 320))
@@ -120,6 +126,9 @@ class Matcher:
 
     def match(self, lookup: Lookup) -> MatchResult:
         """The match for one lookup, in the documented order; :data:`NO_MATCH` when none."""
+        if lookup.own_message_id in self._by_id:
+            own = self._by_id[lookup.own_message_id]  # type: ignore[index]
+            return MatchResult(own, own.contact_id, own.campaign_id, "message_id")
         for mid in lookup.message_ids():
             m = self._by_id.get(mid)
             if m is None:

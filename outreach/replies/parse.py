@@ -25,8 +25,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesParser
+from typing import Any
 
 from outreach.replies.body import best_text
+from outreach.replies.boundary import boundary_lost, repair_boundary
 from outreach.replies.dsn import (
     BOUNCE_LOCALPARTS,
     BOUNCE_SUBJECT_RE,
@@ -148,6 +150,20 @@ def parse_inbound(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedIn
         return _sniffed(data, error=f"{type(exc).__name__}: {one_line(str(exc))[:300]}")
 
 
+def _identity(data: bytes, headers: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The fields every result has, however its headers were read: the raw bytes, their hash
+    and size, the Message-ID, the ids it answers and its date."""
+    return {
+        "raw": data,
+        "raw_sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        "message_id": message_id(_first(headers, "message-id")),
+        "in_reply_to": message_ids(" ".join(headers.get("in-reply-to", ()))),
+        "references": message_ids(" ".join(headers.get("references", ())), keep_last=True),
+        "date": header_date(_first(headers, "date")),
+    }
+
+
 def _first(headers: Mapping[str, list[str]], name: str) -> str | None:
     values = headers.get(name)
     return values[0] if values else None
@@ -164,6 +180,11 @@ def _parse(data: bytes) -> ParsedInbound:
     headers_only = too_complex is not None
     sanitized = tame_content_headers(head + body, defects)
     msg = BytesParser(policy=POLICY).parsebytes(sanitized, headersonly=headers_only)
+    if not headers_only and boundary_lost(msg):
+        repaired = repair_boundary(sanitized)
+        if repaired is not None:
+            defects.append("MIME boundary in the header does not match the body; the body's used")
+            msg = BytesParser(policy=POLICY).parsebytes(repaired)
     top = raw_headers(msg)
 
     from_addr, from_name = sender(_first(top, "from"), big_addresses.get("from"))
@@ -181,17 +202,11 @@ def _parse(data: bytes) -> ParsedInbound:
         except (Exception, RecursionError) as exc:
             defects.append(f"delivery status not read: {type(exc).__name__}")
     return ParsedInbound(
-        raw=data,
-        raw_sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        message_id=message_id(_first(top, "message-id")),
-        in_reply_to=message_ids(" ".join(top.get("in-reply-to", ()))),
-        references=message_ids(" ".join(top.get("references", ())), keep_last=True),
+        **_identity(data, top),
         from_addr=from_addr,
         from_name=from_name,
         to_addrs=to_addrs,
         subject=subject,
-        date=header_date(_first(top, "date")),
         headers=kept_headers(top),
         text=text,
         dsn=dsn,
@@ -207,16 +222,10 @@ def _sniffed(data: bytes, *, oversize: bool = False, error: str | None = None) -
     except Exception:
         from_addr, from_name = None, None
     return ParsedInbound(
-        raw=data,
-        raw_sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        message_id=message_id(_first(found, "message-id")),
-        in_reply_to=message_ids(" ".join(found.get("in-reply-to", ()))),
-        references=message_ids(" ".join(found.get("references", ())), keep_last=True),
+        **_identity(data, found),
         from_addr=from_addr,
         from_name=from_name,
         subject=(_first(found, "subject") or "")[:2000],
-        date=header_date(_first(found, "date")),
         error=error,
         oversize=oversize,
     )

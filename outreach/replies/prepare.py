@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from outreach.replies.classify import ClassificationResult, classify
+from outreach.replies.classify import classify
 from outreach.replies.lookup import BOUNCE_KINDS, EMPTY_LOOKUP, Lookup, lookup_for
 from outreach.replies.parse import ParsedInbound, parse_inbound
+from outreach.replies.result import ClassificationResult
 from outreach.states import Classification
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,10 @@ def prepare_reply(
             Classification.UNPARSEABLE, f"classifier failed: {type(exc).__name__}"
         )
     try:
-        lookup = lookup_for(parsed, is_bounce=result.kind in BOUNCE_KINDS)
+        names_recipient = result.kind in BOUNCE_KINDS or (
+            result.kind == Classification.UNSUBSCRIBE and result.bounced_address is not None
+        )
+        lookup = lookup_for(parsed, is_bounce=names_recipient)
     except Exception:
         log.exception("match keys failed on %s", source)
         lookup = EMPTY_LOOKUP

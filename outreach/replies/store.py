@@ -20,14 +20,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
-
-from outreach.db import session_scope
+from outreach.db import Engine, OperationalError, Session, session_scope
 from outreach.errors import DatabaseError
 from outreach.replies.apply_effects import StoredReply, apply_effects
-from outreach.replies.classify import ClassificationResult
+from outreach.replies.classify import own_outbound
 from outreach.replies.effects import (
     SOFT_BOUNCES_FOR_HARD,
     promote_soft_bounces,
@@ -42,6 +38,7 @@ from outreach.replies.prepare import (
     unique_in_batch,
 )
 from outreach.replies.report import IntakeReport
+from outreach.replies.result import ClassificationResult
 from outreach.replies.snippet import snippet
 from outreach.repository.inbound import (
     insert_inbound,
@@ -153,7 +150,8 @@ def store_batch(
     if not new:
         return IntakeReport(duplicates=duplicates)
     matches = match_many(session, [reply.lookup for reply in new], now=now)
-    results = _count_soft_bounces(session, new, matches)
+    own = [_own_letter(reply, m) for reply, m in zip(new, matches, strict=True)]
+    results = _count_soft_bounces(session, own, matches)
     rows = [
         inbound_row(reply, m, result, now=now)
         for reply, m, result in zip(new, matches, results, strict=True)
@@ -196,11 +194,21 @@ def _not_yet_stored(
     return new, duplicates + len(fresh) - len(new)
 
 
+def _own_letter(reply: PreparedReply, m: MatchResult) -> ClassificationResult:
+    """The reply's result, or ``own_outbound`` when its own Message-ID is one of our letters'."""
+    if m.method == "message_id":
+        return own_outbound(
+            f"our own letter fed back (its Message-ID {reply.message_id} is one we sent)",
+            decided_by="Message-ID",
+        )
+    return reply.result
+
+
 def _count_soft_bounces(
-    session: Session, replies: Sequence[PreparedReply], matches: Sequence[MatchResult]
+    session: Session, results: Sequence[ClassificationResult], matches: Sequence[MatchResult]
 ) -> list[ClassificationResult]:
-    """The batch's results with a contact's third soft bounce in a row turned hard."""
-    results = [reply.result for reply in replies]
+    """``results`` with a contact's third soft bounce in a row turned hard."""
+    results = list(results)
     contact_ids = [m.contact_id for m in matches]
     history = {
         cid: last_classifications(session, contact_id=cid, limit=SOFT_BOUNCES_FOR_HARD - 1)
@@ -229,6 +237,9 @@ def inbound_row(
         "classification": result.kind.value,
         "reason": clean_text(result.reason, 2000),
         "bounce_status": clean_text(result.bounce_status, 20),
+        "evidence": _clean_evidence(result),
+        "strength": result.evidence.strength.value,
+        "needs_review": result.needs_review,
         "matched_message_id": m.message.id if m.message is not None else None,
         "contact_id": m.contact_id,
         "campaign_id": m.campaign_id,
@@ -240,6 +251,14 @@ def inbound_row(
         "error": clean_text(p.error, 2000),
         "source": reply.source,
         "created_at": now,
+    }
+
+
+def _clean_evidence(result: ClassificationResult) -> dict[str, Any]:
+    """The evidence as stored: every string cleaned for the database."""
+    return {
+        key: clean_text(value, 300) if isinstance(value, str) else value
+        for key, value in result.evidence.as_dict().items()
     }
 
 
@@ -255,6 +274,9 @@ def store_raw_only(
         **inbound_row(reply, MatchResult(), reply.result, now=now),
         "classification": Classification.UNPARSEABLE.value,
         "reason": "stored raw after an intake failure",
+        "evidence": {"decided_by": "intake failure", "line": clean_text(error, 300)},
+        "strength": None,
+        "needs_review": False,
         "error": clean_text(error, 2000),
         "matched_message_id": None,
         "contact_id": None,

@@ -4,7 +4,7 @@ place on reload) and read back as a spec for the pure planning code."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time
 from types import MappingProxyType
 from typing import Any
@@ -19,6 +19,8 @@ from outreach.spec import (
     AfterWhen,
     CampaignSpec,
     DateWhen,
+    FileRef,
+    LetterStyle,
     MilestoneSpec,
     MilestoneWhen,
     SenderSpec,
@@ -73,6 +75,71 @@ def sending_from_json(data: dict[str, Any]) -> SendingWindow:
     )
 
 
+def file_to_json(ref: FileRef) -> dict[str, Any]:
+    """A :class:`FileRef` as stored (in ``step.attachments``, ``campaign.letters``): path,
+    location, size, content_type, sha256."""
+    return asdict(ref)
+
+
+def file_from_json(data: dict[str, Any]) -> FileRef:
+    return FileRef(
+        str(data["path"]),
+        str(data["location"]),
+        int(data["size"]),
+        str(data["content_type"]),
+        str(data["sha256"]),
+    )
+
+
+def letters_to_json(style: LetterStyle) -> dict[str, Any]:
+    """The campaign's ``[letters]`` as stored in ``campaign.letters``."""
+    out: dict[str, Any] = {"filename": style.filename, "folder": style.folder}
+    for key, ref in (("signature", style.signature), ("letterhead", style.letterhead)):
+        if ref is not None:
+            out[key] = file_to_json(ref)
+    return out
+
+
+def letters_from_json(data: dict[str, Any] | None) -> LetterStyle:
+    if not data:
+        return LetterStyle()
+    return LetterStyle(
+        filename=str(data.get("filename") or LetterStyle.filename),
+        signature=file_from_json(data["signature"]) if data.get("signature") else None,
+        letterhead=file_from_json(data["letterhead"]) if data.get("letterhead") else None,
+        folder=str(data.get("folder") or ""),
+    )
+
+
+def milestone_spec(m: Milestone) -> MilestoneSpec:
+    """The :class:`MilestoneSpec` a milestone row holds."""
+    return MilestoneSpec(
+        m.key,
+        m.title,
+        m.date,
+        m.end,
+        m.location,
+        time=m.start_time,
+        end_time=m.end_time,
+        timezone=m.timezone,
+        sequence=m.sequence,
+    )
+
+
+def step_spec(s: Step) -> StepSpec:
+    """The :class:`StepSpec` a step row holds."""
+    return StepSpec(
+        s.key,
+        s.template,
+        when_from_json(s.when),
+        tuple(s.audience_tags) if s.audience_tags is not None else None,
+        s.position,
+        letter=s.letter,
+        attachments=tuple(file_from_json(a) for a in s.attachments or ()),
+        calendar=s.calendar,
+    )
+
+
 def spec_from_rows(
     campaign: Campaign, milestones: Sequence[Milestone], steps: Sequence[Step]
 ) -> CampaignSpec:
@@ -84,20 +151,9 @@ def spec_from_rows(
         sender=SenderSpec(campaign.sender_name, campaign.sender_email, campaign.reply_to),
         sending=sending_from_json(campaign.sending),
         milestones=tuple(
-            MilestoneSpec(m.key, m.title, m.date, m.end, m.location)
-            for m in sorted(milestones, key=lambda m: (m.date, m.key))
+            milestone_spec(m) for m in sorted(milestones, key=lambda m: (m.date, m.key))
         ),
-        steps=tuple(
-            StepSpec(
-                s.key,
-                s.template,
-                when_from_json(s.when),
-                tuple(s.audience_tags) if s.audience_tags is not None else None,
-                s.position,
-            )
-            for s in sorted(steps, key=lambda s: s.position)
-            if s.active
-        ),
+        steps=tuple(step_spec(s) for s in sorted(steps, key=lambda s: s.position) if s.active),
         source_path=campaign.source_path or "",
         source_sha256=campaign.source_sha256 or "",
         require_approval=campaign.require_approval,
@@ -105,6 +161,7 @@ def spec_from_rows(
         lookahead_days=campaign.lookahead_days,
         audience_tags=tuple(campaign.audience_tags),
         vars=MappingProxyType(dict(campaign.vars)),
+        letters=letters_from_json(campaign.letters),
     )
 
 
@@ -140,9 +197,50 @@ def list_campaigns(session: Session) -> list[Campaign]:
     return list(session.exec(select(Campaign).order_by(Campaign.slug)))
 
 
-def active_templates(session: Session) -> list[str]:
-    """The distinct template names of every campaign's active steps, sorted."""
-    return sorted(set(session.exec(select(Step.template).where(Step.active == True))))  # noqa: E712
+def audience_tags(session: Session) -> set[str]:
+    """Every tag some campaign's audience names: the campaigns' ``[audience] tags`` and their
+    active steps' ``audience`` tags."""
+    tags: set[str] = set()
+    for campaign_tags in session.exec(select(Campaign.audience_tags)):
+        tags.update(campaign_tags or ())
+    steps = session.exec(select(Step.audience_tags).where(Step.active == True))  # noqa: E712
+    for step_tags in steps:
+        tags.update(step_tags or ())
+    return tags
+
+
+def refresh_files(
+    session: Session, *, campaign_id: int, fresh: dict[str, FileRef], now: datetime, actor: str
+) -> None:
+    """Record the new size, type and SHA-256 of files (by location, as ``fresh`` has them)
+    wherever the campaign names them (its steps' attachments, its signature and letterhead),
+    with an event naming the files: what a reload would record, for files changed on disk."""
+    campaign = session.get(Campaign, campaign_id)
+    assert campaign is not None
+    letters = dict(campaign.letters or {})
+    for key in ("signature", "letterhead"):
+        ref = letters.get(key)
+        if ref and ref.get("location") in fresh:
+            letters[key] = file_to_json(fresh[ref["location"]])
+    campaign.letters = letters
+    campaign.updated_at = now
+    for step in session.exec(select(Step).where(Step.campaign_id == campaign_id)):
+        if any(a.get("location") in fresh for a in step.attachments or ()):
+            step.attachments = [
+                file_to_json(fresh[a["location"]]) if a.get("location") in fresh else a
+                for a in step.attachments
+            ]
+    session.flush()
+    record_event(
+        session,
+        now=now,
+        actor=actor,
+        entity="campaign",
+        entity_id=campaign_id,
+        action="files_changed",
+        reason="files changed on disk: " + ", ".join(sorted(r.path for r in fresh.values())),
+        data={"files": {r.path: r.sha256 for r in fresh.values()}},
+    )
 
 
 @dataclass(frozen=True)
@@ -167,6 +265,7 @@ def _campaign_values(spec: CampaignSpec) -> dict[str, Any]:
         "sending": sending_to_json(spec.sending),
         "audience_tags": list(spec.audience_tags),
         "vars": _plain(spec.vars),
+        "letters": letters_to_json(spec.letters),
         "source_path": spec.source_path,
         "source_sha256": spec.source_sha256,
     }
@@ -220,7 +319,15 @@ def _sync_milestones(
     """Make the campaign's milestone rows match ``spec``; a milestone no longer in the file is
     deleted. Returns the changes."""
     wanted = {
-        m.key: {"title": m.title, "date": m.date, "end": m.end, "location": m.location}
+        m.key: {
+            "title": m.title,
+            "date": m.date,
+            "end": m.end,
+            "location": m.location,
+            "start_time": m.time,
+            "end_time": m.end_time,
+            "timezone": m.timezone,
+        }
         for m in spec.milestones
     }
     changes, gone = _sync_children(
@@ -229,7 +336,20 @@ def _sync_milestones(
     for row in gone:
         session.delete(row)
         changes.append(f"milestones.{row.key} removed")
+    _raise_sequences(session, campaign_id, changes)
     return changes
+
+
+def _raise_sequences(session: Session, campaign_id: int, changes: list[str]) -> None:
+    """Raise the revision (iCalendar SEQUENCE) of each milestone ``changes`` says changed."""
+    changed = {
+        c.split(".")[1] for c in changes if c.startswith("milestones.") and c.count(".") >= 2
+    }
+    if not changed:
+        return
+    for row in session.exec(select(Milestone).where(Milestone.campaign_id == campaign_id)):
+        if row.key in changed:
+            row.sequence += 1
 
 
 def _sync_steps(
@@ -244,6 +364,9 @@ def _sync_steps(
             "audience_tags": list(st.audience_tags) if st.audience_tags is not None else None,
             "position": st.position,
             "active": True,
+            "letter": st.letter,
+            "attachments": [file_to_json(f) for f in st.attachments],
+            "calendar": st.calendar,
         }
         for st in spec.steps
     }

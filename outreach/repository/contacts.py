@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -80,3 +81,36 @@ def list_contacts(session: Session, *, tag: str | None = None) -> list[Contact]:
         wanted = tag.lower()
         contacts = [c for c in contacts if any(t.lower() == wanted for t in c.tags)]
     return contacts
+
+
+@dataclass(frozen=True)
+class ContactProfile:
+    """What the loaded contacts carry, for checking templates against: how many there are, a
+    value some contact has in each known column (name, salutation, …), a value for each custom
+    field any contact has, and every tag used."""
+
+    count: int
+    known: dict[str, str]
+    fields: dict[str, Any]
+    tags: tuple[str, ...]
+
+
+def contact_profile(session: Session, *, page: int = 1000) -> ContactProfile:
+    """The :class:`ContactProfile` of every contact (read ``page`` rows at a time)."""
+    columns = [getattr(Contact, name) for name in _CONTACT_FIELDS]
+    query = sa.select(*columns, Contact.tags, Contact.fields).execution_options(yield_per=page)
+    count = 0
+    known: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+    tags: dict[str, None] = {}
+    for row in session.execute(query):
+        count += 1
+        for name in _CONTACT_FIELDS:
+            value = getattr(row, name)
+            if value and name not in known:
+                known[name] = value
+        for key, value in (row.fields or {}).items():
+            if key not in fields or (value not in (None, "") and fields[key] in (None, "")):
+                fields[key] = value
+        tags.update(dict.fromkeys(row.tags or ()))
+    return ContactProfile(count, known, fields, tuple(tags))

@@ -3,7 +3,6 @@ and the event log since the last day, with what each event is about."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 from typing import NamedTuple
 
@@ -55,38 +54,20 @@ def anything_due(session: Session, *, now: datetime) -> bool:
     return bool(count)
 
 
-def _step_keys(session: Session, message_ids: Collection[int]) -> dict[int, str]:
-    if not message_ids:
-        return {}
-    rows = session.execute(
-        sa.select(Message.id, Step.key)
-        .join(Step, col(Step.id) == col(Message.step_id))
-        .where(col(Message.id).in_(message_ids))
-    )
-    return {row.id: row.key for row in rows}
-
-
-def _enrollment_emails(session: Session, enrollment_ids: Collection[int]) -> dict[int, str]:
-    if not enrollment_ids:
-        return {}
-    rows = session.execute(
-        sa.select(Enrollment.id, Contact.email)
-        .join(Contact, col(Contact.id) == col(Enrollment.contact_id))
-        .where(col(Enrollment.id).in_(enrollment_ids))
-    )
-    return {row.id: row.email for row in rows}
-
-
 def events_since(session: Session, *, after_id: int) -> list[EventAbout]:
     """The event rows with an id above ``after_id``, oldest first, with what each is about."""
-    events = list(session.exec(select(Event).where(Event.id > after_id).order_by(col(Event.id))))
-    steps = _step_keys(session, {e.entity_id for e in events if e.entity == "message"})
-    emails = _enrollment_emails(session, {e.entity_id for e in events if e.entity == "enrollment"})
-    return [
-        EventAbout(
-            e,
-            steps.get(e.entity_id) if e.entity == "message" else None,
-            emails.get(e.entity_id) if e.entity == "enrollment" else None,
+    rows = session.execute(
+        sa.select(Event, Step.key, Contact.email)
+        .outerjoin(
+            Message, sa.and_(col(Event.entity) == "message", col(Message.id) == Event.entity_id)
         )
-        for e in events
-    ]
+        .outerjoin(Step, col(Step.id) == col(Message.step_id))
+        .outerjoin(
+            Enrollment,
+            sa.and_(col(Event.entity) == "enrollment", col(Enrollment.id) == Event.entity_id),
+        )
+        .outerjoin(Contact, col(Contact.id) == col(Enrollment.contact_id))
+        .where(col(Event.id) > after_id)
+        .order_by(col(Event.id))
+    ).all()
+    return [EventAbout(event, step_key, email) for event, step_key, email in rows]

@@ -1,24 +1,33 @@
-"""The event log's inserts: the audit rows :mod:`outreach.lifecycle` writes with every state
-change. The caller owns the transaction: nothing here commits."""
+"""The audit log (``event``): the rows :mod:`outreach.lifecycle` appends with every state change
+(one statement per batch), and the reads that undo an automatic effect (what moved an
+enrollment, so that reclassifying a reply can move it back).
+
+Appending goes through :mod:`outreach.lifecycle` (which decides what is logged); this module
+only runs the statements. The caller owns the transaction: nothing here commits.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from outreach.db import is_postgres
-from outreach.models import Event, Message
+from outreach.models import Enrollment, Event, Message
 from outreach.repository.outbox import id_in, in_chunks
 
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 _EVENTS = Event.__table__  # type: ignore[attr-defined]
+_ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
 #: The event insert, built once (the dispatcher writes events every round).
 _EVENT_INSERT = sa.insert(_EVENTS)
+
+# ------------------------------------------------------------------------------------------
+# Appending
 
 
 def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -74,3 +83,57 @@ def _events_for_messages(postgres: bool) -> sa.Insert:
         *(param(c) for c in same),
     ).where(id_in(_MESSAGES.c.id, "ids", postgres=postgres))
     return sa.insert(_EVENTS).from_select(["at", "actor", "entity", "entity_id", *same], rows)
+
+
+# ------------------------------------------------------------------------------------------
+# Reading
+
+
+class EnrollmentMove(NamedTuple):
+    """One recorded move of an enrollment: the event, the enrollment, from which state to
+    which, the event's data, and whether it is still the enrollment's latest move (nothing
+    moved it since)."""
+
+    event_id: int
+    enrollment_id: int
+    from_state: str | None
+    to_state: str | None
+    data: dict[str, Any]
+    latest: bool
+
+
+def enrollment_moves(session: Session, *, contact_id: int) -> list[EnrollmentMove]:
+    """Every recorded move of the contact's enrollments, oldest first, each marked
+    ``latest`` when no later event touched that enrollment."""
+    enrollment_ids = list(
+        session.execute(sa.select(_ENROLLMENT.c.id).where(_ENROLLMENT.c.contact_id == contact_id))
+        .scalars()
+        .all()
+    )
+    if not enrollment_ids:
+        return []
+    rows = session.execute(
+        sa.select(
+            _EVENTS.c.id,
+            _EVENTS.c.entity_id,
+            _EVENTS.c.from_state,
+            _EVENTS.c.to_state,
+            _EVENTS.c.data,
+        )
+        .where(_EVENTS.c.entity == "enrollment", _EVENTS.c.entity_id.in_(enrollment_ids))
+        .order_by(_EVENTS.c.id)
+    ).all()
+    last: dict[int, int] = {}
+    for row in rows:
+        last[row.entity_id] = row.id
+    return [
+        EnrollmentMove(
+            row.id,
+            row.entity_id,
+            row.from_state,
+            row.to_state,
+            row.data if isinstance(row.data, dict) else {},
+            last[row.entity_id] == row.id,
+        )
+        for row in rows
+    ]

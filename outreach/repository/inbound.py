@@ -10,7 +10,7 @@ functions over a ``Session``; results are model rows or named rows. ``IN`` lists
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -29,7 +29,7 @@ from outreach.models import (
     Message,
     Step,
 )
-from outreach.states import UNSENT, MessageStatus
+from outreach.states import UNSENT, Classification, MessageStatus
 
 #: Largest ``IN (...)`` list sent in one statement.
 IN_CHUNK = 500
@@ -133,16 +133,41 @@ def record_arrivals(
     )
 
 
-def last_classifications(session: Session, *, contact_id: int, limit: int = 2) -> list[str]:
+def last_classifications(
+    session: Session,
+    *,
+    contact_id: int,
+    limit: int = 2,
+    ignore: Collection[str] = (Classification.OWN_OUTBOUND.value,),
+) -> list[str]:
     """The classifications of the contact's last ``limit`` stored inbound messages, oldest
-    first."""
+    first; messages classified as one of ``ignore`` (our own letters fed back) are skipped."""
+    query = select(Inbound.classification).where(Inbound.contact_id == contact_id)
+    if ignore:
+        query = query.where(Inbound.classification.not_in(list(ignore)))  # type: ignore[attr-defined]
     newest_first = session.exec(
-        select(Inbound.classification)
-        .where(Inbound.contact_id == contact_id)
-        .order_by(Inbound.id.desc())  # type: ignore[union-attr]
-        .limit(limit)
+        query.order_by(Inbound.id.desc()).limit(limit)  # type: ignore[union-attr]
     )
     return list(reversed(list(newest_first)))
+
+
+def get_inbound(session: Session, *, inbound_id: int) -> Inbound | None:
+    """One stored inbound message (raw bytes included), or ``None``."""
+    return session.get(Inbound, inbound_id)
+
+
+def set_classification(
+    session: Session, *, inbound_id: int, current: str, values: Mapping[str, Any]
+) -> bool:
+    """Compare-and-set the class of inbound message ``inbound_id`` (still ``current``) and
+    its ``values`` (reason, evidence, strength, needs_review); False when it changed
+    meanwhile."""
+    result = session.execute(
+        sa.update(_INBOUND)
+        .where(_INBOUND.c.id == inbound_id, _INBOUND.c.classification == current)
+        .values(**values)
+    )
+    return result.rowcount == 1
 
 
 # --- matching: letters and contacts -------------------------------------------------------------
@@ -313,11 +338,12 @@ def list_inbound(
     campaign_id: int | None = None,
     classification: str | None = None,
     unmatched: bool = False,
+    needs_review: bool = False,
     limit: int | None = None,
 ) -> list[InboundListRow]:
     """Stored inbound mail, newest first (by received time, then id), with the contact,
-    campaign, step and letter it answers; filtered by campaign, classification, or only mail
-    that matched nothing."""
+    campaign, step and letter it answers; filtered by campaign, classification, only mail
+    that matched nothing, or only mail flagged for a person."""
     query = (
         select(
             Inbound,
@@ -341,6 +367,8 @@ def list_inbound(
         query = query.where(Inbound.classification == classification)
     if unmatched:
         query = query.where(Inbound.match_method.is_(None))  # type: ignore[union-attr]
+    if needs_review:
+        query = query.where(Inbound.needs_review == True)  # noqa: E712
     if limit is not None:
         query = query.limit(limit)
     return [InboundListRow(*row) for row in session.exec(query)]

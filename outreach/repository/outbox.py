@@ -424,3 +424,59 @@ def messages_by_id(session: Session, ids: Iterable[int]) -> dict[int, Message]:
             assert message.id is not None
             found[message.id] = message
     return found
+
+
+# ------------------------------------------------------------------------------------------
+# What waits, and until when
+
+
+class WaitRow(NamedTuple):
+    """A message as :func:`outreach.dispatch.policy.next_try` reads it: its state and times,
+    its recipient's timezone (``None``: the campaign's) and its last SMTP reply."""
+
+    id: int
+    campaign_id: int
+    status: str
+    due_at: datetime
+    scheduled_for: datetime
+    next_attempt_at: datetime | None
+    contact_timezone: str | None
+    last_reply: str | None
+
+
+def _wait_query() -> sa.Select[Any]:
+    return sa.select(
+        _MESSAGES.c.id,
+        _MESSAGES.c.campaign_id,
+        _MESSAGES.c.status,
+        _MESSAGES.c.due_at,
+        _MESSAGES.c.scheduled_for,
+        _MESSAGES.c.next_attempt_at,
+        Contact.timezone,
+        _MESSAGES.c.smtp_code,
+        _MESSAGES.c.smtp_response,
+    ).join(Contact, Contact.id == _MESSAGES.c.contact_id)
+
+
+def _wait_row(row: sa.Row[Any]) -> WaitRow:
+    reply = " ".join(str(p) for p in (row.smtp_code, row.smtp_response) if p is not None)
+    return WaitRow(*row[:7], reply or None)
+
+
+def wait_rows(session: Session, *, ids: Sequence[int]) -> list[WaitRow]:
+    """The :class:`WaitRow` of each message in ``ids`` (any state)."""
+    out: list[WaitRow] = []
+    for chunk in in_chunks(list(ids)):
+        rows = session.execute(_wait_query().where(_MESSAGES.c.id.in_(chunk)))
+        out += [_wait_row(row) for row in rows]
+    return out
+
+
+def claimable_wait_rows(session: Session, *, campaign_ids: Sequence[int]) -> list[WaitRow]:
+    """The :class:`WaitRow` of every claimable (``approved``/``retrying``) message of these
+    campaigns, in due order."""
+    query = _wait_query().where(
+        _MESSAGES.c.status.in_(_CLAIMABLE), _MESSAGES.c.campaign_id.in_(list(campaign_ids))
+    )
+    rows = session.execute(query.order_by(_MESSAGES.c.due_at, _MESSAGES.c.id))
+    return [_wait_row(row) for row in rows]

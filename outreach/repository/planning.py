@@ -183,29 +183,27 @@ def insert_messages(
 # -- messages to re-plan --------------------------------------------------------------------------
 
 
+def _message_ids(session: Session, *where: Any) -> list[int]:
+    return list(session.exec(select(Message.id).where(*where)))
+
+
 def render_error_ids(session: Session, *, campaign_id: int) -> list[int]:
     """The messages of ``campaign_id`` whose template failed (it may be fixed now)."""
-    return list(
-        session.exec(
-            select(Message.id).where(
-                Message.campaign_id == campaign_id,
-                Message.status == MessageStatus.RENDER_ERROR.value,
-            )
-        )
+    return _message_ids(
+        session,
+        Message.campaign_id == campaign_id,
+        Message.status == MessageStatus.RENDER_ERROR.value,
     )
 
 
 def stale_ids(session: Session, *, campaign_id: int) -> list[int]:
     """The messages of ``campaign_id`` back in review as stale and not edited by a reviewer."""
-    return list(
-        session.exec(
-            select(Message.id).where(
-                Message.campaign_id == campaign_id,
-                Message.status == MessageStatus.PENDING_REVIEW.value,
-                Message.stale_reason.is_not(None),
-                Message.edited == False,  # noqa: E712
-            )
-        )
+    return _message_ids(
+        session,
+        Message.campaign_id == campaign_id,
+        Message.status == MessageStatus.PENDING_REVIEW.value,
+        Message.stale_reason.is_not(None),
+        Message.edited == False,  # noqa: E712
     )
 
 

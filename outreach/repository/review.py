@@ -207,14 +207,36 @@ def add_approval(
     note: str | None,
     at: datetime,
 ) -> None:
-    """Record that ``reviewer`` approved the content ``content_hash`` of a message."""
+    """Record (write, within the transaction) that ``reviewer`` approved the content
+    ``content_hash`` of a message."""
     session.add(
         Approval(
             message_id=message_id, reviewer=reviewer, content_hash=content_hash, note=note, at=at
         )
     )
+    session.flush()
 
 
-def delete_approvals(session: Session, *, message_id: int) -> None:
-    """Delete every approval row of a message (the event log keeps who approved what)."""
-    session.execute(sa.delete(Approval).where(col(Approval.message_id) == message_id))
+def delete_approvals(session: Session, *, message_ids: Collection[int]) -> None:
+    """Delete every approval row of these messages (the event log keeps who approved what)."""
+    if message_ids:
+        session.execute(sa.delete(Approval).where(col(Approval.message_id).in_(list(message_ids))))
+
+
+def event_times_since(
+    session: Session, *, message_id: int, action: str, since: datetime
+) -> list[datetime]:
+    """When the message ``message_id`` had events ``action`` at or after ``since``, oldest
+    first (what a rate limit counts)."""
+    return list(
+        session.exec(
+            select(Event.at)
+            .where(
+                Event.entity == "message",
+                Event.entity_id == message_id,
+                Event.action == action,
+                col(Event.at) >= since,
+            )
+            .order_by(col(Event.at))
+        )
+    )

@@ -2,13 +2,18 @@
 
 Modules: :mod:`.rules` (pure: rule 1's content check, the auto-approval note, input checks),
 :mod:`.views` (what reviewers read: the pending list, one message as it will leave),
+:mod:`.approvals` (the approval rule: which approvals count, why one is refused),
 :mod:`.actions` (approve, reject, edit: all-or-nothing batches under row locks),
-:mod:`.editfile` (pure: the file ``review edit`` opens), :mod:`.queue` (the queue listing).
+:mod:`.editfile` (pure: the file ``review edit`` opens), :mod:`.queue` (the queue listing),
+:mod:`.files` (a letter's attachments: saved to a folder, its PDF previewed as PNG),
+:mod:`.testsend` (the stored bytes sent to a reviewer's own address, rate-limited).
 Every query is in :mod:`outreach.repository.review`.
 
 Approvals count for one content hash only: an :class:`~outreach.models.Approval` row records
-the hash the reviewer saw, and an edit deletes the message's approval rows (the event log keeps
-who approved what), so an edit — even one that restores earlier content — needs fresh approvals.
+the hash the reviewer saw, one per reviewer; an edit, a re-render and a letter sent back to
+review as stale delete the message's approval rows (the event log keeps who approved what), so
+new content — even content that restores earlier bytes — needs fresh approvals. A stale letter
+that could not be rendered again yet cannot be approved.
 
 The names below are re-exported so ``from outreach.review import content_ok`` (dispatch),
 ``AUTO_APPROVE_NOTE`` (planning) and the CLI's ``review.approve`` keep working.

@@ -12,7 +12,7 @@ so two reviewers approving the same message at the same moment both count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +22,13 @@ from outreach.headersafe import check_header_text
 from outreach.lifecycle import transition
 from outreach.models import Message
 from outreach.repository import review as rows
+from outreach.review.approvals import (
+    Problem,
+    approval_problem,
+    clear_approvals,
+    current_approvals,
+    pending_problem,
+)
 from outreach.review.rules import (
     bytes_match_hash,
     check_editable,
@@ -35,9 +42,6 @@ from outreach.states import MessageStatus
 #: ``(session, message, subject, text, html) -> (raw bytes, sha256 hex)``: composes the final
 #: bytes of an edited message (the planner's ``recompose_message`` with its settings bound).
 Recompose = Callable[[Session, Message, str, str, str | None], tuple[bytes, str]]
-
-#: One reason a batch is refused: the error class it calls for, and the text.
-Problem = tuple[type[Exception], str]
 
 
 @dataclass(frozen=True)
@@ -78,30 +82,6 @@ def _refuse(problems: list[Problem], verb: str) -> None:
     if problems:
         kind = NotFoundError if any(k is NotFoundError for k, _ in problems) else ReviewError
         raise kind("; ".join(text for _, text in problems) + f"; nothing was {verb}")
-
-
-def _pending_problem(mid: int, message: Message | None) -> Problem | None:
-    if message is None:
-        return (NotFoundError, f"message {mid} does not exist")
-    if message.status != MessageStatus.PENDING_REVIEW.value:
-        return (ReviewError, f"message {mid} is {message.status}, not pending_review")
-    return None
-
-
-def _approval_problem(
-    mid: int, message: Message | None, reviewer: str, approvers: Mapping[int, tuple[str, ...]]
-) -> Problem | None:
-    """Why ``reviewer`` may not approve message ``mid`` now, or None."""
-    problem = _pending_problem(mid, message)
-    if problem is not None or message is None:
-        return problem
-    if message.raw is None or not message.content_hash:
-        return (ReviewError, f"message {mid} has no composed content to approve")
-    if not bytes_match_hash(message.raw, message.content_hash):
-        return (ReviewError, f"message {mid}: its stored bytes do not match its content hash")
-    if reviewer in approvers.get(mid, ()):
-        return (ReviewError, f"reviewer {reviewer} already approved message {mid}")
-    return None
 
 
 def _record_approval(
@@ -166,9 +146,10 @@ def approve(
 ) -> list[ApproveResult]:
     """Approve the messages ``ids`` as ``reviewer``, all or nothing.
 
-    Refuses the whole batch (NotFoundError / ReviewError naming each problem) when an id does
-    not exist, a message is not ``pending_review``, its bytes do not match its content hash,
-    or ``reviewer`` already approved its current content. Otherwise records one Approval row
+    Refuses the whole batch (NotFoundError / ReviewError naming each problem) when the rule of
+    :func:`outreach.review.approvals.approval_problem` refuses any message: an id does not
+    exist, a message is not ``pending_review``, its bytes do not match its content hash, it is
+    stale (not yet rendered again), or ``reviewer`` already approved its current content. Otherwise records one Approval row
     per message (reviewer, ``now``, note, content hash); a message whose distinct reviewers for
     the current hash reach its campaign's ``approvals_required`` becomes ``approved`` with
     ``approved_hash`` = that hash and ``due_at`` = its scheduled time; the others stay
@@ -180,8 +161,8 @@ def approve(
     if not wanted:
         raise ReviewError("no message ids to approve")
     messages = rows.lock_messages(session, message_ids=wanted)
-    approvers = rows.approvers(session, message_ids=messages)
-    problems = [_approval_problem(mid, messages.get(mid), reviewer, approvers) for mid in wanted]
+    approvers = current_approvals(session, message_ids=messages)
+    problems = [approval_problem(mid, messages.get(mid), reviewer, approvers) for mid in wanted]
     _refuse([p for p in problems if p is not None], "approved")
     required = rows.approvals_required(
         session, campaign_ids={m.campaign_id for m in messages.values()}
@@ -198,7 +179,6 @@ def approve(
         )
         for mid in wanted
     ]
-    session.flush()
     return results
 
 
@@ -240,7 +220,7 @@ def reject(
     if not wanted:
         raise ReviewError("no message ids to reject")
     messages = rows.lock_messages(session, message_ids=wanted)
-    problems = [_pending_problem(mid, messages.get(mid)) for mid in wanted]
+    problems = [pending_problem(mid, messages.get(mid)) for mid in wanted]
     _refuse([p for p in problems if p is not None], "rejected")
     for mid in wanted:
         transition(
@@ -287,8 +267,9 @@ def edit(
     Only ``pending_review`` and ``approved`` messages can be edited. When the new content
     equals the old nothing is written (``changed`` False). Otherwise the row gets the new
     content, bytes and hash from ``recompose``, ``edited`` = True (planning never re-renders
-    it), no approved hash, status ``pending_review``; its approval rows are deleted (the event
-    log keeps them), and an ``edited`` event records the reviewer and a unified diff.
+    it), no approved hash, no stale mark (a person wrote this text), status
+    ``pending_review``; its approval rows are deleted (the event log keeps them), and an
+    ``edited`` event records the reviewer and a unified diff.
     """
     reviewer = check_reviewer(reviewer)
     new = _checked_content(subject, text, html)
@@ -303,8 +284,7 @@ def edit(
     raw, new_hash = recompose(session, message, *new)
     if not bytes_match_hash(raw, new_hash):
         raise ReviewError(f"message {message_id}: the recomposed bytes do not match their hash")
-    cleared = rows.approvers(session, message_ids=[message_id]).get(message_id, ())
-    rows.delete_approvals(session, message_id=message_id)
+    cleared = clear_approvals(session, message_id=message_id)
     old_hash = message.content_hash
     transition(
         session,
@@ -327,5 +307,6 @@ def edit(
         content_hash=new_hash,
         approved_hash=None,
         edited=True,
+        stale_reason=None,
     )
     return EditResult(message_id, True, old_hash, new_hash, cleared, diff)

@@ -25,6 +25,10 @@ class QueueItem:
     sent_at: str | None
     smtp_code: int | None  #: the last SMTP reply code, if any
     smtp_response: str | None  #: the last SMTP reply text, if any
+    #: when dispatch will next try it (ISO 8601, UTC; see :mod:`outreach.dispatch.waits`)
+    next_try_at: str | None = None
+    #: why it waits until then ("outside the send window (…)", "waiting for review" …)
+    waiting_reason: str | None = None
 
 
 def _queue_item(row: rows.QueueRow) -> QueueItem:

@@ -13,12 +13,14 @@ from email.parser import BytesParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from outreach.attachments.listing import AttachmentInfo, attachments_in, describe
 from outreach.countdown import zone
 from outreach.db import Session
 from outreach.errors import NotFoundError
 from outreach.htmltext import html_to_text
 from outreach.models import Event, Message
 from outreach.repository import review as rows
+from outreach.review.approvals import current_approvals
 from outreach.review.editfile import EditableContent
 from outreach.review.rules import check_editable
 
@@ -86,6 +88,8 @@ class ReviewDetail:
     stale_reason: str | None
     raw_size: int
     history: tuple[HistoryEntry, ...]
+    #: what the stored bytes carry besides their text: name, type, size, SHA-256
+    attachments: tuple[AttachmentInfo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def _review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> Review
 def list_pending(session: Session, *, campaign: str | None = None) -> list[ReviewItem]:
     """Messages waiting for review (``pending_review``), oldest scheduled first."""
     pending = rows.pending_messages(session, campaign_id=_campaign_filter(session, campaign))
-    approvers = rows.approvers(session, message_ids=[r.message.id for r in pending])
+    approvers = current_approvals(session, message_ids=[r.message.id for r in pending])
     return [_review_item(r, approvers.get(r.message.id, ())) for r in pending]
 
 
@@ -209,12 +213,13 @@ def show(session: Session, message_id: int) -> ReviewDetail:
         scheduled_for_utc=message.scheduled_for.isoformat(),
         content_hash=message.content_hash,
         approved_hash=message.approved_hash,
-        approvals=rows.approvers(session, message_ids=[message_id]).get(message_id, ()),
+        approvals=current_approvals(session, message_ids=[message_id]).get(message_id, ()),
         approvals_required=camp.approvals_required,
         edited=message.edited,
         stale_reason=message.stale_reason,
         raw_size=len(message.raw or b""),
         history=_history(rows.message_events(session, message_id=message_id)),
+        attachments=describe(attachments_in(message.raw)),
     )
 
 

@@ -55,6 +55,7 @@ from outreach.templating.context import (
     build_context,
     contact_record,
     day_context,
+    letter_record,
 )
 from outreach.templating.errors import TemplateRenderError
 from outreach.templating.filters import (
@@ -68,6 +69,7 @@ from outreach.templating.filters import (
 from outreach.templating.renderer import (
     REQUIRED_BLOCKS,
     SUFFIX,
+    RenderedDocument,
     RenderedEmail,
     TemplateRenderer,
 )
@@ -79,6 +81,7 @@ __all__ = [
     "REQUIRED_BLOCKS",
     "SUFFIX",
     "Record",
+    "RenderedDocument",
     "RenderedEmail",
     "TemplateRenderError",
     "TemplateRenderer",
@@ -89,5 +92,6 @@ __all__ = [
     "format_date",
     "format_date_range",
     "format_number",
+    "letter_record",
     "paragraphs",
 ]

@@ -15,7 +15,9 @@ from outreach.templating.sandbox import Record
 
 #: Names a template may use besides Jinja's globals: what :func:`build_context` provides, plus
 #: ``locale`` (added by the renderer). :meth:`TemplateRenderer.check` reports any other name.
-CONTEXT_NAMES = frozenset({"contact", "campaign", "milestones", "today", "step", "locale"})
+CONTEXT_NAMES = frozenset(
+    {"contact", "campaign", "milestones", "today", "step", "locale", "letter"}
+)
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -92,8 +94,12 @@ def build_context(
       ``campaign.milestones`` and may be a sequence of objects with ``.key`` or a mapping
       ``key -> milestone``. When ``countdown`` is ``None`` a simple one is computed from
       ``date - today`` (for previews and tests; the planner passes the real one).
-    * ``today``: the send date (a ``date``, campaign timezone).
+    * ``today``: the date the letter is read on: its send date in the recipient's timezone
+      (the campaign's when the contact has none; :func:`outreach.countdown.send_date`).
     * ``step``: ``key`` and ``template`` (a step object, a mapping, or just the key string).
+    * ``letter``: ``filename`` (the PDF letter's file name, ``""`` without one), ``signature``
+      and ``letterhead`` (the image paths of the campaign's ``[letters]``, relative to the
+      campaign file, for ``<img src="…">`` in a letter template; ``""`` when not given).
     """
     context = day_context(
         campaign=campaign, milestones=milestones, today=today, step=step, countdown=countdown
@@ -146,7 +152,18 @@ def day_context(
         "milestones": _milestone_records(milestones, today, countdown),
         "today": today,
         "step": _step_record(step),
+        "letter": letter_record(_get(campaign, "letters")),
     }
+
+
+def letter_record(letters: Any = None, filename: str = "") -> Record:
+    """``letter``: this letter's PDF file name and the campaign's signature and letterhead
+    paths (``letters`` a :class:`~outreach.spec.LetterStyle`, a mapping or ``None``)."""
+    images = {}
+    for key in ("signature", "letterhead"):
+        ref = _get(letters, key)
+        images[key] = as_text(_get(ref, "path")) if ref is not None else ""
+    return Record("letter", {"filename": filename, **images})
 
 
 def _campaign_record(campaign: Any) -> Record:

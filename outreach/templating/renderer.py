@@ -40,6 +40,16 @@ class RenderedEmail:
     language: str | None
 
 
+@dataclass(frozen=True)
+class RenderedDocument:
+    """A rendered HTML document (a letter to print as PDF): the HTML, the file actually used
+    and the language it is written in (as for :class:`RenderedEmail`)."""
+
+    html: str
+    template: str
+    language: str | None
+
+
 def _make_env(templates_dir: Path, *, autoescape: bool, auto_reload: bool) -> jinja2.Environment:
     """A strict sandboxed environment over ``templates_dir`` with our filters."""
     env = RecordSandbox(
@@ -251,6 +261,27 @@ class TemplateRenderer:
             subject=subject, text=text, html=html, template=name, language=written_in
         )
 
+    def render_document(
+        self, template: str, language: str | None, context: Mapping[str, Any]
+    ) -> RenderedDocument:
+        """Render the whole of ``template`` (an HTML document, ``{% extends %}`` allowed) for a
+        contact speaking ``language``: the same variant choice, strict sandbox, context and
+        ``locale`` as :meth:`render`, with HTML autoescaping. Raises
+        :class:`TemplateRenderError` (one line naming file and line) on any failure."""
+        name, written_in, tag = self._resolve(template, language)
+        variables = dict(context)
+        variables["locale"] = tag
+        try:
+            # the compiled render function itself, not Template.render: Jinja would rewrite
+            # the traceback, losing the template frames that name the failing line
+            tmpl = self._html_env.get_template(name)
+            html = "".join(tmpl.root_render_func(tmpl.new_context(variables)))
+        except Exception as exc:
+            raise as_render_error(exc, name) from exc
+        if not html.strip():
+            raise TemplateRenderError.at(name, None, "the letter is empty")
+        return RenderedDocument(html=html, template=name, language=written_in)
+
     # -- checking ----------------------------------------------------------------------------
 
     def variants(self, template: str) -> list[str]:
@@ -270,22 +301,24 @@ class TemplateRenderer:
                     found.append(f"{prefix}{path.name}")
         return found
 
-    def check(self, template: str) -> list[str]:
+    def check(self, template: str, *, document: bool = False) -> list[str]:
         """Compile the default file and every language variant of ``template`` with their
         layouts; one line per problem (empty: all good). Finds syntax errors, missing or
-        cyclic layouts, missing ``subject``/``text`` blocks, a missing default file, and
-        variables that are neither context names (:data:`CONTEXT_NAMES`) nor Jinja globals
-        (strict mode would fail on those at render time)."""
+        cyclic layouts, missing ``subject``/``text`` blocks (not for a ``document``: a
+        letter template, rendered whole), a missing default file, and variables that are
+        neither context names (:data:`CONTEXT_NAMES`) nor Jinja globals (strict mode would
+        fail on those at render time)."""
         base = self._base(template)
         problems: list[str] = []
         files = self.variants(base)
         if f"{base}{SUFFIX}" not in files:
             problems.append(f"{base}{SUFFIX}: template not found (the default file is required)")
+        required = () if document else REQUIRED_BLOCKS
         for name in files:
-            problems.extend(self._check_file(name))
+            problems.extend(self._check_file(name, required))
         return problems
 
-    def _check_file(self, name: str) -> list[str]:
+    def _check_file(self, name: str, required: tuple[str, ...] = REQUIRED_BLOCKS) -> list[str]:
         env = self._text_env
         try:
             tmpl, parents = self._chain(env, name)
@@ -293,7 +326,7 @@ class TemplateRenderer:
             return [as_render_error(exc, name).message]
         problems: list[str] = []
         blocks = set(tmpl.blocks).union(*(p.blocks for p in parents))
-        for block in REQUIRED_BLOCKS:
+        for block in required:
             if block not in blocks:
                 problems.append(f"{name}: no {{% block {block} %}}")
         allowed = CONTEXT_NAMES | set(env.globals)

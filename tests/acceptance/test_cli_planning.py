@@ -47,11 +47,7 @@ def test_malformed_campaign_files_are_refused_and_change_nothing(sqlite_db, path
         "load",
         str(path),
         db_url=sqlite_db.url,
-        env={
-            "OUTREACH_TEMPLATES_DIR": str(
-                REPO / "tests" / "fixtures" / "templates" / "campaign_file"
-            )
-        },
+        env={"OUTREACH_TEMPLATES_DIR": str(REPO / "tests" / "fixtures" / "templates")},
     )
     assert result.returncode == 1, result.stdout
     lines = result.stderr.strip().splitlines()

@@ -28,7 +28,7 @@ REVIEW_FIELDS = {
 }  # fmt: skip
 QUEUE_FIELDS = {
     "id", "campaign", "step", "to_email", "subject", "status", "scheduled_for", "attempts",
-    "next_attempt_at", "sent_at", "smtp_code", "smtp_response",
+    "next_attempt_at", "sent_at", "smtp_code", "smtp_response", "next_try_at", "waiting_reason",
 }  # fmt: skip
 
 

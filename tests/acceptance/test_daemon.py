@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from outreach.smtpsink.server import SmtpSink
 from tests.cli import REPO, run_cli
-from tests.smtp_server import SmtpTestServer
 
 TEMPLATE = """{% block subject %}Day {{ today }} letter for {{ contact.name }}{% endblock %}
 {% block text %}
@@ -71,7 +71,7 @@ when = {{ date = {today.isoformat()}T00:00:00 }}
     return campaign, contacts, templates
 
 
-def daemon_env(db_url: str, smtp: SmtpTestServer, templates: Path, **extra: str) -> dict[str, str]:
+def daemon_env(db_url: str, smtp: SmtpSink, templates: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     env.update(
         OUTREACH_DATABASE_URL=db_url,
@@ -142,7 +142,7 @@ def statuses(engine: sa.Engine) -> Counter[str]:
 @pytest.mark.slow
 def test_two_daemons_on_postgres_send_each_message_once(pg_db, tmp_path: Path) -> None:
     _, templates = load(pg_db.url, tmp_path, 500)
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         smtp.set_data_delay(0.004)
         env = daemon_env(pg_db.url, smtp, templates)
         procs = [start_daemon(env, tmp_path / f"d{i}.log") for i in range(2)]
@@ -173,7 +173,7 @@ def test_two_daemons_on_postgres_send_each_message_once(pg_db, tmp_path: Path) -
 @pytest.mark.slow
 def test_sigterm_during_a_batch_exits_cleanly(db, tmp_path: Path) -> None:
     _, templates = load(db.url, tmp_path, 200)
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         smtp.set_data_delay(0.03)
         env = daemon_env(db.url, smtp, templates)
         proc = start_daemon(env, tmp_path / "d.log")
@@ -197,7 +197,7 @@ def test_pause_stops_two_daemons_within_one_batch_and_resume_finishes(
     pg_db, tmp_path: Path
 ) -> None:
     _, templates = load(pg_db.url, tmp_path, 400)
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         smtp.set_data_delay(0.01)
         env = daemon_env(pg_db.url, smtp, templates)
         procs = [start_daemon(env, tmp_path / f"d{i}.log") for i in range(2)]
@@ -230,7 +230,7 @@ def test_pause_stops_two_daemons_within_one_batch_and_resume_finishes(
 
 def test_daemon_once_plans_and_sends(sqlite_db, tmp_path: Path) -> None:
     _, templates = load(sqlite_db.url, tmp_path, 5)
-    with SmtpTestServer() as smtp:
+    with SmtpSink() as smtp:
         env = daemon_env(sqlite_db.url, smtp, templates)
         result = subprocess.run(
             [sys.executable, "-m", "outreach", "daemon", "--once"],

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from tests.cli import REPO, _env
+from tests.cli import REPO, cli_env
 from tests.dovecot import PASSWORD, DovecotServer, dovecot_available
-from tests.integration.test_intake import build_world, enrollment, reply, status_of
+from tests.integration.intake_kit import build_world, enrollment, reply, status_of
 
 pytestmark = [
     pytest.mark.dovecot,
@@ -26,7 +26,7 @@ def test_daemon_once_fetches_replies_from_dovecot(db) -> None:
     folder = f"D{uuid.uuid4().hex[:10]}"
     with DovecotServer() as server:
         server.append(reply(world.a_email, in_reply_to=world.a_appeal), mailbox=folder)
-        env = _env(
+        env = cli_env(
             db.url,
             {
                 "OUTREACH_IMAP_HOST": "127.0.0.1",

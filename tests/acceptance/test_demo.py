@@ -61,11 +61,17 @@ def test_demo_runs_and_its_funnel_matches_its_replies(tmp_path: Path) -> None:
     files = sorted(result.folder.glob("*.eml"))
     assert len(files) == result.eml_count
     parsed_ids = set()
+    enclosed: dict[str, set[str]] = {}
     for f in files:
         msg = BytesParser(policy=policy.default).parsebytes(f.read_bytes())
         assert msg["From"] and msg["To"] and msg["Subject"] and msg.get_body(("plain",))
         parsed_ids.add(msg["Message-ID"])
+        types = {part.get_content_type() for part in msg.iter_attachments()}
+        enclosed.setdefault(msg["X-Outreach-Step"], set()).update(types)
     assert parsed_ids == sent_ids
+    # the .eml files show the letters as sent: the appeal's PDF letter, the invitation's event
+    assert enclosed["appeal"] == {"application/pdf"}
+    assert enclosed["msp-invitation"] == {"text/calendar"}
     text = "\n".join(lines)
     assert "appeal-follow-up: cancelled" in text
     assert "msp-invitation: sent" in text

@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 
 from outreach.db import session_scope
-from tests.acceptance.test_dispatch_processes import env_for, send_process
+from tests.acceptance.send_kit import env_for, send_process
 from tests.factories import T0
-from tests.integration.test_dispatch_kit import SmtpSink, add_approved, make_world, statuses
+from tests.integration.dispatch_kit import SmtpSink, add_approved, make_world, statuses
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 
 from outreach.dispatch.driver import UNRECORDED_PER_CONNECTION
 from outreach.models import Attempt, Message
-from tests.acceptance.test_dispatch_processes import env_for, send_process
+from tests.acceptance.send_kit import env_for, send_process
 from tests.factories import T0
-from tests.integration.test_dispatch_kit import Recorder, SmtpSink, message_ids, setup, statuses
+from tests.integration.dispatch_kit import Recorder, SmtpSink, message_ids, setup, statuses
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from outreach.db import session_scope
 from outreach.models import Event, Message
 from tests.cli import run_cli
 from tests.factories import T0
-from tests.integration.test_dispatch_kit import add_approved, make_world, message, statuses
+from tests.integration.dispatch_kit import add_approved, make_world, message, statuses
 
 NOW = T0.isoformat()
 

@@ -19,7 +19,7 @@ from outreach.dispatch import (
     sweep_expired,
 )
 from outreach.models import Attempt, Campaign, Message, Suppression
-from tests.integration.test_dispatch_kit import message, setup, statuses
+from tests.integration.dispatch_kit import message, setup, statuses
 
 LEASE = 300
 

@@ -28,6 +28,7 @@ class Row(NamedTuple):
     envelope_from: str | None = "outreach@example.org"
     envelope_to: str | None = "Minister@Example.org"
     rendered_for: date | None = TODAY
+    contact_timezone: str | None = None
 
 
 def row(mid: int, **kw) -> Row:

@@ -1,13 +1,17 @@
-"""Dispatch policy (pure): which due messages to claim, daily limits, claim sizes, and what a
-retry decision means for the attempt's row."""
+"""Dispatch policy (pure): which due messages to claim, daily limits, claim sizes,
+what a retry decision means for the attempt's row, the rate limiter and the stored send
+window."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from typing import NamedTuple
 
+import pytest
+
 from outreach.dispatch.policy import (
     CampaignInfo,
+    TokenBucket,
     attempt_outcome,
     claim_sizes,
     daily_remaining,
@@ -15,10 +19,11 @@ from outreach.dispatch.policy import (
     lost_during_data,
     released_outcome,
     select_claimable,
+    window_from_json,
 )
 from outreach.dispatch.values import Claim, Ready
 from outreach.retry import RetryDecision
-from outreach.spec import SendingWindow
+from outreach.spec import END_OF_DAY, SendingWindow
 
 # Tuesday 2010-04-20, 12:00 UTC = 14:00 in Geneva
 T0 = datetime(2010, 4, 20, 12, 0, tzinfo=UTC)
@@ -127,3 +132,31 @@ def test_released_and_lost_outcomes() -> None:
     lost = lost_during_data(CLAIM, at=T0, error="timed out")
     assert (lost.kind, lost.phase, lost.response) == ("unknown", "data_sent", "timed out")
     assert "may have been delivered" in (lost.reason or "")
+
+
+def test_token_bucket_paces_to_the_rate() -> None:
+    bucket = TokenBucket(120)  # 2 a second, bursts of 2
+    waits = [bucket.reserve(100.0) for _ in range(6)]
+    assert waits[:2] == [0.0, 0.0]
+    assert waits[2:] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+    # time passes: the debt is paid off, then tokens accrue up to the burst size only
+    assert bucket.reserve(103.0) == pytest.approx(0.0)
+    assert bucket.reserve(1000.0) == 0.0 and bucket.reserve(1000.0) == 0.0
+    assert bucket.reserve(1000.0) == pytest.approx(0.5)
+
+
+def test_token_bucket_slow_rate() -> None:
+    bucket = TokenBucket(6)  # one every 10 s
+    assert bucket.reserve(0.0) == 0.0
+    assert bucket.reserve(1.0) == pytest.approx(9.0)
+    with pytest.raises(ValueError):
+        TokenBucket(0)
+
+
+def test_window_from_json() -> None:
+    w = window_from_json({"days": [5, 6], "start": "08:30", "end": "24:00", "daily_limit": 5})
+    assert w.days == frozenset({5, 6}) and w.start == time(8, 30) and w.end == END_OF_DAY
+    assert w.daily_limit == 5
+    assert window_from_json({"days": ["mon"], "end": "23:59:59"}).end == time(23, 59, 59)
+    default = window_from_json({})
+    assert default.days == frozenset(range(5)) and default.start == time(9)

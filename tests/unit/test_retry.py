@@ -1,20 +1,17 @@
-"""The pure parts of dispatch: retry decisions, the rate limiter, the stored send window."""
+"""Retry decisions (outreach.retry, pure): sent, retry with backoff, give up, or stop."""
 
 from __future__ import annotations
 
 import ast
 import random
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from outreach.dispatch.policy import TokenBucket, window_from_json
 from outreach.retry import BASE_DELAY, MAX_DELAY, backoff_delay, decide, enhanced_status
-from outreach.review import content_ok
-from outreach.spec import END_OF_DAY
 
 T0 = datetime(2010, 4, 20, 12, 0, tzinfo=UTC)
 LIFE = timedelta(days=3)
@@ -129,42 +126,3 @@ def test_retry_module_is_pure() -> None:
     }
     assert not {m for m in imported if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "aiosmtplib")}
     assert "now()" not in source.read_text().replace("``now``", "")
-
-
-def test_token_bucket_paces_to_the_rate() -> None:
-    bucket = TokenBucket(120)  # 2 a second, bursts of 2
-    waits = [bucket.reserve(100.0) for _ in range(6)]
-    assert waits[:2] == [0.0, 0.0]
-    assert waits[2:] == pytest.approx([0.5, 1.0, 1.5, 2.0])
-    # time passes: the debt is paid off, then tokens accrue up to the burst size only
-    assert bucket.reserve(103.0) == pytest.approx(0.0)
-    assert bucket.reserve(1000.0) == 0.0 and bucket.reserve(1000.0) == 0.0
-    assert bucket.reserve(1000.0) == pytest.approx(0.5)
-
-
-def test_token_bucket_slow_rate() -> None:
-    bucket = TokenBucket(6)  # one every 10 s
-    assert bucket.reserve(0.0) == 0.0
-    assert bucket.reserve(1.0) == pytest.approx(9.0)
-    with pytest.raises(ValueError):
-        TokenBucket(0)
-
-
-def test_window_from_json() -> None:
-    w = window_from_json({"days": [5, 6], "start": "08:30", "end": "24:00", "daily_limit": 5})
-    assert w.days == frozenset({5, 6}) and w.start == time(8, 30) and w.end == END_OF_DAY
-    assert w.daily_limit == 5
-    assert window_from_json({"days": ["mon"], "end": "23:59:59"}).end == time(23, 59, 59)
-    default = window_from_json({})
-    assert default.days == frozenset(range(5)) and default.start == time(9)
-
-
-def test_content_ok() -> None:
-    import hashlib
-
-    raw = b"Subject: x\r\n\r\nbody\r\n"
-    h = hashlib.sha256(raw).hexdigest()
-    assert content_ok(raw, h, h)
-    assert not content_ok(raw + b"!", h, h)
-    assert not content_ok(raw, h, None)
-    assert not content_ok(raw, h, "0" * 64)

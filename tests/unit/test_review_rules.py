@@ -1,5 +1,4 @@
-"""Review's pure rules: input checks and the diff an edit records (rule 1's content check is
-tested with the retry rules)."""
+"""Review's pure rules: input checks, the diff an edit records and rule 1's content check."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from outreach.review.rules import (
     auto_approve_note,
     check_editable,
     check_reviewer,
+    content_ok,
     edit_diff,
     unique_ids,
 )
@@ -44,3 +44,14 @@ def test_edit_diff_names_each_changed_part() -> None:
 
 def test_auto_approval_note_is_one_text() -> None:
     assert auto_approve_note() == AUTO_APPROVE_NOTE
+
+
+def test_content_ok() -> None:
+    import hashlib
+
+    raw = b"Subject: x\r\n\r\nbody\r\n"
+    h = hashlib.sha256(raw).hexdigest()
+    assert content_ok(raw, h, h)
+    assert not content_ok(raw + b"!", h, h)
+    assert not content_ok(raw, h, None)
+    assert not content_ok(raw, h, "0" * 64)
