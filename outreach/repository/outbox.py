@@ -39,8 +39,10 @@ _CLAIMABLE = sorted(s.value for s in CLAIMABLE)
 
 def status_is(status: str) -> sa.ColumnElement[bool]:
     """``message.status = status`` for a query that also picks rows by id: written as an
-    expression so that SQLite looks the rows up by id instead of scanning every row with that
-    status in the ``(status, …)`` indexes (without statistics it prefers the covering index)."""
+    expression so that the database looks the rows up by id instead of scanning every row with
+    that status in the ``(status, …)`` indexes — SQLite (without statistics) prefers the
+    covering index, and PostgreSQL, whose statistics taken while the queue was ``approved``
+    call ``sending`` rare, would walk every ``sending`` row (and its dead index entries)."""
     return _MESSAGES.c.status.concat("") == status
 
 
@@ -264,7 +266,7 @@ def claim_candidates(
     order, loaded for their claim and checks — on PostgreSQL locked ``FOR UPDATE SKIP LOCKED``
     (rows another dispatcher is claiming are skipped, not waited for) until the claim commits.
 
-    One query per claimable status, each walking the ``(status, due_at)`` index in order and
+    One query per claimable status, each walking the ``(status, due_at, id)`` index in order and
     stopping at ``limit`` (one query over both statuses would sort every due row first)."""
     lock = is_postgres(session)
     rows: list[ClaimCandidate] = []
