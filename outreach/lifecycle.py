@@ -24,6 +24,7 @@ from outreach.models import Enrollment, Message
 from outreach.repository.attempts import finish_attempts
 from outreach.repository.events import insert_events, insert_message_events
 from outreach.repository.outbox import id_in, in_chunks, status_is
+from outreach.repository.owned_moves import OwnedMove, move_owned
 from outreach.states import EnrollmentStatus, MessageStatus, check_transition
 
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
@@ -285,19 +286,6 @@ def set_enrollment_status(
     return True
 
 
-@dataclass(frozen=True)
-class OwnedMove:
-    """One lease-guarded move out of ``sending`` (:func:`transition_owned`): the message,
-    the lease token it must still hold, the column ``values`` to set, the event's ``reason``,
-    and the columns to set on its open ``attempt`` row (``None``: leave it)."""
-
-    message_id: int
-    lease_token: str
-    values: Mapping[str, Any]
-    reason: str | None = None
-    attempt: Mapping[str, Any] | None = None
-
-
 def transition_owned(
     session: Session,
     moves: Sequence[OwnedMove],
@@ -311,14 +299,26 @@ def transition_owned(
     """Move ``sending`` rows still held under their lease token to ``to`` — the lease-guarded
     bulk form of :func:`outreach.lifecycle.transition` (same checks, same event rows).
 
-    Rows are locked (PostgreSQL) or protected by the single-writer transaction (SQLite) between
-    the ownership check and the update, which is itself guarded by status and token. Every move
-    must carry the same value keys; ``exprs`` are column expressions set on every row. Returns
-    the moves applied; the rest lost their lease.
+    On PostgreSQL one statement (:mod:`outreach.repository.owned_moves`) whose ``UPDATE`` is
+    guarded by status and token; on SQLite, inside the single-writer transaction, the rows
+    still held are read, then updated (again guarded by status and token), their attempts
+    finished and their events written. Every move must carry the same value keys; ``exprs`` are
+    column expressions set on every row. Returns the moves applied; the rest lost their lease.
     """
     check_transition(MessageStatus.SENDING, to)
     if not moves:
         return []
+    if is_postgres(session):  # the same writes, in one statement
+        moved = move_owned(
+            session,
+            moves,
+            to_state=to.value,
+            now=now,
+            actor=actor,
+            action=action or to.value,
+            exprs=exprs,
+        )
+        return [m for m in moves if m.message_id in moved]
     owned = _held_leases(session, [m.message_id for m in moves])
     mine = [m for m in moves if (m.message_id, m.lease_token) in owned]
     if not mine:
@@ -341,24 +341,18 @@ def transition_owned(
 
 
 def _held_leases(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
-    """``(id, lease token)`` of the ``sending`` rows among ``ids``, locked on PostgreSQL until
-    the transaction ends."""
+    """``(id, lease token)`` of the ``sending`` rows among ``ids`` (SQLite: the single-writer
+    transaction keeps them so until it ends)."""
     held: set[tuple[int, str]] = set()
-    query = _held_query(is_postgres(session))
     for chunk in in_chunks(ids):
-        held.update((row[0], row[1]) for row in session.execute(query, {"ids": list(chunk)}))
+        held.update((row[0], row[1]) for row in session.execute(_HELD, {"ids": list(chunk)}))
     return held
 
 
-@functools.cache
-def _held_query(postgres: bool) -> sa.Select[Any]:
-    """The query of :func:`_held_leases`, built once per dialect (PostgreSQL: ``FOR
-    UPDATE``)."""
-    query = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
-        id_in(_MESSAGES.c.id, "ids", postgres=postgres),
-        status_is(MessageStatus.SENDING.value),
-    )
-    return query.with_for_update() if postgres else query
+#: The query of :func:`_held_leases`, built once.
+_HELD = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
+    id_in(_MESSAGES.c.id, "ids", postgres=False), status_is(MessageStatus.SENDING.value)
+)
 
 
 def _update_owned(
@@ -369,8 +363,8 @@ def _update_owned(
     now: datetime,
     exprs: Mapping[str, Any] | None,
 ) -> None:
-    """The compare-and-set of :func:`transition_owned`, one executemany: each row moves only
-    while it is still ``sending`` under the move's token."""
+    """The compare-and-set of :func:`transition_owned` on SQLite, one executemany: each row
+    moves only while it is still ``sending`` under the move's token."""
     keys = tuple(sorted(moves[0].values))
     stmt = _owned_update(to.value, keys, tuple(sorted((exprs or {}).items())))
     session.execute(
@@ -397,7 +391,7 @@ def _owned_update(to: str, keys: tuple[str, ...], exprs: tuple[tuple[str, Any], 
         .where(
             _MESSAGES.c.id == sa.bindparam("w_id"),
             _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
-            _MESSAGES.c.status == MessageStatus.SENDING.value,
+            status_is(MessageStatus.SENDING.value),
         )
         .values(
             status=to,
