@@ -220,6 +220,24 @@ class DatabaseDriver:
             size = min(size, run.remaining)
         return ClaimOrder(size)
 
+    def start(self, run: RunState) -> asyncio.Task[None]:
+        """:meth:`run` as a task; should it end on an error, the run fails with it (every mark
+        asked for is answered no, and the workers stop instead of waiting for an answer)."""
+
+        def ended(task: asyncio.Task[None]) -> None:
+            if task.cancelled() or task.exception() is None:
+                return
+            run.fail(task.exception())  # type: ignore[arg-type]
+            for _, fut in run.marks:
+                if not fut.done():
+                    fut.set_result(False)
+            run.marks = []
+            run.ready_added.set()
+
+        task = asyncio.create_task(self.run(run))
+        task.add_done_callback(ended)
+        return task
+
     async def run(self, run: RunState) -> None:
         """The rounds. A round starts as soon as a mark or a claim is wanted, or outcomes must
         be written: FLUSH_EVERY of them, or enough of marked attempts to reach the crash

@@ -172,7 +172,7 @@ class Dispatcher:
             return self._summary(run, swept)
         if s.smtp_tls != "none" and self._tls_context is None:
             self._tls_context = build_tls_context(s)
-        driving = asyncio.create_task(driver.run(run))
+        driving = driver.start(run)
         workers = [
             asyncio.create_task(self._worker(run, driver)) for _ in range(s.smtp_concurrency)
         ]
