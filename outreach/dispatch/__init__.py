@@ -19,9 +19,12 @@ The flow, per :meth:`Dispatcher.run_once`, one module per step:
    most ``2 × SMTP_CONCURRENCY`` messages ``unknown``.
 
 :mod:`.engine` is the loop that drives them; :mod:`.runner` builds it for the CLI, the daemon
-and the bench; :mod:`.operator_actions` are ``outreach queue resolve|cancel``; :mod:`.values`
-the values passed between the steps. Every query is in :mod:`outreach.repository.outbox` and
-:mod:`outreach.repository.attempts`; every state change goes through :mod:`outreach.lifecycle`.
+and the bench; :mod:`.operator_actions` are ``outreach queue resolve|cancel``; :mod:`.waits`
+says what waits in the queue, until when and why; :mod:`.values` the values passed between
+the steps. Every query is in :mod:`outreach.repository.outbox` and
+:mod:`outreach.repository.attempts`; every state change goes through :mod:`outreach.lifecycle`
+(which writes a batch's moves, attempts and events in one statement on PostgreSQL:
+:mod:`outreach.repository.owned_moves`).
 
 The names below are re-exported for the callers that import them from ``outreach.dispatch``.
 """
