@@ -8,6 +8,7 @@ The allowed moves are :data:`outreach.states.ALLOWED`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,9 +20,14 @@ from sqlmodel import Session
 
 from outreach.db import is_postgres
 from outreach.errors import ConcurrentUpdate
-from outreach.models import Attempt, Enrollment, Event, Message
-from outreach.repository.outbox import in_chunks
+from outreach.models import Enrollment, Message
+from outreach.repository.attempts import finish_attempts
+from outreach.repository.events import insert_events, insert_message_events
+from outreach.repository.outbox import id_in, in_chunks, status_is
+from outreach.repository.owned_moves import OwnedMove, move_owned
 from outreach.states import EnrollmentStatus, MessageStatus, check_transition
+
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -75,8 +81,7 @@ class _Events:
 
     def write(self, session: Session) -> None:
         """Insert the rows (nothing when there are none)."""
-        if self.rows:
-            session.execute(sa.insert(Event), self.rows)
+        insert_events(session, self.rows)
 
 
 def record_event(
@@ -164,25 +169,74 @@ def transition_many(
     moved: list[int] = []
     for chunk in in_chunks(ids):
         rows = session.execute(
-            sa.update(Message)
-            .where(Message.id.in_(chunk), Message.status == current.value)
+            sa.update(_MESSAGES)
+            .where(_MESSAGES.c.id.in_(chunk), status_is(current.value))
             .values(**values)
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
+            .returning(_MESSAGES.c.id)
         ).all()
         moved.extend(r[0] for r in rows)
-    events = _Events(now, actor)
-    for mid in moved:
-        events.add(
-            "message",
-            mid,
-            action or to.value,
-            moved=(current.value, to.value),
-            reason=reason,
-            data={**(data or {}), **(data_by_id or {}).get(mid, {})},
-        )
-    events.write(session)
+    if data_by_id:  # a different event per message: one multi-row insert
+        events = _Events(now, actor)
+        for mid in moved:
+            events.add(
+                "message",
+                mid,
+                action or to.value,
+                moved=(current.value, to.value),
+                reason=reason,
+                data={**(data or {}), **(data_by_id or {}).get(mid, {})},
+            )
+        events.write(session)
+        return moved
+    _log_moves(
+        session,
+        [(mid, reason) for mid in moved],
+        now=now,
+        actor=actor,
+        action=action or to.value,
+        current=current,
+        to=to,
+        data=data,
+    )
     return moved
+
+
+def _log_moves(
+    session: Session,
+    moved: Sequence[tuple[int, str | None]],
+    *,
+    now: datetime,
+    actor: str,
+    action: str,
+    current: MessageStatus,
+    to: MessageStatus,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """One event row per moved message ``(id, reason)``: one ``INSERT … SELECT`` per distinct
+    reason (the common case: one for the whole batch, no per-row parameters), else one
+    multi-row insert."""
+    if not moved:
+        return
+    by_reason: dict[str | None, list[int]] = {}
+    for mid, reason in moved:
+        by_reason.setdefault(reason, []).append(mid)
+    if len(by_reason) <= 2:
+        for reason, ids in by_reason.items():
+            insert_message_events(
+                session,
+                ids,
+                at=now,
+                actor=actor,
+                action=action,
+                from_state=current.value,
+                to_state=to.value,
+                reason=reason,
+                data=data,
+            )
+        return
+    _Events(now, actor).add_moves(moved, action=action, states=(current, to), data=data).write(
+        session
+    )
 
 
 def record_created(
@@ -247,23 +301,6 @@ def set_enrollment_status(
     return True
 
 
-_MESSAGES = Message.__table__  # type: ignore[attr-defined]
-_ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class OwnedMove:
-    """One lease-guarded move out of ``sending`` (:func:`transition_owned`): the message,
-    the lease token it must still hold, the column ``values`` to set, the event's ``reason``,
-    and the columns to set on its open ``attempt`` row (``None``: leave it)."""
-
-    message_id: int
-    lease_token: str
-    values: Mapping[str, Any]
-    reason: str | None = None
-    attempt: Mapping[str, Any] | None = None
-
-
 def transition_owned(
     session: Session,
     moves: Sequence[OwnedMove],
@@ -277,40 +314,60 @@ def transition_owned(
     """Move ``sending`` rows still held under their lease token to ``to`` — the lease-guarded
     bulk form of :func:`outreach.lifecycle.transition` (same checks, same event rows).
 
-    Rows are locked (PostgreSQL) or protected by the single-writer transaction (SQLite) between
-    the ownership check and the update, which is itself guarded by status and token. Every move
-    must carry the same value keys; ``exprs`` are column expressions set on every row. Returns
-    the moves applied; the rest lost their lease.
+    On PostgreSQL one statement (:mod:`outreach.repository.owned_moves`) whose ``UPDATE`` is
+    guarded by status and token; on SQLite, inside the single-writer transaction, the rows
+    still held are read, then updated (again guarded by status and token), their attempts
+    finished and their events written. Every move must carry the same value keys; ``exprs`` are
+    column expressions set on every row. Returns the moves applied; the rest lost their lease.
     """
     check_transition(MessageStatus.SENDING, to)
     if not moves:
         return []
+    if is_postgres(session):  # the same writes, in one statement
+        moved = move_owned(
+            session,
+            moves,
+            to_state=to.value,
+            now=now,
+            actor=actor,
+            action=action or to.value,
+            exprs=exprs,
+        )
+        return [m for m in moves if m.message_id in moved]
     owned = _held_leases(session, [m.message_id for m in moves])
     mine = [m for m in moves if (m.message_id, m.lease_token) in owned]
     if not mine:
         return []
     _update_owned(session, mine, to=to, now=now, exprs=exprs)
-    _finish_attempts(session, [m for m in mine if m.attempt is not None])
-    _Events(now, actor).add_moves(
+    finish_attempts(
+        session,
+        finished=[(m.message_id, m.lease_token, m.attempt) for m in mine if m.attempt is not None],
+    )
+    _log_moves(
+        session,
         [(m.message_id, m.reason) for m in mine],
+        now=now,
+        actor=actor,
         action=action or to.value,
-        states=(MessageStatus.SENDING, to),
-    ).write(session)
+        current=MessageStatus.SENDING,
+        to=to,
+    )
     return mine
 
 
 def _held_leases(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
-    """``(id, lease token)`` of the ``sending`` rows among ``ids``, locked on PostgreSQL until
-    the transaction ends."""
+    """``(id, lease token)`` of the ``sending`` rows among ``ids`` (SQLite: the single-writer
+    transaction keeps them so until it ends)."""
     held: set[tuple[int, str]] = set()
     for chunk in in_chunks(ids):
-        query = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
-            _MESSAGES.c.id.in_(chunk), _MESSAGES.c.status == MessageStatus.SENDING.value
-        )
-        if is_postgres(session):
-            query = query.with_for_update()
-        held.update((row[0], row[1]) for row in session.execute(query))
+        held.update((row[0], row[1]) for row in session.execute(_HELD, {"ids": list(chunk)}))
     return held
+
+
+#: The query of :func:`_held_leases`, built once.
+_HELD = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
+    id_in(_MESSAGES.c.id, "ids", postgres=False), status_is(MessageStatus.SENDING.value)
+)
 
 
 def _update_owned(
@@ -321,23 +378,10 @@ def _update_owned(
     now: datetime,
     exprs: Mapping[str, Any] | None,
 ) -> None:
-    """The compare-and-set of :func:`transition_owned`, one executemany: each row moves only
-    while it is still ``sending`` under the move's token."""
-    keys = sorted(moves[0].values)
-    stmt = (
-        sa.update(_MESSAGES)
-        .where(
-            _MESSAGES.c.id == sa.bindparam("w_id"),
-            _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
-            _MESSAGES.c.status == MessageStatus.SENDING.value,
-        )
-        .values(
-            status=to.value,
-            updated_at=sa.bindparam("w_now", type_=_MESSAGES.c.updated_at.type),
-            **{k: sa.bindparam(f"v_{k}", type_=_MESSAGES.c[k].type) for k in keys},
-            **dict(exprs or {}),
-        )
-    )
+    """The compare-and-set of :func:`transition_owned` on SQLite, one executemany: each row
+    moves only while it is still ``sending`` under the move's token."""
+    keys = tuple(sorted(moves[0].values))
+    stmt = _owned_update(to.value, keys, tuple(sorted((exprs or {}).items())))
     session.execute(
         stmt,
         [
@@ -352,28 +396,24 @@ def _update_owned(
     )
 
 
-def _finish_attempts(session: Session, moves: Sequence[OwnedMove]) -> None:
-    """Set each move's ``attempt`` columns on its open attempt row (same lease token, not yet
-    finished). Every move must carry the same attempt keys."""
-    if not moves:
-        return
-    keys = sorted(moves[0].attempt or {})
-    session.execute(
-        sa.update(_ATTEMPTS)
+@functools.lru_cache(maxsize=64)
+def _owned_update(to: str, keys: tuple[str, ...], exprs: tuple[tuple[str, Any], ...]) -> sa.Update:
+    """The statement of :func:`_update_owned`, built once per target, value columns and column
+    expressions (these must be long-lived objects, such as
+    :data:`outreach.repository.outbox.RELEASE_CHANGES`)."""
+    return (
+        sa.update(_MESSAGES)
         .where(
-            _ATTEMPTS.c.message_id == sa.bindparam("w_id"),
-            _ATTEMPTS.c.lease_token == sa.bindparam("w_tok"),
-            _ATTEMPTS.c.finished_at.is_(None),
+            _MESSAGES.c.id == sa.bindparam("w_id"),
+            _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
+            status_is(MessageStatus.SENDING.value),
         )
-        .values(**{k: sa.bindparam(f"v_{k}", type_=_ATTEMPTS.c[k].type) for k in keys}),
-        [
-            {
-                "w_id": m.message_id,
-                "w_tok": m.lease_token,
-                **{f"v_{k}": (m.attempt or {})[k] for k in keys},
-            }
-            for m in moves
-        ],
+        .values(
+            status=to,
+            updated_at=sa.bindparam("w_now", type_=_MESSAGES.c.updated_at.type),
+            **{k: sa.bindparam(f"v_{k}", type_=_MESSAGES.c[k].type) for k in keys},
+            **dict(exprs),
+        )
     )
 
 

@@ -161,7 +161,7 @@ class Message(SQLModel, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "step_id", "contact_id", name="uq_message_plan"),
-        sa.Index("ix_message_status_due", "status", "due_at"),
+        sa.Index("ix_message_status_due_id", "status", "due_at", "id"),
         sa.Index("ix_message_campaign_status", "campaign_id", "status"),
         sa.Index("ix_message_contact", "contact_id"),
         sa.Index("ix_message_lease", "status", "lease_expires_at"),

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from outreach.cli.context import app_context, cli_reviewer, clock_option
+from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 from outreach.states import MessageStatus
@@ -73,25 +74,84 @@ def _next_try(at: str | None, reason: str | None) -> str:
 @app.command()
 def resolve(
     ctx: typer.Context,
-    message_id: Annotated[int, typer.Argument(metavar="ID", help="An unknown message's id.")],
-    sent: Annotated[bool, typer.Option("--sent", help="It was delivered: record it sent.")] = False,
-    retry: Annotated[
-        bool, typer.Option("--retry", help="It was not delivered: send it again (approved).")
+    ids: Annotated[
+        list[int] | None,
+        typer.Argument(metavar="ID…", help="Unknown messages' ids.", show_default=False),
+    ] = None,
+    sent: Annotated[
+        bool, typer.Option("--sent", help="They were delivered: record them sent.")
     ] = False,
+    retry: Annotated[
+        bool, typer.Option("--retry", help="They were not delivered: send them again (approved).")
+    ] = False,
+    status: Annotated[
+        MessageStatus | None,
+        typer.Option(
+            "--status",
+            help="Instead of ids: every message in this state (only unknown; see --campaign).",
+            case_sensitive=False,
+        ),
+    ] = None,
+    campaign: CampaignOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     now: NowOption = None,
 ) -> None:
-    """Resolve a message left `unknown` by a dispatcher that died after DATA."""
-    from outreach.dispatch.operator_actions import resolve_unknown
+    """Resolve messages left `unknown` by a dispatcher that died after DATA: by id, or every
+    one (of a campaign) with --status unknown (all or nothing)."""
+    from outreach.dispatch.operator_actions import resolve_many
 
     if sent == retry:
         raise typer.BadParameter("give exactly one of --sent or --retry")
+    if ids and status is not None:
+        raise typer.BadParameter("give message ids or --status unknown, not both")
+    if not ids and status is None:
+        raise typer.BadParameter("give message ids, or --status unknown")
+    if status is not None and status != MessageStatus.UNKNOWN:
+        raise typer.BadParameter("only unknown messages can be resolved: --status unknown")
+    if campaign is not None and status is None:
+        raise typer.BadParameter("--campaign only goes with --status unknown")
     app_ = app_context(ctx)
-    actor = cli_reviewer(app_).recorded
+    verdict = MessageStatus.SENT if sent else MessageStatus.APPROVED
+    if not ids:
+        ids = _chosen_unknown(app_, campaign=campaign, verdict=verdict, yes=yes)
+        if not ids:
+            return
     with app_.session() as session:
-        message = resolve_unknown(
-            session, message_id, sent=sent, now=clock_option(now).now(), actor=actor
+        done = resolve_many(
+            session,
+            ids,
+            sent=sent,
+            now=clock_option(now).now(),
+            actor=cli_reviewer(app_).recorded,
         )
-    console.print(f"message {message_id} is now {message.status}", markup=False)
+    if len(done) == 1:
+        console.print(f"message {done[0].id} is now {done[0].status}", markup=False)
+    else:
+        console.print(f"{len(done)} messages are now {verdict.value}", markup=False)
+
+
+def _chosen_unknown(
+    app_: AppContext, *, campaign: str | None, verdict: MessageStatus, yes: bool
+) -> list[int]:
+    """The ``unknown`` messages (of ``campaign``) once confirmed (``--yes``, or a yes at the
+    terminal); [] when there is none. Without a terminal and without ``--yes`` it refuses
+    (QueueError); a no at the prompt exits 1 with nothing resolved."""
+    from outreach.dispatch.operator_actions import QueueError, unknown_messages
+
+    with app_.session() as session:
+        chosen = unknown_messages(session, campaign=campaign)
+    if not chosen.ids:
+        console.print("no unknown messages", markup=False)
+        return []
+    action = f"resolve {chosen.describe()} as {verdict.value}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise QueueError(f"queue resolve would {action}; add --yes to confirm")
+        console.print(f"about to {action}", markup=False)
+        if not typer.confirm("resolve them?", default=False):
+            console.print("nothing resolved", markup=False)
+            raise typer.Exit(code=1)
+    return chosen.ids
 
 
 @app.command()

@@ -1,20 +1,22 @@
 """The send-time checks (DESIGN.md rules 1 and 5) as a pure function over loaded values.
 
-Just before a chunk of claimed messages goes out, :func:`outreach.dispatch.rounds.prepare_chunk`
-loads the rows, their campaigns, the suppressed addresses and the enrollments, and asks
-:func:`check_chunk` what to do with each one. No database, no clock: ``now`` is a parameter.
+In the claim's transaction, :func:`outreach.dispatch.claims.claim_due` loads the due rows, their
+campaigns, the suppressed addresses and the enrollments, and asks :func:`check_candidates` what
+to do with each one; only the rows that pass are claimed. Claims are taken a batch at a time,
+just ahead of the connections (see :func:`outreach.dispatch.policy.claim_sizes`), so the checks
+are a fraction of a second old when the bytes go out. No database, no clock: ``now`` is a
+parameter.
 
 The order of the checks, first failure wins:
 
-1. no longer ``sending`` under our lease token → dropped (counted ``lost_lease``);
-2. campaign not active (paused) → released to ``approved``, the attempt given back;
-3. address suppressed, enrollment replied/bounced/unsubscribed, or no envelope → cancelled;
-4. stored bytes no longer the approved bytes → back to review (stale);
-5. rendered for another day than the one its recipient reads it on if it leaves now
+1. campaign not active (paused) → left as it is (not claimed);
+2. address suppressed, enrollment replied/bounced/unsubscribed, or no envelope → cancelled;
+3. stored bytes no longer the approved bytes → back to review (stale);
+4. rendered for another day than the one its recipient reads it on if it leaves now
    (:func:`outreach.countdown.send_date`: the contact's timezone, else the campaign's) → send
    only if a re-render for that day does not differ: the caller asks its injected stale check
    (:attr:`Verdict.RERENDER`);
-6. otherwise → send the stored bytes.
+5. otherwise → claim it and send the stored bytes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from outreach.countdown import send_date
 from outreach.dispatch.policy import CampaignInfo
 from outreach.dispatch.values import Claim, Ready
 from outreach.review.rules import content_ok
-from outreach.states import EnrollmentStatus, MessageStatus
+from outreach.states import EnrollmentStatus
 
 #: Enrollment states in which nothing more is sent to the contact.
 STOPPED_ENROLLMENT = frozenset(
@@ -40,14 +42,15 @@ NOT_APPROVED_BYTES = "the stored message is not the approved one (changed after 
 
 
 class LoadedMessage(Protocol):
-    """A claimed message as loaded for its checks (:class:`outreach.repository.outbox.ChunkRow`)."""
+    """A due message as loaded for its checks
+    (:class:`outreach.repository.outbox.ClaimCandidate`)."""
 
     @property
     def id(self) -> int: ...
     @property
-    def status(self) -> str: ...
+    def campaign_id(self) -> int: ...
     @property
-    def lease_token(self) -> str | None: ...
+    def contact_id(self) -> int: ...
     @property
     def raw(self) -> bytes | None: ...
     @property
@@ -65,88 +68,75 @@ class LoadedMessage(Protocol):
 
 
 class Verdict(StrEnum):
-    """What to do with one claimed message now."""
+    """What to do with one due message now."""
 
-    RELEASE = "release"  #: campaign not active: back to approved, attempt given back
+    RELEASE = "release"  #: campaign not active: not claimed, left as it is
     CANCEL = "cancel"  #: must never go to this contact: cancelled
     STALE = "stale"  #: the bytes are not the approved ones: back to review
     RERENDER = "rerender"  #: send, unless a re-render for ``today`` differs (then stale)
-    SEND = "send"  #: send the stored bytes
+    SEND = "send"  #: claim it and send the stored bytes
 
 
 @dataclass(frozen=True)
 class SendCheck:
-    """The verdict on one claimed message; ``ready`` (its bytes and envelope) is set for
-    ``send`` and ``rerender``, ``today`` (the recipient's date now, :func:`send_date`) for
-    ``rerender``."""
+    """The verdict on one due message; ``today`` (the recipient's date now, :func:`send_date`)
+    is set for ``rerender``."""
 
-    claim: Claim
+    row: LoadedMessage
     verdict: Verdict
     reason: str | None = None
-    ready: Ready | None = None
     today: date | None = None
 
 
-def still_held(rows: Iterable[LoadedMessage], claims: Mapping[int, Claim]) -> list[LoadedMessage]:
-    """The rows still ``sending`` under the lease token of their claim (by message id)."""
-    return [
-        r
-        for r in rows
-        if r.status == MessageStatus.SENDING.value and r.lease_token == claims[r.id].lease_token
-    ]
-
-
-def check_chunk(
-    held: Iterable[LoadedMessage],
-    claims: Mapping[int, Claim],
+def check_candidates(
+    rows: Iterable[LoadedMessage],
     *,
     campaigns: Mapping[int, CampaignInfo],
     suppressed: Collection[str],
     enrollments: Mapping[tuple[int, int], str],
     now: datetime,
 ) -> list[SendCheck]:
-    """The verdict on each of the ``held`` rows (see :func:`still_held`), in their order.
+    """The verdict on each of the due ``rows``, in their order.
 
     ``suppressed`` holds lower-cased addresses; ``enrollments`` maps ``(campaign id, contact
     id)`` to the enrollment status.
     """
     return [
         _check_one(
-            row,
-            claims[row.id],
-            campaigns=campaigns,
-            suppressed=suppressed,
-            enrollments=enrollments,
-            now=now,
+            row, campaigns=campaigns, suppressed=suppressed, enrollments=enrollments, now=now
         )
-        for row in held
+        for row in rows
     ]
 
 
 def _check_one(
     row: LoadedMessage,
-    claim: Claim,
     *,
     campaigns: Mapping[int, CampaignInfo],
     suppressed: Collection[str],
     enrollments: Mapping[tuple[int, int], str],
     now: datetime,
 ) -> SendCheck:
-    info = campaigns.get(claim.campaign_id)
+    info = campaigns.get(row.campaign_id)
     if info is None or not info.active:
-        return SendCheck(claim, Verdict.RELEASE, "campaign paused")
-    enrollment = enrollments.get((claim.campaign_id, claim.contact_id))
+        return SendCheck(row, Verdict.RELEASE, "campaign paused")
+    enrollment = enrollments.get((row.campaign_id, row.contact_id))
     why_cancel = _cancel_reason(row, enrollment, suppressed)
     if why_cancel is not None:
-        return SendCheck(claim, Verdict.CANCEL, why_cancel)
+        return SendCheck(row, Verdict.CANCEL, why_cancel)
     if not content_ok(row.raw, row.content_hash, row.approved_hash):
-        return SendCheck(claim, Verdict.STALE, NOT_APPROVED_BYTES)
-    assert row.raw is not None and row.envelope_from and row.envelope_to
-    ready = Ready(claim, row.raw, row.envelope_from, row.envelope_to)
+        return SendCheck(row, Verdict.STALE, NOT_APPROVED_BYTES)
     today = send_date(now, row.contact_timezone, info.timezone)
     if row.rendered_for is not None and row.rendered_for != today:
-        return SendCheck(claim, Verdict.RERENDER, ready=ready, today=today)
-    return SendCheck(claim, Verdict.SEND, ready=ready)
+        return SendCheck(row, Verdict.RERENDER, today=today)
+    return SendCheck(row, Verdict.SEND)
+
+
+def ready_for(row: LoadedMessage, claim: Claim) -> Ready:
+    """The :class:`Ready` item of a claimed row that passed its checks: its exact bytes and
+    envelope under ``claim``."""
+    assert row.raw is not None and row.envelope_from and row.envelope_to
+    return Ready(claim, row.raw, row.envelope_from, row.envelope_to)
 
 
 def _cancel_reason(

@@ -1,10 +1,12 @@
 """An operator's actions on the queue (``outreach queue resolve|cancel``, the console's queue
-page): settle a message a dead dispatcher left ``unknown``, requeue a ``failed`` one, and
-cancel unsent (or failed) messages."""
+page): settle messages a dead dispatcher left ``unknown`` — by id, or every one of a campaign —
+requeue a ``failed`` one, and cancel unsent (or failed) messages. Each action is all or
+nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +15,7 @@ from outreach.errors import NotFoundError, OutreachError
 from outreach.lifecycle import transition
 from outreach.models import Message
 from outreach.repository import outbox
+from outreach.repository.review import count_by_campaign
 from outreach.review.rules import content_ok
 from outreach.states import AttemptPhase, MessageStatus
 
@@ -39,14 +42,61 @@ def resolve_unknown(
 ) -> Message:
     """An operator's verdict on an ``unknown`` message: it was delivered (``sent``), or it was
     not and may go again (``approved``, due now)."""
-    message = outbox.get_message(session, message_id)
-    if message is None:
-        raise NotFoundError(f"no message {message_id}")
-    if message.status != MessageStatus.UNKNOWN.value:
-        raise QueueError(
-            f"message {message_id} is {message.status}, not unknown; only unknown messages "
-            "can be resolved"
-        )
+    (message,) = resolve_many(session, [message_id], sent=sent, now=now, actor=actor)
+    return message
+
+
+def resolve_many(
+    session: Session, ids: Sequence[int], *, sent: bool, now: datetime, actor: str
+) -> list[Message]:
+    """:func:`resolve_unknown` for every message in ``ids``, all or nothing: any missing
+    message, or one that is not ``unknown``, → :class:`QueueError` (:class:`NotFoundError` when
+    only ids are missing) naming each problem, and nothing changes."""
+    wanted = list(dict.fromkeys(ids))
+    rows = outbox.messages_by_id(session, wanted)
+    missing = [f"no message {mid}" for mid in wanted if mid not in rows]
+    wrong = [
+        f"message {mid} is {rows[mid].status}, not unknown"
+        for mid in wanted
+        if mid in rows and rows[mid].status != MessageStatus.UNKNOWN.value
+    ]
+    if missing or wrong:
+        problems = "; ".join(missing + wrong)
+        if wrong:
+            problems += "; only unknown messages can be resolved"
+        if len(wanted) > 1:
+            problems += "; nothing was resolved"
+        raise (QueueError if wrong else NotFoundError)(problems)
+    return [_resolve(session, rows[mid], sent=sent, now=now, actor=actor) for mid in wanted]
+
+
+@dataclass(frozen=True)
+class UnknownSelection:
+    """What ``queue resolve --status unknown`` would resolve: the ``unknown`` messages' ids,
+    oldest scheduled first, and how many each campaign holds (by slug)."""
+
+    ids: list[int]
+    by_campaign: dict[str, int]
+
+    def describe(self) -> str:
+        """``3 message(s) in ccm-2010 (2), msp (1)``."""
+        parts = ", ".join(f"{slug} ({n})" for slug, n in self.by_campaign.items())
+        return f"{len(self.ids)} message(s) in {parts}"
+
+
+def unknown_messages(session: Session, *, campaign: str | None = None) -> UnknownSelection:
+    """The ``unknown`` messages (of the campaign named ``campaign``, if given): what ``queue
+    resolve --status unknown`` resolves once confirmed. :class:`NotFoundError` when no campaign
+    has that name."""
+    if campaign is not None and not outbox.campaign_rows(session, slug=campaign):
+        raise NotFoundError(f"no campaign {campaign!r}")
+    ids = outbox.ids_in_status(session, status=MessageStatus.UNKNOWN.value, campaign=campaign)
+    return UnknownSelection(ids, count_by_campaign(session, message_ids=ids))
+
+
+def _resolve(
+    session: Session, message: Message, *, sent: bool, now: datetime, actor: str
+) -> Message:
     if sent:
         return transition(
             session,

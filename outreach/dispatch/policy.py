@@ -1,5 +1,6 @@
-"""Dispatch policy: send windows, daily limits, which due messages to claim, chunk sizes, the
-rate limiter and what an attempt's verdict means for its row. Pure.
+"""Dispatch policy: send windows, daily limits, which due messages to claim (and when the
+others will next be tried, and why), claim sizes, the rate limiter and what an attempt's
+verdict means for its row. Pure.
 
 No database, no SMTP, no clock: ``now`` is a parameter, and the rate limiter is given monotonic
 time by its caller. :mod:`outreach.dispatch.claims` loads the rows these functions decide over.
@@ -27,10 +28,6 @@ from outreach.dispatch.values import Claim, Outcome, OutcomeKind, Ready
 from outreach.retry import RetryDecision
 from outreach.spec import END_OF_DAY, WEEKDAYS, SendingWindow
 from outreach.states import CLAIMABLE, AttemptPhase, CampaignState, MessageStatus
-
-#: Most rows one connection's chunk holds: checked and marked ``data_sent`` together, while the
-#: connection's previous chunk is being sent (see :func:`chunk_limit`).
-CHUNK = 50
 
 # ------------------------------------------------------------------------------------------
 # Campaign sending rules
@@ -253,42 +250,29 @@ def _wait_reason(
 
 
 # ------------------------------------------------------------------------------------------
-# Batches, chunks and rate
-
-
-def chunk_limit(batch: int, concurrency: int) -> int:
-    """Rows per chunk: each connection holds at most two chunks recorded ``data_sent`` (the one
-    being sent and the next), so one process never has more than ``batch`` (``dispatch_batch``)
-    rows past their send-time checks and not yet sent — what a pause or a suppression cannot
-    stop any more, and what a crash can leave ``unknown``."""
-    return max(1, min(CHUNK, batch // (2 * concurrency)))
-
-
-def chunk_size(buffered: int, *, batch: int, concurrency: int) -> int:
-    """The next chunk for one connection: the ``buffered`` claims spread over every
-    connection, at most :func:`chunk_limit`."""
-    share = -(-buffered // concurrency)
-    return max(1, min(chunk_limit(batch, concurrency), share))
+# Claim sizes and rate
 
 
 @dataclass(frozen=True)
 class ClaimSizes:
-    """How many rows one claim takes (``batch``) and how many committed claims to keep ready
-    for the connections (``buffered``)."""
+    """How many rows one claim takes at most (``batch``), and below how many claimed,
+    not yet started messages the next claim is made (``low``)."""
 
     batch: int
-    buffered: int
+    low: int
 
 
 def claim_sizes(
     *, batch: int, concurrency: int, rate_per_minute: int | None, lease_seconds: int
 ) -> ClaimSizes:
-    """Claim ``batch`` rows at a time, keeping a chunk per connection ready; under a rate
-    limit, never claim more than half a lease's worth of sending at that rate."""
+    """Keep at most ``batch`` (``dispatch_batch``) claimed messages waiting for a connection,
+    topped up when fewer than half of them (and at least one per connection) are left: the
+    claim's send-time checks stay a fraction of a second old at full speed. Under a rate
+    limit, never more than ten seconds' worth at that rate, nor half a lease's worth."""
     if rate_per_minute:
-        size = max(1, min(batch, rate_per_minute * lease_seconds // 120))
-        return ClaimSizes(size, size)
-    return ClaimSizes(batch, max(batch, concurrency * CHUNK))
+        size = max(1, min(batch, rate_per_minute * lease_seconds // 120, rate_per_minute // 6))
+        return ClaimSizes(size, max(1, size // 2))
+    return ClaimSizes(batch, max(1, min(batch, max(concurrency, batch // 2))))
 
 
 class TokenBucket:

@@ -1,46 +1,41 @@
-"""The dispatcher's database rounds: check the next chunks just before they are sent, and
-record how finished attempts ended (DESIGN.md rules 1, 2, 3 and 5).
+"""The dispatcher's database round (DESIGN.md rules 2 and 3): one transaction that records how
+finished attempts ended and marks ``data_sent`` the messages whose DATA is about to start.
 
-Each round is one transaction owned by the caller (:func:`record_and_prepare`): the outcomes
-pending so far are written, then every chunk the connections asked for is checked and the rows
-that pass are recorded ``data_sent`` — before any of their MAIL/RCPT/DATA is sent, so a crash
-can only leave them ``unknown``, never resent. Every write is guarded by the lease token: a
-dispatcher that lost its lease changes nothing.
+What bounds a crash is when outcomes are written (see :mod:`.driver`): a connection asks for
+its next message's mark only after its previous message's outcome is pending, and the driver
+hands a round the pending outcomes whenever that many of them are of marked attempts that the
+next commit could otherwise leave more than ``UNRECORDED_PER_CONNECTION`` per connection
+``data_sent`` without an outcome. Outcomes and marks go in one commit, outcomes first. Every
+write is guarded by the lease token: a dispatcher that lost its lease changes nothing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from outreach.db import Session
-from outreach.dispatch.checks import SendCheck, Verdict, check_chunk, still_held
-from outreach.dispatch.claims import campaign_infos
-from outreach.dispatch.values import Claim, Outcome, PreparedChunk
+from outreach.dispatch.claims import StaleCheck, StaleRerender
+from outreach.dispatch.values import Claim, Outcome
 from outreach.lifecycle import OwnedMove, set_enrollment_status, transition_owned
-from outreach.models import Message
-from outreach.repository import outbox
-from outreach.repository.outbox import ChunkRow
-from outreach.repository.review import delete_approvals
-from outreach.repository.suppressions import suppress, suppressed_emails
+from outreach.repository import attempts, outbox
+from outreach.repository.attempts import InFlight
+from outreach.repository.suppressions import suppress
 from outreach.retry import describe
 from outreach.states import AttemptPhase, EnrollmentStatus, MessageStatus
 
-#: ``stale_check(session, message, today) -> reason | None``: asked when a message goes out on
-#: another day than the one it was rendered for; a reason sends it back to review.
-StaleCheck = Callable[[Session, Message, date], "str | None"]
-#: ``rerender_stale(session, message ids, now, actor)``: called, in the same transaction, with
-#: the messages just sent back to review as stale, to render them again at once.
-StaleRerender = Callable[[Session, Sequence[int], datetime, str], None]
+__all__ = [
+    "RoundResult",
+    "StaleCheck",
+    "StaleRerender",
+    "mark_in_flight",
+    "record_outcomes",
+    "run_round",
+]
 
-#: Where each send-time verdict moves a message, and the action its event records.
-_VERDICT_MOVES = (
-    (Verdict.RELEASE, MessageStatus.APPROVED, "released"),
-    (Verdict.CANCEL, MessageStatus.CANCELLED, "cancelled"),
-    (Verdict.STALE, MessageStatus.PENDING_REVIEW, "stale"),
-)
 #: Where each recorded outcome kind moves a message.
 _OUTCOME_TARGET = {
     "sent": MessageStatus.SENT,
@@ -51,149 +46,50 @@ _OUTCOME_TARGET = {
 }
 
 
-# ------------------------------------------------------------------------------------------
-# Send-time checks
+@dataclass(frozen=True)
+class RoundResult:
+    """What one :func:`run_round` wrote: outcome counts by kind (plus ``lost_lease``) and the
+    ids marked ``data_sent`` (the others of the marks asked for must not be sent)."""
+
+    written: Counter[str]
+    marked: frozenset[int]
 
 
-def prepare_chunk(
+def run_round(
     session: Session,
-    claims: Sequence[Claim],
+    outcomes: Sequence[Outcome],
+    marks: Sequence[Claim],
     *,
     now: datetime,
     actor: str,
-    lease_seconds: int,
-    stale_check: StaleCheck | None = None,
-    rerender_stale: StaleRerender | None = None,
-) -> PreparedChunk:
-    """The send-time checks (rules 1 and 5, :mod:`outreach.dispatch.checks`) for ``claims``, in
-    one transaction and a fixed number of queries, then ``attempt_phase = data_sent`` (and a
-    lease extended to ``now + lease_seconds``) for the rows that pass.
+) -> RoundResult:
+    """In the caller's one transaction: :func:`record_outcomes` for ``outcomes``, then
+    :func:`mark_in_flight` for ``marks``. The caller commits before any DATA of the marked
+    messages."""
+    written = record_outcomes(session, outcomes, now=now, actor=actor) if outcomes else Counter()
+    return RoundResult(written, frozenset(mark_in_flight(session, marks, now=now)))
 
-    Rows no longer ours are dropped (``lost_lease``); a paused campaign's go back to
-    ``approved`` (attempt given back); suppressed or stopped contacts' are ``cancelled``;
-    changed bytes, or a re-render for today that ``stale_check`` says differs, go back to
-    ``pending_review`` with their approvals deleted (they approved other bytes), and
-    ``rerender_stale`` renders them again at once. The caller must commit before sending the
-    returned :class:`Ready` rows.
-    """
-    counts: Counter[str] = Counter()
-    reasons: Counter[tuple[str, str]] = Counter()
+
+def mark_in_flight(session: Session, claims: Sequence[Claim], *, now: datetime) -> set[int]:
+    """Record each of ``claims`` ``data_sent`` (an ``attempt`` row) while its lease still
+    holds — before any of its DATA is sent (DESIGN.md rule 2). Returns the ids marked."""
     if not claims:
-        return PreparedChunk((), counts)
-    by_id = {c.message_id: c for c in claims}
-    held = still_held(outbox.chunk_rows(session, ids=list(by_id)), by_id)
-    counts["lost_lease"] += len(by_id) - len(held)
-    checks = _check_held(session, held, by_id, now=now)
-    checks = [_rerendered(session, c, stale_check) for c in checks]
-    for verdict, target, action in _VERDICT_MOVES:
-        moves = [_check_move(c, now=now) for c in checks if c.verdict == verdict]
-        exprs = outbox.release_changes() if verdict == Verdict.RELEASE else None
-        applied = transition_owned(
-            session, moves, to=target, now=now, actor=actor, action=action, exprs=exprs
-        )
-        counts[action] += len(applied)
-        for move in applied:
-            reasons[(action, move.reason or action)] += 1
-        if verdict == Verdict.STALE and applied:
-            _back_to_review(session, [m.message_id for m in applied], now, actor, rerender_stale)
-    ready = tuple(c.ready for c in checks if c.ready is not None and c.verdict == Verdict.SEND)
-    if not ready:
-        return PreparedChunk((), counts, reasons)
-    # Rule 2: recorded before any MAIL/RCPT/DATA of these rows is sent.
-    outbox.mark_data_sent(
+        return set()
+    return attempts.mark_data_sent(
         session,
-        held=[(r.claim.message_id, r.claim.lease_token) for r in ready],
-        lease_expires_at=now + timedelta(seconds=lease_seconds),
-    )
-    return PreparedChunk(ready, counts, reasons)
-
-
-def _back_to_review(
-    session: Session,
-    ids: Sequence[int],
-    now: datetime,
-    actor: str,
-    rerender_stale: StaleRerender | None,
-) -> None:
-    """Messages just sent back to review as stale: their approvals (of other bytes) deleted,
-    then rendered again at once when a re-render is wired in."""
-    delete_approvals(session, message_ids=ids)
-    if rerender_stale is not None:
-        rerender_stale(session, ids, now, actor)
-
-
-def _check_held(
-    session: Session, held: Sequence[ChunkRow], by_id: Mapping[int, Claim], *, now: datetime
-) -> list[SendCheck]:
-    """Load what the send-time checks read — the campaigns, the suppressed addresses among the
-    recipients, the enrollments — and run :func:`check_chunk` over the ``held`` rows."""
-    campaigns = campaign_infos(session, ids={by_id[r.id].campaign_id for r in held})
-    addresses = {r.envelope_to for r in held if r.envelope_to}
-    addresses |= {a.lower() for a in addresses}
-    suppressed = {e.lower() for e in suppressed_emails(session, addresses)} if addresses else set()
-    enrollments = (
-        outbox.enrollment_statuses(
-            session,
-            contact_ids={by_id[r.id].contact_id for r in held},
-            campaign_ids=list(campaigns),
-        )
-        if held
-        else {}
-    )
-    return check_chunk(
-        held,
-        by_id,
-        campaigns=campaigns,
-        suppressed=suppressed,
-        enrollments=enrollments,
+        marks=[
+            InFlight(c.message_id, c.lease_token, c.attempt, c.claimed_at or now) for c in claims
+        ],
         now=now,
     )
-
-
-def _rerendered(session: Session, check: SendCheck, stale_check: StaleCheck | None) -> SendCheck:
-    """A ``rerender`` verdict settled: ``stale`` when ``stale_check`` gives a reason, else
-    ``send`` (also when there is no stale check)."""
-    if check.verdict != Verdict.RERENDER:
-        return check
-    reason = None
-    if stale_check is not None:
-        assert check.today is not None
-        message = outbox.get_message(session, check.claim.message_id)
-        assert message is not None
-        reason = stale_check(session, message, check.today)
-    if reason:
-        return SendCheck(check.claim, Verdict.STALE, reason)
-    return SendCheck(check.claim, Verdict.SEND, ready=check.ready)
-
-
-def _check_move(check: SendCheck, *, now: datetime) -> OwnedMove:
-    """The lease-guarded move for a ``release``/``cancel``/``stale`` verdict."""
-    values: dict[str, Any] = {**outbox.LEASE_CLEARED, "attempt_phase": None}
-    if check.verdict == Verdict.RELEASE:
-        values["lease_owner"] = None
-        outcome = "released"
-    elif check.verdict == Verdict.CANCEL:
-        outcome = "cancelled"
-    else:
-        values["stale_reason"] = check.reason
-        outcome = "stale"
-    return OwnedMove(
-        check.claim.message_id,
-        check.claim.lease_token,
-        values,
-        reason=check.reason,
-        attempt={"finished_at": now, "outcome": outcome},
-    )
-
-
-# ------------------------------------------------------------------------------------------
-# Outcomes
 
 
 def record_outcomes(
     session: Session, outcomes: Sequence[Outcome], *, now: datetime, actor: str
 ) -> Counter[str]:
-    """Write attempt outcomes, each guarded by its lease token; returns counts by kind, plus
+    """Write attempt outcomes, each guarded by its lease token — one lease-guarded update per
+    outcome kind for the message rows, one for their ``data_sent`` attempt rows, one insert for
+    the attempts that ended before DATA, one for the events. Returns counts by kind, plus
     ``lost_lease`` for rows another process took over meanwhile (left untouched).
 
     ``failed`` with ``bounce`` also marks the enrollment ``bounced`` and suppresses the address.
@@ -220,23 +116,45 @@ def record_outcomes(
             )
         counts[kind] += len(applied)
         counts["lost_lease"] += len(moves) - len(applied)
+        done = {m.message_id for m in applied}
+        _insert_unmarked_attempts(session, [o for o in items if o.claim.message_id in done])
         if kind == "failed":
-            done = {m.message_id for m in applied}
             for o in items:
                 if o.bounce and o.claim.message_id in done:
                     _record_bounce(session, o, now=now, actor=actor)
     return counts
 
 
-def _outcome_move(o: Outcome) -> OwnedMove:
-    """The lease-guarded move that records ``o`` on its message and attempt rows."""
-    attempt = {
+def _attempt_columns(o: Outcome) -> dict[str, Any]:
+    return {
         "finished_at": o.at,
         "phase": o.phase,
         "outcome": o.kind,
         "smtp_code": o.code,
         "smtp_response": o.response,
     }
+
+
+def _insert_unmarked_attempts(session: Session, outcomes: Sequence[Outcome]) -> None:
+    """The ``attempt`` rows of attempts that ended before DATA was marked — retried or failed
+    at connect, MAIL or RCPT (a released claim never reached the server: no row)."""
+    rows = [
+        {
+            "message_id": o.claim.message_id,
+            "number": o.claim.attempt,
+            "lease_token": o.claim.lease_token,
+            "started_at": o.claim.claimed_at or o.at,
+            **_attempt_columns(o),
+        }
+        for o in outcomes
+        if not o.marked and o.kind != "released"
+    ]
+    attempts.insert_finished_attempts(session, rows=rows)
+
+
+def _outcome_move(o: Outcome) -> OwnedMove:
+    """The lease-guarded move that records ``o`` on its message row (and on its ``data_sent``
+    attempt row when it was marked)."""
     values: dict[str, Any] = {**outbox.LEASE_CLEARED}
     reply = {"smtp_code": o.code, "smtp_response": o.response}
     if o.kind == "sent":
@@ -256,6 +174,7 @@ def _outcome_move(o: Outcome) -> OwnedMove:
         values |= {"attempt_phase": None, "lease_owner": None}
         if o.next_attempt_at is not None:
             values["due_at"] = o.next_attempt_at
+    attempt = _attempt_columns(o) if o.marked else None
     return OwnedMove(o.claim.message_id, o.claim.lease_token, values, o.reason, attempt)
 
 
@@ -273,29 +192,3 @@ def _record_bounce(session: Session, outcome: Outcome, *, now: datetime, actor: 
         )
     if outcome.envelope_to:
         suppress(session, email=outcome.envelope_to, reason="bounce", detail=detail, now=now)
-
-
-def record_and_prepare(
-    session: Session,
-    outcomes: Sequence[Outcome],
-    claims: Sequence[Claim],
-    *,
-    now: datetime,
-    actor: str,
-    lease_seconds: int,
-    stale_check: StaleCheck | None = None,
-    rerender_stale: StaleRerender | None = None,
-) -> tuple[Counter[str], PreparedChunk]:
-    """:func:`record_outcomes` then :func:`prepare_chunk`, in the caller's one transaction (the
-    dispatcher's database round: one commit for the finished chunks and the next ones)."""
-    written = record_outcomes(session, outcomes, now=now, actor=actor) if outcomes else Counter()
-    prepared = prepare_chunk(
-        session,
-        claims,
-        now=now,
-        actor=actor,
-        lease_seconds=lease_seconds,
-        stale_check=stale_check,
-        rerender_stale=rerender_stale,
-    )
-    return written, prepared

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -152,7 +153,9 @@ class SmtpResult:
 
     ``stage`` is where it ended (``connect`` when no connection could be opened). A reply has
     its ``code`` and ``text``; ``refused`` marks an error reply at MAIL/RCPT/DATA; ``lost``
-    marks a network error or timeout (no reply; ``code`` is ``None``).
+    marks a network error or timeout (no reply; ``code`` is ``None``); ``held`` marks a
+    transaction stopped before DATA because the gate said no. ``gate_passed``: the gate said
+    yes (even when RCPT was then refused).
     """
 
     stage: Stage
@@ -160,6 +163,13 @@ class SmtpResult:
     text: str
     refused: bool = False
     lost: bool = False
+    held: bool = False
+    gate_passed: bool = False
+
+
+#: ``gate()`` is called just before RCPT is sent and returns an awaitable that resolves to
+#: whether DATA may follow (see :meth:`SmtpConnection.send`).
+Gate = Callable[[], Awaitable[bool]]
 
 
 class SmtpConnection:
@@ -172,43 +182,80 @@ class SmtpConnection:
         self._client: aiosmtplib.SMTP | None = None
         self._dirty = False
 
-    async def send(self, envelope_from: str, envelope_to: str, raw: bytes) -> SmtpResult:
+    async def send(
+        self, envelope_from: str, envelope_to: str, raw: bytes, *, gate: Gate | None = None
+    ) -> SmtpResult:
         """MAIL, RCPT and DATA of ``raw``, opening the connection first if needed. Raises
         :class:`SmtpAuthError`, :class:`SmtpTlsError` or :class:`PlainAuthRefused` when the
-        server cannot be used at all; every other failure is a :class:`SmtpResult`."""
-        client = self._client
-        if client is None or not client.is_connected:
-            try:
-                client = self._client = await open_smtp(self.settings, self.tls_context)
-                self._dirty = False
-            except ConnectFailed as exc:
-                self._client = None
-                return SmtpResult("connect", exc.code, exc.text)
-            except BaseException:
-                self._client = None
-                raise
+        server cannot be used at all; every other failure is a :class:`SmtpResult`.
+
+        ``gate``, when given, is started just before RCPT is written and awaited once RCPT's
+        reply is in (also when RCPT is refused, so the caller always learns its answer); DATA
+        is sent only when it resolved ``True`` — otherwise the transaction is reset and the
+        result is ``held``. The gate's own work overlaps RCPT's round trip.
+        """
+        client = await self._connected()
+        if isinstance(client, SmtpResult):
+            return client
         stage: Stage = "mail"
+        pending: Awaitable[bool] | None = None
+        passed = False
         try:
             if self._dirty:
                 await client.rset()
                 self._dirty = False
             await client.mail(envelope_from)
             stage = "rcpt"
-            await client.rcpt(envelope_to)
+            pending = gate() if gate is not None else None
+            rcpt_error: aiosmtplib.SMTPResponseException | None = None
+            try:
+                await client.rcpt(envelope_to)
+            except aiosmtplib.SMTPResponseException as exc:
+                rcpt_error = exc
+            passed = await self._settle(pending) if gate is not None else True
+            pending = None
+            if rcpt_error is not None:
+                raise rcpt_error
+            if not passed:
+                self._dirty = True
+                return SmtpResult("rcpt", None, "not sent: held before DATA", held=True)
             stage = "data"
             reply = await client.data(raw)
         except aiosmtplib.SMTPResponseException as exc:
             self._dirty = True
             if not client.is_connected:
                 self._client = None
-            return SmtpResult(stage, exc.code, exc.message, refused=True)
+            return SmtpResult(stage, exc.code, exc.message, refused=True, gate_passed=passed)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            passed = stage == "data" or await self._settle(pending)
             client.close()
             self._client = None
             self._dirty = False
             text = str(exc) if stage == "data" else (str(exc) or type(exc).__name__)
-            return SmtpResult(stage, None, text, lost=True)
-        return SmtpResult("data", reply.code, reply.message)
+            return SmtpResult(stage, None, text, lost=True, gate_passed=passed)
+        return SmtpResult("data", reply.code, reply.message, gate_passed=True)
+
+    @staticmethod
+    async def _settle(pending: Awaitable[bool] | None) -> bool:
+        """The gate's answer (``False`` when there was none to wait for)."""
+        return bool(await pending) if pending is not None else False
+
+    async def _connected(self) -> aiosmtplib.SMTP | SmtpResult:
+        """The open client, connecting first when needed; a ``connect`` result when the server
+        could not be reached."""
+        client = self._client
+        if client is not None and client.is_connected:
+            return client
+        try:
+            client = self._client = await open_smtp(self.settings, self.tls_context)
+            self._dirty = False
+        except ConnectFailed as exc:
+            self._client = None
+            return SmtpResult("connect", exc.code, exc.text)
+        except BaseException:
+            self._client = None
+            raise
+        return client
 
     async def close(self) -> None:
         """QUIT (at most 5 s), or drop the connection when that fails."""

@@ -1,8 +1,9 @@
 """The lease sweeper (DESIGN.md rule 2): what happens to a message whose dispatcher died.
 
 A ``sending`` row whose lease ran out goes back to ``approved`` (its attempt given back) when
-the attempt never reached DATA; one recorded ``data_sent`` becomes ``unknown`` for an operator
-to resolve — SMTP cannot tell whether it was delivered, so it is never resent by itself.
+the attempt never reached DATA; one recorded ``data_sent`` (a ``data_sent`` attempt row under
+its lease token) becomes ``unknown`` for an operator to resolve — SMTP cannot tell whether it
+was delivered, so it is never resent by itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from outreach.db import Session
 from outreach.dispatch.values import SweepCounts
 from outreach.lifecycle import OwnedMove, transition_owned
 from outreach.repository import outbox
-from outreach.states import AttemptPhase, MessageStatus
+from outreach.repository.attempts import data_sent_marks
+from outreach.states import MessageStatus
 
 #: The reason recorded on a message left ``unknown`` by an expired lease.
 UNKNOWN_REASON = (
@@ -28,11 +30,13 @@ def sweep_expired(session: Session, *, now: datetime, actor: str = "sweeper") ->
     rows = outbox.expired_leases(session, now=now)
     if not rows:
         return SweepCounts()
+    # read after the rows are locked (see attempts.data_sent_marks)
+    marked = data_sent_marks(session, held=[(r.id, r.lease_token) for r in rows])
     attempt_done = {"finished_at": now, "outcome": "expired"}
     unknown = [
         OwnedMove(r.id, r.lease_token, {**outbox.LEASE_CLEARED}, UNKNOWN_REASON, attempt_done)
         for r in rows
-        if r.attempt_phase == AttemptPhase.DATA_SENT.value
+        if r.id in marked
     ]
     back = [
         OwnedMove(
@@ -43,7 +47,7 @@ def sweep_expired(session: Session, *, now: datetime, actor: str = "sweeper") ->
             attempt_done,
         )
         for r in rows
-        if r.attempt_phase != AttemptPhase.DATA_SENT.value
+        if r.id not in marked
     ]
     moved_unknown = transition_owned(
         session, unknown, to=MessageStatus.UNKNOWN, now=now, actor=actor, action="lease_expired"

@@ -15,7 +15,8 @@ OutcomeKind = Literal["sent", "retrying", "failed", "unknown", "released"]
 
 @dataclass(frozen=True)
 class Claim:
-    """One message this dispatcher holds under ``lease_token``; ``attempt`` is its number."""
+    """One message this dispatcher holds under ``lease_token``; ``attempt`` is its number,
+    ``claimed_at`` when this attempt was claimed."""
 
     message_id: int
     lease_token: str
@@ -23,16 +24,7 @@ class Claim:
     contact_id: int
     attempt: int
     first_attempt_at: datetime
-
-
-@dataclass(frozen=True)
-class ClaimBatch:
-    """What :func:`~outreach.dispatch.claims.claim_due` did: the claims, how many due rows it
-    looked at, and why the others were left (``{"outside send window": 3, "daily limit": 1}``)."""
-
-    claims: tuple[Claim, ...]
-    scanned: int
-    skipped: Mapping[str, int] = field(default_factory=dict)
+    claimed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -46,14 +38,22 @@ class Ready:
 
 
 @dataclass(frozen=True)
-class PreparedChunk:
-    """:func:`~outreach.dispatch.rounds.prepare_chunk`'s result: the sendable rows, what
-    happened to the others (``cancelled``, ``stale``, ``released``, ``lost_lease``) and why
-    (``reasons``: (outcome, reason) → count)."""
+class ClaimBatch:
+    """What :func:`~outreach.dispatch.claims.claim_due` did: the claimed messages that passed
+    their send-time checks (``ready``), how many due rows it looked at, why the others were
+    left (``{"outside send window": 3, "daily limit reached": 1}``), what the checks did to
+    the rest (``{"cancelled": 1, "stale": 2}``) and why (``reasons``: (outcome, reason) →
+    count)."""
 
     ready: tuple[Ready, ...]
-    counts: Mapping[str, int]
+    scanned: int
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)
     reasons: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        return tuple(r.claim for r in self.ready)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ class Outcome:
     """How one attempt ended, to be written by :func:`~outreach.dispatch.rounds.record_outcomes`.
 
     ``released``: never reached the server (attempt given back; ``due_at`` moves to
-    ``next_attempt_at`` when set). ``phase`` is how far the attempt got.
+    ``next_attempt_at`` when set). ``phase`` is how far the attempt got; ``marked``: the attempt
+    was recorded ``data_sent`` (it has an ``attempt`` row to finish).
     """
 
     claim: Claim
@@ -74,6 +75,7 @@ class Outcome:
     bounce: bool = False
     envelope_to: str | None = None
     reason: str | None = None
+    marked: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,92 @@
-"""Reads of the audit log (``event``): what moved an enrollment, and what last changed a
-message, so that an automatic effect can be undone.
+"""The audit log (``event``): the rows :mod:`outreach.lifecycle` appends with every state change
+(one statement per batch), and the reads that undo an automatic effect (what moved an
+enrollment, so that reclassifying a reply can move it back).
 
-Appending events is :mod:`outreach.lifecycle`'s job; this module only reads them.
+Appending goes through :mod:`outreach.lifecycle` (which decides what is logged); this module
+only runs the statements. The caller owns the transaction: nothing here commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from outreach.models import Enrollment, Event
-from outreach.repository.outbox import in_chunks
+from outreach.db import is_postgres
+from outreach.models import Enrollment, Event, Message
+from outreach.repository.outbox import id_in, in_chunks
 
-_EVENT = Event.__table__  # type: ignore[attr-defined]
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
 _ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
+#: The event insert, built once (the dispatcher writes events every round).
+_EVENT_INSERT = sa.insert(_EVENTS)
+
+# ------------------------------------------------------------------------------------------
+# Appending
+
+
+def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert whole event rows (at, actor, entity, entity_id, action, from_state, to_state,
+    reason, data), in one statement."""
+    if rows:
+        session.execute(_EVENT_INSERT, [dict(r) for r in rows])
+
+
+def insert_message_events(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    reason: str | None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """The same event for each of the messages ``ids``: one ``INSERT … SELECT`` per 500 ids,
+    with no per-row parameters."""
+    statement = _events_for_messages(is_postgres(session))
+    for chunk in in_chunks(list(ids)):
+        params = {
+            "ids": list(chunk),
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "from_state": from_state,
+            "to_state": to_state,
+            "reason": reason,
+            "data": dict(data or {}),
+        }
+        session.execute(statement, params)
+
+
+@functools.cache
+def _events_for_messages(postgres: bool) -> sa.Insert:
+    """``INSERT INTO event … SELECT … FROM message WHERE id IN :ids``: the same event for each
+    of the messages ``ids``, built once per dialect."""
+    same = ("action", "from_state", "to_state", "reason", "data")
+
+    def param(name: str) -> sa.BindParameter[Any]:
+        return sa.bindparam(name, type_=_EVENTS.c[name].type)
+
+    rows = sa.select(
+        param("at"),
+        param("actor"),
+        sa.literal("message"),
+        _MESSAGES.c.id,
+        *(param(c) for c in same),
+    ).where(id_in(_MESSAGES.c.id, "ids", postgres=postgres))
+    return sa.insert(_EVENTS).from_select(["at", "actor", "entity", "entity_id", *same], rows)
+
+
+# ------------------------------------------------------------------------------------------
+# Reading
 
 
 class EnrollmentMove(NamedTuple):
@@ -44,10 +114,14 @@ def enrollment_moves(session: Session, *, contact_id: int) -> list[EnrollmentMov
         return []
     rows = session.execute(
         sa.select(
-            _EVENT.c.id, _EVENT.c.entity_id, _EVENT.c.from_state, _EVENT.c.to_state, _EVENT.c.data
+            _EVENTS.c.id,
+            _EVENTS.c.entity_id,
+            _EVENTS.c.from_state,
+            _EVENTS.c.to_state,
+            _EVENTS.c.data,
         )
-        .where(_EVENT.c.entity == "enrollment", _EVENT.c.entity_id.in_(enrollment_ids))
-        .order_by(_EVENT.c.id)
+        .where(_EVENTS.c.entity == "enrollment", _EVENTS.c.entity_id.in_(enrollment_ids))
+        .order_by(_EVENTS.c.id)
     ).all()
     last: dict[int, int] = {}
     for row in rows:
@@ -83,15 +157,15 @@ def latest_message_events(session: Session, *, message_ids: Sequence[int]) -> li
     for chunk in in_chunks(list(message_ids)):
         rows = session.execute(
             sa.select(
-                _EVENT.c.id,
-                _EVENT.c.entity_id,
-                _EVENT.c.action,
-                _EVENT.c.from_state,
-                _EVENT.c.to_state,
-                _EVENT.c.data,
+                _EVENTS.c.id,
+                _EVENTS.c.entity_id,
+                _EVENTS.c.action,
+                _EVENTS.c.from_state,
+                _EVENTS.c.to_state,
+                _EVENTS.c.data,
             )
-            .where(_EVENT.c.entity == "message", _EVENT.c.entity_id.in_(chunk))
-            .order_by(_EVENT.c.id)
+            .where(_EVENTS.c.entity == "message", _EVENTS.c.entity_id.in_(chunk))
+            .order_by(_EVENTS.c.id)
         )
         for row in rows:
             data = row.data if isinstance(row.data, dict) else {}

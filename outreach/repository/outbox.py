@@ -2,8 +2,10 @@
 
 Claims (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the whole transaction is
 ``BEGIN IMMEDIATE`` — the single writer — and the claim's update is a compare-and-set on the
-status), the send-time loads, the ``data_sent`` mark, expired leases, daily-limit counts,
-the campaign facts dispatch needs, the dry-run preview and the operator's queue lookups.
+status) with everything the send-time checks read loaded in the same query, the daily-limit
+count (under a per-campaign advisory lock on PostgreSQL), expired leases, the campaign facts
+dispatch needs, the dry-run preview and the operator's queue lookups. The ``attempt`` rows —
+the ``data_sent`` mark among them — are :mod:`outreach.repository.attempts`'.
 
 State changes are not made here: :mod:`outreach.lifecycle` moves a message (compare-and-set plus
 its event row); this module only supplies the rows and the column expressions a move sets.
@@ -12,6 +14,7 @@ The caller owns the transaction: nothing here commits.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from outreach.db import is_postgres
@@ -31,6 +35,24 @@ ID_CHUNK = 500
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 _ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
 _CLAIMABLE = sorted(s.value for s in CLAIMABLE)
+
+
+def status_is(status: str) -> sa.ColumnElement[bool]:
+    """``message.status = status`` for a query that also picks rows by id: written as an
+    expression so that the database looks the rows up by id instead of scanning every row with
+    that status in the ``(status, …)`` indexes — SQLite (without statistics) prefers the
+    covering index, and PostgreSQL, whose statistics taken while the queue was ``approved``
+    call ``sending`` rare, would walk every ``sending`` row (and its dead index entries)."""
+    return _MESSAGES.c.status.concat("") == status
+
+
+def id_in(column: sa.ColumnElement[int], name: str, *, postgres: bool) -> sa.ColumnElement[bool]:
+    """``column IN (…the ids bound as name…)`` for a statement built once: on PostgreSQL
+    ``= ANY(:name)`` with one array parameter, so that the statement's text does not change with
+    the number of ids and psycopg can prepare it; elsewhere an expanding ``IN``."""
+    if postgres:
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(sa.bindparam(name, expanding=True))
 
 
 def in_chunks(items: Sequence[Any], size: int = ID_CHUNK) -> Iterator[Sequence[Any]]:
@@ -90,6 +112,25 @@ def count_toward_daily_limit(
             )
         ).scalar_one()
     )
+
+
+#: The first key of the advisory locks under which a campaign's daily limit is counted (the
+#: second is the campaign id); any constant no other part of outreach uses.
+DAILY_LIMIT_LOCK = 0x6F7574
+
+
+def lock_daily_counts(session: Session, *, campaign_ids: Sequence[int]) -> None:
+    """Serialise daily-limit counting per campaign until the transaction ends: on PostgreSQL a
+    transaction-level advisory lock per campaign, taken in id order (no deadlock between
+    dispatchers); on SQLite nothing — the ``BEGIN IMMEDIATE`` transaction is already the only
+    writer. Taken before :func:`count_toward_daily_limit`, held until the claim commits, so
+    several dispatchers never count the same allowance twice."""
+    if not is_postgres(session):
+        return
+    for campaign_id in sorted(set(campaign_ids)):
+        session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(DAILY_LIMIT_LOCK, campaign_id))
+        ).all()
 
 
 def count_due(session: Session, *, campaign_ids: Sequence[int], now: datetime) -> int:
@@ -179,105 +220,100 @@ def claim_changes(
     }
 
 
-def release_changes() -> dict[str, Any]:
-    """The column expressions that give a never-tried attempt back (with a move to
-    ``approved``): one attempt less, and no first attempt when it was the only one."""
-    return {
+#: The column expressions that give a never-tried attempt back (with a move to ``approved``):
+#: one attempt less, and no first attempt when it was the only one. Built once, so that the
+#: statements using them are built once too.
+RELEASE_CHANGES: Mapping[str, Any] = MappingProxyType(
+    {
         "attempts": sa.case((_MESSAGES.c.attempts > 0, _MESSAGES.c.attempts - 1), else_=0),
         "first_attempt_at": sa.case(
             (_MESSAGES.c.attempts <= 1, sa.null()), else_=_MESSAGES.c.first_attempt_at
         ),
     }
+)
 
 
-class ClaimedRow(NamedTuple):
-    """A message just claimed: its attempt number and when its first attempt started."""
-
-    id: int
-    campaign_id: int
-    contact_id: int
-    attempts: int
-    first_attempt_at: datetime | None
+def release_changes() -> Mapping[str, Any]:
+    """:data:`RELEASE_CHANGES`."""
+    return RELEASE_CHANGES
 
 
-def claimed_rows(session: Session, *, ids: Sequence[int], token: str) -> list[ClaimedRow]:
-    """The rows among ``ids`` held under ``token``, in ``ids`` order chunk by chunk."""
-    out: list[ClaimedRow] = []
-    for chunk in in_chunks(ids):
-        out += [
-            ClaimedRow(*row)
-            for row in session.execute(
-                sa.select(
-                    _MESSAGES.c.id,
-                    _MESSAGES.c.campaign_id,
-                    _MESSAGES.c.contact_id,
-                    _MESSAGES.c.attempts,
-                    _MESSAGES.c.first_attempt_at,
-                ).where(_MESSAGES.c.id.in_(chunk), _MESSAGES.c.lease_token == token)
-            )
-        ]
-    return out
-
-
-def insert_attempts(
-    session: Session, *, attempts: Iterable[tuple[int, int]], token: str, now: datetime
-) -> None:
-    """One ``attempt`` row, phase ``claimed``, for each ``(message id, attempt number)``."""
-    rows = [
-        {
-            "message_id": mid,
-            "number": number,
-            "lease_token": token,
-            "started_at": now,
-            "phase": AttemptPhase.CLAIMED.value,
-        }
-        for mid, number in attempts
-    ]
-    if rows:
-        session.execute(sa.insert(Attempt), rows)
-
-
-# ------------------------------------------------------------------------------------------
-# Send-time loads and the data_sent mark
-
-
-class ChunkRow(NamedTuple):
-    """A claimed message as its send-time checks read it, with its recipient's timezone
-    (``None``: the campaign's)."""
+class ClaimCandidate(NamedTuple):
+    """A claimable message due now, with everything its claim and its send-time checks read:
+    its recipient's timezone (``None``: the campaign's) and its stored bytes, hashes, envelope
+    and the day it was rendered for."""
 
     id: int
     status: str
-    lease_token: str | None
+    due_at: datetime
+    campaign_id: int
+    contact_id: int
+    contact_timezone: str | None
+    attempts: int
+    first_attempt_at: datetime | None
     raw: bytes | None
     content_hash: str | None
     approved_hash: str | None
     envelope_from: str | None
     envelope_to: str | None
     rendered_for: date | None
-    contact_timezone: str | None
 
 
-def chunk_rows(session: Session, *, ids: Sequence[int]) -> list[ChunkRow]:
-    """The rows with these ids, whatever their state now."""
-    return [
-        ChunkRow(*row)
-        for row in session.execute(
-            sa.select(
-                _MESSAGES.c.id,
-                _MESSAGES.c.status,
-                _MESSAGES.c.lease_token,
-                _MESSAGES.c.raw,
-                _MESSAGES.c.content_hash,
-                _MESSAGES.c.approved_hash,
-                _MESSAGES.c.envelope_from,
-                _MESSAGES.c.envelope_to,
-                _MESSAGES.c.rendered_for,
-                Contact.timezone,
-            )
-            .join(Contact, Contact.id == _MESSAGES.c.contact_id)
-            .where(_MESSAGES.c.id.in_(list(ids)))
+def claim_candidates(
+    session: Session, *, now: datetime, campaign_ids: Sequence[int], limit: int
+) -> list[ClaimCandidate]:
+    """Up to ``limit`` claimable messages of ``campaign_ids`` with ``due_at <= now``, in due
+    order, loaded for their claim and checks — on PostgreSQL locked ``FOR UPDATE SKIP LOCKED``
+    (rows another dispatcher is claiming are skipped, not waited for) until the claim commits.
+
+    One query per claimable status, each walking the ``(status, due_at, id)`` index in order and
+    stopping at ``limit`` (one query over both statuses would sort every due row first)."""
+    lock = is_postgres(session)
+    rows: list[ClaimCandidate] = []
+    for status in _CLAIMABLE:
+        params = {"status": status, "now": now, "campaigns": list(campaign_ids), "n": limit}
+        rows += [ClaimCandidate(*r) for r in session.execute(_candidates_query(lock), params)]
+    rows.sort(key=lambda r: (r.due_at, r.id))
+    return rows[:limit]
+
+
+@functools.cache
+def _candidates_query(lock: bool) -> sa.Select[Any]:
+    """The query of :func:`claim_candidates`, built once (``lock``: ``FOR UPDATE SKIP
+    LOCKED``)."""
+    query = (
+        sa.select(
+            _MESSAGES.c.id,
+            _MESSAGES.c.status,
+            _MESSAGES.c.due_at,
+            _MESSAGES.c.campaign_id,
+            _MESSAGES.c.contact_id,
+            Contact.timezone,
+            _MESSAGES.c.attempts,
+            _MESSAGES.c.first_attempt_at,
+            _MESSAGES.c.raw,
+            _MESSAGES.c.content_hash,
+            _MESSAGES.c.approved_hash,
+            _MESSAGES.c.envelope_from,
+            _MESSAGES.c.envelope_to,
+            _MESSAGES.c.rendered_for,
         )
-    ]
+        .join(Contact, Contact.id == _MESSAGES.c.contact_id)
+        .where(
+            _MESSAGES.c.status == sa.bindparam("status"),
+            _MESSAGES.c.due_at <= sa.bindparam("now", type_=_MESSAGES.c.due_at.type),
+            _MESSAGES.c.campaign_id.in_(sa.bindparam("campaigns", expanding=True)),
+        )
+        .order_by(_MESSAGES.c.due_at, _MESSAGES.c.id)
+        .limit(sa.bindparam("n"))
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=_MESSAGES)
+    return query
+
+
+# ------------------------------------------------------------------------------------------
+# Send-time loads
 
 
 def enrollment_statuses(
@@ -300,36 +336,6 @@ def enrollment_of(session: Session, *, campaign_id: int, contact_id: int) -> Enr
             Enrollment.campaign_id == campaign_id, Enrollment.contact_id == contact_id
         )
     ).scalar_one_or_none()
-
-
-def mark_data_sent(
-    session: Session, *, held: Sequence[tuple[int, str]], lease_expires_at: datetime
-) -> None:
-    """Record phase ``data_sent`` (and the extended lease) for each ``(message id, lease
-    token)`` still ``sending`` under that token, and on its open attempt row — before any of
-    their MAIL/RCPT/DATA is sent (DESIGN.md rule 2)."""
-    if not held:
-        return
-    params = [{"w_id": mid, "w_tok": token} for mid, token in held]
-    session.execute(
-        sa.update(_MESSAGES)
-        .where(
-            _MESSAGES.c.id == sa.bindparam("w_id"),
-            _MESSAGES.c.lease_token == sa.bindparam("w_tok"),
-            _MESSAGES.c.status == MessageStatus.SENDING.value,
-        )
-        .values(attempt_phase=AttemptPhase.DATA_SENT.value, lease_expires_at=lease_expires_at),
-        params,
-    )
-    session.execute(
-        sa.update(_ATTEMPTS)
-        .where(
-            _ATTEMPTS.c.message_id == sa.bindparam("w_id"),
-            _ATTEMPTS.c.lease_token == sa.bindparam("w_tok"),
-        )
-        .values(phase=AttemptPhase.DATA_SENT.value),
-        params,
-    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -393,6 +399,18 @@ def due_previews(session: Session, *, ids: Sequence[int]) -> list[DuePreview]:
         }
         out += [by_id[mid] for mid in chunk]
     return out
+
+
+def ids_in_status(session: Session, *, status: str, campaign: str | None = None) -> list[int]:
+    """Ids of the messages in ``status`` (of the campaign named ``campaign``, if given), oldest
+    scheduled first."""
+    query = sa.select(_MESSAGES.c.id).where(_MESSAGES.c.status == status)
+    if campaign is not None:
+        query = query.join(Campaign, Campaign.id == _MESSAGES.c.campaign_id).where(
+            Campaign.slug == campaign
+        )
+    query = query.order_by(_MESSAGES.c.scheduled_for, _MESSAGES.c.id)
+    return [row[0] for row in session.execute(query)]
 
 
 def get_message(session: Session, message_id: int) -> Message | None:

@@ -5,10 +5,8 @@ share 2,000 messages and each is received exactly once."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import timedelta
@@ -17,38 +15,11 @@ import pytest
 import sqlalchemy as sa
 
 from outreach.models import Message
+from tests.acceptance.send_kit import env_for, send_process
 from tests.factories import T0
 from tests.integration.dispatch_kit import Recorder, SmtpSink, message_ids, setup, statuses
 
 pytestmark = pytest.mark.slow
-
-#: Runs the CLI with `send` registered even before the lead wires it into outreach.cli.
-
-
-def env_for(db_url: str, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
-    env.update(
-        {
-            "OUTREACH_DATABASE_URL": db_url,
-            "OUTREACH_SMTP_HOST": "127.0.0.1",
-            "OUTREACH_SMTP_PORT": str(port),
-            "OUTREACH_SMTP_TLS": "none",
-            "OUTREACH_SMTP_CONCURRENCY": "4",
-            "OUTREACH_LEASE_SECONDS": "300",
-            **extra,
-        }
-    )
-    return env
-
-
-def send_process(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "outreach", "send", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(db) -> None:

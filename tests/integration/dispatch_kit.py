@@ -43,7 +43,8 @@ class Recorder:
     """The faults a dispatch test injects into :class:`SmtpSink` and what it reads back.
 
     ``on_rcpt(address)`` and ``on_data(rcpt_tos)`` may return a reply line to refuse;
-    ``data_delay`` slows DATA. ``received`` and ``ids()`` read the sink's recordings."""
+    ``data_delay`` slows DATA. ``received``, ``ids()`` and ``rcpt_seen`` read the sink's
+    recordings."""
 
     on_rcpt: Callable[[str], str | None] | None = None
     on_data: Callable[[list[str]], str | None] | None = None
@@ -71,6 +72,12 @@ class Recorder:
 
     def ids(self) -> list[str]:
         return [r.message_id for r in self.received]
+
+    @property
+    def rcpt_seen(self) -> list[str]:
+        """Every RCPT TO address the sink was sent, in order (accepted or not)."""
+        assert self.sink is not None
+        return [a.address for a in self.sink.rcpt_attempts]
 
 
 #: AUTH offered with no users: every login is refused (535).

@@ -13,9 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from outreach.countdown import countdown_values, scheduled_send, send_date
-from outreach.dispatch.checks import Verdict, check_chunk
+from outreach.dispatch.checks import Verdict, check_candidates
 from outreach.dispatch.policy import CampaignInfo
-from outreach.dispatch.values import Claim
 from outreach.spec import (
     CampaignSpec,
     MilestoneSpec,
@@ -114,8 +113,8 @@ class Row(NamedTuple):
     id: int
     rendered_for: date
     contact_timezone: str | None
-    status: str = "sending"
-    lease_token: str | None = "tok"
+    campaign_id: int = 1
+    contact_id: int = 1
     raw: bytes | None = RAW
     content_hash: str | None = HASH
     approved_hash: str | None = HASH
@@ -126,16 +125,15 @@ class Row(NamedTuple):
 @given(moments, st.one_of(st.none(), zones), zones)
 def test_sent_when_planned_a_letter_is_not_rerendered(moment, contact_tz, campaign_tz) -> None:
     row = Row(1, send_date(moment, contact_tz, campaign_tz), contact_tz)
-    claim = Claim(1, "tok", 1, 1, attempt=1, first_attempt_at=moment)
     window = SendingWindow(start=time(0), end=time(23, 59))
     info = CampaignInfo(1, "c", campaign_tz, window, "active")
-    (check,) = check_chunk(
-        [row], {1: claim}, campaigns={1: info}, suppressed=set(), enrollments={}, now=moment
+    (check,) = check_candidates(
+        [row], campaigns={1: info}, suppressed=set(), enrollments={}, now=moment
     )
     assert check.verdict == Verdict.SEND
     later = moment + timedelta(days=2)  # a day may last 25 hours
-    (next_day,) = check_chunk(
-        [row], {1: claim}, campaigns={1: info}, suppressed=set(), enrollments={}, now=later
+    (next_day,) = check_candidates(
+        [row], campaigns={1: info}, suppressed=set(), enrollments={}, now=later
     )
     assert next_day.verdict == Verdict.RERENDER
     assert next_day.today == send_date(later, contact_tz, campaign_tz)

@@ -1,4 +1,4 @@
-"""Dispatch policy (pure): which due messages to claim, daily limits, chunk and claim sizes,
+"""Dispatch policy (pure): which due messages to claim, daily limits, claim sizes,
 what a retry decision means for the attempt's row, the rate limiter and the stored send
 window."""
 
@@ -10,12 +10,9 @@ from typing import NamedTuple
 import pytest
 
 from outreach.dispatch.policy import (
-    CHUNK,
     CampaignInfo,
     TokenBucket,
     attempt_outcome,
-    chunk_limit,
-    chunk_size,
     claim_sizes,
     daily_remaining,
     day_bounds,
@@ -83,18 +80,21 @@ def test_day_bounds_and_remaining() -> None:
     assert daily_remaining(5, 3) == 2 and daily_remaining(5, 9) == 0
 
 
-def test_chunk_and_claim_sizes() -> None:
-    assert chunk_limit(200, 4) == 25 and chunk_limit(10_000, 4) == CHUNK
-    assert chunk_limit(1, 4) == 1
-    assert chunk_size(7, batch=200, concurrency=4) == 2
-    assert chunk_size(1_000, batch=200, concurrency=4) == 25
+def test_claim_sizes() -> None:
     assert claim_sizes(batch=200, concurrency=4, rate_per_minute=None, lease_seconds=300) == (
         claim_sizes(batch=200, concurrency=4, rate_per_minute=0, lease_seconds=300)
     )
     plain = claim_sizes(batch=100, concurrency=4, rate_per_minute=None, lease_seconds=300)
-    assert (plain.batch, plain.buffered) == (100, 4 * CHUNK)
-    rated = claim_sizes(batch=100, concurrency=4, rate_per_minute=12, lease_seconds=300)
-    assert (rated.batch, rated.buffered) == (30, 30)
+    assert (plain.batch, plain.low) == (100, 50)
+    small = claim_sizes(batch=6, concurrency=4, rate_per_minute=None, lease_seconds=300)
+    assert (small.batch, small.low) == (6, 4)
+    # ten seconds' worth at the rate, never more than half a lease's worth
+    rated = claim_sizes(batch=100, concurrency=4, rate_per_minute=600, lease_seconds=300)
+    assert (rated.batch, rated.low) == (100, 50)
+    slow = claim_sizes(batch=100, concurrency=4, rate_per_minute=12, lease_seconds=300)
+    assert (slow.batch, slow.low) == (2, 1)
+    short = claim_sizes(batch=100, concurrency=4, rate_per_minute=120, lease_seconds=10)
+    assert (short.batch, short.low) == (10, 5)
 
 
 CLAIM = Claim(9, "tok", 1, 2, attempt=1, first_attempt_at=T0)
