@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from outreach.compose import make_message_id
 from outreach.db import Engine, session_scope
 from outreach.errors import OutreachError
 from outreach.models import Contact
-from outreach.planner.letters import make_letter, message_id_domain, renderer_for
+from outreach.planner.letters import renderer_for
+from outreach.planner.preview import sample_letter
 from outreach.planner.selection import nominal_send
 from outreach.repository.campaigns import list_campaigns, load_campaign
 from outreach.repository.contacts import ContactProfile, contact_profile
@@ -134,13 +134,13 @@ def _render_problem(
     if scheduled is None:
         return f"{spec.slug}/{step.key}: cannot tell when it leaves (its chain of steps is broken)"
     try:
-        make_letter(
+        sample_letter(
             renderer,
             spec,
             step,
             contact,
             scheduled_for=scheduled,
-            message_id=make_message_id(domain=message_id_domain(spec, settings), unique="check"),
+            unique="check",
             settings=settings,
         )
     except OutreachError as exc:

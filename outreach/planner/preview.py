@@ -10,13 +10,14 @@ from outreach.compose import make_message_id
 from outreach.countdown import step_due
 from outreach.db import Session
 from outreach.errors import NotFoundError, PastStepError
-from outreach.planner.letters import make_letter, message_id_domain, renderer_for
+from outreach.models import Contact
+from outreach.planner.letters import Letter, make_letter, message_id_domain, renderer_for
 from outreach.planner.selection import past_step_note, send_moment
 from outreach.repository import planning as queries
 from outreach.repository.campaigns import get_campaign, load_campaign
 from outreach.settings import Settings
-from outreach.spec import AfterWhen
-from outreach.templating import RenderedEmail
+from outreach.spec import AfterWhen, CampaignSpec, StepSpec
+from outreach.templating import RenderedEmail, TemplateRenderer
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,37 @@ def preview(
             f"{past}; preview it as it was with --now {due.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
         )
     scheduled = send_moment(due or now, now=now, spec=spec, contact_tz=contact.timezone)
-    letter = make_letter(
+    letter = sample_letter(
         renderer_for(settings.templates_dir),
         spec,
         step_spec,
         contact,
         scheduled_for=scheduled,
-        message_id=make_message_id(domain=message_id_domain(spec, settings), unique="preview"),
+        unique="preview",
         settings=settings,
     )
     return Preview(letter.rendered, scheduled, letter.send_day, letter.raw)
+
+
+def sample_letter(
+    renderer: TemplateRenderer,
+    spec: CampaignSpec,
+    step: StepSpec,
+    contact: Contact,
+    *,
+    scheduled_for: datetime,
+    unique: str,
+    settings: Settings,
+) -> Letter:
+    """``step`` made for ``contact`` exactly as planning would (:func:`make_letter`), under a
+    Message-ID of the campaign's domain that ``unique`` marks as never sent (``preview``,
+    ``check``)."""
+    return make_letter(
+        renderer,
+        spec,
+        step,
+        contact,
+        scheduled_for=scheduled_for,
+        message_id=make_message_id(domain=message_id_domain(spec, settings), unique=unique),
+        settings=settings,
+    )

@@ -28,7 +28,8 @@ from pathlib import Path
 from outreach.contact_fields import normalise_email
 from outreach.db import Engine, Session, session_scope
 from outreach.errors import PrivacyError
-from outreach.lifecycle import record_event, transition_many
+from outreach.lifecycle import transition_many
+from outreach.privacy.audit import record_privacy_event
 from outreach.privacy.keys import ensure_key, key_source
 from outreach.privacy.redact import Needles
 from outreach.privacy.tokens import ERASED_REASON, erasure_check, erasure_token
@@ -124,15 +125,13 @@ def _erase(
     counts = ErasureCounts(
         len(addresses), len(contact_ids), len(letters), cancelled, len(inbound), events
     )
-    record_event(
+    record_privacy_event(
         session,
-        now=now,
-        actor=actor,
-        entity="privacy",
-        entity_id=0,
         action="erased",
         reason=needles.redact(reason),
         data=counts.__dict__,
+        now=now,
+        actor=actor,
     )
     return counts
 

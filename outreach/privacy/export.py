@@ -14,6 +14,7 @@ from typing import Any
 
 from outreach.attachments.listing import attachments_in, describe
 from outreach.contact_fields import normalise_email
+from outreach.contacts import KNOWN_COLUMNS
 from outreach.db import Session
 from outreach.errors import NotFoundError, PrivacyError
 from outreach.models import Contact, Event, Inbound, Message
@@ -70,82 +71,71 @@ def _contact(contact: Contact) -> dict[str, Any]:
     return contact.model_dump(exclude={"id", "erased_at"})
 
 
+#: What a letter, an approval, an attempt, a received message and an event export as they are
+#: stored (a received message's sender also goes out as ``from``, its raw source as text).
+LETTER_COLUMNS = (
+    "id",
+    "status",
+    "message_id",
+    "subject",
+    "text",
+    "html",
+    "render_context",
+    "scheduled_for",
+    "sent_at",
+    "smtp_code",
+    "smtp_response",
+)
+APPROVAL_COLUMNS = ("reviewer", "channel", "at", "note")
+ATTEMPT_COLUMNS = ("number", "started_at", "outcome", "smtp_code", "smtp_response")
+RECEIVED_COLUMNS = ("id", "received_at", "subject", "classification", "snippet", "reduced_at")
+EVENT_COLUMNS = (
+    "at",
+    "actor",
+    "entity",
+    "entity_id",
+    "action",
+    "from_state",
+    "to_state",
+    "reason",
+    "data",
+)
+
+
+def _columns(row: object, names: Sequence[str]) -> dict[str, Any]:
+    """``row``'s attributes ``names``, by name."""
+    return {name: getattr(row, name) for name in names}
+
+
 def _letter(session: Session, held: rows.HeldLetter) -> dict[str, Any]:
     m: Message = held.message
     assert m.id is not None
     return {
-        "id": m.id,
+        **_columns(m, LETTER_COLUMNS),
         "campaign": held.campaign,
         "step": held.step,
-        "status": m.status,
-        "message_id": m.message_id,
-        "subject": m.subject,
-        "text": m.text,
-        "html": m.html,
         "attachments": [a.__dict__ for a in describe(attachments_in(m.raw))],
-        "render_context": m.render_context,
-        "scheduled_for": m.scheduled_for,
-        "sent_at": m.sent_at,
-        "smtp_code": m.smtp_code,
-        "smtp_response": m.smtp_response,
         # its own one-click unsubscribe link (only the token's hash is kept, never the link)
         "one_click_unsubscribe": m.unsubscribe_token_hash is not None,
         "approvals": [
-            {"reviewer": a.reviewer, "channel": a.channel, "at": a.at, "note": a.note}
-            for a in rows.approvals_of(session, message_ids=[m.id])
+            _columns(a, APPROVAL_COLUMNS) for a in rows.approvals_of(session, message_ids=[m.id])
         ],
         "attempts": [
-            {
-                "number": a.number,
-                "started_at": a.started_at,
-                "outcome": a.outcome,
-                "smtp_code": a.smtp_code,
-                "smtp_response": a.smtp_response,
-            }
-            for a in rows.attempts_of(session, message_ids=[m.id])
+            _columns(a, ATTEMPT_COLUMNS) for a in rows.attempts_of(session, message_ids=[m.id])
         ],
     }
 
 
 def _received(m: Inbound) -> dict[str, Any]:
     return {
-        "id": m.id,
-        "received_at": m.received_at,
+        **_columns(m, RECEIVED_COLUMNS),
         "from": m.from_addr,
-        "subject": m.subject,
-        "classification": m.classification,
-        "snippet": m.snippet,
         "raw": m.raw.decode("utf-8", "replace") if m.raw else None,
-        "reduced_at": m.reduced_at,
     }
 
 
 def _event(e: Event) -> dict[str, Any]:
-    return {
-        "at": e.at,
-        "actor": e.actor,
-        "entity": e.entity,
-        "entity_id": e.entity_id,
-        "action": e.action,
-        "from_state": e.from_state,
-        "to_state": e.to_state,
-        "reason": e.reason,
-        "data": e.data,
-    }
-
-
-#: The contacts CSV's known columns, in the order an import reads them.
-CONTACT_COLUMNS = (
-    "email",
-    "name",
-    "salutation",
-    "title",
-    "organisation",
-    "country",
-    "language",
-    "timezone",
-    "tags",
-)
+    return _columns(e, EVENT_COLUMNS)
 
 
 def contacts_table(contacts: Sequence[Contact]) -> tuple[list[str], list[list[Any]]]:
@@ -153,8 +143,8 @@ def contacts_table(contacts: Sequence[Contact]) -> tuple[list[str], list[list[An
     columns, then every custom field by name; tags joined with ``;``."""
     custom = sorted({name for c in contacts for name in (c.fields or {})})
     rows = [
-        [getattr(c, column) for column in CONTACT_COLUMNS]
+        [getattr(c, column) for column in KNOWN_COLUMNS]
         + [(c.fields or {}).get(name) for name in custom]
         for c in contacts
     ]
-    return [*CONTACT_COLUMNS, *custom], rows
+    return [*KNOWN_COLUMNS, *custom], rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from outreach.db import Engine, session_scope
-from outreach.lifecycle import record_event
+from outreach.privacy.audit import record_privacy_event
 from outreach.repository.erasure import checkpoint_sqlite, secure_delete
 from outreach.repository.retention import due_for_reduction, reduce_inbound
 from outreach.settings import Settings
@@ -44,15 +44,13 @@ def apply_retention(
             break
     if total:
         with session_scope(engine) as session:
-            record_event(
+            record_privacy_event(
                 session,
-                now=now,
-                actor=actor,
-                entity="privacy",
-                entity_id=0,
                 action="retention",
                 reason=f"received before {cutoff.isoformat()}",
                 data={"reduced": total},
+                now=now,
+                actor=actor,
             )
         checkpoint_sqlite(engine)
     return f"reduced {total} received message(s) received before {cutoff.isoformat()}"

@@ -135,31 +135,31 @@ def _unsubscribe(p: ParsedInbound, unsubscribe_addresses: frozenset[str]) -> Evi
     if hit:
         return Evidence(decided_by="recipient", line=f"sent to the unsubscribe address {hit}")
     subject = _fold(_REPLY_PREFIX_RE.sub("", p.subject)).strip()
-    if (
-        subject
-        and len(subject) <= 120
-        and _UNSUB_RE.search(subject)
-        and not _NEGATION_RE.search(subject)
-    ):
+    if _asks_to_unsubscribe(subject, longest=120):
         return Evidence(
             decided_by="subject",
             line=evidence_line(f"subject asks to unsubscribe ({p.subject[:60]!r})"),
             strength=Strength.INCONCLUSIVE,
         )
     first = next((line.strip() for line in strip_quoted(p.text).split("\n") if line.strip()), "")
-    folded = _fold(first)
-    if (
-        folded
-        and len(folded) <= 160
-        and _UNSUB_RE.search(folded)
-        and not _NEGATION_RE.search(folded)
-    ):
+    if _asks_to_unsubscribe(_fold(first), longest=160):
         return Evidence(
             decided_by="first line",
             line=evidence_line(f"first line asks to unsubscribe ({first[:60]!r})"),
             strength=Strength.INCONCLUSIVE,
         )
     return None
+
+
+def _asks_to_unsubscribe(folded: str, *, longest: int) -> bool:
+    """Whether a short line (``folded``, at most ``longest`` characters) asks to unsubscribe
+    and does not negate it."""
+    return (
+        bool(folded)
+        and len(folded) <= longest
+        and _UNSUB_RE.search(folded) is not None
+        and not _NEGATION_RE.search(folded)
+    )
 
 
 # --- the classifier --------------------------------------------------------------------------

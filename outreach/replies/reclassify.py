@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from outreach.db import Engine, Session, within
 from outreach.errors import ConcurrentUpdate, NotFoundError, ReclassifyError
@@ -121,18 +122,7 @@ def _confirm(
     assert row.id is not None
     if not row.needs_review:
         return Reclassified(row.id, row.classification, row.classification, changed=False)
-    _store_class(session, row, row.classification, why=why, actor=actor)
-    record_event(
-        session,
-        now=now,
-        actor=actor,
-        entity="inbound",
-        entity_id=row.id,
-        action="reviewed",
-        from_state=row.classification,
-        to_state=row.classification,
-        reason=why,
-    )
+    _store_class(session, row, row.classification, action="reviewed", why=why, actor=actor, now=now)
     return Reclassified(row.id, row.classification, row.classification, changed=True)
 
 
@@ -167,17 +157,14 @@ def _change(session: Session, row: Inbound, new: Classification, acting: _Acting
             now=now,
             data={"undone_inbound_id": row.id},
         )
-    _store_class(session, row, new.value, why=why, actor=actor)
-    record_event(
+    _store_class(
         session,
-        now=now,
-        actor=actor,
-        entity="inbound",
-        entity_id=row.id,
+        row,
+        new.value,
         action="reclassified",
-        from_state=old,
-        to_state=new.value,
-        reason=why,
+        why=why,
+        actor=actor,
+        now=now,
         data={"lifted": [r.email for r in lifted_rows], "restored": len(restored)},
     )
     in_force = _later_in_force(session, row) if (lifted_rows or restored) else []
@@ -231,9 +218,21 @@ def _replan_letters(
     )
 
 
-def _store_class(session: Session, row: Inbound, kind: str, *, why: str, actor: str) -> None:
-    """The row's class, reason and operator evidence (compare-and-set on its old class)."""
+def _store_class(
+    session: Session,
+    row: Inbound,
+    kind: str,
+    *,
+    action: str,
+    why: str,
+    actor: str,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """The row's class, reason and operator evidence (compare-and-set on its old class), and
+    the event ``action`` saying from which class to which."""
     assert row.id is not None
+    old = row.classification
     evidence = operator_evidence(actor, why)
     values = {
         "classification": kind,
@@ -246,6 +245,18 @@ def _store_class(session: Session, row: Inbound, kind: str, *, why: str, actor: 
         session, inbound_id=row.id, current=row.classification, values=values
     ):
         raise ConcurrentUpdate(f"inbound message {row.id} was reclassified meanwhile; try again")
+    record_event(
+        session,
+        now=now,
+        actor=actor,
+        entity="inbound",
+        entity_id=row.id,
+        action=action,
+        from_state=old,
+        to_state=kind,
+        reason=why,
+        data=data,
+    )
 
 
 def _outcome(row: Inbound, new: Classification, why: str, actor: str) -> ReplyOutcome:

@@ -65,37 +65,29 @@ def _notice(doc: dict[str, Any]) -> SesNotice:
     kind = doc["notificationType"].strip().lower()
     mail = doc.get("mail") if isinstance(doc.get("mail"), dict) else {}
     original = _original_message_id(mail)
+    details: dict[str, str | None]
     if kind == "bounce":
-        bounce = _dict(doc.get("bounce"))
-        first = _first_dict(bounce.get("bouncedRecipients"))
-        return SesNotice(
-            kind=kind,
-            bounce_type=_text(bounce.get("bounceType")),
-            bounce_subtype=_text(bounce.get("bounceSubType")),
-            recipient=_address(first.get("emailAddress")),
-            action=_text(first.get("action")),
-            status=_text(first.get("status")),
-            diagnostic=_text(first.get("diagnosticCode")),
-            reporting_mta=_text(bounce.get("reportingMTA")),
-            original_message_id=original,
-        )
-    if kind == "complaint":
-        complaint = _dict(doc.get("complaint"))
-        first = _first_dict(complaint.get("complainedRecipients"))
-        return SesNotice(
-            kind=kind,
-            recipient=_address(first.get("emailAddress")),
-            diagnostic=_text(complaint.get("complaintFeedbackType")),
-            original_message_id=original,
-        )
-    delivery = _dict(doc.get("delivery"))
-    recipients = delivery.get("recipients")
-    first_recipient = recipients[0] if isinstance(recipients, list) and recipients else None
+        bounce, first = _section(doc, "bounce", "bouncedRecipients")
+        recipient = first.get("emailAddress")
+        details = {
+            "bounce_type": _text(bounce.get("bounceType")),
+            "bounce_subtype": _text(bounce.get("bounceSubType")),
+            "action": _text(first.get("action")),
+            "status": _text(first.get("status")),
+            "diagnostic": _text(first.get("diagnosticCode")),
+            "reporting_mta": _text(bounce.get("reportingMTA")),
+        }
+    elif kind == "complaint":
+        complaint, first = _section(doc, "complaint", "complainedRecipients")
+        recipient = first.get("emailAddress")
+        details = {"diagnostic": _text(complaint.get("complaintFeedbackType"))}
+    else:
+        delivery = _dict(doc.get("delivery"))
+        recipients = delivery.get("recipients")
+        recipient = recipients[0] if isinstance(recipients, list) and recipients else None
+        details = {"diagnostic": _text(delivery.get("smtpResponse"))}
     return SesNotice(
-        kind=kind,
-        recipient=_address(first_recipient),
-        diagnostic=_text(delivery.get("smtpResponse")),
-        original_message_id=original,
+        kind=kind, recipient=_address(recipient), original_message_id=original, **details
     )
 
 
@@ -120,10 +112,16 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _first_dict(value: object) -> dict[str, Any]:
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return value[0]
-    return {}
+def _section(
+    doc: dict[str, Any], name: str, recipients: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The notification's section ``name`` (``bounce``, ``complaint``) and the first entry of
+    its list ``recipients`` (empty when either is missing or not what SES writes)."""
+    section = _dict(doc.get(name))
+    listed = section.get(recipients)
+    if isinstance(listed, list) and listed and isinstance(listed[0], dict):
+        return section, listed[0]
+    return section, {}
 
 
 def _text(value: object) -> str | None:

@@ -25,19 +25,25 @@ from outreach.states import EnrollmentStatus, MessageStatus
 SUPPRESSED_STATES = frozenset({EnrollmentStatus.BOUNCED.value, EnrollmentStatus.UNSUBSCRIBED.value})
 
 
-class MoveFacts(Protocol):
-    """What :func:`restorations` reads of a recorded enrollment move."""
+class ChangeFacts(Protocol):
+    """What every reader here takes of a recorded change: the states it moved between and
+    its data."""
 
-    @property
-    def event_id(self) -> int: ...
-    @property
-    def enrollment_id(self) -> int: ...
     @property
     def from_state(self) -> str | None: ...
     @property
     def to_state(self) -> str | None: ...
     @property
     def data(self) -> dict[str, Any]: ...
+
+
+class MoveFacts(ChangeFacts, Protocol):
+    """What :func:`restorations` reads of a recorded enrollment move."""
+
+    @property
+    def event_id(self) -> int: ...
+    @property
+    def enrollment_id(self) -> int: ...
     @property
     def latest(self) -> bool: ...
 
@@ -103,17 +109,11 @@ def _state(value: str | None) -> EnrollmentStatus:
         return EnrollmentStatus.ACTIVE
 
 
-class MessageEventFacts(Protocol):
+class MessageEventFacts(ChangeFacts, Protocol):
     """What :func:`cancelled_by` reads of a message's latest recorded change."""
 
     @property
     def message_id(self) -> int: ...
-    @property
-    def from_state(self) -> str | None: ...
-    @property
-    def to_state(self) -> str | None: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
 
 
 def cancelled_by(latest: Iterable[MessageEventFacts], inbound_id: int) -> dict[int, str | None]:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from outreach.db import is_postgres
 from outreach.models import Approval, Attempt, Contact, Enrollment, Event, JobRun, Message
 from outreach.models import Suppression as SuppressionRow
+from outreach.repository.bulk import update_by_id
 from outreach.repository.outbox import in_chunks
 from outreach.states import MessageStatus
 
@@ -175,13 +176,12 @@ def event_pages(session: Session, *, size: int = 2000) -> Iterator[list[EventTex
 
 def rewrite_events(session: Session, *, texts: Sequence[EventText]) -> None:
     """Set the reason and data of each event in ``texts`` (the rest of the row stays)."""
-    if not texts:
-        return
-    session.execute(
-        sa.update(_EVENTS)
-        .where(_EVENTS.c.id == sa.bindparam("w_id"))
-        .values(reason=sa.bindparam("v_reason"), data=sa.bindparam("v_data", type_=sa.JSON)),
+    update_by_id(
+        session,
+        _EVENTS,
         [{"w_id": t.id, "v_reason": t.reason, "v_data": t.data} for t in texts],
+        reason=sa.bindparam("v_reason"),
+        data=sa.bindparam("v_data", type_=sa.JSON),
     )
 
 
@@ -220,26 +220,22 @@ def erased_tokens(session: Session) -> list[str]:
 def make_tombstones(session: Session, *, contact_ids: Sequence[int], now: datetime) -> None:
     """Empty these contact rows for good: a placeholder address, no name, titles, tags or
     fields, ``erased_at`` set."""
-    if not contact_ids:
-        return
-    session.execute(
-        sa.update(_CONTACTS)
-        .where(_CONTACTS.c.id == sa.bindparam("w_id"))
-        .values(
-            email=sa.bindparam("v_email"),
-            name=None,
-            salutation=None,
-            title=None,
-            organisation=None,
-            country=None,
-            language=None,
-            timezone=None,
-            tags=[],
-            fields={},
-            erased_at=now,
-            updated_at=now,
-        ),
+    update_by_id(
+        session,
+        _CONTACTS,
         [{"w_id": cid, "v_email": tombstone_email(cid)} for cid in contact_ids],
+        email=sa.bindparam("v_email"),
+        name=None,
+        salutation=None,
+        title=None,
+        organisation=None,
+        country=None,
+        language=None,
+        timezone=None,
+        tags=[],
+        fields={},
+        erased_at=now,
+        updated_at=now,
     )
 
 
@@ -249,13 +245,8 @@ def compact_sqlite(engine: Engine) -> bool | None:
     PostgreSQL."""
     if is_postgres(engine):
         return None
-    proxy = engine.raw_connection()
-    try:
-        connection = proxy.driver_connection
-        assert connection is not None
+    with _sqlite_connection(engine) as connection:
         connection.execute("VACUUM")
-    finally:
-        proxy.close()
     return checkpoint_sqlite(engine)
 
 
@@ -265,15 +256,23 @@ def checkpoint_sqlite(engine: Engine, *, attempts: int = 20) -> bool | None:
     ``attempts`` times); True when it was truncated. None on PostgreSQL."""
     if is_postgres(engine):
         return None
-    proxy = engine.raw_connection()
-    try:
-        connection = proxy.driver_connection
-        assert connection is not None
+    with _sqlite_connection(engine) as connection:
         for _ in range(attempts):
             busy = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             if busy == 0:
                 return True
             time.sleep(0.1)
         return False
+
+
+@contextmanager
+def _sqlite_connection(engine: Engine) -> Iterator[Any]:
+    """The driver's own connection (``sqlite3``, outside any transaction), from the pool and
+    back to it after the block."""
+    proxy = engine.raw_connection()
+    try:
+        connection = proxy.driver_connection
+        assert connection is not None
+        yield connection
     finally:
         proxy.close()

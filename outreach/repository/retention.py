@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from outreach.models import Inbound
+from outreach.repository.bulk import update_by_id
 from outreach.repository.outbox import in_chunks
 
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
@@ -70,23 +71,21 @@ def reduce_inbound(session: Session, *, ids: Sequence[int], now: datetime) -> in
         )
         if not evidence:
             continue
-        session.execute(
-            sa.update(_INBOUND)
-            .where(_INBOUND.c.id == sa.bindparam("w_id"))
-            .values(
-                raw=b"",
-                from_addr=None,
-                subject=None,
-                snippet=None,
-                reason=None,
-                error=None,
-                evidence=sa.bindparam("v_evidence", type_=sa.JSON),
-                reduced_at=now,
-            ),
+        update_by_id(
+            session,
+            _INBOUND,
             [
                 {"w_id": iid, "v_evidence": reduced_evidence(ev)}
                 for iid, ev in sorted(evidence.items())
             ],
+            raw=b"",
+            from_addr=None,
+            subject=None,
+            snippet=None,
+            reason=None,
+            error=None,
+            evidence=sa.bindparam("v_evidence", type_=sa.JSON),
+            reduced_at=now,
         )
         reduced += len(evidence)
     return reduced
