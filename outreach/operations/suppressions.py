@@ -17,6 +17,7 @@ from datetime import datetime
 from outreach.contact_fields import normalise_email
 from outreach.db import Engine, Session, within
 from outreach.errors import SuppressionError
+from outreach.fieldcopy import same_named
 from outreach.lifecycle import record_event, set_enrollment_status
 from outreach.privacy.tokens import is_token
 from outreach.replies.apply_effects import cancel_groups
@@ -235,12 +236,4 @@ def _reason(reason: str) -> str:
 
 
 def _item(row: SuppressionRow) -> SuppressionItem:
-    return SuppressionItem(
-        email=row.email,
-        reason=row.reason,
-        detail=row.detail,
-        created_at=row.created_at,
-        actor=row.actor,
-        inbound_id=row.inbound_id,
-        contact_id=row.contact_id,
-    )
+    return same_named(SuppressionItem, row)

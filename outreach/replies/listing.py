@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from outreach.db import Session
+from outreach.fieldcopy import same_named
 from outreach.repository.campaigns import get_campaign
 from outreach.repository.inbound import InboundListRow, list_inbound
 from outreach.states import Classification
@@ -74,27 +75,14 @@ def list_replies(
 def _item(row: InboundListRow) -> ReplyItem:
     inbound = row.inbound
     assert inbound.id is not None
-    return ReplyItem(
-        id=inbound.id,
-        received_at=inbound.received_at,
-        classification=inbound.classification,
-        reason=inbound.reason,
-        from_addr=inbound.from_addr,
-        subject=inbound.subject,
-        snippet=inbound.snippet,
+    return same_named(
+        ReplyItem,
+        inbound,
         contact=row.contact_email,
         contact_name=row.contact_name,
         campaign=row.campaign_slug,
         step=row.step_key,
         matched_message_id=row.matched_message_id,
         matched_subject=row.matched_subject,
-        match_method=inbound.match_method,
-        bounce_status=inbound.bounce_status,
-        message_id=inbound.message_id,
-        error=inbound.error,
-        source=inbound.source,
-        raw_size=inbound.raw_size,
-        evidence=inbound.evidence,
-        strength=inbound.strength,
         needs_review=bool(inbound.needs_review),
     )

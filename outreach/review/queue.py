@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from outreach.db import Session
+from outreach.fieldcopy import same_named
 from outreach.repository import review as rows
 from outreach.states import MessageStatus
 
@@ -34,19 +35,15 @@ class QueueItem:
 def _queue_item(row: rows.QueueRow) -> QueueItem:
     message = row.message
     assert message.id is not None
-    return QueueItem(
-        id=message.id,
+    return same_named(
+        QueueItem,
+        message,
         campaign=row.campaign_slug,
         step=row.step_key,
         to_email=row.to_email,
-        subject=message.subject,
-        status=message.status,
         scheduled_for=message.scheduled_for.isoformat(),
-        attempts=message.attempts,
         next_attempt_at=message.next_attempt_at.isoformat() if message.next_attempt_at else None,
         sent_at=message.sent_at.isoformat() if message.sent_at else None,
-        smtp_code=message.smtp_code,
-        smtp_response=message.smtp_response,
     )
 
 

@@ -17,6 +17,7 @@ from outreach.attachments.listing import AttachmentInfo, attachments_in, describ
 from outreach.countdown import zone
 from outreach.db import Session
 from outreach.errors import NotFoundError
+from outreach.fieldcopy import same_named
 from outreach.htmltext import html_to_text
 from outreach.models import Event, Message
 from outreach.repository import review as rows
@@ -123,13 +124,13 @@ def review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> ReviewI
     camp_zone = _zone(camp.timezone)
     contact_zone = _zone(contact.timezone) or camp_zone
     at = message.scheduled_for
-    return ReviewItem(
-        id=message.id,
+    return same_named(
+        ReviewItem,
+        message,
         campaign=camp.slug,
         step=step.key,
         to_email=contact.email,
         to_name=contact.name,
-        subject=message.subject,
         scheduled_for_utc=at.isoformat(),
         scheduled_for_campaign=(at.astimezone(camp_zone) if camp_zone else at).isoformat(),
         campaign_timezone=camp.timezone,
@@ -137,10 +138,7 @@ def review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> ReviewI
         recipient_timezone=(contact.timezone if _zone(contact.timezone) else camp.timezone),
         approvals=approvals,
         approvals_required=camp.approvals_required,
-        edited=message.edited,
         stale=message.stale_reason is not None,
-        stale_reason=message.stale_reason,
-        language=message.language,
     )
 
 
@@ -212,18 +210,7 @@ def shown_content(message: Message) -> ShownContent:
 
 
 def _history(events: Sequence[Event]) -> tuple[HistoryEntry, ...]:
-    return tuple(
-        HistoryEntry(
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            from_state=e.from_state,
-            to_state=e.to_state,
-            reason=e.reason,
-            data=dict(e.data or {}),
-        )
-        for e in events
-    )
+    return tuple(same_named(HistoryEntry, e, data=dict(e.data or {})) for e in events)
 
 
 def show(session: Session, message_id: int) -> ReviewDetail:

@@ -47,6 +47,7 @@ PURE = [
     "replies/report.py",
     "replies/snippet.py",
     "identity.py",
+    "fieldcopy.py",
     "tokens.py",
     "unsubscribe_links.py",
     "accounts/policy.py",
