@@ -9,15 +9,17 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def same_named(cls: type[T], source: object, **given: Any) -> T:
-    """A ``cls`` (a dataclass) whose fields are ``given`` where given, else ``source``'s
-    attribute of the same name; a field with a default that ``source`` lacks keeps its default."""
+def same_named(cls: type[T], *sources: object, **given: Any) -> T:
+    """A ``cls`` (a dataclass) whose fields are ``given`` where given, else the attribute of
+    the same name of the first of ``sources`` that has one; a field with a default that no
+    source has keeps its default (one without a default and without a source is an error)."""
     values = dict(given)
     for field in fields(cls):  # type: ignore[arg-type]
         if field.name in values:
             continue
-        has_default = field.default is not MISSING or field.default_factory is not MISSING
-        if has_default and not hasattr(source, field.name):
-            continue
-        values[field.name] = getattr(source, field.name)
+        found = [source for source in sources if hasattr(source, field.name)]
+        if found:
+            values[field.name] = getattr(found[0], field.name)
+        elif field.default is MISSING and field.default_factory is MISSING:
+            raise TypeError(f"{cls.__name__}: nothing gives {field.name}")
     return cls(**values)

@@ -6,14 +6,17 @@ functions); these commands only call it and print.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from outreach.cli.context import app_context, cli_reviewer, clock_option
 from outreach.cli.options import JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
+
+T = TypeVar("T")
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -56,6 +59,20 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     )
 
 
+def _change(
+    ctx: typer.Context, operation: Callable[..., T], *, email: str, reason: str, now: str | None
+) -> T:
+    """``operation`` (add or lift) on ``email``, by the CLI's reviewer, at ``--now``."""
+    app_ = app_context(ctx)
+    return operation(
+        app_.engine(),
+        email=email,
+        reason=reason,
+        actor=cli_reviewer(app_).recorded,
+        now=clock_option(now).now(),
+    )
+
+
 @app.command("add")
 def add(
     ctx: typer.Context, email: EmailArgument, reason: ReasonOption, now: NowOption = None
@@ -63,14 +80,7 @@ def add(
     """Suppress an address: it is never mailed again, and its unsent letters are cancelled."""
     from outreach.operations.suppressions import add_suppression
 
-    app_ = app_context(ctx)
-    change = add_suppression(
-        app_.engine(),
-        email=email,
-        reason=reason,
-        actor=cli_reviewer(app_).recorded,
-        now=clock_option(now).now(),
-    )
+    change = _change(ctx, add_suppression, email=email, reason=reason, now=now)
     if not change.changed:
         console.print(f"{change.email}: already suppressed; nothing changed", markup=False)
         return
@@ -87,14 +97,7 @@ def remove(
     may plan the contact's later steps again."""
     from outreach.operations.suppressions import lift_suppression
 
-    app_ = app_context(ctx)
-    change = lift_suppression(
-        app_.engine(),
-        email=email,
-        reason=reason,
-        actor=cli_reviewer(app_).recorded,
-        now=clock_option(now).now(),
-    )
+    change = _change(ctx, lift_suppression, email=email, reason=reason, now=now)
     if not change.changed:
         console.print(f"{change.email}: was not suppressed; nothing changed", markup=False)
         return

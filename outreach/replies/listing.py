@@ -77,12 +77,10 @@ def _item(row: InboundListRow) -> ReplyItem:
     assert inbound.id is not None
     return same_named(
         ReplyItem,
+        row,
         inbound,
         contact=row.contact_email,
-        contact_name=row.contact_name,
         campaign=row.campaign_slug,
         step=row.step_key,
-        matched_message_id=row.matched_message_id,
-        matched_subject=row.matched_subject,
         needs_review=bool(inbound.needs_review),
     )

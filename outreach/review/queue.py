@@ -37,10 +37,10 @@ def _queue_item(row: rows.QueueRow) -> QueueItem:
     assert message.id is not None
     return same_named(
         QueueItem,
+        row,
         message,
         campaign=row.campaign_slug,
         step=row.step_key,
-        to_email=row.to_email,
         scheduled_for=message.scheduled_for.isoformat(),
         next_attempt_at=message.next_attempt_at.isoformat() if message.next_attempt_at else None,
         sent_at=message.sent_at.isoformat() if message.sent_at else None,

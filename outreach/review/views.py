@@ -121,9 +121,6 @@ def review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> ReviewI
     """One message (with its campaign, step and contact) as the review list shows it."""
     message, camp, step, contact = row
     assert message.id is not None
-    camp_zone = _zone(camp.timezone)
-    contact_zone = _zone(contact.timezone) or camp_zone
-    at = message.scheduled_for
     return same_named(
         ReviewItem,
         message,
@@ -131,15 +128,27 @@ def review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> ReviewI
         step=step.key,
         to_email=contact.email,
         to_name=contact.name,
-        scheduled_for_utc=at.isoformat(),
-        scheduled_for_campaign=(at.astimezone(camp_zone) if camp_zone else at).isoformat(),
-        campaign_timezone=camp.timezone,
-        scheduled_for_recipient=(at.astimezone(contact_zone) if contact_zone else at).isoformat(),
-        recipient_timezone=(contact.timezone if _zone(contact.timezone) else camp.timezone),
+        **_schedule(message.scheduled_for, camp.timezone, contact.timezone),
         approvals=approvals,
         approvals_required=camp.approvals_required,
         stale=message.stale_reason is not None,
     )
+
+
+def _schedule(at: datetime, camp_tz: str, contact_tz: str | None) -> dict[str, Any]:
+    """When a letter is due, in UTC, the campaign's timezone and the recipient's (else the
+    campaign's), with the two timezones' names."""
+    camp_zone = _zone(camp_tz)
+    contact_zone = _zone(contact_tz) or camp_zone
+    return {
+        "scheduled_for_utc": at.isoformat(),
+        "scheduled_for_campaign": (at.astimezone(camp_zone) if camp_zone else at).isoformat(),
+        "campaign_timezone": camp_tz,
+        "scheduled_for_recipient": (
+            at.astimezone(contact_zone) if contact_zone else at
+        ).isoformat(),
+        "recipient_timezone": (contact_tz if _zone(contact_tz) else camp_tz),
+    }
 
 
 def list_pending(

@@ -3,6 +3,9 @@ entries, with a reason)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -19,6 +22,8 @@ from outreach.operations.suppressions import (
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
 from outreach.web.pages import render
+
+T = TypeVar("T")
 
 #: How many contacts one search lists.
 PAGE_SIZE = 200
@@ -49,14 +54,13 @@ async def contacts(request: Request, user: SignedIn) -> Response:
     return await show_contacts(request)
 
 
-@page(Role.OPERATOR)
-async def suppress(request: Request, user: SignedIn) -> Response:
-    """POST /suppressions: add an address, with a reason (the contact's unsent letters are
-    cancelled, as :func:`~outreach.operations.suppressions.add_suppression` does for the CLI)."""
+async def _change(request: Request, user: SignedIn, operation: Callable[..., T]) -> T | Response:
+    """``operation`` (add or lift) on the form's address and reason, by ``user``; the page
+    again with the error if it refuses."""
     context = web(request)
     try:
-        change = await context.call(
-            add_suppression,
+        return await context.call(
+            operation,
             email=form_text(request, "email"),
             reason=form_text(request, "reason"),
             actor=Reviewer.web(user.name).recorded,
@@ -64,6 +68,15 @@ async def suppress(request: Request, user: SignedIn) -> Response:
         )
     except OutreachError as exc:
         return await show_contacts(request, error=exc.message)
+
+
+@page(Role.OPERATOR)
+async def suppress(request: Request, user: SignedIn) -> Response:
+    """POST /suppressions: add an address, with a reason (the contact's unsent letters are
+    cancelled, as :func:`~outreach.operations.suppressions.add_suppression` does for the CLI)."""
+    change = await _change(request, user, add_suppression)
+    if isinstance(change, Response):
+        return change
     return RedirectResponse(
         f"/contacts?done={'suppressed' if change.changed else 'already_suppressed'}",
         status_code=303,
@@ -74,17 +87,9 @@ async def suppress(request: Request, user: SignedIn) -> Response:
 async def lift(request: Request, user: SignedIn) -> Response:
     """POST /suppressions/lift: lift an address's suppression, with a reason (its bounced or
     unsubscribed enrollments are put back, as ``outreach suppressions remove`` does)."""
-    context = web(request)
-    try:
-        change = await context.call(
-            lift_suppression,
-            email=form_text(request, "email"),
-            reason=form_text(request, "reason"),
-            actor=Reviewer.web(user.name).recorded,
-            now=context.now(),
-        )
-    except OutreachError as exc:
-        return await show_contacts(request, error=exc.message)
+    change = await _change(request, user, lift_suppression)
+    if isinstance(change, Response):
+        return change
     if not change.changed:
         return await show_contacts(request, error=f"{change.email} is not suppressed")
     return RedirectResponse("/contacts?done=lifted", status_code=303)
