@@ -84,7 +84,11 @@ def assert_consistent(engine: sa.Engine) -> Counter[str]:
         # the kit inserts letters approved, without an event
         assert last.get(m.id, "approved") == m.status, (m.id, m.status, last.get(m.id))
         tried = attempts.get(m.id, [])
-        assert m.attempts == len(tried), m.id
+        if m.status == "sending":
+            # the claim counts the attempt; its row is written just before DATA (issue 13)
+            assert len(tried) in (m.attempts - 1, m.attempts), m.id
+        else:
+            assert m.attempts == len(tried), m.id
         if m.status == "sent":
             assert m.sent_at is not None and m.smtp_code == 250
             assert tried and tried[-1].outcome == "sent" and tried[-1].smtp_code == 250
