@@ -38,16 +38,8 @@ OPERATOR_REASON = "operator"
 
 
 @dataclass(frozen=True)
-class SuppressionItem:
+class SuppressionItem(SuppressionRow):
     """One suppressed address as ``outreach suppressions list`` shows it."""
-
-    email: str
-    reason: str
-    detail: str | None
-    created_at: datetime
-    actor: str | None
-    inbound_id: int | None
-    contact_id: int | None
 
     @property
     def erased(self) -> bool:

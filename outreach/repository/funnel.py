@@ -3,7 +3,8 @@ and their milestones."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -78,42 +79,53 @@ StepCounts = dict[tuple[int, str], dict[str, int]]
 
 def step_message_counts(session: Session, *, campaign_ids: Sequence[int]) -> StepCounts:
     """How many messages of each campaign's steps are in each state."""
-    out: StepCounts = {}
-    if not campaign_ids:
-        return out
-    rows = session.execute(
-        sa.select(
-            col(Message.campaign_id).label("campaign_id"),
-            col(Step.key).label("step"),
-            col(Message.status).label("status"),
-            sa.func.count().label("n"),
-        )
-        .join(Step, col(Step.id) == col(Message.step_id))
-        .where(col(Message.campaign_id).in_(campaign_ids))
-        .group_by(col(Message.campaign_id), col(Step.key), col(Message.status))
+    return _step_counts(
+        session,
+        campaign_ids,
+        key=col(Message.status),
+        counted=sa.func.count(),
+        select_from=lambda query: query,
     )
-    for row in rows:
-        out.setdefault((row.campaign_id, row.step), {})[row.status] = row.n
-    return out
 
 
 def step_reply_counts(session: Session, *, campaign_ids: Sequence[int]) -> StepCounts:
     """How many distinct contacts answered each campaign step's letters, per classification
     of their reply (human, bounce_hard, unsubscribe, …)."""
+    return _step_counts(
+        session,
+        campaign_ids,
+        key=col(Inbound.classification),
+        counted=sa.func.count(sa.distinct(col(Message.contact_id))),
+        select_from=lambda query: query.join(
+            Message, col(Message.id) == col(Inbound.matched_message_id)
+        ),
+    )
+
+
+def _step_counts(
+    session: Session,
+    campaign_ids: Sequence[int],
+    *,
+    key: Any,
+    counted: Any,
+    select_from: Callable[[Any], Any],
+) -> StepCounts:
+    """``counted`` per (campaign id, step key) and ``key`` (a message's state, a reply's
+    class), over the messages (joined as ``select_from`` says) of ``campaign_ids``."""
     out: StepCounts = {}
     if not campaign_ids:
         return out
+    query = sa.select(
+        col(Message.campaign_id).label("campaign_id"),
+        col(Step.key).label("step"),
+        key.label("kind"),
+        counted.label("n"),
+    )
     rows = session.execute(
-        sa.select(
-            col(Message.campaign_id).label("campaign_id"),
-            col(Step.key).label("step"),
-            col(Inbound.classification).label("kind"),
-            sa.func.count(sa.distinct(col(Message.contact_id))).label("n"),
-        )
-        .join(Message, col(Message.id) == col(Inbound.matched_message_id))
+        select_from(query)
         .join(Step, col(Step.id) == col(Message.step_id))
         .where(col(Message.campaign_id).in_(campaign_ids))
-        .group_by(col(Message.campaign_id), col(Step.key), col(Inbound.classification))
+        .group_by(col(Message.campaign_id), col(Step.key), key)
     )
     for row in rows:
         out.setdefault((row.campaign_id, row.step), {})[row.kind] = row.n

@@ -8,6 +8,7 @@ reply's effect put it there, that inbound message (``inbound_id``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -30,7 +31,8 @@ class SuppressionEntry(NamedTuple):
     actor: str | None = None
 
 
-class SuppressionRow(NamedTuple):
+@dataclass(frozen=True)
+class SuppressionRow:
     """One suppressed address as listed, with the contact it belongs to (if any)."""
 
     email: str
