@@ -132,7 +132,13 @@ def within(engine_or_session: Engine | Session) -> Iterator[Session]:
 class HeldSession:
     """One connection kept open across many transactions, for a thread that runs one after
     another (a dispatcher's database lane): no pool checkout and no ping per transaction.
-    Used from one thread at a time."""
+    Used from one thread at a time.
+
+    On PostgreSQL (12 and later) the connection plans every statement for its parameters
+    (``plan_cache_mode = force_custom_plan``, for this session only): psycopg still prepares
+    the lane's statements, but a generic plan — made for no array in particular — of the
+    batch statements over arrays of ids was measured to cost 3–4× the custom one per round.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -143,6 +149,10 @@ class HeldSession:
         the caller commits, and calls :meth:`drop` when a transaction fails."""
         if self._held is None:
             connection = self.engine.connect()
+            version = connection.dialect.server_version_info or (0,)
+            if is_postgres(connection) and version >= (12,):
+                connection.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
+                connection.commit()
             self._held = (connection, Session(bind=connection, expire_on_commit=False))
         return self._held[1]
 
