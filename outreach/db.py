@@ -135,14 +135,16 @@ class HeldSession:
     Used from one thread at a time.
 
     On PostgreSQL (12 and later) the connection plans every statement for its parameters
-    (``plan_cache_mode = force_custom_plan``, for this session only): psycopg still prepares
-    the lane's statements, but a generic plan — made for no array in particular — of the
-    batch statements over arrays of ids was measured to cost 3–4× the custom one per round.
+    (``plan_cache_mode = force_custom_plan``, reset before the connection goes back to the
+    pool): psycopg still prepares the lane's statements, but a generic plan — made for no array
+    in particular — of the batch statements over arrays of ids was measured to cost 3–4× the
+    custom one per round.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._held: tuple[sa.Connection, Session] | None = None
+        self._custom_plans = False
 
     def session(self) -> Session:
         """The session on the held connection (opened on first use, or after :meth:`drop`);
@@ -150,7 +152,8 @@ class HeldSession:
         if self._held is None:
             connection = self.engine.connect()
             version = connection.dialect.server_version_info or (0,)
-            if is_postgres(connection) and version >= (12,):
+            self._custom_plans = is_postgres(connection) and version >= (12,)
+            if self._custom_plans:
                 connection.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
                 connection.commit()
             self._held = (connection, Session(bind=connection, expire_on_commit=False))
@@ -166,6 +169,12 @@ class HeldSession:
         try:
             session.rollback()
             session.close()
+            if self._custom_plans:
+                connection.exec_driver_sql("RESET plan_cache_mode")
+                connection.commit()
+        except BaseException:
+            connection.invalidate()  # not back to the pool as it is
+            raise
         finally:
             connection.close()
 
