@@ -76,6 +76,8 @@ class RunState:
     pending_marked: int = 0
     #: claimed, checked messages no worker has taken yet
     ready: deque[Ready] = field(default_factory=deque)
+    #: claimed messages a worker has taken and not finished with (at most one per connection)
+    taken: int = 0
     #: no more claims will be made
     claims_done: bool = False
     #: ``data_sent`` marks asked for since the last round, each with its answer to come
@@ -210,12 +212,15 @@ class DatabaseDriver:
     def claim_order(self, run: RunState) -> ClaimOrder | None:
         """The claim the next round should make, if any: when the run still claims and fewer
         than ``sizes.low`` checked claims wait for a connection, enough to top them up to
-        ``sizes.batch``."""
+        ``sizes.batch`` — counting those the connections hold, so that a run never holds more
+        than one batch of claimed, unfinished messages (what a pause lets through)."""
         if run.claims_done or run.halted or self.stopping() or self._claiming is not None:
             return None
         if len(run.ready) >= self.sizes.low:
             return None
-        size = self.sizes.batch - len(run.ready)
+        size = self.sizes.batch - len(run.ready) - run.taken
+        if size <= 0:
+            return None
         if run.remaining is not None:
             size = min(size, run.remaining)
         return ClaimOrder(size)

@@ -241,24 +241,36 @@ class Dispatcher:
         connection = SmtpConnection(self.settings, self._tls_context)
         try:
             while (item := await self._next_ready(run, driver)) is not None:
-                if self._bucket is not None:
-                    wait = self._bucket.reserve(self.monotonic())
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                if self._stopping or run.halted:
-                    self._release(run, [item.claim])
-                    return
                 try:
-                    outcome = await self._send_one(run, connection, item, driver)
-                except Exception as exc:
-                    # a bug: stop; this row is left to the lease sweeper
-                    # (approved if never marked, unknown if it was)
-                    run.fail(exc)
-                    return
-                # before this connection asks for its next mark (see driver.py)
-                run.add_outcome(outcome)
+                    if not await self._send_taken(run, connection, item, driver):
+                        return
+                finally:
+                    run.taken -= 1
         finally:
             await connection.close()
+
+    async def _send_taken(
+        self, run: RunState, connection: SmtpConnection, item: Ready, driver: DatabaseDriver
+    ) -> bool:
+        """Send ``item`` (taken from the ready claims) and hand its outcome on; whether this
+        connection goes on."""
+        if self._bucket is not None:
+            wait = self._bucket.reserve(self.monotonic())
+            if wait > 0:
+                await asyncio.sleep(wait)
+        if self._stopping or run.halted:
+            self._release(run, [item.claim])
+            return False
+        try:
+            outcome = await self._send_one(run, connection, item, driver)
+        except Exception as exc:
+            # a bug: stop; this row is left to the lease sweeper
+            # (approved if never marked, unknown if it was)
+            run.fail(exc)
+            return False
+        # before this connection asks for its next mark (see driver.py)
+        run.add_outcome(outcome)
+        return True
 
     async def _next_ready(self, run: RunState, driver: DatabaseDriver) -> Ready | None:
         """The next checked claim for one connection; ``None`` when there is nothing more to
@@ -268,6 +280,7 @@ class Dispatcher:
                 return None
             if run.ready:
                 item = run.ready.popleft()
+                run.taken += 1
                 if driver.claim_order(run) is not None:
                     run.db_wake.set()  # time to top the claims up
                 return item
