@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
+from outreach.cli.confirm import confirm_many
 from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
@@ -144,13 +144,13 @@ def _chosen_unknown(
         console.print("no unknown messages", markup=False)
         return []
     action = f"resolve {chosen.describe()} as {verdict.value}"
-    if not yes:
-        if not sys.stdin.isatty():
-            raise QueueError(f"queue resolve would {action}; add --yes to confirm")
-        console.print(f"about to {action}", markup=False)
-        if not typer.confirm("resolve them?", default=False):
-            console.print("nothing resolved", markup=False)
-            raise typer.Exit(code=1)
+    confirm_many(
+        yes=yes,
+        refusal=QueueError(f"queue resolve would {action}; add --yes to confirm"),
+        about=f"about to {action}",
+        question="resolve them?",
+        declined="nothing resolved",
+    )
     return chosen.ids
 
 

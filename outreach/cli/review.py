@@ -6,7 +6,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ import typer
 from rich.text import Text
 
 from outreach.attachments.listing import AttachmentInfo
+from outreach.cli.confirm import confirm_many
 from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
@@ -214,13 +214,13 @@ def _chosen_for_all(
     summary = f"{len(chosen)} message(s) in " + ", ".join(
         f"{slug} ({n})" for slug, n in counts.items()
     )
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
-        console.print(f"about to approve {summary} as {reviewer.recorded}", markup=False)
-        if not typer.confirm("approve them?", default=False):
-            console.print("nothing approved", markup=False)
-            raise typer.Exit(code=1)
+    confirm_many(
+        yes=yes,
+        refusal=ReviewError(f"approve --all would approve {summary}; add --yes to confirm"),
+        about=f"about to approve {summary} as {reviewer.recorded}",
+        question="approve them?",
+        declined="nothing approved",
+    )
     return chosen
 
 
