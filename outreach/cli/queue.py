@@ -144,13 +144,8 @@ def _chosen_unknown(
         console.print("no unknown messages", markup=False)
         return []
     action = f"resolve {chosen.describe()} as {verdict.value}"
-    confirm_many(
-        yes=yes,
-        refusal=QueueError(f"queue resolve would {action}; add --yes to confirm"),
-        about=f"about to {action}",
-        question="resolve them?",
-        declined="nothing resolved",
-    )
+    refusal = QueueError(f"queue resolve would {action}; add --yes to confirm")
+    confirm_many(yes, refusal, f"about to {action}", "resolve")
     return chosen.ids
 
 

@@ -214,13 +214,8 @@ def _chosen_for_all(
     summary = f"{len(chosen)} message(s) in " + ", ".join(
         f"{slug} ({n})" for slug, n in counts.items()
     )
-    confirm_many(
-        yes=yes,
-        refusal=ReviewError(f"approve --all would approve {summary}; add --yes to confirm"),
-        about=f"about to approve {summary} as {reviewer.recorded}",
-        question="approve them?",
-        declined="nothing approved",
-    )
+    refusal = ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
+    confirm_many(yes, refusal, f"about to approve {summary} as {reviewer.recorded}", "approve")
     return chosen
 
 
