@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
 from outreach.errors import OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.operations.contacts import search_contacts
 from outreach.operations.suppressions import (
     add_suppression,
@@ -63,8 +63,7 @@ async def _change(request: Request, user: SignedIn, operation: Callable[..., T])
             operation,
             email=form_text(request, "email"),
             reason=form_text(request, "reason"),
-            actor=Reviewer.web(user.name).recorded,
-            now=context.now(),
+            **context.acting(user),
         )
     except OutreachError as exc:
         return await show_contacts(request, error=exc.message)

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
 from outreach.errors import OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.operations.campaigns import pause_campaign
 from outreach.operations.health import health_problems
 from outreach.overview import overview
@@ -53,8 +53,7 @@ def campaign_brake(paused: bool) -> Callable[[Request], Awaitable[Response]]:
                 pause_campaign,
                 slug=request.path_params["slug"],
                 paused=paused,
-                now=context.now(),
-                actor=Reviewer.web(user.name).recorded,
+                **context.acting(user),
             )
         except OutreachError as exc:
             return await show_dashboard(request, error=exc.message)

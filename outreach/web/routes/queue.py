@@ -13,7 +13,7 @@ from outreach.accounts.signin import SignedIn
 from outreach.dispatch.operator_actions import cancel_messages, requeue_failed, resolve_unknown
 from outreach.dispatch.waits import queue_listing
 from outreach.errors import OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.states import MessageStatus
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
@@ -81,8 +81,7 @@ async def _resolve(request: Request, user: SignedIn) -> object:
         resolve_unknown,
         message_id=message_id(request),
         sent=form_text(request, "verdict") == "sent",
-        now=context.now(),
-        actor=Reviewer.web(user.name).recorded,
+        **context.acting(user),
     )
 
 
@@ -91,8 +90,7 @@ async def _requeue(request: Request, user: SignedIn) -> object:
     return await context.call(
         requeue_failed,
         message_id=message_id(request),
-        now=context.now(),
-        actor=Reviewer.web(user.name).recorded,
+        **context.acting(user),
     )
 
 
@@ -102,8 +100,7 @@ async def _cancel(request: Request, user: SignedIn) -> object:
     return await context.call(
         cancel_messages,
         ids=[message_id(request)],
-        now=context.now(),
-        actor=Reviewer.web(user.name).recorded,
+        **context.acting(user),
         reason=reason,
     )
 

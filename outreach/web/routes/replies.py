@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
 from outreach.errors import NotFoundError, OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.replies.listing import list_replies
 from outreach.replies.reclassify import SETTABLE, reclassify
 from outreach.states import Classification
@@ -92,8 +92,7 @@ async def correct(request: Request, user: SignedIn) -> Response:
             inbound_id=inbound_id,
             new_class=form_text(request, "class"),
             reason=form_text(request, "reason"),
-            actor=Reviewer.web(user.name).recorded,
-            now=context.now(),
+            **context.acting(user),
             settings=context.settings,
         )
     except NotFoundError as exc:
