@@ -4,6 +4,7 @@ services, rules and errors as ``outreach review …``, as the signed-in account.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -30,43 +31,45 @@ def _back(mid: int, done: str) -> Response:
 @page()
 async def approve(request: Request, user: SignedIn) -> Response:
     """POST /messages/{id}/approve: approve as the signed-in account, with a note."""
-    mid = message_id(request)
-    outcome = await _review_action(
-        request, user, actions.approve, mid, note=form_text(request, "note")
+    return await _review_action(
+        request, user, actions.approve, _approved, note=form_text(request, "note")
     )
-    if isinstance(outcome, Response):
-        return outcome
-    (result,) = outcome
-    return _back(mid, "approved" if result.approved else "partially_approved")
 
 
 @page()
 async def reject(request: Request, user: SignedIn) -> Response:
     """POST /messages/{id}/reject: reject (a reason is required)."""
-    mid = message_id(request)
-    outcome = await _review_action(
-        request, user, actions.reject, mid, reason=form_text(request, "reason")
+    return await _review_action(
+        request, user, actions.reject, lambda _: "rejected", reason=form_text(request, "reason")
     )
-    if isinstance(outcome, Response):
-        return outcome
-    return _back(mid, "rejected")
+
+
+def _approved(results: Sequence[actions.ApproveResult]) -> str:
+    (result,) = results
+    return "approved" if result.approved else "partially_approved"
 
 
 async def _review_action(
-    request: Request, user: SignedIn, action: Any, mid: int, **fields: str | None
-) -> Any:
-    """Run a review action (approve, reject) on one message as the signed-in account: its
-    results, or the page to answer with — 404 for an unknown message, the letter with the
-    refusal (409) for any other user error."""
+    request: Request,
+    user: SignedIn,
+    action: Callable[..., Any],
+    done: Callable[[Any], str],
+    **fields: str | None,
+) -> Response:
+    """Run a review action (approve, reject) on one message as the signed-in account: back
+    to the message with ``done(results)``, or 404 for an unknown message, or the letter with
+    the refusal (409) for any other user error."""
     context = web(request)
+    mid = message_id(request)
     try:
-        return await context.call(
+        results = await context.call(
             action, ids=[mid], reviewer=Reviewer.web(user.name), now=context.now(), **fields
         )
     except NotFoundError:
         return render(request, "not_found.html", status_code=404)
     except OutreachError as exc:
         return await show_message(request, user, error=exc.message, status_code=409)
+    return _back(mid, done(results))
 
 
 async def _edit_form(
