@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from outreach.cli.confirm import confirm_many
-from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
+from outreach.cli.context import AppContext, acting, app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 from outreach.states import MessageStatus
@@ -121,8 +121,7 @@ def resolve(
             session,
             ids,
             sent=sent,
-            now=clock_option(now).now(),
-            actor=cli_reviewer(app_).recorded,
+            **acting(app_, now),
         )
     if len(done) == 1:
         console.print(f"message {done[0].id} is now {done[0].status}", markup=False)

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from outreach.attachments.listing import AttachmentInfo
 from outreach.cli.confirm import confirm_many
-from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
+from outreach.cli.context import AppContext, acting, app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 from outreach.errors import ReviewError
@@ -379,8 +379,7 @@ def test_send(
         message_id,
         to=to,
         settings=app_.settings,
-        now=clock_option(now).now(),
-        actor=cli_reviewer(app_).recorded,
+        **acting(app_, now),
     )
     what = f"message {result.message_id} ({result.size:,} bytes, sha256 {result.sha256[:12]}…)"
     reply = f"{result.code} {result.reply}" if result.code else result.reply
