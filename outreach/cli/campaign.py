@@ -10,6 +10,7 @@ import typer
 from outreach.cli.context import acting, app_context, clock_option
 from outreach.cli.options import JsonOption, NowOption
 from outreach.cli.output import console, err_console, milestone_dates, print_json, table
+from outreach.fieldcopy import attributes
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -59,19 +60,8 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     with app_context(ctx).session() as session:
         rows = list_campaigns(session)
     if json_:
-        print_json(
-            [
-                {
-                    "slug": c.slug,
-                    "name": c.name,
-                    "state": c.state,
-                    "timezone": c.timezone,
-                    "require_approval": c.require_approval,
-                    "source": c.source_path,
-                }
-                for c in rows
-            ]
-        )
+        shown = ("slug", "name", "state", "timezone", "require_approval")
+        print_json([attributes(c, *shown, source=c.source_path) for c in rows])
         return
     listed = [
         (
