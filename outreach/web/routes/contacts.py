@@ -21,7 +21,7 @@ from outreach.operations.suppressions import (
 )
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 
 T = TypeVar("T")
 
@@ -35,16 +35,14 @@ async def show_contacts(request: Request, *, error: str | None = None) -> Respon
     text = (request.query_params.get("q") or "").strip()
     contacts = await context.call(search_contacts, text=text, limit=PAGE_SIZE)
     suppressions = await context.call(suppression_items)
-    return render(
+    return render_outcome(
         request,
         "contacts.html",
-        status_code=400 if error else 200,
+        error=error,
         q=text,
         contacts=contacts,
         suppressions=suppressions,
         page_size=PAGE_SIZE,
-        error=error,
-        done=request.query_params.get("done"),
     )
 
 

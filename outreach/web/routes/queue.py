@@ -17,7 +17,7 @@ from outreach.identity import Role
 from outreach.states import MessageStatus
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 from outreach.web.routes.review import message_id
 
 #: How many messages one page lists.
@@ -38,18 +38,17 @@ async def show_queue_page(request: Request, *, error: str | None = None) -> Resp
         queue_listing, now=now, status=MessageStatus.FAILED, limit=PAGE_SIZE
     )
     listed = await context.call(queue_listing, now=now, status=status, limit=PAGE_SIZE)
-    return render(
+    return render_outcome(
         request,
         "queue.html",
-        status_code=409 if error else 200,
+        error=error,
+        error_status=409,
         unknown=unknown,
         failed=failed,
         listed=listed,
         status=status,
         statuses=[s.value for s in MessageStatus],
         page_size=PAGE_SIZE,
-        error=error,
-        done=request.query_params.get("done"),
     )
 
 

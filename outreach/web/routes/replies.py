@@ -17,7 +17,7 @@ from outreach.replies.reclassify import SETTABLE, reclassify
 from outreach.states import Classification
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 
 #: How many replies the page lists (newest first).
 PAGE_SIZE = 200
@@ -48,10 +48,11 @@ async def show_inbox(
         items = await context.call(list_replies, **filters, limit=PAGE_SIZE)
     except NotFoundError as exc:
         items, error = [], exc.message
-    return render(
+    return render_outcome(
         request,
         "replies.html",
-        status_code=status_code if error else 200,
+        error=error,
+        error_status=status_code,
         items=items,
         campaign=filters["campaign"],
         kind=filters["classification"],
@@ -60,8 +61,6 @@ async def show_inbox(
         classes=[c.value for c in Classification],
         settable=[c.value for c in SETTABLE],
         bounces=BOUNCES,
-        error=error,
-        done=request.query_params.get("done"),
         replanned=_count(request, "replanned"),
         kept=_count(request, "kept"),
     )

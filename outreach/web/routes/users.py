@@ -22,7 +22,7 @@ from outreach.errors import OutreachError
 from outreach.identity import ROLE_ORDER, Role
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 
 
 async def show_users(
@@ -34,15 +34,13 @@ async def show_users(
     """The accounts page; ``link``: (account, one-time URL) just issued, shown once."""
     context = web(request)
     users = await context.call(list_users)
-    return render(
+    return render_outcome(
         request,
         "users.html",
-        status_code=400 if error else 200,
+        error=error,
         users=users,
         roles=[r.value for r in ROLE_ORDER],
-        error=error,
         link=link,
-        done=request.query_params.get("done"),
     )
 
 
