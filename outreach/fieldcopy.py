@@ -1,5 +1,5 @@
-"""Building a listing's item from a stored row: the fields named as on the row are copied, the
-others given. Pure: reads attributes, nothing else."""
+"""Building a listing's item (or a JSON document's dict) from a stored row: the fields named as
+on the row are copied, the others given. Pure: reads attributes, nothing else."""
 
 from __future__ import annotations
 
@@ -23,3 +23,10 @@ def same_named(cls: type[T], *sources: object, **given: Any) -> T:
         elif field.default is MISSING and field.default_factory is MISSING:
             raise TypeError(f"{cls.__name__}: nothing gives {field.name}")
     return cls(**values)
+
+
+def attributes(row: object, /, *names: str, **given: Any) -> dict[str, Any]:
+    """``{name: row.name}`` for each of ``names`` in that order, then ``given`` (any key,
+    ``source`` or ``row`` too): a row's columns under their own names in a JSON document
+    (AttributeError for a name the row lacks)."""
+    return {**{name: getattr(row, name) for name in names}, **given}

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from outreach.countdown import days_until, milestone_phase
 from outreach.db import Session
+from outreach.fieldcopy import attributes
 from outreach.repository import funnel as rows
 from outreach.repository.jobs import job_runs
 from outreach.states import EnrollmentStatus, MessageStatus
@@ -115,22 +116,23 @@ def campaign_funnels(
     ]
 
 
+#: What the daemon's health lists of each job, as its row names it.
+_JOB_FIELDS = (
+    "job",
+    "instance",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "detail",
+    "last_success_at",
+    "last_duration",
+)
+
+
 def daemon_health(session: Session) -> list[dict[str, Any]]:
     """When each daemon job last ran, on which instance, how it ended, how long it took, and
     when it last succeeded."""
-    return [
-        {
-            "job": r.job,
-            "instance": r.instance,
-            "started_at": r.started_at,
-            "finished_at": r.finished_at,
-            "outcome": r.outcome,
-            "detail": r.detail,
-            "last_success_at": r.last_success_at,
-            "last_duration": r.last_duration,
-        }
-        for r in job_runs(session)
-    ]
+    return [attributes(r, *_JOB_FIELDS) for r in job_runs(session)]
 
 
 def totals(funnels: Iterable[CampaignFunnel]) -> dict[str, int]:

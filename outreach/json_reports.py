@@ -8,66 +8,45 @@ Read-only; each function takes the ``session`` of one transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 from outreach.db import Session
 from outreach.dispatch.waits import queue_listing
 from outreach.funnel import campaign_funnels, daemon_health, totals
 from outreach.replies.listing import list_replies
 from outreach.review.views import list_pending
-from outreach.states import Classification, MessageStatus
+
+P = ParamSpec("P")
 
 
-def review_list(
-    session: Session,
-    *,
-    campaign: str | None = None,
-    step: str | None = None,
-    language: str | None = None,
-) -> list[dict[str, Any]]:
-    """``review list --json``: the messages waiting for review, oldest scheduled first."""
-    items = list_pending(session, campaign=campaign, step=step, language=language)
-    return [asdict(item) for item in items]
+def _as_dicts(listing: Callable[P, Iterable[Any]], doc: str) -> Callable[P, list[dict[str, Any]]]:
+    """The JSON document of ``listing``: the same arguments, each item (a dataclass) a dict."""
+
+    def document(*args: P.args, **kwargs: P.kwargs) -> list[dict[str, Any]]:
+        return [asdict(item) for item in listing(*args, **kwargs)]
+
+    document.__doc__ = doc
+    return document
 
 
-def queue_list(
-    session: Session,
-    *,
-    now: datetime,
-    status: MessageStatus | str | None = None,
-    campaign: str | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """``queue list --json``: messages in any state (or one), oldest scheduled first, each
-    with when dispatch will next try it at ``now`` and why it waits."""
-    items = queue_listing(session, now=now, status=status, campaign=campaign, limit=limit)
-    return [asdict(item) for item in items]
-
-
-def replies_list(
-    session: Session,
-    *,
-    campaign: str | None = None,
-    classification: Classification | str | None = None,
-    unmatched: bool = False,
-    needs_review: bool = False,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """``replies list --json``: stored inbound mail, newest first (with each reply's evidence
-    and needs-review flag)."""
-    items = list_replies(
-        session,
-        campaign=campaign,
-        classification=classification,
-        unmatched=unmatched,
-        needs_review=needs_review,
-        limit=limit,
-    )
-    return [asdict(item) for item in items]
+review_list = _as_dicts(
+    list_pending, "``review list --json``: the messages waiting for review, oldest scheduled first."
+)
+queue_list = _as_dicts(
+    queue_listing,
+    "``queue list --json``: messages in any state (or one), oldest scheduled first, each with "
+    "when dispatch will next try it at ``now`` and why it waits.",
+)
+replies_list = _as_dicts(
+    list_replies,
+    "``replies list --json``: stored inbound mail, newest first (with each reply's evidence and "
+    "needs-review flag).",
+)
 
 
 def status_report(

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from outreach.cli.context import app_context, cli_reviewer, clock_option
+from outreach.cli.context import acting, app_context, clock_option
 from outreach.cli.options import JsonOption, NowOption
 from outreach.cli.output import console, err_console, milestone_dates, print_json, table
+from outreach.fieldcopy import attributes
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -34,8 +35,7 @@ def load(
         app_.engine(),
         path if path is not None else app_.settings.campaigns_dir,
         settings=app_.settings,
-        now=clock_option(now).now(),
-        actor=cli_reviewer(app_).recorded,
+        **acting(app_, now),
     )
     for item in loads:
         r = item.result
@@ -60,19 +60,8 @@ def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     with app_context(ctx).session() as session:
         rows = list_campaigns(session)
     if json_:
-        print_json(
-            [
-                {
-                    "slug": c.slug,
-                    "name": c.name,
-                    "state": c.state,
-                    "timezone": c.timezone,
-                    "require_approval": c.require_approval,
-                    "source": c.source_path,
-                }
-                for c in rows
-            ]
-        )
+        shown = ("slug", "name", "state", "timezone", "require_approval")
+        print_json([attributes(c, *shown, source=c.source_path) for c in rows])
         return
     listed = [
         (
@@ -136,8 +125,7 @@ def _set_paused(ctx: typer.Context, slug: str, paused: bool, now: str | None) ->
         app_.engine(),
         slug=slug,
         paused=paused,
-        now=clock_option(now).now(),
-        actor=cli_reviewer(app_).recorded,
+        **acting(app_, now),
     )
     word = "paused" if paused else "resumed"
     console.print(
@@ -180,8 +168,7 @@ def archive(
         slug=slug,
         cancel_unsent=cancel_unsent,
         reason=reason,
-        now=clock_option(now).now(),
-        actor=cli_reviewer(app_).recorded,
+        **acting(app_, now),
     )
     if not result.archived:
         console.print(f"{slug} was already archived", markup=False)

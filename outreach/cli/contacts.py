@@ -12,6 +12,7 @@ from rich.progress import BarColumn, TextColumn
 from outreach.cli.context import app_context, clock_option
 from outreach.cli.options import JsonOption, NowOption
 from outreach.cli.output import console, err_console, print_json, stderr_progress, table
+from outreach.fieldcopy import attributes
 
 if TYPE_CHECKING:
     from outreach.operations.contacts import ContactImport
@@ -102,28 +103,13 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """The contacts, by email."""
+    from outreach.contacts import KNOWN_COLUMNS
     from outreach.repository.contacts import list_contacts
 
     with app_context(ctx).session() as session:
         rows = list_contacts(session, tag=tag)
     if json_:
-        print_json(
-            [
-                {
-                    "email": c.email,
-                    "name": c.name,
-                    "salutation": c.salutation,
-                    "title": c.title,
-                    "organisation": c.organisation,
-                    "country": c.country,
-                    "language": c.language,
-                    "timezone": c.timezone,
-                    "tags": c.tags,
-                    "fields": c.fields,
-                }
-                for c in rows
-            ]
-        )
+        print_json([attributes(c, *KNOWN_COLUMNS, "fields") for c in rows])
         return
     columns = ("email", "name", "organisation", "country", "language", "timezone", "tags")
     listed = [

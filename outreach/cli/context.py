@@ -88,3 +88,9 @@ def cli_reviewer(app_: AppContext, explicit: str | None = None) -> Reviewer:
         return Reviewer.cli(os_login())
     with app_.session() as session:
         return resolve(session, login=os_login(), name=name)
+
+
+def acting(app_: AppContext, now: str | None) -> dict[str, Any]:
+    """``now`` and ``actor`` of a change this command makes: the moment ``--now`` names (else
+    the clock's) and who acts (:func:`cli_reviewer`, as the event log records it)."""
+    return {"now": clock_option(now).now(), "actor": cli_reviewer(app_).recorded}

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from outreach.cli.context import app_context, cli_reviewer, clock_option
+from outreach.cli.context import acting, app_context
 from outreach.cli.options import NowOption
 from outreach.cli.output import console, err_console, print_json
 from outreach.errors import PrivacyError
@@ -42,9 +42,8 @@ def erase(
         app_.engine(),
         emails,
         reason=reason,
-        actor=cli_reviewer(app_).recorded,
+        **acting(app_, now),
         settings=app_.settings,
-        now=clock_option(now).now(),
     )
     if report.key_created is not None:
         err_console.print(

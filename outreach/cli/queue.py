@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
+from outreach.cli.confirm import confirm_many
+from outreach.cli.context import AppContext, acting, app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 from outreach.states import MessageStatus
@@ -121,8 +121,7 @@ def resolve(
             session,
             ids,
             sent=sent,
-            now=clock_option(now).now(),
-            actor=cli_reviewer(app_).recorded,
+            **acting(app_, now),
         )
     if len(done) == 1:
         console.print(f"message {done[0].id} is now {done[0].status}", markup=False)
@@ -144,13 +143,8 @@ def _chosen_unknown(
         console.print("no unknown messages", markup=False)
         return []
     action = f"resolve {chosen.describe()} as {verdict.value}"
-    if not yes:
-        if not sys.stdin.isatty():
-            raise QueueError(f"queue resolve would {action}; add --yes to confirm")
-        console.print(f"about to {action}", markup=False)
-        if not typer.confirm("resolve them?", default=False):
-            console.print("nothing resolved", markup=False)
-            raise typer.Exit(code=1)
+    refusal = QueueError(f"queue resolve would {action}; add --yes to confirm")
+    confirm_many(yes, refusal, f"about to {action}", "resolve")
     return chosen.ids
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import SpinnerColumn, TextColumn
 
-from outreach.cli.context import app_context, cli_reviewer, clock_option
+from outreach.cli.context import acting, app_context, clock_option
 from outreach.cli.options import CampaignOption, CsvOption, JsonOption, NowOption
 from outreach.cli.output import console, print_json, stderr_progress, table
 from outreach.spreadsheet import write_csv
@@ -200,8 +200,7 @@ def reclassify(
         inbound_id=inbound_id,
         new_class=new_class,
         reason=reason,
-        actor=cli_reviewer(app_).recorded,
-        now=clock_option(now).now(),
+        **acting(app_, now),
         settings=app_.settings,
     )
     if json_:

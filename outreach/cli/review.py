@@ -6,7 +6,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +15,8 @@ import typer
 from rich.text import Text
 
 from outreach.attachments.listing import AttachmentInfo
-from outreach.cli.context import AppContext, app_context, cli_reviewer, clock_option
+from outreach.cli.confirm import confirm_many
+from outreach.cli.context import AppContext, acting, app_context, cli_reviewer, clock_option
 from outreach.cli.options import CampaignOption, JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 from outreach.errors import ReviewError
@@ -214,13 +214,8 @@ def _chosen_for_all(
     summary = f"{len(chosen)} message(s) in " + ", ".join(
         f"{slug} ({n})" for slug, n in counts.items()
     )
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
-        console.print(f"about to approve {summary} as {reviewer.recorded}", markup=False)
-        if not typer.confirm("approve them?", default=False):
-            console.print("nothing approved", markup=False)
-            raise typer.Exit(code=1)
+    refusal = ReviewError(f"approve --all would approve {summary}; add --yes to confirm")
+    confirm_many(yes, refusal, f"about to approve {summary} as {reviewer.recorded}", "approve")
     return chosen
 
 
@@ -384,8 +379,7 @@ def test_send(
         message_id,
         to=to,
         settings=app_.settings,
-        now=clock_option(now).now(),
-        actor=cli_reviewer(app_).recorded,
+        **acting(app_, now),
     )
     what = f"message {result.message_id} ({result.size:,} bytes, sha256 {result.sha256[:12]}…)"
     reply = f"{result.code} {result.reply}" if result.code else result.reply

@@ -12,7 +12,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from outreach.cli.context import app_context, cli_reviewer, clock_option
+from outreach.cli.context import acting, app_context
 from outreach.cli.options import JsonOption, NowOption
 from outreach.cli.output import cell, console, print_json, table
 
@@ -68,8 +68,7 @@ def _change(
         app_.engine(),
         email=email,
         reason=reason,
-        actor=cli_reviewer(app_).recorded,
-        now=clock_option(now).now(),
+        **acting(app_, now),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from outreach.campaigns import load_campaign_path
 from outreach.db import Engine, Session, session_scope
+from outreach.fieldcopy import attributes
 from outreach.funnel import milestone_countdown
 from outreach.operations.archive import refuse_archived
 from outreach.planner import replan
@@ -128,24 +129,28 @@ def pause_campaign(engine: Engine, *, slug: str, paused: bool, now: datetime, ac
         return set_campaign_state(session, slug=slug, state=state.value, now=now, actor=actor)
 
 
+#: The settings ``campaign show --json`` prints before the sender, as the campaign row names them.
+_SETTINGS = (
+    "slug",
+    "name",
+    "state",
+    "timezone",
+    "require_approval",
+    "approvals_required",
+    "review_channel",
+    "lookahead_days",
+)
+
+
 def describe_campaign(session: Session, *, slug: str, now: datetime) -> dict[str, Any]:
     """One campaign as ``campaign show --json`` prints it: its settings, its milestones with
     days to go at ``now``, and its active steps. NotFoundError when there is no such campaign."""
     loaded = load_campaign(session, campaign=get_campaign(session, slug=slug))
     spec, c = loaded.spec, loaded.campaign
     return {
-        "slug": c.slug,
-        "name": c.name,
-        "state": c.state,
-        "timezone": c.timezone,
-        "require_approval": c.require_approval,
-        "approvals_required": c.approvals_required,
-        "review_channel": c.review_channel,
-        "lookahead_days": c.lookahead_days,
+        **attributes(c, *_SETTINGS),
         "sender": {"name": c.sender_name, "email": c.sender_email, "reply_to": c.reply_to},
-        "sending": c.sending,
-        "audience_tags": c.audience_tags,
-        "vars": c.vars,
+        **attributes(c, "sending", "audience_tags", "vars"),
         "milestones": [
             {**milestone_countdown(m, now, c.timezone), "location": m.location}
             for m in spec.milestones

@@ -12,6 +12,7 @@ from pathlib import Path
 from outreach.contacts import ContactRow, ParsedContacts, parse_contacts_csv
 from outreach.db import Engine, Session, session_scope
 from outreach.errors import ContactImportError, ErasureKeyError
+from outreach.fieldcopy import same_named
 from outreach.privacy.keys import current_check
 from outreach.repository import contacts as rows
 from outreach.repository.campaigns import audience_tags
@@ -130,13 +131,9 @@ def search_contacts(
         enrolled.setdefault(e.contact_id, []).append((e.campaign, e.status))
     suppressed = {s.email: s for s in suppressions_of(session, emails=[c.email for c in found])}
     return [
-        ContactView(
-            id=c.id,
-            email=c.email,
-            name=c.name,
-            organisation=c.organisation,
-            country=c.country,
-            language=c.language,
+        same_named(
+            ContactView,
+            c,
             tags=tuple(c.tags),
             enrollments=tuple(enrolled.get(c.id, ())),
             suppressed=(suppressed[c.email].reason if c.email in suppressed else None),

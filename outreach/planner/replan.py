@@ -57,6 +57,11 @@ class Replanning:
     now: datetime
     actor: str
 
+    def move(self, session: Session, message: Message, to: MessageStatus, **kwargs: Any) -> None:
+        """:func:`~outreach.lifecycle.transition` of ``message`` to ``to`` at this moment, by
+        this actor (``kwargs``: the reason, action, data and changed columns)."""
+        transition(session, message, to, now=self.now, actor=self.actor, **kwargs)
+
     def render_again(
         self,
         session: Session,
@@ -87,12 +92,10 @@ class Replanning:
                 message.status != MessageStatus.RENDER_ERROR.value
                 or message.render_error != exc.message
             ):
-                transition(
+                self.move(
                     session,
                     message,
                     MessageStatus.RENDER_ERROR,
-                    now=self.now,
-                    actor=self.actor,
                     reason=reason_prefix + exc.message,
                     render_error=exc.message,
                 )
@@ -113,12 +116,10 @@ class Replanning:
         approval approves it again at once (and the event log says so)."""
         assert message.id is not None
         cleared = clear_approvals(session, message_id=message.id)
-        transition(
+        self.move(
             session,
             message,
             MessageStatus.PENDING_REVIEW,
-            now=self.now,
-            actor=self.actor,
             action=action,
             reason=reason,
             data={"cleared_approvals": list(cleared)} if cleared else None,
@@ -128,12 +129,10 @@ class Replanning:
             **changes,
         )
         if not self.spec.require_approval:
-            transition(
+            self.move(
                 session,
                 message,
                 MessageStatus.APPROVED,
-                now=self.now,
-                actor=self.actor,
                 reason=AUTO_APPROVE_NOTE,
                 approved_hash=letter.sha256,
             )

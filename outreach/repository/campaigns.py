@@ -219,6 +219,21 @@ def audience_tags(session: Session) -> set[str]:
     return tags
 
 
+def _log(
+    session: Session, campaign_id: int, action: str, *, now: datetime, actor: str, **details: Any
+) -> None:
+    """The campaign's event ``action`` (``details``: its reason, data, from and to state)."""
+    record_event(
+        session,
+        now=now,
+        actor=actor,
+        entity="campaign",
+        entity_id=campaign_id,
+        action=action,
+        **details,
+    )
+
+
 def refresh_files(
     session: Session, *, campaign_id: int, fresh: dict[str, FileRef], now: datetime, actor: str
 ) -> None:
@@ -241,13 +256,12 @@ def refresh_files(
                 for a in step.attachments
             ]
     session.flush()
-    record_event(
+    _log(
         session,
+        campaign_id,
+        "files_changed",
         now=now,
         actor=actor,
-        entity="campaign",
-        entity_id=campaign_id,
-        action="files_changed",
         reason="files changed on disk: " + ", ".join(sorted(r.path for r in fresh.values())),
         data={"files": {r.path: r.sha256 for r in fresh.values()}},
     )
@@ -412,13 +426,12 @@ def save_campaign(session: Session, spec: CampaignSpec, *, now: datetime, actor:
     if action == "updated":
         campaign.updated_at = now
     session.flush()
-    record_event(
+    _log(
         session,
+        campaign.id,
+        f"loaded:{action}",
         now=now,
         actor=actor,
-        entity="campaign",
-        entity_id=campaign.id,
-        action=f"loaded:{action}",
         reason=spec.source_path,
         data={"changes": changes, "sha256": spec.source_sha256},
     )
@@ -453,15 +466,14 @@ def set_campaign_state(
     if result.rowcount != 1:
         return False
     assert campaign.id is not None
-    record_event(
+    _log(
         session,
+        campaign.id,
+        state,
         now=now,
         actor=actor,
-        entity="campaign",
-        entity_id=campaign.id,
-        action=state,
+        reason=reason,
         from_state=old,
         to_state=state,
-        reason=reason,
     )
     return True

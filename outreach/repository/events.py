@@ -102,6 +102,23 @@ class EnrollmentMove(NamedTuple):
     latest: bool
 
 
+def _moves_of(entity: str, ids: Sequence[int]) -> sa.Select[Any]:
+    """The events of the ``entity`` rows ``ids``, oldest first: id, entity id, action, from
+    which state to which, data."""
+    return (
+        sa.select(
+            _EVENTS.c.id,
+            _EVENTS.c.entity_id,
+            _EVENTS.c.action,
+            _EVENTS.c.from_state,
+            _EVENTS.c.to_state,
+            _EVENTS.c.data,
+        )
+        .where(_EVENTS.c.entity == entity, _EVENTS.c.entity_id.in_(ids))
+        .order_by(_EVENTS.c.id)
+    )
+
+
 def enrollment_moves(session: Session, *, contact_id: int) -> list[EnrollmentMove]:
     """Every recorded move of the contact's enrollments, oldest first, each marked
     ``latest`` when no later event touched that enrollment."""
@@ -112,17 +129,7 @@ def enrollment_moves(session: Session, *, contact_id: int) -> list[EnrollmentMov
     )
     if not enrollment_ids:
         return []
-    rows = session.execute(
-        sa.select(
-            _EVENTS.c.id,
-            _EVENTS.c.entity_id,
-            _EVENTS.c.from_state,
-            _EVENTS.c.to_state,
-            _EVENTS.c.data,
-        )
-        .where(_EVENTS.c.entity == "enrollment", _EVENTS.c.entity_id.in_(enrollment_ids))
-        .order_by(_EVENTS.c.id)
-    ).all()
+    rows = session.execute(_moves_of("enrollment", enrollment_ids)).all()
     last: dict[int, int] = {}
     for row in rows:
         last[row.entity_id] = row.id
@@ -155,18 +162,7 @@ def latest_message_events(session: Session, *, message_ids: Sequence[int]) -> li
     """The latest event of each message in ``message_ids`` that has one, by message id."""
     latest: dict[int, MessageEvent] = {}
     for chunk in in_chunks(list(message_ids)):
-        rows = session.execute(
-            sa.select(
-                _EVENTS.c.id,
-                _EVENTS.c.entity_id,
-                _EVENTS.c.action,
-                _EVENTS.c.from_state,
-                _EVENTS.c.to_state,
-                _EVENTS.c.data,
-            )
-            .where(_EVENTS.c.entity == "message", _EVENTS.c.entity_id.in_(chunk))
-            .order_by(_EVENTS.c.id)
-        )
+        rows = session.execute(_moves_of("message", chunk))
         for row in rows:
             data = row.data if isinstance(row.data, dict) else {}
             latest[row.entity_id] = MessageEvent(

@@ -117,20 +117,27 @@ def _campaign_filter(session: Session, campaign: str | None) -> int | None:
     return None if campaign is None else rows.campaign_id(session, slug=campaign)
 
 
+def _parties(row: rows.MessageContext) -> dict[str, Any]:
+    """What a review view of a message takes from its campaign, step and contact."""
+    return {
+        "campaign": row.campaign.slug,
+        "step": row.step.key,
+        "to_email": row.contact.email,
+        "approvals_required": row.campaign.approvals_required,
+    }
+
+
 def review_item(row: rows.MessageContext, approvals: tuple[str, ...]) -> ReviewItem:
     """One message (with its campaign, step and contact) as the review list shows it."""
-    message, camp, step, contact = row
+    message, camp, _, contact = row
     assert message.id is not None
     return same_named(
         ReviewItem,
         message,
-        campaign=camp.slug,
-        step=step.key,
-        to_email=contact.email,
+        **_parties(row),
         to_name=contact.name,
         **_schedule(message.scheduled_for, camp.timezone, contact.timezone),
         approvals=approvals,
-        approvals_required=camp.approvals_required,
         stale=message.stale_reason is not None,
     )
 
@@ -228,28 +235,18 @@ def show(session: Session, message_id: int) -> ReviewDetail:
     found = rows.message_context(session, message_id=message_id)
     if found is None:
         raise NotFoundError(f"message {message_id} does not exist")
-    message, camp, step, contact = found
+    message = found.message
     shown = shown_content(message)
-    return ReviewDetail(
+    return same_named(
+        ReviewDetail,
+        shown,
+        message,
         id=message_id,
-        campaign=camp.slug,
-        step=step.key,
-        status=message.status,
-        to_email=contact.email,
-        headers=shown.headers,
-        text=shown.text,
-        html_text=shown.html_text,
-        template=message.template,
-        language=message.language,
+        **_parties(found),
         render_context=dict(message.render_context or {}),
         rendered_for=message.rendered_for.isoformat() if message.rendered_for else None,
         scheduled_for_utc=message.scheduled_for.isoformat(),
-        content_hash=message.content_hash,
-        approved_hash=message.approved_hash,
         approvals=current_approvals(session, message_ids=[message_id]).get(message_id, ()),
-        approvals_required=camp.approvals_required,
-        edited=message.edited,
-        stale_reason=message.stale_reason,
         raw_size=len(message.raw or b""),
         history=_history(rows.message_events(session, message_id=message_id)),
         attachments=describe(attachments_in(message.raw)),

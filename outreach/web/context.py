@@ -16,8 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from outreach.accounts.policy import SessionPolicy, ThrottlePolicy
+from outreach.accounts.signin import SignedIn
 from outreach.clock import Clock, SystemClock
 from outreach.db import Engine, session_scope
+from outreach.identity import Reviewer
 from outreach.settings import Settings
 
 Result = TypeVar("Result")
@@ -37,6 +39,11 @@ class WebContext:
     def now(self) -> datetime:
         """The moment, read once per request by the caller."""
         return self.clock.now()
+
+    def acting(self, user: SignedIn) -> dict[str, Any]:
+        """``now`` and ``actor`` of a change the signed-in ``user`` makes: the moment, and the
+        account as the event log records it (``web:NAME``)."""
+        return {"now": self.now(), "actor": Reviewer.web(user.name).recorded}
 
     @property
     def secure_cookies(self) -> bool:

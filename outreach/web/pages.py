@@ -100,3 +100,23 @@ def render(
         **context,
     )
     return HTMLResponse(html, status_code=status_code)
+
+
+def render_outcome(
+    request: Request,
+    template: str,
+    *,
+    error: str | None = None,
+    error_status: int = 400,
+    **context: Any,
+) -> HTMLResponse:
+    """A page an action comes back to: with the action's ``error`` (a refusal, status
+    ``error_status``), else with the notice of the ``?done=`` code the redirect carried."""
+    return render(
+        request,
+        template,
+        status_code=error_status if error else 200,
+        error=error,
+        done=request.query_params.get("done"),
+        **context,
+    )

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
 from outreach.errors import OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.operations.contacts import search_contacts
 from outreach.operations.suppressions import (
     add_suppression,
@@ -21,7 +21,7 @@ from outreach.operations.suppressions import (
 )
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 
 T = TypeVar("T")
 
@@ -35,16 +35,14 @@ async def show_contacts(request: Request, *, error: str | None = None) -> Respon
     text = (request.query_params.get("q") or "").strip()
     contacts = await context.call(search_contacts, text=text, limit=PAGE_SIZE)
     suppressions = await context.call(suppression_items)
-    return render(
+    return render_outcome(
         request,
         "contacts.html",
-        status_code=400 if error else 200,
+        error=error,
         q=text,
         contacts=contacts,
         suppressions=suppressions,
         page_size=PAGE_SIZE,
-        error=error,
-        done=request.query_params.get("done"),
     )
 
 
@@ -63,8 +61,7 @@ async def _change(request: Request, user: SignedIn, operation: Callable[..., T])
             operation,
             email=form_text(request, "email"),
             reason=form_text(request, "reason"),
-            actor=Reviewer.web(user.name).recorded,
-            now=context.now(),
+            **context.acting(user),
         )
     except OutreachError as exc:
         return await show_contacts(request, error=exc.message)

@@ -10,13 +10,13 @@ from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
 from outreach.errors import OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.operations.campaigns import pause_campaign
 from outreach.operations.health import health_problems
 from outreach.overview import overview
 from outreach.web.auth import page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 
 
 async def show_dashboard(request: Request, *, error: str | None = None) -> Response:
@@ -24,15 +24,13 @@ async def show_dashboard(request: Request, *, error: str | None = None) -> Respo
     context = web(request)
     view = await context.call(overview, now=context.now())
     problems = await context.call(health_problems, settings=context.settings, now=context.now())
-    return render(
+    return render_outcome(
         request,
         "dashboard.html",
-        status_code=400 if error else 200,
+        error=error,
         view=view,
         health_problems=problems,
         imap_notice=context.settings.imap_notice,
-        error=error,
-        done=request.query_params.get("done"),
     )
 
 
@@ -53,8 +51,7 @@ def campaign_brake(paused: bool) -> Callable[[Request], Awaitable[Response]]:
                 pause_campaign,
                 slug=request.path_params["slug"],
                 paused=paused,
-                now=context.now(),
-                actor=Reviewer.web(user.name).recorded,
+                **context.acting(user),
             )
         except OutreachError as exc:
             return await show_dashboard(request, error=exc.message)

@@ -13,11 +13,11 @@ from outreach.accounts.signin import SignedIn
 from outreach.dispatch.operator_actions import cancel_messages, requeue_failed, resolve_unknown
 from outreach.dispatch.waits import queue_listing
 from outreach.errors import OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.states import MessageStatus
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 from outreach.web.routes.review import message_id
 
 #: How many messages one page lists.
@@ -38,18 +38,17 @@ async def show_queue_page(request: Request, *, error: str | None = None) -> Resp
         queue_listing, now=now, status=MessageStatus.FAILED, limit=PAGE_SIZE
     )
     listed = await context.call(queue_listing, now=now, status=status, limit=PAGE_SIZE)
-    return render(
+    return render_outcome(
         request,
         "queue.html",
-        status_code=409 if error else 200,
+        error=error,
+        error_status=409,
         unknown=unknown,
         failed=failed,
         listed=listed,
         status=status,
         statuses=[s.value for s in MessageStatus],
         page_size=PAGE_SIZE,
-        error=error,
-        done=request.query_params.get("done"),
     )
 
 
@@ -81,8 +80,7 @@ async def _resolve(request: Request, user: SignedIn) -> object:
         resolve_unknown,
         message_id=message_id(request),
         sent=form_text(request, "verdict") == "sent",
-        now=context.now(),
-        actor=Reviewer.web(user.name).recorded,
+        **context.acting(user),
     )
 
 
@@ -91,8 +89,7 @@ async def _requeue(request: Request, user: SignedIn) -> object:
     return await context.call(
         requeue_failed,
         message_id=message_id(request),
-        now=context.now(),
-        actor=Reviewer.web(user.name).recorded,
+        **context.acting(user),
     )
 
 
@@ -102,8 +99,7 @@ async def _cancel(request: Request, user: SignedIn) -> object:
     return await context.call(
         cancel_messages,
         ids=[message_id(request)],
-        now=context.now(),
-        actor=Reviewer.web(user.name).recorded,
+        **context.acting(user),
         reason=reason,
     )
 

@@ -11,13 +11,13 @@ from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
 from outreach.errors import NotFoundError, OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.replies.listing import list_replies
 from outreach.replies.reclassify import SETTABLE, reclassify
 from outreach.states import Classification
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 
 #: How many replies the page lists (newest first).
 PAGE_SIZE = 200
@@ -48,10 +48,11 @@ async def show_inbox(
         items = await context.call(list_replies, **filters, limit=PAGE_SIZE)
     except NotFoundError as exc:
         items, error = [], exc.message
-    return render(
+    return render_outcome(
         request,
         "replies.html",
-        status_code=status_code if error else 200,
+        error=error,
+        error_status=status_code,
         items=items,
         campaign=filters["campaign"],
         kind=filters["classification"],
@@ -60,8 +61,6 @@ async def show_inbox(
         classes=[c.value for c in Classification],
         settable=[c.value for c in SETTABLE],
         bounces=BOUNCES,
-        error=error,
-        done=request.query_params.get("done"),
         replanned=_count(request, "replanned"),
         kept=_count(request, "kept"),
     )
@@ -92,8 +91,7 @@ async def correct(request: Request, user: SignedIn) -> Response:
             inbound_id=inbound_id,
             new_class=form_text(request, "class"),
             reason=form_text(request, "reason"),
-            actor=Reviewer.web(user.name).recorded,
-            now=context.now(),
+            **context.acting(user),
             settings=context.settings,
         )
     except NotFoundError as exc:

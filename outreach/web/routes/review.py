@@ -14,7 +14,7 @@ from outreach.review.views import count_pending_by_campaign, letter_html, list_p
 from outreach.states import MessageStatus
 from outreach.web.auth import page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render, render_outcome
 from outreach.web.security import LETTER_HEADERS
 
 
@@ -36,15 +36,13 @@ async def show_queue(request: Request, user: SignedIn, *, error: str | None = No
         )
     except NotFoundError as exc:
         items, mine, error = [], {}, exc.message
-    return render(
+    return render_outcome(
         request,
         "review.html",
-        status_code=400 if error else 200,
+        error=error,
         items=items,
         filters=filters,
         mine=mine,
-        error=error,
-        done=request.query_params.get("done"),
     )
 
 

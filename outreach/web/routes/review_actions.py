@@ -4,7 +4,8 @@ services, rules and errors as ``outreach review …``, as the signed-in account.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,6 +23,8 @@ from outreach.web.context import web
 from outreach.web.pages import render
 from outreach.web.routes.review import message_id, show_message, show_queue
 
+Result = TypeVar("Result")
+
 
 def _back(mid: int, done: str) -> Response:
     return RedirectResponse(f"/messages/{mid}?done={done}", status_code=303)
@@ -30,39 +33,52 @@ def _back(mid: int, done: str) -> Response:
 @page()
 async def approve(request: Request, user: SignedIn) -> Response:
     """POST /messages/{id}/approve: approve as the signed-in account, with a note."""
-    mid = message_id(request)
-    outcome = await _review_action(
-        request, user, actions.approve, mid, note=form_text(request, "note")
+    return await _review_action(
+        request, user, actions.approve, _approved, note=form_text(request, "note")
     )
-    if isinstance(outcome, Response):
-        return outcome
-    (result,) = outcome
-    return _back(mid, "approved" if result.approved else "partially_approved")
 
 
 @page()
 async def reject(request: Request, user: SignedIn) -> Response:
     """POST /messages/{id}/reject: reject (a reason is required)."""
-    mid = message_id(request)
-    outcome = await _review_action(
-        request, user, actions.reject, mid, reason=form_text(request, "reason")
+    return await _review_action(
+        request, user, actions.reject, lambda _: "rejected", reason=form_text(request, "reason")
     )
-    if isinstance(outcome, Response):
-        return outcome
-    return _back(mid, "rejected")
+
+
+def _approved(results: Sequence[actions.ApproveResult]) -> str:
+    (result,) = results
+    return "approved" if result.approved else "partially_approved"
 
 
 async def _review_action(
-    request: Request, user: SignedIn, action: Any, mid: int, **fields: str | None
-) -> Any:
-    """Run a review action (approve, reject) on one message as the signed-in account: its
-    results, or the page to answer with — 404 for an unknown message, the letter with the
-    refusal (409) for any other user error."""
-    context = web(request)
+    request: Request,
+    user: SignedIn,
+    action: Callable[..., Any],
+    done: Callable[[Any], str],
+    **fields: str | None,
+) -> Response:
+    """Run a review action (approve, reject) on one message as the signed-in account: back
+    to the message with ``done(results)``, or 404 for an unknown message, or the letter with
+    the refusal (409) for any other user error."""
+    mid = message_id(request)
+    now = web(request).now()
+    results = await _on_message(
+        request, user, action, ids=[mid], reviewer=Reviewer.web(user.name), now=now, **fields
+    )
+    if isinstance(results, Response):
+        return results
+    return _back(mid, done(results))
+
+
+async def _on_message(
+    request: Request, user: SignedIn, work: Callable[..., Result], /, **kwargs: Any
+) -> Result | Response:
+    """``work(session, **kwargs)`` on the message of the path: its result, or the page to
+    answer with — 404 for an unknown message, the letter with the refusal (409) for any other
+    user error."""
     try:
-        return await context.call(
-            action, ids=[mid], reviewer=Reviewer.web(user.name), now=context.now(), **fields
-        )
+        return await web(request).call(work, **kwargs)
     except NotFoundError:
         return render(request, "not_found.html", status_code=404)
     except OutreachError as exc:
@@ -95,14 +111,10 @@ async def _edit_form(
 @page()
 async def edit_page(request: Request, user: SignedIn) -> Response:
     """GET /messages/{id}/edit: the subject, text and HTML in a form."""
-    context = web(request)
     mid = message_id(request)
-    try:
-        content = await context.call(editable, message_id=mid)
-    except NotFoundError:
-        return render(request, "not_found.html", status_code=404)
-    except OutreachError as exc:
-        return await show_message(request, user, error=exc.message, status_code=409)
+    content = await _on_message(request, user, editable, message_id=mid)
+    if isinstance(content, Response):
+        return content
     return await _edit_form(
         request, mid, subject=content.subject, text=content.text, html=content.html or ""
     )
@@ -124,12 +136,9 @@ async def edit(request: Request, user: SignedIn) -> Response:
     context = web(request)
     mid = message_id(request)
     subject, text, html = _submitted(request)
-    try:
-        original = await context.call(editable, message_id=mid)
-    except NotFoundError:
-        return render(request, "not_found.html", status_code=404)
-    except OutreachError as exc:
-        return await show_message(request, user, error=exc.message, status_code=409)
+    original = await _on_message(request, user, editable, message_id=mid)
+    if isinstance(original, Response):
+        return original
     new_html = html if html.strip() else None
     if form_text(request, "action") != "save":
         diff = edit_diff(

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from outreach.accounts.signin import SignedIn
 from outreach.errors import NotFoundError, OutreachError
-from outreach.identity import Reviewer, Role
+from outreach.identity import Role
 from outreach.review.testsend import TestSendResult, test_send
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
@@ -38,8 +38,7 @@ async def send_test_copy(request: Request, user: SignedIn) -> Response:
             message_id=message_id(request),
             to=form_text(request, "to"),
             settings=context.settings,
-            now=context.now(),
-            actor=Reviewer.web(user.name).recorded,
+            **context.acting(user),
         )
     except NotFoundError:
         return render(request, "not_found.html", status_code=404)

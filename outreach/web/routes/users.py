@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from starlette.requests import Request
@@ -18,10 +19,10 @@ from outreach.accounts.users import (
 )
 from outreach.db import Session
 from outreach.errors import OutreachError
-from outreach.identity import ROLE_ORDER, Reviewer, Role
+from outreach.identity import ROLE_ORDER, Role
 from outreach.web.auth import form_text, page
 from outreach.web.context import web
-from outreach.web.pages import render
+from outreach.web.pages import render_outcome
 
 
 async def show_users(
@@ -33,15 +34,13 @@ async def show_users(
     """The accounts page; ``link``: (account, one-time URL) just issued, shown once."""
     context = web(request)
     users = await context.call(list_users)
-    return render(
+    return render_outcome(
         request,
         "users.html",
-        status_code=400 if error else 200,
+        error=error,
         users=users,
         roles=[r.value for r in ROLE_ORDER],
-        error=error,
         link=link,
-        done=request.query_params.get("done"),
     )
 
 
@@ -59,40 +58,39 @@ def _create(
     return account.name, password_link(session, name=account.name, now=now, actor=actor)
 
 
-@page(Role.ADMIN)
-async def add(request: Request, user: SignedIn) -> Response:
-    """POST /users: a new account and its one-time set-password link (shown on this page
-    only: it is not stored)."""
+def _relink(session: Session, *, name: str, now: datetime, actor: str) -> tuple[str, str]:
+    """A new set-password token for the account: (name, token)."""
+    return name, password_link(session, name=name, now=now, actor=actor)
+
+
+async def _issue_link(
+    request: Request, user: SignedIn, work: Callable[..., tuple[str, str]], **fields: str
+) -> Response:
+    """``work`` (an account's name and a set-password token) as the signed-in admin: the page
+    with that account's one-time link, or with the error."""
     context = web(request)
     try:
-        name, token = await context.call(
-            _create,
-            name=form_text(request, "name"),
-            role=form_text(request, "role"),
-            now=context.now(),
-            actor=Reviewer.web(user.name).recorded,
-        )
+        name, token = await context.call(work, **fields, **context.acting(user))
     except OutreachError as exc:
         return await show_users(request, error=exc.message)
     return await show_users(
         request, link=(name, password_link_url(context.settings.console_url, token))
+    )
+
+
+@page(Role.ADMIN)
+async def add(request: Request, user: SignedIn) -> Response:
+    """POST /users: a new account and its one-time set-password link (shown on this page
+    only: it is not stored)."""
+    return await _issue_link(
+        request, user, _create, name=form_text(request, "name"), role=form_text(request, "role")
     )
 
 
 @page(Role.ADMIN)
 async def new_link(request: Request, user: SignedIn) -> Response:
     """POST /users/{name}/link: a new one-time set-password link for an account."""
-    context = web(request)
-    name = request.path_params["name"]
-    try:
-        token = await context.call(
-            password_link, name=name, now=context.now(), actor=Reviewer.web(user.name).recorded
-        )
-    except OutreachError as exc:
-        return await show_users(request, error=exc.message)
-    return await show_users(
-        request, link=(name, password_link_url(context.settings.console_url, token))
-    )
+    return await _issue_link(request, user, _relink, name=request.path_params["name"])
 
 
 @page(Role.ADMIN)
@@ -100,12 +98,7 @@ async def disable(request: Request, user: SignedIn) -> Response:
     """POST /users/{name}/disable: no more sign-in; its sessions and tokens end."""
     context = web(request)
     try:
-        await context.call(
-            disable_user,
-            name=request.path_params["name"],
-            now=context.now(),
-            actor=Reviewer.web(user.name).recorded,
-        )
+        await context.call(disable_user, name=request.path_params["name"], **context.acting(user))
     except OutreachError as exc:
         return await show_users(request, error=exc.message)
     return RedirectResponse("/users?done=disabled", status_code=303)
