@@ -45,3 +45,23 @@ def test_statements_are_planned_for_their_parameters_on_postgres(db) -> None:
     with db.engine.connect() as other:  # the setting is that session's only
         if db.kind == "postgres":
             assert other.execute(sa.text("SHOW plan_cache_mode")).scalar_one() == "auto"
+
+
+def test_autocommit_statements_commit_as_they_end_on_postgres(pg_db) -> None:
+    db = pg_db
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE held_alone (n integer)"))
+    held = HeldSession(db.engine, autocommit=True)
+    session = held.session()
+    try:
+        session.execute(sa.text("INSERT INTO held_alone VALUES (1)"))
+        with db.engine.connect() as other:  # before the session's commit
+            seen = other.execute(sa.text("SELECT count(*) FROM held_alone")).scalar_one()
+        session.commit()
+    finally:
+        held.drop()
+    assert seen == 1
+    with db.engine.connect() as conn:  # the pool's connections still open transactions
+        conn.execute(sa.text("INSERT INTO held_alone VALUES (2)"))
+        conn.rollback()
+        assert conn.execute(sa.text("SELECT count(*) FROM held_alone")).scalar_one() == 1
