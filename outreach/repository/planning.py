@@ -215,6 +215,31 @@ def insert_messages(
     return [InsertedMessage(row.id, row.message_id) for row in session.execute(stmt, rows)]
 
 
+#: A pass that inserted at least this many messages refreshes the planner statistics of the
+#: message and enrollment tables on PostgreSQL (see :func:`refresh_statistics`).
+ANALYZE_AFTER_ROWS = 1_000
+
+
+def refresh_statistics(session: Session, *, inserted: int) -> bool:
+    """PostgreSQL: ``ANALYZE message, enrollment`` after a pass that inserted ``inserted``
+    messages, when that is at least :data:`ANALYZE_AFTER_ROWS` and more than a tenth of the
+    rows the statistics knew of (autovacuum's own rule, applied now rather than up to a minute
+    later — or never, where it is off). The dispatcher reads these rows next: on statistics
+    taken before them (or none), its claim reads and sorts every due row instead of walking
+    the claim index (0.5 s per claim at 100,000 messages, 0.3 ms after). Whether it ran."""
+    if not is_postgres(session) or inserted < ANALYZE_AFTER_ROWS:
+        return False
+    known = session.execute(_MESSAGE_ROWS_KNOWN).scalar()
+    if known is not None and inserted <= 0.1 * known:
+        return False
+    session.execute(sa.text("ANALYZE message, enrollment"))
+    return True
+
+
+#: The rows the message table's statistics know of (-1 or 0 when never analysed).
+_MESSAGE_ROWS_KNOWN = sa.text("SELECT reltuples FROM pg_class WHERE oid = 'message'::regclass")
+
+
 # -- messages to re-plan --------------------------------------------------------------------------
 
 
