@@ -420,6 +420,25 @@ def _owned_update(to: str, keys: tuple[str, ...], exprs: tuple[tuple[str, Any], 
 _ENROLLMENTS = Enrollment.__table__  # type: ignore[attr-defined]
 
 
+@functools.cache
+def _enrollment_move(postgres: bool) -> sa.Update:
+    """The compare-and-set of :func:`set_enrollment_status_many`, built once per dialect: the
+    enrollments ``ids`` still in ``w_status`` move to ``v_status`` (on PostgreSQL the ids are
+    one array, ``= ANY(:ids)``, so the statement's text does not change with their number)."""
+    return (
+        sa.update(_ENROLLMENTS)
+        .where(
+            id_in(_ENROLLMENTS.c.id, "ids", postgres=postgres),
+            _ENROLLMENTS.c.status == sa.bindparam("w_status"),
+        )
+        .values(
+            status=sa.bindparam("v_status"),
+            updated_at=sa.bindparam("v_now", type_=_ENROLLMENTS.c.updated_at.type),
+        )
+        .returning(_ENROLLMENTS.c.id)
+    )
+
+
 def set_enrollment_status_many(
     session: Session,
     changes: Sequence[tuple[Enrollment, EnrollmentStatus, int, str]],
@@ -436,19 +455,13 @@ def set_enrollment_status_many(
             continue
         groups.setdefault((enr.status, to.value), []).append((enr, iid, why))
     events = _Events(now, actor)
+    statement = _enrollment_move(is_postgres(session))
     for (current, to), members in groups.items():
         ids = [enr.id for enr, _, _ in members]
         moved: set[int] = set()
         for chunk in in_chunks(ids):
-            moved.update(
-                row[0]
-                for row in session.execute(
-                    sa.update(_ENROLLMENTS)
-                    .where(_ENROLLMENTS.c.id.in_(chunk), _ENROLLMENTS.c.status == current)
-                    .values(status=to, updated_at=now)
-                    .returning(_ENROLLMENTS.c.id)
-                )
-            )
+            params = {"ids": list(chunk), "w_status": current, "v_status": to, "v_now": now}
+            moved.update(row[0] for row in session.execute(statement, params))
         if len(moved) != len(ids):
             raise ConcurrentUpdate(f"{len(ids) - len(moved)} enrollment(s) changed meanwhile")
         for enr, iid, why in members:

@@ -102,6 +102,8 @@ def plan(
                 engine, c, now=now, settings=settings, actor=actor, batch=batch, workers=workers
             )
         )
+    with session_scope(engine) as session:  # the dispatcher reads these rows next
+        queries.refresh_statistics(session, inserted=report.queued + len(report.render_errors))
     return report
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from outreach.db import is_postgres
 from outreach.models import Enrollment, Event, Message
+from outreach.repository.bulk import insert_unnest
 from outreach.repository.outbox import id_in, in_chunks
 
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
@@ -32,8 +33,13 @@ _EVENT_INSERT = sa.insert(_EVENTS)
 
 def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert whole event rows (at, actor, entity, entity_id, action, from_state, to_state,
-    reason, data), in one statement."""
-    if rows:
+    reason, data), in one statement (on PostgreSQL one array per column,
+    :func:`~outreach.repository.bulk.insert_unnest`)."""
+    if not rows:
+        return
+    if is_postgres(session):
+        insert_unnest(session, _EVENTS, rows)
+    else:
         session.execute(_EVENT_INSERT, [dict(r) for r in rows])
 
 

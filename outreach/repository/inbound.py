@@ -24,19 +24,19 @@ from outreach.models import (
     Campaign,
     Contact,
     Enrollment,
-    Event,
     Inbound,
     MailboxState,
     Message,
     Step,
 )
+from outreach.repository.bulk import insert_unnest
+from outreach.repository.events import insert_events
 from outreach.states import UNSENT, Classification, MessageStatus
 
 #: Largest ``IN (...)`` list sent in one statement.
 IN_CHUNK = 500
 
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
-_EVENT = Event.__table__  # type: ignore[attr-defined]
 _MESSAGE = Message.__table__  # type: ignore[attr-defined]
 
 
@@ -81,7 +81,11 @@ def stored_raw_hashes(session: Session, *, raw_sha256s: Sequence[str]) -> set[st
 def stored_message_ids(session: Session, *, message_ids: Sequence[str]) -> set[str]:
     """Which of ``message_ids`` (Message-ID header values) are already stored."""
     found: set[str] = set()
+    postgres = is_postgres(session)
     for chunk in _chunked(sorted(message_ids)):
+        if postgres:
+            found.update(session.execute(_STORED_MESSAGE_IDS, {"values": list(chunk)}).scalars())
+            continue
         found.update(
             mid
             for mid in session.exec(
@@ -92,53 +96,37 @@ def stored_message_ids(session: Session, *, message_ids: Sequence[str]) -> set[s
     return found
 
 
+def _present_among(column: Any) -> sa.Select[Any]:
+    """PostgreSQL: the values bound as ``values`` (an array) that ``column`` holds, as
+    ``SELECT v FROM unnest(:values) v WHERE EXISTS (… column = v)``: a semi-join the server
+    runs as one index lookup per value. ``column = ANY(:values)`` on a column that is not
+    unique, in a table never analysed (a first large import, autovacuum behind), is estimated
+    to match most rows, and read every row of the table for each batch."""
+    given = sa.func.unnest(sa.bindparam("values", type_=ARRAY(column.type)))
+    values = given.table_valued("v").render_derived(name="given")
+    stored = sa.select(sa.literal(1)).select_from(column.table).where(column == values.c.v)
+    return sa.select(values.c.v).where(stored.exists())
+
+
+_STORED_MESSAGE_IDS = _present_among(_INBOUND.c.message_id)
+
+
 def insert_inbound(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Insert ``rows`` (``ON CONFLICT (raw_sha256) DO NOTHING``); ``{raw_sha256: id}`` of the
     rows inserted. A row another process stored meanwhile is skipped (it is a duplicate)."""
     if not rows:
         return {}
+    if is_postgres(session):  # one statement of an array per column
+        inserted = insert_unnest(
+            session, _INBOUND, rows, conflict=("raw_sha256",), returning=("raw_sha256", "id")
+        )
+        return dict(inserted)
     stmt = (
         _insert_for(session)(_INBOUND)
         .on_conflict_do_nothing(index_elements=["raw_sha256"])
         .returning(_INBOUND.c.id, _INBOUND.c.raw_sha256)
     )
-    if is_postgres(session):
-        return dict(_insert_pipelined(session, stmt, rows))
     return {sha: iid for iid, sha in session.execute(stmt, list(rows)).all()}
-
-
-def _insert_pipelined(
-    session: Session, stmt: Any, rows: Sequence[Mapping[str, Any]]
-) -> list[tuple[str, int]]:
-    """PostgreSQL: ``stmt`` for one row, sent once per row in one pipeline (psycopg's
-    ``executemany`` with ``returning``): the driver and the server parse it once, where
-    SQLAlchemy's multi-row VALUES statement of thousands of parameters costs more than the
-    rows. Values go through the columns' own bind processing (JSON, UTC times); a driver error
-    is raised as SQLAlchemy's. The returned ``(raw_sha256, id)`` are the rows inserted."""
-    connection = session.connection()
-    dialect = connection.dialect
-    names = list(rows[0])
-    sql = str(stmt.compile(dialect=dialect, column_keys=names))
-    processors = [
-        (name, _INBOUND.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-        for name in names
-    ]
-    params = [
-        {name: process(row[name]) if process else row[name] for name, process in processors}
-        for row in rows
-    ]
-    dbapi_error = dialect.loaded_dbapi.Error
-    inserted: list[tuple[str, int]] = []
-    with connection.connection.driver_connection.cursor() as cursor:
-        try:
-            cursor.executemany(sql, params, returning=True)
-            while True:
-                inserted.extend((sha, iid) for iid, sha in cursor.fetchall())
-                if not cursor.nextset():
-                    break
-        except dbapi_error as exc:
-            raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error) from exc
-    return inserted
 
 
 def record_arrivals(
@@ -152,28 +140,26 @@ def record_arrivals(
     of arrival, not a state change."""
     if not rows:
         return
-    session.execute(
-        sa.insert(_EVENT),
-        [
-            {
-                "at": now,
-                "actor": actor,
-                "entity": "inbound",
-                "entity_id": iid,
-                "action": "received",
-                "from_state": None,
-                "to_state": row["classification"],
-                "reason": row["reason"],
-                "data": {
-                    "match_method": row["match_method"],
-                    "matched_message_id": row["matched_message_id"],
-                    "contact_id": row["contact_id"],
-                    "source": row["source"],
-                },
-            }
-            for iid, row in rows
-        ],
-    )
+    events = [
+        {
+            "at": now,
+            "actor": actor,
+            "entity": "inbound",
+            "entity_id": iid,
+            "action": "received",
+            "from_state": None,
+            "to_state": row["classification"],
+            "reason": row["reason"],
+            "data": {
+                "match_method": row["match_method"],
+                "matched_message_id": row["matched_message_id"],
+                "contact_id": row["contact_id"],
+                "source": row["source"],
+            },
+        }
+        for iid, row in rows
+    ]
+    insert_events(session, events)
 
 
 def last_classifications(

@@ -21,6 +21,8 @@ from sqlmodel import Session, select
 
 from outreach.db import is_postgres
 from outreach.models import Campaign, Contact, Enrollment, Message, Step
+from outreach.repository.bulk import insert_unnest
+from outreach.repository.outbox import id_in
 from outreach.states import EnrollmentStatus, MessageStatus
 
 
@@ -85,10 +87,11 @@ def planned_states(
     session: Session, *, campaign_id: int, contact_ids: Collection[int]
 ) -> dict[tuple[int, int], PlannedState]:
     """The messages of ``campaign_id`` for ``contact_ids``, by (step id, contact id)."""
+    table = Message.__table__  # type: ignore[attr-defined]
+    query = sa.select(table.c.step_id, table.c.contact_id, table.c.status, table.c.sent_at)
     rows = session.execute(
-        sa.select(Message.step_id, Message.contact_id, Message.status, Message.sent_at).where(
-            Message.campaign_id == campaign_id, Message.contact_id.in_(contact_ids)
-        )
+        query.where(*_of_contacts_in(session, table, campaign_id, contact_ids)),
+        {"ids": list(contact_ids)},
     )
     return {
         (row.step_id, row.contact_id): PlannedState(
@@ -126,12 +129,30 @@ def enrollment_statuses(
     session: Session, *, campaign_id: int, contact_ids: Collection[int]
 ) -> dict[int, str]:
     """The enrollment status in ``campaign_id`` of each of ``contact_ids`` that has one."""
+    table = Enrollment.__table__  # type: ignore[attr-defined]
     rows = session.execute(
-        sa.select(Enrollment.contact_id, Enrollment.status).where(
-            Enrollment.campaign_id == campaign_id, Enrollment.contact_id.in_(contact_ids)
-        )
+        sa.select(table.c.contact_id, table.c.status).where(
+            *_of_contacts_in(session, table, campaign_id, contact_ids)
+        ),
+        {"ids": list(contact_ids)},
     )
     return {row.contact_id: row.status for row in rows}
+
+
+def _of_contacts_in(
+    session: Session, table: sa.Table, campaign_id: int, contact_ids: Collection[int]
+) -> tuple[sa.ColumnElement[bool], ...]:
+    """The rows of ``table`` (message or enrollment) of ``campaign_id`` whose contact is one
+    of the ids bound as ``ids`` (``= ANY`` of one array on PostgreSQL). The campaign is
+    compared as an expression (``campaign_id + 0``) so that the database looks the rows up by
+    contact: a PostgreSQL table that was never analysed (a large first plan, autovacuum
+    behind) takes ``campaign_id = …`` for selective and, through the campaign index, reads
+    every row of the campaign planned so far for each page — a pass growing with the square
+    of the audience."""
+    return (
+        id_in(table.c.contact_id, "ids", postgres=is_postgres(session)),
+        (table.c.campaign_id + 0) == campaign_id,
+    )
 
 
 # -- inserts --------------------------------------------------------------------------------------
@@ -149,22 +170,24 @@ def enroll(
     enrolled."""
     if not contact_ids:
         return
-    stmt = _insert(session, Enrollment.__table__).on_conflict_do_nothing(  # type: ignore[attr-defined]
+    table = Enrollment.__table__  # type: ignore[attr-defined]
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "contact_id": cid,
+            "status": EnrollmentStatus.ACTIVE.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for cid in contact_ids
+    ]
+    if is_postgres(session):  # one statement of an array per column
+        insert_unnest(session, table, rows, conflict=("campaign_id", "contact_id"))
+        return
+    stmt = _insert(session, table).on_conflict_do_nothing(
         index_elements=["campaign_id", "contact_id"]
     )
-    session.execute(
-        stmt,
-        [
-            {
-                "campaign_id": campaign_id,
-                "contact_id": cid,
-                "status": EnrollmentStatus.ACTIVE.value,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for cid in contact_ids
-        ],
-    )
+    session.execute(stmt, rows)
 
 
 def insert_messages(
@@ -175,12 +198,46 @@ def insert_messages(
     if not rows:
         return []
     table = Message.__table__  # type: ignore[attr-defined]
+    if is_postgres(session):  # one statement of an array per column
+        inserted = insert_unnest(
+            session,
+            table,
+            rows,
+            conflict=("campaign_id", "step_id", "contact_id"),
+            returning=("id", "message_id"),
+        )
+        return [InsertedMessage(*row) for row in inserted]
     stmt = (
         _insert(session, table)
         .on_conflict_do_nothing(index_elements=["campaign_id", "step_id", "contact_id"])
         .returning(table.c.id, table.c.message_id)
     )
     return [InsertedMessage(row.id, row.message_id) for row in session.execute(stmt, rows)]
+
+
+#: A pass that inserted at least this many messages refreshes the planner statistics of the
+#: message and enrollment tables on PostgreSQL (see :func:`refresh_statistics`).
+ANALYZE_AFTER_ROWS = 1_000
+
+
+def refresh_statistics(session: Session, *, inserted: int) -> bool:
+    """PostgreSQL: ``ANALYZE message, enrollment`` after a pass that inserted ``inserted``
+    messages, when that is at least :data:`ANALYZE_AFTER_ROWS` and more than a tenth of the
+    rows the statistics knew of (autovacuum's own rule, applied now rather than up to a minute
+    later — or never, where it is off). The dispatcher reads these rows next: on statistics
+    taken before them (or none), its claim reads and sorts every due row instead of walking
+    the claim index (0.5 s per claim at 100,000 messages, 0.3 ms after). Whether it ran."""
+    if not is_postgres(session) or inserted < ANALYZE_AFTER_ROWS:
+        return False
+    known = session.execute(_MESSAGE_ROWS_KNOWN).scalar()
+    if known is not None and inserted <= 0.1 * known:
+        return False
+    session.execute(sa.text("ANALYZE message, enrollment"))
+    return True
+
+
+#: The rows the message table's statistics know of (-1 or 0 when never analysed).
+_MESSAGE_ROWS_KNOWN = sa.text("SELECT reltuples FROM pg_class WHERE oid = 'message'::regclass")
 
 
 # -- messages to re-plan --------------------------------------------------------------------------

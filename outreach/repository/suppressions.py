@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from outreach.db import is_postgres
 from outreach.models import Contact, Suppression
+from outreach.repository.bulk import insert_unnest
 
 _TABLE = Suppression.__table__  # type: ignore[attr-defined]
 
@@ -86,13 +87,15 @@ def suppress_many(
         rows.setdefault(entry.email, entry._asdict())
     if not rows:
         return set()
-    if is_postgres(session):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    values = [{**row, "created_at": now} for row in rows.values()]
+    if is_postgres(session):  # one statement of an array per column
+        inserted = insert_unnest(session, _TABLE, values, conflict=("email",), returning=("email",))
+        return {row[0] for row in inserted}
+    from sqlalchemy.dialects.sqlite import insert
+
     result = session.execute(
         insert(_TABLE).on_conflict_do_nothing(index_elements=["email"]).returning(_TABLE.c.email),
-        [{**row, "created_at": now} for row in rows.values()],
+        values,
     )
     return {row[0] for row in result}
 

@@ -284,6 +284,34 @@ def test_two_planners_racing_queue_each_message_once(pg_db) -> None:
     assert created == n  # one creation event per row, none for the loser's skipped inserts
 
 
+def test_a_large_pass_refreshes_the_message_statistics_on_postgres(pg_db, monkeypatch) -> None:
+    """A pass that inserts at least ANALYZE_AFTER_ROWS messages (and more than a tenth of what
+    the statistics knew) analyses the message table: the dispatcher's claim then walks its
+    index instead of sorting every due row. A small pass (the early one here) does not."""
+    from outreach.repository import planning
+
+    monkeypatch.setattr(planning, "ANALYZE_AFTER_ROWS", 10)
+    settings = sample_settings(pg_db.url)
+    load_sample(pg_db.engine, settings, T_APPEAL)
+
+    def known_rows() -> float:
+        with pg_db.engine.connect() as conn:
+            query = "SELECT reltuples FROM pg_class WHERE oid = 'message'::regclass"
+            return conn.execute(sa.text(query)).scalar()
+
+    assert known_rows() <= 0  # never analysed
+    assert (
+        plan(pg_db.engine, now=datetime(2010, 4, 19, 12, tzinfo=UTC), settings=settings).queued == 0
+    )
+    assert known_rows() <= 0
+    report = plan(pg_db.engine, now=T_APPEAL, settings=settings)
+    assert report.queued >= 10
+    assert known_rows() == report.queued
+    with Session(pg_db.engine) as s:  # what the next pass would add is under a tenth: no ANALYZE
+        assert not planning.refresh_statistics(s, inserted=report.queued // 10)
+        assert planning.refresh_statistics(s, inserted=report.queued // 10 + 10)
+
+
 def test_reload_replans_changed_unsent_messages_and_keeps_sent(db, tmp_path: Path) -> None:
     settings = sample_settings(db.url)
     load_sample(db.engine, settings, T_APPEAL)

@@ -1,7 +1,8 @@
 """The inbound rows' bulk SQL (outreach.repository.inbound) on both databases: PostgreSQL's
-pipelined insert returns only the rows it inserted and stores every value as SQLite's path
-does, a driver error surfaces as SQLAlchemy's, and ``IN`` lists (``= ANY`` on PostgreSQL) of
-more than one chunk find every value."""
+insert of one array per column (``insert_unnest``) returns only the rows it inserted and
+stores every value as SQLite's path does, a driver error surfaces as SQLAlchemy's, rows with
+different columns are refused, and ``IN`` lists (``= ANY`` and the ``EXISTS`` lookup on
+PostgreSQL) of more than one chunk find every value."""
 
 from __future__ import annotations
 
@@ -87,6 +88,15 @@ def test_a_driver_error_is_sqlalchemys(db) -> None:
         s.rollback()
         assert insert_inbound(s, rows=[batch[0]])  # the session goes on after the rollback
         s.commit()
+
+
+def test_rows_with_different_columns_are_refused(pg_db) -> None:
+    batch = rows(2)
+    batch[1] = {k: v for k, v in batch[1].items() if k != "snippet"}
+    with Session(pg_db.engine) as s:
+        with pytest.raises(ValueError, match="different columns"):
+            insert_inbound(s, rows=batch)
+        assert s.exec(select(Inbound)).all() == []
 
 
 def test_lookups_over_more_than_one_chunk(db) -> None:
