@@ -286,12 +286,6 @@ def review_policies(session: Session, *, campaign_ids: Iterable[int]) -> dict[in
     }
 
 
-def approvals_required(session: Session, *, campaign_ids: Iterable[int]) -> dict[int, int]:
-    """Per campaign id: how many distinct reviewers a message needs (at least 1)."""
-    rows = session.exec(select(Campaign).where(col(Campaign.id).in_(set(campaign_ids)))).all()
-    return {c.id: max(1, c.approvals_required) for c in rows if c.id is not None}
-
-
 def add_approval(
     session: Session,
     *,
