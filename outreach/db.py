@@ -94,7 +94,35 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: Execution option of :func:`reading`: the transaction only reads.
+READ_ONLY = "outreach_read_only"
+
+
+def reading(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read. On SQLite they begin deferred instead of
+    ``BEGIN IMMEDIATE``: they take no write lock, so a reader polled often (``/healthz``,
+    ``/metrics``) never holds up — nor waits for — the daemon's writers (WAL readers see the
+    last commit). The same engine on PostgreSQL."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction that only reads (see :func:`reading`); the rows it loaded stay readable
+    after it ends, as :func:`session_scope`'s do."""
+    with Session(reading(engine), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def is_postgres(engine_or_session: Engine | Session | sa.Connection) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from outreach.db import UNAVAILABLE, Engine, session_scope
+from outreach.db import UNAVAILABLE, Engine, read_scope
 from outreach.models import JobRun
 from outreach.repository import metrics as counts
 from outreach.repository.jobs import job_runs
@@ -30,7 +30,7 @@ class _Collector:
 
     def collect(self) -> Iterator[Metric]:
         try:
-            with session_scope(self.engine) as session:
+            with read_scope(self.engine) as session:
                 messages = counts.messages_by_status(session)
                 attempts = counts.attempts_by_outcome(session)
                 inbound = counts.inbound_by_class(session)

@@ -12,7 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from outreach.daemon import job_intervals
-from outreach.db import UNAVAILABLE, Engine, Session, current_revision, head_revision, session_scope
+from outreach.db import (
+    UNAVAILABLE,
+    Engine,
+    Session,
+    current_revision,
+    head_revision,
+    read_scope,
+    reading,
+)
 from outreach.health import JobSuccess, job_problems
 from outreach.models import JobRun
 from outreach.repository.jobs import job_runs
@@ -42,11 +50,11 @@ def healthz(engine: Engine, *, settings: Settings, now: datetime) -> Health:
     """200 when ``status --check`` would exit 0 at ``now``; 503 otherwise, with the same
     problem lines. No detail about the database is given (the endpoint needs no sign-in)."""
     try:
-        current = current_revision(engine)
+        current = current_revision(reading(engine))
         head = head_revision()
         runs = []
         if current == head:
-            with session_scope(engine) as session:
+            with read_scope(engine) as session:
                 runs = job_runs(session)
     except UNAVAILABLE:
         return Health(503, {"status": "unavailable", "database": "unreachable"})

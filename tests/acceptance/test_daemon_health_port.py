@@ -42,14 +42,16 @@ def test_daemon_serves_health_and_metrics(sqlite_db) -> None:
     )
     try:
         body = None
+        last = "no answer"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and body is None:
             try:
                 answer = httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
                 body = answer.json() if answer.status_code == 200 else None
+                last = f"{answer.status_code} {answer.text[:2000]}"
             except httpx2.TransportError:
                 time.sleep(0.2)
-        assert body is not None, "the daemon's health port did not answer"
+        assert body is not None, f"the daemon's health port did not answer 200: {last}"
         assert body["database"] == "ok" and body["migrations"]["up_to_date"] is True
         metrics = httpx2.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
         names = {f.name for f in text_string_to_metric_families(metrics.text)}
