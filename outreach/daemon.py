@@ -15,6 +15,7 @@ runs — plan, dispatch, replies fetch and the lease sweeper — for months, acr
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -35,6 +36,28 @@ log = logging.getLogger("outreach.daemon")
 JOBS = ("plan", "dispatch", "replies", "sweep", "retention")
 #: How often the retention job runs, in seconds.
 RETENTION_INTERVAL = 3600
+
+
+#: What the jobs import when they first run (late, so that importing this module stays cheap).
+JOB_MODULES = (
+    "outreach.planner",
+    "outreach.dispatch.runner",
+    "outreach.dispatch.sweep",
+    "outreach.privacy.retention",
+    "outreach.replies.intake",
+    "outreach.web.routes.health",
+    "outreach.web.server",
+)
+
+
+def import_job_modules() -> None:
+    """Import what the jobs use before any of them runs. The jobs start together, on the event
+    loop and on worker threads, and two threads importing one package at once can deadlock on
+    Python's import locks or find it half-initialised: seen as the first dispatch and sweep
+    runs failing (``_DeadlockError``, ``cannot import name 'Dispatcher'``) and dispatch then
+    failing on every run until a restart."""
+    for name in JOB_MODULES:
+        importlib.import_module(name)
 
 
 def job_intervals(settings: Settings) -> dict[str, int]:
@@ -199,6 +222,7 @@ class Daemon:
 
     async def run_once(self) -> dict[str, JobResult]:
         """Each job once, in pipeline order (for cron and tests)."""
+        import_job_modules()
         for name, fn, _ in self._jobs():
             await self._run_job(name, fn)
         if not self.settings.imap_configured:
@@ -209,6 +233,7 @@ class Daemon:
         """Run on the schedule until SIGTERM/SIGINT; returns the exit code."""
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+        import_job_modules()
         self._stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -112,17 +112,10 @@ def reading(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
-@contextmanager
-def read_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction that only reads (see :func:`reading`); the rows it loaded stay readable
-    after it ends, as :func:`session_scope`'s do."""
-    with Session(reading(engine), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+def read_scope(engine: Engine) -> AbstractContextManager[Session]:
+    """One transaction that only reads (see :func:`reading`): :func:`session_scope` on the
+    reading engine."""
+    return session_scope(reading(engine))
 
 
 def is_postgres(engine_or_session: Engine | Session | sa.Connection) -> bool:
