@@ -24,7 +24,7 @@ from outreach.demo import run_demo
 from outreach.web.demo import DEMO_ACCOUNT, demo_console
 from outreach.web.server import serve_in_thread
 
-#: The browser flags the tests use too (no network, no first-run work).
+#: The browser flags (no network, no first-run work); the browser tests launch with these too.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -29,6 +29,7 @@ from outreach.review.files import save_names
 from outreach.smtpsink.server import SmtpSink
 from outreach.unsubscribe_links import token_in_raw
 from outreach.web.server import serve_in_thread
+from scripts.screenshots import CHROMIUM_ARGS
 from tests.integration.intake_kit import build_world, dsn, inbound_rows, suppressed
 from tests.integration.intake_kit import run as run_intake
 from tests.planning import load_sample, sample_settings
@@ -42,15 +43,6 @@ from tests.web_kit import (
 )
 
 CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 pytestmark = pytest.mark.browser
 
 
