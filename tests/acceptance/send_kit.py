@@ -1,11 +1,13 @@
 """Real `outreach send` processes for the acceptance tests: the environment that points one at
-a database and a loopback SMTP server, and starting one."""
+a database and a loopback SMTP server, starting one, and running several at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 
 def env_for(db_url: str, port: int, **extra: str) -> dict[str, str]:
@@ -32,3 +34,15 @@ def send_process(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def concurrent_sends(env: dict[str, str], now: str, processes: int = 3) -> list[dict[str, Any]]:
+    """``processes`` ``outreach send --now NOW --json`` at once; their JSON summaries (each
+    must exit 0)."""
+    procs = [send_process(env, "--now", now, "--json") for _ in range(processes)]
+    summaries = []
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err
+        summaries.append(json.loads(out))
+    return summaries

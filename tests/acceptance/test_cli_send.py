@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from outreach.models import Message
-from tests.acceptance.send_kit import env_for, send_process
+from tests.acceptance.send_kit import concurrent_sends, env_for, send_process
 from tests.factories import T0
 from tests.integration.dispatch_kit import Recorder, SmtpSink, message_ids, setup, statuses
 
@@ -70,12 +70,7 @@ def test_three_dispatchers_on_postgres_each_message_received_once(pg_db) -> None
     with SmtpSink() as sink:
         setup(pg_db.engine, 2000)
         env = env_for(pg_db.url, sink.port, OUTREACH_DISPATCH_BATCH="100")
-        procs = [send_process(env, "--now", T0.isoformat(), "--json") for _ in range(3)]
-        summaries = []
-        for p in procs:
-            out, err = p.communicate(timeout=240)
-            assert p.returncode == 0, err
-            summaries.append(json.loads(out))
+        summaries = concurrent_sends(env, T0.isoformat())
     received = Counter(sink.handler.ids())
     assert len(received) == 2000 and set(received.values()) == {1}
     assert sum(s["sent"] for s in summaries) == 2000

@@ -3,13 +3,12 @@ limit is counted under a per-campaign lock held until the claim commits."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
 
 from outreach.db import session_scope
-from tests.acceptance.send_kit import env_for, send_process
+from tests.acceptance.send_kit import concurrent_sends, env_for
 from tests.factories import T0
 from tests.integration.dispatch_kit import SmtpSink, add_approved, make_world, statuses
 
@@ -25,12 +24,7 @@ def test_three_dispatchers_share_a_small_daily_limit(pg_db) -> None:
     with SmtpSink() as sink:
         # small claims, so that the three processes claim again and again at the same time
         env = env_for(pg_db.url, sink.port, OUTREACH_DISPATCH_BATCH="3")
-        procs = [send_process(env, "--now", T0.isoformat(), "--json") for _ in range(3)]
-        summaries = []
-        for p in procs:
-            out, err = p.communicate(timeout=240)
-            assert p.returncode == 0, err
-            summaries.append(json.loads(out))
+        summaries = concurrent_sends(env, T0.isoformat())
     received = Counter(sink.handler.ids())
     assert len(received) == LIMIT and set(received.values()) == {1}
     assert sum(s["sent"] for s in summaries) == LIMIT
