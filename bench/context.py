@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import data
+from bench.cpu import CpuSnapshot, CpuUse
 from bench.dbs import Databases, postgres_problem
 from bench.sinks import REPO, Sink, start_fast_sink
 from bench.stats import Figure, Row, Target
@@ -191,6 +192,14 @@ def run_group(jobs: Sequence[tuple[str, dict[str, Any]]], timeout: float = 3600)
     """Start one worker process per job, wait until every one is set up, start them all at
     once, and return their results in order. Raises :class:`NotAvailable` when a worker
     reports its code path missing."""
+    return run_group_measured(jobs, timeout)[0]
+
+
+def run_group_measured(
+    jobs: Sequence[tuple[str, dict[str, Any]]], timeout: float = 3600
+) -> tuple[list[dict], CpuUse]:
+    """:func:`run_group`, and the CPU the machine, the database server and the sink spent from
+    the start signal until the last worker ended (:mod:`bench.cpu`)."""
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "bench.worker", kind, json.dumps(spec, default=str)],
@@ -212,6 +221,7 @@ def run_group(jobs: Sequence[tuple[str, dict[str, Any]]], timeout: float = 3600)
             elif line.strip() != "READY":
                 _, err = p.communicate(timeout=30)
                 raise WorkerError(f"{jobs[i][0]} worker failed at start: {tail_lines(err)}")
+        before, t0 = CpuSnapshot.take(), time.perf_counter()
         for i, p in enumerate(procs):
             if i not in early:
                 assert p.stdin is not None
@@ -228,7 +238,8 @@ def run_group(jobs: Sequence[tuple[str, dict[str, Any]]], timeout: float = 3600)
             if "unavailable" in result:
                 raise NotAvailable(result["unavailable"])
             results.append(result)
-        return results
+        use = CpuUse.between(before, CpuSnapshot.take(), time.perf_counter() - t0)
+        return results, use
     finally:
         for p in procs:
             if p.poll() is None:

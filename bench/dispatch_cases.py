@@ -6,7 +6,16 @@ from __future__ import annotations
 import time
 
 from bench import data
-from bench.context import Context, NotAvailable, default_concurrency, group_rate, run_group
+from bench.context import (
+    Context,
+    NotAvailable,
+    default_concurrency,
+    group_rate,
+    run_group,
+    run_group_measured,
+    usable_cores,
+)
+from bench.cpu import cpu_note, per_message_us
 from bench.sinks import start_aiosmtpd_sink
 from bench.stats import Figure, Row, Target, ratio, summarise
 
@@ -65,7 +74,7 @@ def bench_dispatch(ctx: Context) -> None:
     for kind, procs in [c for c in DISPATCH_CASES if c[0] in ctx.kinds()]:
         name = f"{kind}, {processes_label(procs)} x {conc} connections"
         try:
-            ours, raw = _dispatch_case(ctx, kind, procs, conc, sink.port)
+            ours, raw, cpu = _dispatch_case(ctx, kind, procs, conc, sink.port)
         except NotAvailable:
             raise
         except Exception as exc:  # one broken case must not hide the others
@@ -84,7 +93,13 @@ def bench_dispatch(ctx: Context) -> None:
                 extra={
                     "sink": "smtp-sink" if "smtp-sink" in sink.label else "aiosmtpd",
                     "messages": n,
+                    "cpu_us_per_message": cpu,
                 },
+            )
+        )
+        ctx.notes.append(
+            cpu_note(
+                f"{kind}, {processes_label(procs)}", cpu["outreach"], cpu["raw"], usable_cores()
             )
         )
     for (kind, procs), wanted in DISPATCH_VS_RAW.items():
@@ -102,18 +117,24 @@ def bench_dispatch(ctx: Context) -> None:
 
 def _dispatch_case(
     ctx: Context, kind: str, procs: int, conc: int, port: int
-) -> tuple[Figure, Figure]:
-    """(ours, raw loop) over ``expensive_runs`` runs, each on a fresh clone of the prepared
-    messages: the raw loop first, then the dispatcher."""
+) -> tuple[Figure, Figure, dict[str, dict[str, float]]]:
+    """(ours, raw loop, CPU µs per message of each in the last run) over ``expensive_runs``
+    runs, each on a fresh clone of the prepared messages: the raw loop first, then the
+    dispatcher."""
     n = ctx.sizes.dispatch
     golden = ctx.planned_db(kind, n)
     dbs = ctx.dbs(kind)
     ours, raw = [], []
+    cpu: dict[str, dict[str, float]] = {}
     for _ in range(ctx.expensive_runs):
         url = dbs.clone(golden)
-        rr = run_group(_raw_jobs(url, port, procs, conc, n))
+        rr, raw_use = run_group_measured(_raw_jobs(url, port, procs, conc, n))
         raw.append(group_rate(rr, "sent"))
-        dr = run_group(dispatch_jobs(url, port, procs, conc, None))
+        dr, our_use = run_group_measured(dispatch_jobs(url, port, procs, conc, None))
+        cpu = {
+            "raw": per_message_us(raw_use, sum(r["cpu_s"] for r in rr), n),
+            "outreach": per_message_us(our_use, sum(r["cpu_s"] for r in dr), n),
+        }
         sent = sum(r["sent"] for r in dr)
         if sent != n:
             raise RuntimeError(f"dispatch sent {sent} of {n}: {[r['summary'] for r in dr]}")
@@ -123,7 +144,7 @@ def _dispatch_case(
             ctx.sent_dbs[("sqlite", n)] = url  # kept for the replies benchmark
         else:
             dbs.drop(url)
-    return summarise(ours), summarise(raw)
+    return summarise(ours), summarise(raw), cpu
 
 
 # -- dispatch against a slow server --------------------------------------------------------------

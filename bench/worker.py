@@ -45,6 +45,12 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def cpu_seconds() -> float:
+    """This process's CPU time so far (user + system, every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _ready_and_wait() -> None:
     print("READY", flush=True)
     sys.stdin.readline()
@@ -230,15 +236,16 @@ def run_dispatch(spec: dict[str, Any]) -> dict[str, Any]:
     dispatcher = build_dispatcher(engine, settings, clock=clock)
     _ready_and_wait()
     start = time.time()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     summary = dispatcher.run_sync(limit=spec.get("limit"))
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     end = time.time()
     engine.dispose()
     data = summary.as_dict()
     return {
         "sent": data["sent"],
         "elapsed": elapsed,
+        "cpu_s": cpu,
         "start": start,
         "end": end,
         "summary": data,
@@ -295,10 +302,10 @@ def run_raw_smtp(spec: dict[str, Any]) -> dict[str, Any]:
 
     _ready_and_wait()
     start = time.time()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     sent = asyncio.run(main())
-    elapsed = time.perf_counter() - t0
-    return {"sent": sent, "elapsed": elapsed, "start": start, "end": time.time()}
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    return {"sent": sent, "elapsed": elapsed, "cpu_s": cpu, "start": start, "end": time.time()}
 
 
 # -- replies -------------------------------------------------------------------------------------
