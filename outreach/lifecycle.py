@@ -22,6 +22,7 @@ from outreach.db import is_postgres
 from outreach.errors import ConcurrentUpdate
 from outreach.models import Enrollment, Message
 from outreach.repository.attempts import finish_attempts
+from outreach.repository.compiled import FastStatement
 from outreach.repository.events import insert_events, insert_message_events
 from outreach.repository.outbox import id_in, in_chunks, status_is
 from outreach.repository.owned_moves import OwnedMove, move_owned
@@ -360,13 +361,15 @@ def _held_leases(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
     transaction keeps them so until it ends)."""
     held: set[tuple[int, str]] = set()
     for chunk in in_chunks(ids):
-        held.update((row[0], row[1]) for row in session.execute(_HELD, {"ids": list(chunk)}))
+        held.update((row[0], row[1]) for row in _HELD.execute(session, {"ids": list(chunk)}))
     return held
 
 
 #: The query of :func:`_held_leases`, built once.
-_HELD = sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
-    id_in(_MESSAGES.c.id, "ids", postgres=False), status_is(MessageStatus.SENDING.value)
+_HELD = FastStatement(
+    sa.select(_MESSAGES.c.id, _MESSAGES.c.lease_token).where(
+        id_in(_MESSAGES.c.id, "ids", postgres=False), status_is(MessageStatus.SENDING.value)
+    )
 )
 
 
@@ -382,8 +385,8 @@ def _update_owned(
     moves only while it is still ``sending`` under the move's token."""
     keys = tuple(sorted(moves[0].values))
     stmt = _owned_update(to.value, keys, tuple(sorted((exprs or {}).items())))
-    session.execute(
-        stmt,
+    stmt.executemany(
+        session,
         [
             {
                 "w_id": m.message_id,
@@ -397,11 +400,13 @@ def _update_owned(
 
 
 @functools.lru_cache(maxsize=64)
-def _owned_update(to: str, keys: tuple[str, ...], exprs: tuple[tuple[str, Any], ...]) -> sa.Update:
+def _owned_update(
+    to: str, keys: tuple[str, ...], exprs: tuple[tuple[str, Any], ...]
+) -> FastStatement:
     """The statement of :func:`_update_owned`, built once per target, value columns and column
     expressions (these must be long-lived objects, such as
     :data:`outreach.repository.outbox.RELEASE_CHANGES`)."""
-    return (
+    return FastStatement(
         sa.update(_MESSAGES)
         .where(
             _MESSAGES.c.id == sa.bindparam("w_id"),

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from outreach.db import is_postgres
 from outreach.models import Attempt, Message
+from outreach.repository.compiled import FastStatement
 from outreach.repository.outbox import id_in, in_chunks, status_is
 from outreach.states import AttemptPhase, MessageStatus
 
@@ -54,12 +55,12 @@ def mark_data_sent(session: Session, *, marks: Sequence[InFlight], now: datetime
     for (token, started_at), group in by_token.items():
         for chunk in in_chunks([m.message_id for m in group]):
             params = {"ids": list(chunk), "tok": token, "started": started_at, "now": now}
-            marked.update(row[0] for row in session.execute(insert, params))
+            marked.update(row[0] for row in insert.execute(session, params))
     return marked
 
 
 @functools.cache
-def _mark_insert(postgres: bool) -> sa.Insert:
+def _mark_insert(postgres: bool) -> FastStatement:
     """The statement of :func:`mark_data_sent`, built once per dialect (PostgreSQL: the rows
     locked ``FOR UPDATE``)."""
     query = sa.select(
@@ -76,7 +77,7 @@ def _mark_insert(postgres: bool) -> sa.Insert:
     )
     if postgres:
         query = query.with_for_update()
-    return (
+    return FastStatement(
         sa.insert(_ATTEMPTS)
         .from_select(["message_id", "number", "lease_token", "started_at", "phase"], query)
         .returning(_ATTEMPTS.c.message_id)
@@ -100,8 +101,8 @@ def finish_attempts(
     if not finished:
         return
     keys = tuple(sorted(finished[0][2]))
-    session.execute(
-        _attempt_update(keys),
+    _attempt_update(keys).executemany(
+        session,
         [
             {"w_id": mid, "w_tok": token, **{f"v_{k}": columns[k] for k in keys}}
             for mid, token, columns in finished
@@ -110,9 +111,9 @@ def finish_attempts(
 
 
 @functools.lru_cache(maxsize=16)
-def _attempt_update(keys: tuple[str, ...]) -> sa.Update:
+def _attempt_update(keys: tuple[str, ...]) -> FastStatement:
     """The statement of :func:`finish_attempts`, built once per set of columns."""
-    return (
+    return FastStatement(
         sa.update(_ATTEMPTS)
         .where(
             _ATTEMPTS.c.message_id == sa.bindparam("w_id"),

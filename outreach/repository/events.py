@@ -19,6 +19,7 @@ from sqlmodel import Session
 from outreach.db import is_postgres
 from outreach.models import Enrollment, Event, Message
 from outreach.repository.bulk import insert_unnest
+from outreach.repository.compiled import FastStatement
 from outreach.repository.outbox import id_in, in_chunks
 
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
@@ -69,11 +70,11 @@ def insert_message_events(
             "reason": reason,
             "data": dict(data or {}),
         }
-        session.execute(statement, params)
+        statement.execute(session, params)
 
 
 @functools.cache
-def _events_for_messages(postgres: bool) -> sa.Insert:
+def _events_for_messages(postgres: bool) -> FastStatement:
     """``INSERT INTO event … SELECT … FROM message WHERE id IN :ids``: the same event for each
     of the messages ``ids``, built once per dialect."""
     same = ("action", "from_state", "to_state", "reason", "data")
@@ -88,7 +89,9 @@ def _events_for_messages(postgres: bool) -> sa.Insert:
         _MESSAGES.c.id,
         *(param(c) for c in same),
     ).where(id_in(_MESSAGES.c.id, "ids", postgres=postgres))
-    return sa.insert(_EVENTS).from_select(["at", "actor", "entity", "entity_id", *same], rows)
+    return FastStatement(
+        sa.insert(_EVENTS).from_select(["at", "actor", "entity", "entity_id", *same], rows)
+    )
 
 
 # ------------------------------------------------------------------------------------------

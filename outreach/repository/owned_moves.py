@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from outreach.models import Attempt, Event, Message
+from outreach.repository.compiled import FastStatement
 from outreach.repository.outbox import status_is
 from outreach.states import MessageStatus
 
@@ -80,13 +81,13 @@ def move_owned(
         params[f"p_v_{k}"] = [m.values[k] for m in moves]
     for k in attempt_keys:
         params[f"p_a_{k}"] = [(m.attempt or {}).get(k) for m in moves]
-    return {row[0] for row in session.execute(statement, params)}
+    return {row[0] for row in statement.execute(session, params)}
 
 
 @functools.lru_cache(maxsize=64)
 def _statement(
     keys: tuple[str, ...], attempt_keys: tuple[str, ...], exprs: tuple[tuple[str, Any], ...]
-) -> sa.Select[Any]:
+) -> FastStatement:
     """The statement of :func:`move_owned`, built once per set of columns."""
     columns: list[tuple[str, Any]] = [
         ("id", _MESSAGES.c.id.type),
@@ -154,4 +155,4 @@ def _statement(
         .cte("logged")
     )
     ctes.append(logged)
-    return sa.select(moved.c.id).add_cte(*ctes)
+    return FastStatement(sa.select(moved.c.id).add_cte(*ctes))
