@@ -47,9 +47,10 @@ class _Compiled:
     @classmethod
     def of(cls, statement: sa.Executable, dialect: sa.Dialect) -> _Compiled:
         compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-        for column in compiled._result_columns:
-            if column[3].dialect_impl(dialect).result_processor(dialect, None) is not None:
-                raise ValueError(f"FastStatement: column {column[0]} needs result processing")
+        # rows come back as the driver returns them: refuse a column whose type converts them
+        for column in getattr(statement, "exported_columns", ()):
+            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+                raise ValueError(f"FastStatement: column {column.key} needs result processing")
         positional = compiled.positiontup is not None
         names = compiled.positiontup if positional else sorted(set(compiled.bind_names.values()))
         expanding = {bind.key for bind in compiled.post_compile_params if bind.expanding}

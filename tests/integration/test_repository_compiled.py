@@ -143,3 +143,12 @@ def test_runs_in_the_session_transaction_and_raises_sqlalchemy_errors(db) -> Non
 def test_refuses_an_empty_in_list(sqlite_db) -> None:
     with session_scope(sqlite_db.engine) as session, pytest.raises(ValueError, match="empty IN"):
         _HELD.execute(session, {"ids": []})
+
+
+def test_refuses_a_column_whose_results_need_converting(db) -> None:
+    # rows come back as the driver returns them: a UTC time (or JSON) column would not
+    events = Event.__table__  # type: ignore[attr-defined]
+    with session_scope(db.engine) as session:
+        with pytest.raises(ValueError, match="at needs result processing"):
+            FastStatement(sa.select(events.c.id, events.c.at)).execute(session, {})
+        assert FastStatement(sa.select(events.c.id)).execute(session, {}) == []
