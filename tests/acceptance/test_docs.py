@@ -139,7 +139,7 @@ def test_the_index_lists_every_page_and_the_readme_links_into_docs() -> None:
     readme = README.read_text(encoding="utf-8")
     assert "design document" not in readme
     assert "](docs/index.md)" in readme
-    assert len(readme.splitlines()) < 200, "the README stays a short tour"
+    assert len(readme.splitlines()) < 220, "the README stays a short tour"
 
 
 def test_the_units_documentation_is_in_the_repository() -> None:
