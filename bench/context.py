@@ -198,8 +198,8 @@ def run_group(jobs: Sequence[tuple[str, dict[str, Any]]], timeout: float = 3600)
 def run_group_measured(
     jobs: Sequence[tuple[str, dict[str, Any]]], timeout: float = 3600
 ) -> tuple[list[dict], CpuUse]:
-    """:func:`run_group`, and the CPU the machine, the database server and the sink spent from
-    the start signal until the last worker ended (:mod:`bench.cpu`)."""
+    """:func:`run_group`, and the CPU the machine and the sink spent from the start signal
+    until the last worker ended (:mod:`bench.cpu`)."""
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "bench.worker", kind, json.dumps(spec, default=str)],

@@ -21,15 +21,14 @@ SERVERS: Mapping[str, tuple[str, ...]] = {"smtp-sink": ("smtp-sink",)}
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _machine() -> tuple[float, float]:
-    """(busy, total) CPU seconds of every core since boot."""
+def _machine_busy() -> float:
+    """Busy CPU seconds of every core since boot (all but idle and iowait)."""
     try:
         fields = Path("/proc/stat").read_text(encoding="ascii").splitlines()[0].split()[1:]
     except OSError:
-        return 0.0, 0.0
+        return 0.0
     values = [int(v) for v in fields[:8]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+    return (sum(values) - values[3] - values[4]) / _TICK
 
 
 def _process_seconds(names: Iterable[str]) -> float:
@@ -54,13 +53,11 @@ def _process_seconds(names: Iterable[str]) -> float:
 @dataclass(frozen=True)
 class CpuSnapshot:
     busy: float
-    total: float
     servers: Mapping[str, float]
 
     @classmethod
     def take(cls) -> CpuSnapshot:
-        busy, total = _machine()
-        return cls(busy, total, {k: _process_seconds(v) for k, v in SERVERS.items()})
+        return cls(_machine_busy(), {k: _process_seconds(v) for k, v in SERVERS.items()})
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from outreach.repository.compiled import run_on_driver
+
 
 def update_by_id(
     session: Session, table: sa.Table, params: Sequence[Mapping[str, Any]], **values: Any
@@ -67,13 +69,7 @@ def insert_unnest(
         else:
             values = [row[name] for row in rows]
         params[f"p{i}"] = [process(v) for v in values] if process else values
-    dbapi_error = dialect.loaded_dbapi.Error
-    with connection.connection.driver_connection.cursor() as cursor:
-        try:
-            cursor.execute(sql, params)
-            return [tuple(row) for row in cursor.fetchall()] if returning else []
-        except dbapi_error as exc:
-            raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error) from exc
+    return run_on_driver(connection, sql, params, show_values=False)
 
 
 def _python_defaults(table: sa.Table, given: tuple[str, ...]) -> dict[str, Any]:

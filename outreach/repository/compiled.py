@@ -120,7 +120,7 @@ class FastStatement:
         returns (``[]`` for a statement that returns none)."""
         connection = session.connection()
         sql, values = self._for(connection).bind(params)
-        return _run(connection, sql, values, many=False)
+        return run_on_driver(connection, sql, values)
 
     def executemany(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once per entry of ``rows``, in one ``executemany``."""
@@ -131,11 +131,21 @@ class FastStatement:
         if compiled.expanding:
             raise ValueError("FastStatement: no executemany with an expanding IN")
         bound = [compiled.bind(row)[1] for row in rows]
-        _run(connection, compiled.sql, bound, many=True)
+        run_on_driver(connection, compiled.sql, bound, many=True)
 
 
-def _run(connection: sa.Connection, sql: str, values: Any, *, many: bool) -> list[tuple[Any, ...]]:
-    """``sql`` with ``values`` on a new cursor of ``connection``'s driver connection."""
+def run_on_driver(
+    connection: sa.Connection,
+    sql: str,
+    values: Any,
+    *,
+    many: bool = False,
+    show_values: bool = True,
+) -> list[tuple[Any, ...]]:
+    """``sql`` with ``values`` (``many``: a sequence of them, in one ``executemany``) on a new
+    cursor of ``connection``'s driver connection, in its transaction; the rows it returns (``[]``
+    for none). A driver error is raised as SQLAlchemy's, naming the statement — and its values
+    unless ``show_values`` is false (bulk arrays)."""
     dbapi_error = connection.dialect.loaded_dbapi.Error
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -145,6 +155,7 @@ def _run(connection: sa.Connection, sql: str, values: Any, *, many: bool) -> lis
         cursor.execute(sql, values)
         return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
     except dbapi_error as exc:
-        raise sa.exc.DBAPIError.instance(sql, values, exc, dbapi_error) from exc
+        shown = values if show_values else None
+        raise sa.exc.DBAPIError.instance(sql, shown, exc, dbapi_error) from exc
     finally:
         cursor.close()
