@@ -74,7 +74,7 @@ def bench_dispatch(ctx: Context) -> None:
     for kind, procs in [c for c in DISPATCH_CASES if c[0] in ctx.kinds()]:
         name = f"{kind}, {processes_label(procs)} x {conc} connections"
         try:
-            ours, raw, cpu = _dispatch_case(ctx, kind, procs, conc, sink.port)
+            ours, raw, cpu, floors = _dispatch_case(ctx, kind, procs, conc, sink.port)
         except NotAvailable:
             raise
         except Exception as exc:  # one broken case must not hide the others
@@ -102,6 +102,7 @@ def bench_dispatch(ctx: Context) -> None:
                 f"{kind}, {processes_label(procs)}", cpu["outreach"], cpu["raw"], usable_cores()
             )
         )
+        _floor_rows(ctx, name, ours, raw, floors, n, cpu)
     for (kind, procs), wanted in DISPATCH_VS_RAW.items():
         if (kind, procs) in figures:
             ours, raw = figures[(kind, procs)]
@@ -115,16 +116,76 @@ def bench_dispatch(ctx: Context) -> None:
     ctx.notes.append(f"fast sink: {sink.label}")
 
 
+def _floor_rows(
+    ctx: Context,
+    name: str,
+    ours: Figure,
+    raw: Figure,
+    floors: dict[str, Figure],
+    n: int,
+    cpu: dict[str, dict[str, float]],
+) -> None:
+    """The floor's rows (bench.floor): each floor against the raw loop, and the dispatcher
+    against the floor of the same schema (a ratio over 100 % would mean it is no floor)."""
+    if not floors:
+        return
+    labels = {
+        "stored": "floor: the guarantees' writes alone, bare sqlite3",
+        "narrow": "floor, bodies in a table of their own",
+    }
+    for variant, fig in floors.items():
+        ctx.rows.append(
+            Row(
+                "dispatch",
+                f"{name}, {labels[variant]}",
+                fig,
+                raw,
+                "raw aiosmtplib loop",
+                extra={"messages": n, "cpu_us_per_message": cpu.get(f"floor_{variant}", {})},
+            )
+        )
+        own = cpu.get(f"floor_{variant}", {}).get("own")
+        if own is not None:
+            ctx.notes.append(f"CPU per message, {labels[variant]}: {own:,.0f} µs (last run)")
+    ctx.rows.append(
+        Row(
+            "dispatch",
+            f"{name}, against its floor",
+            ours,
+            floors["stored"],
+            "floor: the guarantees' writes alone",
+            extra={"messages": n},
+        )
+    )
+
+
+def _floor_job(url: str, port: int, conc: int, narrow: bool) -> list:
+    spec = {
+        "url": url,
+        "port": port,
+        "concurrency": conc,
+        "now": data.DISPATCH_NOW.isoformat(),
+        "narrow": narrow,
+    }
+    return [("floor_smtp", spec)]
+
+
+#: the cases that also measure the floor (bench.floor: SQLite, one writer)
+FLOOR_CASES = (("sqlite", 1),)
+
+
 def _dispatch_case(
     ctx: Context, kind: str, procs: int, conc: int, port: int
-) -> tuple[Figure, Figure, dict[str, dict[str, float]]]:
-    """(ours, raw loop, CPU µs per message of each in the last run) over ``expensive_runs``
-    runs, each on a fresh clone of the prepared messages: the raw loop first, then the
-    dispatcher."""
+) -> tuple[Figure, Figure, dict[str, dict[str, float]], dict[str, Figure]]:
+    """(ours, raw loop, CPU µs per message of each in the last run, the floors by variant)
+    over ``expensive_runs`` runs, each on fresh clones of the prepared messages: the raw loop
+    first, then the dispatcher, then (in :data:`FLOOR_CASES`) the floor with the message rows as
+    stored and with the bodies in a table of their own."""
     n = ctx.sizes.dispatch
     golden = ctx.planned_db(kind, n)
     dbs = ctx.dbs(kind)
     ours, raw = [], []
+    floors: dict[str, list[float]] = {}
     cpu: dict[str, dict[str, float]] = {}
     for _ in range(ctx.expensive_runs):
         url = dbs.clone(golden)
@@ -139,12 +200,28 @@ def _dispatch_case(
         if sent != n:
             raise RuntimeError(f"dispatch sent {sent} of {n}: {[r['summary'] for r in dr]}")
         ours.append(group_rate(dr, "sent"))
-        ctx.log(f"  dispatch {kind} x{procs}: {ours[-1]:,.0f} msg/s (raw {raw[-1]:,.0f})")
+        line = f"  dispatch {kind} x{procs}: {ours[-1]:,.0f} msg/s (raw {raw[-1]:,.0f}"
         if kind == "sqlite" and procs == 1 and ("sqlite", n) not in ctx.sent_dbs:
             ctx.sent_dbs[("sqlite", n)] = url  # kept for the replies benchmark
         else:
             dbs.drop(url)
-    return summarise(ours), summarise(raw), cpu
+        if (kind, procs) in FLOOR_CASES:
+            for variant, narrow in (("stored", False), ("narrow", True)):
+                url = dbs.clone(golden)
+                fr, floor_use = run_group_measured(_floor_job(url, port, conc, narrow))
+                dbs.drop(url)
+                if fr[0]["sent"] != n:
+                    raise RuntimeError(f"the floor ({variant}) sent {fr[0]['sent']} of {n}")
+                floors.setdefault(variant, []).append(group_rate(fr, "sent"))
+                cpu[f"floor_{variant}"] = per_message_us(floor_use, fr[0]["cpu_s"], n)
+            line += f", floor {floors['stored'][-1]:,.0f}, narrow floor {floors['narrow'][-1]:,.0f}"
+        ctx.log(line + ")")
+    return (
+        summarise(ours),
+        summarise(raw),
+        cpu,
+        {variant: summarise(rates) for variant, rates in floors.items()},
+    )
 
 
 # -- dispatch against a slow server --------------------------------------------------------------

@@ -308,6 +308,24 @@ def run_raw_smtp(spec: dict[str, Any]) -> dict[str, Any]:
     return {"sent": sent, "elapsed": elapsed, "cpu_s": cpu, "start": start, "end": time.time()}
 
 
+def run_floor_smtp(spec: dict[str, Any]) -> dict[str, Any]:
+    """The dispatch floor (:mod:`bench.floor`): the raw loop plus the guarantees' writes alone,
+    bare sqlite3 (``narrow``: the bodies moved to a table of their own first, untimed)."""
+    from bench import floor
+
+    path = spec["url"].split("///", 1)[1]
+    db, writer = floor.prepare(
+        path, now=datetime.fromisoformat(spec["now"]), narrow=bool(spec.get("narrow"))
+    )
+    _ready_and_wait()
+    start = time.time()
+    cpu0 = cpu_seconds()
+    result = floor.run(db, writer, port=int(spec["port"]), conc=int(spec["concurrency"]))
+    cpu = cpu_seconds() - cpu0
+    db.close()
+    return {**result, "cpu_s": cpu, "start": start, "end": time.time()}
+
+
 # -- replies -------------------------------------------------------------------------------------
 
 
@@ -397,6 +415,7 @@ KINDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "replies_ceiling": run_replies_ceiling,
     "dispatch": run_dispatch,
     "raw_smtp": run_raw_smtp,
+    "floor_smtp": run_floor_smtp,
     "replies": run_replies,
     "replies_prepare": run_replies_prepare,
 }
