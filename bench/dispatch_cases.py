@@ -116,6 +116,15 @@ def bench_dispatch(ctx: Context) -> None:
     ctx.notes.append(f"fast sink: {sink.label}")
 
 
+#: the cases that also measure the floor (bench.floor: SQLite, one writer)
+FLOOR_CASES = (("sqlite", 1),)
+#: the floor's variants: (name, bodies moved to a table of their own, row label)
+FLOOR_VARIANTS = (
+    ("stored", False, "floor: the guarantees' writes alone, bare sqlite3"),
+    ("narrow", True, "floor, bodies in a table of their own"),
+)
+
+
 def _floor_rows(
     ctx: Context,
     name: str,
@@ -129,15 +138,12 @@ def _floor_rows(
     against the floor of the same schema (a ratio over 100 % would mean it is no floor)."""
     if not floors:
         return
-    labels = {
-        "stored": "floor: the guarantees' writes alone, bare sqlite3",
-        "narrow": "floor, bodies in a table of their own",
-    }
-    for variant, fig in floors.items():
+    for variant, _, label in FLOOR_VARIANTS:
+        fig = floors[variant]
         ctx.rows.append(
             Row(
                 "dispatch",
-                f"{name}, {labels[variant]}",
+                f"{name}, {label}",
                 fig,
                 raw,
                 "raw aiosmtplib loop",
@@ -146,7 +152,7 @@ def _floor_rows(
         )
         own = cpu.get(f"floor_{variant}", {}).get("own")
         if own is not None:
-            ctx.notes.append(f"CPU per message, {labels[variant]}: {own:,.0f} µs (last run)")
+            ctx.notes.append(f"CPU per message, {label}: {own:,.0f} µs (last run)")
     ctx.rows.append(
         Row(
             "dispatch",
@@ -168,10 +174,6 @@ def _floor_job(url: str, port: int, conc: int, narrow: bool) -> list:
         "narrow": narrow,
     }
     return [("floor_smtp", spec)]
-
-
-#: the cases that also measure the floor (bench.floor: SQLite, one writer)
-FLOOR_CASES = (("sqlite", 1),)
 
 
 def _dispatch_case(
@@ -206,7 +208,7 @@ def _dispatch_case(
         else:
             dbs.drop(url)
         if (kind, procs) in FLOOR_CASES:
-            for variant, narrow in (("stored", False), ("narrow", True)):
+            for variant, narrow, _ in FLOOR_VARIANTS:
                 url = dbs.clone(golden)
                 fr, floor_use = run_group_measured(_floor_job(url, port, conc, narrow))
                 dbs.drop(url)

@@ -28,12 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-#: claims, the crash bound and the gathering of marks as the dispatcher has them
-#: (outreach.dispatch.policy.claim_sizes, outreach.dispatch.driver)
-BATCH = 200
-UNRECORDED_PER_CONNECTION = 2
-GATHER_SECONDS = 0.001
-LEASE_SECONDS = 600
+import sqlalchemy as sa
+
+from outreach.db import create_engine
+from outreach.dispatch.driver import FLUSH_SECONDS, GATHER_SECONDS, UNRECORDED_PER_CONNECTION
+from outreach.dispatch.policy import ClaimSizes, claim_sizes
+from outreach.settings import Settings
+
+#: the dispatcher's defaults: claims of ``dispatch_batch`` rows, leases of ``lease_seconds``
+BATCH: int = Settings.model_fields["dispatch_batch"].default
+LEASE_SECONDS: int = Settings.model_fields["lease_seconds"].default
 
 
 def _stamp(at: datetime) -> str:
@@ -134,7 +138,9 @@ async def _send_all(writer: FloorWriter, executor: ThreadPoolExecutor, port: int
     import aiosmtplib
 
     loop = asyncio.get_running_loop()
-    low = max(1, min(BATCH, max(conc, BATCH // 2)))
+    sizes: ClaimSizes = claim_sizes(
+        batch=BATCH, concurrency=conc, rate_per_minute=None, lease_seconds=LEASE_SECONDS
+    )
     flush_marked = conc * (UNRECORDED_PER_CONNECTION - 1) + 1
     ready: deque[tuple[int, str, str, bytes]] = deque()
     marks: list[tuple[int, asyncio.Future[bool]]] = []
@@ -143,9 +149,14 @@ async def _send_all(writer: FloorWriter, executor: ThreadPoolExecutor, port: int
     #: before_rcpt: connections that took a letter and have not asked for its mark yet
     st = {"done": False, "claiming": False, "taken": 0, "sent": 0, "finished": 0, "before_rcpt": 0}
     claims: set[asyncio.Task[None]] = set()
+    failed: list[BaseException] = []
 
     async def claim(limit: int) -> None:
-        rows = await loop.run_in_executor(executor, writer.claim, limit)
+        try:
+            rows = await loop.run_in_executor(executor, writer.claim, limit)
+        except BaseException as exc:  # no more claims: the connections stop, the run fails
+            failed.append(exc)
+            rows = []
         st["done"] = not rows
         ready.extend(rows)
         st["claiming"] = False
@@ -155,8 +166,8 @@ async def _send_all(writer: FloorWriter, executor: ThreadPoolExecutor, port: int
     async def driver() -> None:
         nonlocal pending
         while True:
-            if not st["done"] and not st["claiming"] and len(ready) < low:
-                size = BATCH - len(ready) - st["taken"]
+            if not st["done"] and not st["claiming"] and len(ready) < sizes.low:
+                size = sizes.batch - len(ready) - st["taken"]
                 if size > 0:
                     st["claiming"] = True
                     task = asyncio.ensure_future(claim(size))
@@ -169,7 +180,7 @@ async def _send_all(writer: FloorWriter, executor: ThreadPoolExecutor, port: int
                         await loop.run_in_executor(executor, writer.round, pending, [])
                     return
                 try:
-                    async with asyncio.timeout(0.1):
+                    async with asyncio.timeout(FLUSH_SECONDS):
                         await wake.wait()
                 except TimeoutError:
                     flush = bool(pending)
@@ -233,30 +244,26 @@ async def _send_all(writer: FloorWriter, executor: ThreadPoolExecutor, port: int
         st["finished"] = conc
         wake.set()
         await task
+    if failed:
+        raise failed[0]
     return st["sent"]
 
 
-def open_db(path: str) -> sqlite3.Connection:
-    """A connection with the pragmas the application sets (outreach.db)."""
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in (
-        "journal_mode=WAL",
-        "foreign_keys=ON",
-        "busy_timeout=30000",
-        "synchronous=NORMAL",
-    ):
-        db.execute("PRAGMA " + pragma)
-    return db
-
-
-def prepare(path: str, *, now: datetime, narrow: bool) -> tuple[sqlite3.Connection, FloorWriter]:
-    db = open_db(path)
+def prepare(url: str, *, now: datetime, narrow: bool) -> tuple[Any, FloorWriter]:
+    """The floor's one connection to the SQLite database at ``url``, opened by outreach's own
+    engine (its pragmas: WAL, foreign keys, ``synchronous=NORMAL``; no implicit transactions),
+    and its writer. Close the returned connection when done."""
+    if sa.engine.make_url(url).get_backend_name() != "sqlite":
+        raise ValueError(f"the floor runs on SQLite only, not {url!r}")
+    connection = create_engine(url).raw_connection()
+    db: sqlite3.Connection = connection.driver_connection  # type: ignore[assignment]
+    connection.detach()  # closing it closes the database connection, not a pool's checkout
     if narrow:
         narrow_rows(db)
-    return db, FloorWriter(db, now=now, narrow=narrow)
+    return connection, FloorWriter(db, now=now, narrow=narrow)
 
 
-def run(db: sqlite3.Connection, writer: FloorWriter, *, port: int, conc: int) -> dict[str, Any]:
+def run(writer: FloorWriter, *, port: int, conc: int) -> dict[str, Any]:
     """Send every approved message; the timed part only (the caller has set up)."""
     executor = ThreadPoolExecutor(1, thread_name_prefix="floor-writer")
     try:

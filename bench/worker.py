@@ -313,16 +313,15 @@ def run_floor_smtp(spec: dict[str, Any]) -> dict[str, Any]:
     bare sqlite3 (``narrow``: the bodies moved to a table of their own first, untimed)."""
     from bench import floor
 
-    path = spec["url"].split("///", 1)[1]
-    db, writer = floor.prepare(
-        path, now=datetime.fromisoformat(spec["now"]), narrow=bool(spec.get("narrow"))
+    connection, writer = floor.prepare(
+        spec["url"], now=datetime.fromisoformat(spec["now"]), narrow=bool(spec.get("narrow"))
     )
     _ready_and_wait()
     start = time.time()
     cpu0 = cpu_seconds()
-    result = floor.run(db, writer, port=int(spec["port"]), conc=int(spec["concurrency"]))
+    result = floor.run(writer, port=int(spec["port"]), conc=int(spec["concurrency"]))
     cpu = cpu_seconds() - cpu0
-    db.close()
+    connection.close()
     return {**result, "cpu_s": cpu, "start": start, "end": time.time()}
 
 

@@ -7,6 +7,7 @@ import sqlite3
 from collections import Counter
 
 import pytest
+import sqlalchemy as sa
 
 from bench import data, floor
 from bench.context import Context, Sizes
@@ -27,12 +28,12 @@ def test_floor_sends_each_letter_once_and_records_it(tmp_path, narrow: bool) -> 
     )
     try:
         url = ctx.dbs("sqlite").clone(ctx.planned_db("sqlite", N))
-        path = url.split("///", 1)[1]
+        path = sa.engine.make_url(url).database
         with sqlite3.connect(path) as db:
             queued = {r[0] for r in db.execute("SELECT message_id FROM message")}
         with SmtpSink() as sink:
-            conn, writer = floor.prepare(path, now=data.DISPATCH_NOW, narrow=narrow)
-            result = floor.run(conn, writer, port=sink.port, conc=4)
+            conn, writer = floor.prepare(url, now=data.DISPATCH_NOW, narrow=narrow)
+            result = floor.run(writer, port=sink.port, conc=4)
             conn.close()
             received = sink.received_message_ids()
         db = sqlite3.connect(path)
