@@ -74,7 +74,7 @@ def bench_dispatch(ctx: Context) -> None:
     for kind, procs in [c for c in DISPATCH_CASES if c[0] in ctx.kinds()]:
         name = f"{kind}, {processes_label(procs)} x {conc} connections"
         try:
-            ours, raw, cpu, floors = _dispatch_case(ctx, kind, procs, conc, sink.port)
+            ours, raw, cpu, floor = _dispatch_case(ctx, kind, procs, conc, sink.port)
         except NotAvailable:
             raise
         except Exception as exc:  # one broken case must not hide the others
@@ -102,7 +102,7 @@ def bench_dispatch(ctx: Context) -> None:
                 f"{kind}, {processes_label(procs)}", cpu["outreach"], cpu["raw"], usable_cores()
             )
         )
-        _floor_rows(ctx, name, ours, raw, floors, n, cpu)
+        _floor_rows(ctx, name, ours, raw, floor, n, cpu)
     for (kind, procs), wanted in DISPATCH_VS_RAW.items():
         if (kind, procs) in figures:
             ours, raw = figures[(kind, procs)]
@@ -118,11 +118,8 @@ def bench_dispatch(ctx: Context) -> None:
 
 #: the cases that also measure the floor (bench.floor: SQLite, one writer)
 FLOOR_CASES = (("sqlite", 1),)
-#: the floor's variants: (name, bodies moved to a table of their own, row label)
-FLOOR_VARIANTS = (
-    ("stored", False, "floor: the guarantees' writes alone, bare sqlite3"),
-    ("narrow", True, "floor, bodies in a table of their own"),
-)
+#: the floor's row label
+FLOOR_LABEL = "floor: the guarantees' writes alone, bare sqlite3"
 
 
 def _floor_rows(
@@ -130,64 +127,55 @@ def _floor_rows(
     name: str,
     ours: Figure,
     raw: Figure,
-    floors: dict[str, Figure],
+    floor: Figure | None,
     n: int,
     cpu: dict[str, dict[str, float]],
 ) -> None:
-    """The floor's rows (bench.floor): each floor against the raw loop, and the dispatcher
-    against the floor of the same schema (a ratio over 100 % would mean it is no floor)."""
-    if not floors:
+    """The floor's rows (bench.floor): the floor against the raw loop, and the dispatcher
+    against the floor (a ratio over 100 % would mean it is no floor)."""
+    if floor is None:
         return
-    for variant, _, label in FLOOR_VARIANTS:
-        fig = floors[variant]
-        ctx.rows.append(
-            Row(
-                "dispatch",
-                f"{name}, {label}",
-                fig,
-                raw,
-                "raw aiosmtplib loop",
-                extra={"messages": n, "cpu_us_per_message": cpu.get(f"floor_{variant}", {})},
-            )
+    ctx.rows.append(
+        Row(
+            "dispatch",
+            f"{name}, {FLOOR_LABEL}",
+            floor,
+            raw,
+            "raw aiosmtplib loop",
+            extra={"messages": n, "cpu_us_per_message": cpu.get("floor", {})},
         )
-        own = cpu.get(f"floor_{variant}", {}).get("own")
-        if own is not None:
-            ctx.notes.append(f"CPU per message, {label}: {own:,.0f} µs (last run)")
+    )
+    own = cpu.get("floor", {}).get("own")
+    if own is not None:
+        ctx.notes.append(f"CPU per message, {FLOOR_LABEL}: {own:,.0f} µs (last run)")
     ctx.rows.append(
         Row(
             "dispatch",
             f"{name}, against its floor",
             ours,
-            floors["stored"],
+            floor,
             "floor: the guarantees' writes alone",
             extra={"messages": n},
         )
     )
 
 
-def _floor_job(url: str, port: int, conc: int, narrow: bool) -> list:
-    spec = {
-        "url": url,
-        "port": port,
-        "concurrency": conc,
-        "now": data.DISPATCH_NOW.isoformat(),
-        "narrow": narrow,
-    }
+def _floor_job(url: str, port: int, conc: int) -> list:
+    spec = {"url": url, "port": port, "concurrency": conc, "now": data.DISPATCH_NOW.isoformat()}
     return [("floor_smtp", spec)]
 
 
 def _dispatch_case(
     ctx: Context, kind: str, procs: int, conc: int, port: int
-) -> tuple[Figure, Figure, dict[str, dict[str, float]], dict[str, Figure]]:
-    """(ours, raw loop, CPU µs per message of each in the last run, the floors by variant)
+) -> tuple[Figure, Figure, dict[str, dict[str, float]], Figure | None]:
+    """(ours, raw loop, CPU µs per message of each in the last run, the floor or ``None``)
     over ``expensive_runs`` runs, each on fresh clones of the prepared messages: the raw loop
-    first, then the dispatcher, then (in :data:`FLOOR_CASES`) the floor with the message rows as
-    stored and with the bodies in a table of their own."""
+    first, then the dispatcher, then (in :data:`FLOOR_CASES`) the floor."""
     n = ctx.sizes.dispatch
     golden = ctx.planned_db(kind, n)
     dbs = ctx.dbs(kind)
     ours, raw = [], []
-    floors: dict[str, list[float]] = {}
+    floors: list[float] = []
     cpu: dict[str, dict[str, float]] = {}
     for _ in range(ctx.expensive_runs):
         url = dbs.clone(golden)
@@ -208,21 +196,20 @@ def _dispatch_case(
         else:
             dbs.drop(url)
         if (kind, procs) in FLOOR_CASES:
-            for variant, narrow, _ in FLOOR_VARIANTS:
-                url = dbs.clone(golden)
-                fr, floor_use = run_group_measured(_floor_job(url, port, conc, narrow))
-                dbs.drop(url)
-                if fr[0]["sent"] != n:
-                    raise RuntimeError(f"the floor ({variant}) sent {fr[0]['sent']} of {n}")
-                floors.setdefault(variant, []).append(group_rate(fr, "sent"))
-                cpu[f"floor_{variant}"] = per_message_us(floor_use, fr[0]["cpu_s"], n)
-            line += f", floor {floors['stored'][-1]:,.0f}, narrow floor {floors['narrow'][-1]:,.0f}"
+            url = dbs.clone(golden)
+            fr, floor_use = run_group_measured(_floor_job(url, port, conc))
+            dbs.drop(url)
+            if fr[0]["sent"] != n:
+                raise RuntimeError(f"the floor sent {fr[0]['sent']} of {n}")
+            floors.append(group_rate(fr, "sent"))
+            cpu["floor"] = per_message_us(floor_use, fr[0]["cpu_s"], n)
+            line += f", floor {floors[-1]:,.0f}"
         ctx.log(line + ")")
     return (
         summarise(ours),
         summarise(raw),
         cpu,
-        {variant: summarise(rates) for variant, rates in floors.items()},
+        summarise(floors) if floors else None,
     )
 
 

@@ -12,9 +12,9 @@ is what a dispatcher of this design (one writer, marks gathered) keeping those g
 this schema can reach at most; the dispatcher's rate over the floor's is how much of that it
 reaches (measured in the same run: single runs are noisy, compare medians).
 
-``narrow``: before the timed part, the message bodies are moved to a table of their own (the
-message rows keep no raw bytes, text or html), and the claim reads the bytes from there — what
-the floor would be with such a schema.
+The message rows keep no body: the claim reads each letter's bytes from ``message_body``, as
+the dispatcher's claim does. (Before migration 0007 moved the bodies out, a second variant
+moved them in an untimed setup to measure what that would give: docs/performance.md.)
 """
 
 from __future__ import annotations
@@ -45,30 +45,18 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def narrow_rows(db: sqlite3.Connection) -> None:
-    """Move every message body to a table ``floor_body`` of its own (untimed setup)."""
-    db.execute("CREATE TABLE floor_body (id INTEGER PRIMARY KEY, raw BLOB, text TEXT, html TEXT)")
-    db.execute("INSERT INTO floor_body SELECT id, raw, text, html FROM message")
-    db.execute("UPDATE message SET raw = NULL, text = '', html = NULL")
-    db.execute("VACUUM")
-
-
 class FloorWriter:
     """The floor's statements, run on its one writer thread."""
 
-    def __init__(self, db: sqlite3.Connection, *, now: datetime, narrow: bool) -> None:
+    def __init__(self, db: sqlite3.Connection, *, now: datetime) -> None:
         self.db = db
         self.now = _stamp(now)
         self.lease = _stamp(now + timedelta(seconds=LEASE_SECONDS))
         self.token = secrets.token_hex(16)
         self.owner = "bench-floor"
-        if narrow:
-            raw, source = "b.raw", "message m JOIN floor_body b ON b.id = m.id"
-        else:
-            raw, source = "m.raw", "message m"
         self.select = (
-            f"SELECT m.id, m.envelope_from, m.envelope_to, {raw} FROM {source} "
-            "WHERE m.status = 'approved' AND m.due_at <= ? ORDER BY m.due_at, m.id LIMIT ?"
+            "SELECT m.id, m.envelope_from, m.envelope_to, b.raw FROM message m "
+            "JOIN message_body b ON b.message_id = m.id WHERE m.status = 'approved' AND m.due_at <= ? ORDER BY m.due_at, m.id LIMIT ?"
         )
 
     def claim(self, limit: int) -> list[tuple[int, str, str, bytes]]:
@@ -249,7 +237,7 @@ async def _send_all(writer: FloorWriter, executor: ThreadPoolExecutor, port: int
     return st["sent"]
 
 
-def prepare(url: str, *, now: datetime, narrow: bool) -> tuple[Any, FloorWriter]:
+def prepare(url: str, *, now: datetime) -> tuple[Any, FloorWriter]:
     """The floor's one connection to the SQLite database at ``url``, opened by outreach's own
     engine (its pragmas: WAL, foreign keys, ``synchronous=NORMAL``; no implicit transactions),
     and its writer. Close the returned connection when done."""
@@ -258,9 +246,7 @@ def prepare(url: str, *, now: datetime, narrow: bool) -> tuple[Any, FloorWriter]
     connection = create_engine(url).raw_connection()
     db: sqlite3.Connection = connection.driver_connection  # type: ignore[assignment]
     connection.detach()  # closing it closes the database connection, not a pool's checkout
-    if narrow:
-        narrow_rows(db)
-    return connection, FloorWriter(db, now=now, narrow=narrow)
+    return connection, FloorWriter(db, now=now)
 
 
 def run(writer: FloorWriter, *, port: int, conc: int) -> dict[str, Any]:

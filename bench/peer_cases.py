@@ -91,13 +91,17 @@ def _content(url: str) -> dict[str, Any]:
     subject, text and html: see :func:`bench.worker.run_seed`), from the same From, to every
     recipient of them."""
     from outreach.db import create_engine
-    from outreach.models import Message
+    from outreach.models import Message, MessageBody
 
     engine = create_engine(url)
     t = Message.__table__  # type: ignore[attr-defined]
+    b = MessageBody.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
         first = conn.execute(
-            sa.select(t.c.subject, t.c.text, t.c.html, t.c.raw).order_by(t.c.id).limit(1)
+            sa.select(t.c.subject, b.c.text, b.c.html, b.c.raw)
+            .join(b, b.c.message_id == t.c.id)
+            .order_by(t.c.id)
+            .limit(1)
         ).one()
         recipients = list(conn.scalars(sa.select(t.c.envelope_to).order_by(t.c.id)))
     engine.dispose()

@@ -127,9 +127,10 @@ def run_seed(spec: dict[str, Any]) -> dict[str, Any]:
     from outreach.compose import make_message_id
     from outreach.countdown import next_window_opening, step_due
     from outreach.db import create_engine
-    from outreach.models import Campaign, Contact, Enrollment, Message
+    from outreach.models import Campaign, Contact, Enrollment
     from outreach.planner import make_letter, message_id_domain, renderer_for
     from outreach.repository.campaigns import load_campaign
+    from outreach.repository.planning import insert_messages
     from outreach.states import EnrollmentStatus, MessageStatus
 
     settings = _settings(spec)
@@ -206,10 +207,9 @@ def run_seed(spec: dict[str, Any]) -> dict[str, Any]:
                     "updated_at": now,
                 }
             )
-        with engine.begin() as conn:
-            conn.execute(sa.insert(Enrollment), enrollments)
-            conn.execute(sa.insert(Message), messages)
-        inserted += len(messages)
+        with Session(engine) as session, session.begin():
+            session.execute(sa.insert(Enrollment), enrollments)
+            inserted += len(insert_messages(session, rows=messages))
     if engine.dialect.name == "postgresql":
         # statistics, as autovacuum gathers them soon after a bulk insert (a real queue is
         # planned days ahead): without them the claim's plan sorts every due row
@@ -261,15 +261,17 @@ def run_raw_smtp(spec: dict[str, Any]) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from outreach.db import create_engine
-    from outreach.models import Message
+    from outreach.models import Message, MessageBody
 
     engine = create_engine(spec["url"])
     t = Message.__table__  # type: ignore[attr-defined]
+    b = MessageBody.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
         rows = [
             (r[0], r[1], r[2])
             for r in conn.execute(
-                sa.select(t.c.envelope_from, t.c.envelope_to, t.c.raw)
+                sa.select(t.c.envelope_from, t.c.envelope_to, b.c.raw)
+                .join(b, b.c.message_id == t.c.id)
                 .where(t.c.status == "approved")
                 .order_by(t.c.id)
                 .offset(spec.get("offset", 0))
@@ -310,12 +312,10 @@ def run_raw_smtp(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_floor_smtp(spec: dict[str, Any]) -> dict[str, Any]:
     """The dispatch floor (:mod:`bench.floor`): the raw loop plus the guarantees' writes alone,
-    bare sqlite3 (``narrow``: the bodies moved to a table of their own first, untimed)."""
+    bare sqlite3."""
     from bench import floor
 
-    connection, writer = floor.prepare(
-        spec["url"], now=datetime.fromisoformat(spec["now"]), narrow=bool(spec.get("narrow"))
-    )
+    connection, writer = floor.prepare(spec["url"], now=datetime.fromisoformat(spec["now"]))
     _ready_and_wait()
     start = time.time()
     cpu0 = cpu_seconds()

@@ -133,7 +133,7 @@ def build_reply(kind: str, *, to_message: Message, contact: Contact, when: datet
             "Thank you for your letter. The Ministry is reviewing the Convention and will "
             "inform you of its position before the First Meeting of States Parties.\n\n"
             f"On {format_datetime(to_message.sent_at or when)}, the Coalition wrote:\n> "
-            + to_message.text[:200].replace("\n", "\n> ")
+            + to_message.body.text[:200].replace("\n", "\n> ")
             + "\n"
         )
     return msg.as_bytes()

@@ -22,6 +22,7 @@ from outreach.db import is_postgres
 from outreach.errors import ConcurrentUpdate
 from outreach.models import Enrollment, Message
 from outreach.repository.attempts import finish_attempts
+from outreach.repository.bodies import split, update_bodies
 from outreach.repository.compiled import FastStatement
 from outreach.repository.events import insert_events, insert_message_events
 from outreach.repository.outbox import id_in, in_chunks, status_is
@@ -117,7 +118,8 @@ def transition(
     action: str | None = None,
     **changes: Any,
 ) -> Message:
-    """Move ``message`` to ``to``, setting ``changes`` on the row, and log the event.
+    """Move ``message`` to ``to``, setting ``changes`` on the row (``text``, ``html`` and
+    ``raw`` on its body), and log the event.
 
     Refuses an illegal move (:class:`IllegalTransition`) and a row that another process changed
     meanwhile, or whose lease ``lease_token`` no longer holds (:class:`ConcurrentUpdate`).
@@ -126,7 +128,7 @@ def transition(
     current = MessageStatus(message.status)
     check_transition(current, to)
     assert message.id is not None
-    values = {"status": to.value, "updated_at": now, **changes}
+    values, body = split({"status": to.value, "updated_at": now, **changes})
     stmt = sa.update(Message).where(Message.id == message.id, Message.status == current.value)
     if lease_token is not None:
         stmt = stmt.where(Message.lease_token == lease_token)
@@ -139,6 +141,10 @@ def transition(
         )
     for key, value in values.items():
         set_committed_value(message, key, value)
+    if body:
+        update_bodies(session, ids=[message.id], values=body)
+        for key, value in body.items():
+            set_committed_value(message.body, key, value)
     _Events(now, actor).add_moves(
         [(message.id, reason)], action=action or to.value, states=(current, to), data=data
     ).write(session)

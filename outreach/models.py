@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import relationship
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 from outreach.identity import Channel, ReviewChannel
 from outreach.states import CampaignState, EnrollmentStatus, MessageStatus
@@ -153,8 +154,10 @@ class Enrollment(SQLModel, table=True):
 class Message(SQLModel, table=True):
     """An outbound letter: rendered and composed to its final bytes when planned.
 
-    ``raw`` is exactly what is sent; ``content_hash`` is its SHA-256; ``approved_hash`` is the
-    hash the (last) approval was given for. ``due_at`` is when a dispatcher may next claim it
+    Its content — subject aside — is in :class:`MessageBody` (``message.body``: ``raw``,
+    exactly what is sent, and the ``text`` and ``html`` it was composed from);
+    ``content_hash`` is the SHA-256 of ``raw``; ``approved_hash`` is the hash the (last)
+    approval was given for. ``due_at`` is when a dispatcher may next claim it
     (its scheduled time, or its next retry). Lease columns are only meaningful while
     ``sending``; every update from a dispatcher carries ``lease_token``.
     """
@@ -175,13 +178,10 @@ class Message(SQLModel, table=True):
     status: str = Field(default=MessageStatus.PENDING_REVIEW.value, max_length=20)
 
     subject: str = ""
-    text: str = ""
-    html: str | None = None
     template: str | None = Field(default=None, max_length=500)
     language: str | None = Field(default=None, max_length=35)
     render_context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     render_error: str | None = None
-    raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     content_hash: str | None = Field(default=None, max_length=64)
     approved_hash: str | None = Field(default=None, max_length=64)
     envelope_from: str | None = Field(default=None, max_length=320)
@@ -209,6 +209,37 @@ class Message(SQLModel, table=True):
 
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+    #: Loaded with the message (one join), so a message read in one session can be shown in
+    #: another; every message has one, written in the same transaction, and loses it with it.
+    body: MessageBody = Relationship(
+        sa_relationship=relationship(
+            "MessageBody",
+            uselist=False,
+            lazy="joined",
+            innerjoin=True,
+            cascade="all, delete-orphan",
+            passive_deletes=True,
+        )
+    )
+
+
+class MessageBody(SQLModel, table=True):
+    """A letter's bytes and the text and HTML they were composed from, apart from the
+    :class:`Message` row its dispatch updates several times: on SQLite an update rewrites the
+    whole row, and a row carrying kilobytes of body spills onto overflow pages that each
+    update writes again (docs/performance.md)."""
+
+    __tablename__ = "message_body"
+
+    message_id: int = Field(foreign_key="message.id", ondelete="CASCADE", primary_key=True)
+    text: str = ""
+    html: str | None = None
+    raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+
+
+#: The columns of :class:`MessageBody` besides its key.
+BODY_COLUMNS = frozenset({"text", "html", "raw"})
 
 
 class Approval(SQLModel, table=True):

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from outreach.models import Campaign, Contact, Message, Step
+from outreach.models import Campaign, Contact, Message, MessageBody, Step
+from outreach.repository.bodies import split
 
 T0 = datetime(2010, 4, 20, 12, 0, tzinfo=UTC)
 
@@ -91,7 +92,8 @@ def make_message(
         "updated_at": T0,
     }
     values.update(kw)
-    message = Message(**values)
+    row, body = split(values)
+    message = Message(**row, body=MessageBody(**body))
     session.add(message)
     session.flush()
     return message

@@ -144,7 +144,7 @@ def requeue_failed(session: Session, message_id: int, *, now: datetime, actor: s
             f"message {message_id} is {message.status}, not failed; only failed messages "
             "can be requeued"
         )
-    if not content_ok(message.raw, message.content_hash, message.approved_hash):
+    if not content_ok(message.body.raw, message.content_hash, message.approved_hash):
         raise QueueError(
             f"message {message_id}: its bytes are not the approved ones; it cannot be requeued"
         )

@@ -146,12 +146,12 @@ def differences(
     out = []
     if rendered.subject != message.subject:
         out.append("subject")
-    if rendered.text != message.text:
+    if rendered.text != message.body.text:
         out.append("text")
-    if (rendered.html or None) != (message.html or None):
+    if (rendered.html or None) != (message.body.html or None):
         out.append("html")
     if attachments is not None:
-        out.extend(attachment_differences(message.raw, attachments))
+        out.extend(attachment_differences(message.body.raw, attachments))
     return out
 
 
@@ -200,7 +200,7 @@ def planned_token(settings: Settings) -> str | None:
 
 def existing_token(message: Message) -> str | None:
     """The unsubscribe token in ``message``'s bytes when it is the one its row stores."""
-    token = links.token_in_raw(message.raw)
+    token = links.token_in_raw(message.body.raw)
     if token is not None and message.unsubscribe_token_hash == token_hash(token):
         return token
     return None
@@ -291,7 +291,7 @@ def recompose_message(
         scheduled_for=message.scheduled_for,
         message_id=message.message_id,
         settings=settings,
-        attachments=attachments_in(message.raw),
+        attachments=attachments_in(message.body.raw),
         unsubscribe_token=existing_token(message),
     )
 
@@ -409,8 +409,8 @@ def kept_letter(
     Date moves). Raises :class:`OutreachError` for content refused in a header."""
     kept = RenderedEmail(
         message.subject,
-        message.text,
-        message.html,
+        message.body.text,
+        message.body.html,
         message.template or step.template,
         message.language,
     )
@@ -418,7 +418,7 @@ def kept_letter(
         spec,
         step,
         contact,
-        Enclosed(kept, attachments_in(message.raw)),
+        Enclosed(kept, attachments_in(message.body.raw)),
         dict(message.render_context),
         message.rendered_for or send_date(scheduled_for, contact.timezone, spec.timezone),
         scheduled_for=scheduled_for,

@@ -265,7 +265,7 @@ def stale_reason_for(
                 settings=settings,
                 send_day=today,
             )
-            diffs = attachment_differences(message.raw, attachments)
+            diffs = attachment_differences(message.body.raw, attachments)
     except OutreachError as exc:  # template failures, letters that fail to print
         return f"re-render for {today} failed: {exc.message}"
     if not diffs:

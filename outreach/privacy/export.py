@@ -78,14 +78,14 @@ LETTER_COLUMNS = (
     "status",
     "message_id",
     "subject",
-    "text",
-    "html",
     "render_context",
     "scheduled_for",
     "sent_at",
     "smtp_code",
     "smtp_response",
 )
+#: What a letter's export carries of its body (its bytes are described as attachments).
+LETTER_BODY_COLUMNS = ("text", "html")
 APPROVAL_COLUMNS = ("reviewer", "channel", "at", "note")
 ATTEMPT_COLUMNS = ("number", "started_at", "outcome", "smtp_code", "smtp_response")
 RECEIVED_COLUMNS = ("id", "received_at", "subject", "classification", "snippet", "reduced_at")
@@ -112,9 +112,10 @@ def _letter(session: Session, held: rows.HeldLetter) -> dict[str, Any]:
     assert m.id is not None
     return {
         **_columns(m, LETTER_COLUMNS),
+        **_columns(m.body, LETTER_BODY_COLUMNS),
         "campaign": held.campaign,
         "step": held.step,
-        "attachments": [a.__dict__ for a in describe(attachments_in(m.raw))],
+        "attachments": [a.__dict__ for a in describe(attachments_in(m.body.raw))],
         # its own one-click unsubscribe link (only the token's hash is kept, never the link)
         "one_click_unsubscribe": m.unsubscribe_token_hash is not None,
         "approvals": [

@@ -11,8 +11,9 @@ Modules: :mod:`.campaigns` (campaign/milestone/step rows <-> :class:`~outreach.s
 :mod:`.demo` (the demo's read-only narration queries),
 :mod:`.inbound` (inbound mail and every query reply intake makes), :mod:`.planning` (what the
 planner reads and inserts: enrollments, planned messages, re-render candidates),
-:mod:`.outbox` (every query of dispatch: claims, send-time loads, leases, daily counts, the
-dry-run preview and the operator's queue lookups), :mod:`.attempts` (attempt rows: the
+:mod:`.bodies` (message bodies, apart from the message rows), :mod:`.outbox` (every query
+of dispatch: claims, send-time loads, leases, daily counts, the dry-run preview and the
+operator's queue lookups), :mod:`.attempts` (attempt rows: the
 ``data_sent`` mark, finished attempts, what the lease sweeper reads), :mod:`.events` (the event
 log's inserts).
 """

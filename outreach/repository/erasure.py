@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from outreach.db import is_postgres
 from outreach.models import Approval, Attempt, Contact, Enrollment, Event, JobRun, Message
 from outreach.models import Suppression as SuppressionRow
+from outreach.repository.bodies import EMPTY_BODY, update_bodies
 from outreach.repository.bulk import update_by_id
 from outreach.repository.outbox import in_chunks
 from outreach.states import MessageStatus
@@ -114,9 +115,6 @@ def empty_messages(session: Session, *, ids: Sequence[int], now: datetime) -> in
             .where(_MESSAGES.c.id.in_(chunk))
             .values(
                 subject="",
-                text="",
-                html=None,
-                raw=None,
                 render_context={},
                 render_error=None,
                 content_hash=None,
@@ -128,6 +126,7 @@ def empty_messages(session: Session, *, ids: Sequence[int], now: datetime) -> in
                 updated_at=now,
             )
         )
+        update_bodies(session, ids=chunk, values=EMPTY_BODY)
         session.execute(
             sa.update(Approval).where(col(Approval.message_id).in_(chunk)).values(note=None)
         )

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from outreach.db import is_postgres
-from outreach.models import Attempt, Campaign, Contact, Enrollment, Message
+from outreach.models import Attempt, Campaign, Contact, Enrollment, Message, MessageBody
 from outreach.states import CLAIMABLE, AttemptPhase, MessageStatus
 
 #: Most ids one ``IN (…)`` list holds.
@@ -34,6 +34,7 @@ ID_CHUNK = 500
 
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 _ATTEMPTS = Attempt.__table__  # type: ignore[attr-defined]
+_BODIES = MessageBody.__table__  # type: ignore[attr-defined]
 _CLAIMABLE = sorted(s.value for s in CLAIMABLE)
 
 
@@ -291,7 +292,7 @@ def _candidates_query(lock: bool) -> sa.Select[Any]:
             Contact.timezone,
             _MESSAGES.c.attempts,
             _MESSAGES.c.first_attempt_at,
-            _MESSAGES.c.raw,
+            _BODIES.c.raw,
             _MESSAGES.c.content_hash,
             _MESSAGES.c.approved_hash,
             _MESSAGES.c.envelope_from,
@@ -299,6 +300,7 @@ def _candidates_query(lock: bool) -> sa.Select[Any]:
             _MESSAGES.c.rendered_for,
         )
         .join(Contact, Contact.id == _MESSAGES.c.contact_id)
+        .outerjoin(_BODIES, _BODIES.c.message_id == _MESSAGES.c.id)
         .where(
             _MESSAGES.c.status == sa.bindparam("status"),
             _MESSAGES.c.due_at <= sa.bindparam("now", type_=_MESSAGES.c.due_at.type),

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from outreach.db import is_postgres
 from outreach.models import Campaign, Contact, Enrollment, Message, Step
+from outreach.repository.bodies import insert_bodies, split
 from outreach.repository.bulk import insert_unnest
 from outreach.repository.outbox import id_in
 from outreach.states import EnrollmentStatus, MessageStatus
@@ -193,26 +194,37 @@ def enroll(
 def insert_messages(
     session: Session, *, rows: Sequence[Mapping[str, Any]]
 ) -> list[InsertedMessage]:
-    """Insert message rows (column name → value), skipping rows whose (campaign, step,
-    contact) already exists (a racing planner); returns the rows actually inserted."""
+    """Insert messages (column name → value, ``text``, ``html`` and ``raw`` included: they go
+    to each message's body row), skipping rows whose (campaign, step, contact) already exists
+    (a racing planner); returns the messages actually inserted."""
     if not rows:
         return []
     table = Message.__table__  # type: ignore[attr-defined]
+    split_rows = [split(r) for r in rows]
+    message_rows = [row for row, _ in split_rows]
     if is_postgres(session):  # one statement of an array per column
-        inserted = insert_unnest(
-            session,
-            table,
-            rows,
-            conflict=("campaign_id", "step_id", "contact_id"),
-            returning=("id", "message_id"),
+        inserted = [
+            InsertedMessage(*row)
+            for row in insert_unnest(
+                session,
+                table,
+                message_rows,
+                conflict=("campaign_id", "step_id", "contact_id"),
+                returning=("id", "message_id"),
+            )
+        ]
+    else:
+        stmt = (
+            _insert(session, table)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "step_id", "contact_id"])
+            .returning(table.c.id, table.c.message_id)
         )
-        return [InsertedMessage(*row) for row in inserted]
-    stmt = (
-        _insert(session, table)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "step_id", "contact_id"])
-        .returning(table.c.id, table.c.message_id)
-    )
-    return [InsertedMessage(row.id, row.message_id) for row in session.execute(stmt, rows)]
+        inserted = [
+            InsertedMessage(row.id, row.message_id) for row in session.execute(stmt, message_rows)
+        ]
+    body_of = {row["message_id"]: body for row, body in split_rows}
+    insert_bodies(session, bodies=[{"message_id": m.id, **body_of[m.message_id]} for m in inserted])
+    return inserted
 
 
 #: A pass that inserted at least this many messages refreshes the planner statistics of the

@@ -298,7 +298,7 @@ def edit(
     if message is None:
         raise NotFoundError(f"message {message_id} does not exist")
     check_editable(message_id, message.status)
-    old = (message.subject, message.text, message.html)
+    old = (message.subject, message.body.text, message.body.html)
     if new == old:
         return EditResult(message_id, False, message.content_hash, message.content_hash, (), "")
     diff = edit_diff(old, new)

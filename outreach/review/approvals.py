@@ -82,9 +82,9 @@ def pending_problem(mid: int, message: Message | None) -> Problem | None:
 def _content_problem(mid: int, message: Message) -> Problem | None:
     """Why the content of message ``mid`` cannot be approved: not composed, bytes not matching
     their hash, or stale; else None."""
-    if message.raw is None or not message.content_hash:
+    if message.body.raw is None or not message.content_hash:
         return (ReviewError, f"message {mid} has no composed content to approve")
-    if not bytes_match_hash(message.raw, message.content_hash):
+    if not bytes_match_hash(message.body.raw, message.content_hash):
         return (ReviewError, f"message {mid}: its stored bytes do not match its content hash")
     if message.stale_reason:
         return (

@@ -26,7 +26,7 @@ def _stored(session: Session, message_id: int) -> tuple[Attachment, ...]:
     message = rows.get_message(session, message_id=message_id)
     if message is None:
         raise NotFoundError(f"message {message_id} does not exist")
-    return attachments_in(message.raw)
+    return attachments_in(message.body.raw)
 
 
 def save_names(attachments: tuple[Attachment, ...]) -> list[str]:

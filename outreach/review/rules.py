@@ -23,13 +23,21 @@ AUTO_APPROVE_NOTE = "auto-approved by the campaign setting require_approval = fa
 EDITABLE = frozenset({MessageStatus.PENDING_REVIEW, MessageStatus.APPROVED})
 
 
+class StoredBytes(Protocol):
+    """A message's body, as far as :func:`is_still_approved` reads it."""
+
+    raw: bytes | None
+
+
 class ApprovedContent(Protocol):
-    """What :func:`is_still_approved` reads from a message row."""
+    """What :func:`is_still_approved` reads from a message row (and its body)."""
 
     status: str
-    raw: bytes | None
     content_hash: str | None
     approved_hash: str | None
+
+    @property
+    def body(self) -> StoredBytes: ...
 
 
 def auto_approve_note() -> str:
@@ -49,7 +57,7 @@ def is_still_approved(message: ApprovedContent) -> bool:
     (:func:`content_ok`). The dispatcher applies the same check before sending; False means
     "do not send these bytes"."""
     return message.status == MessageStatus.APPROVED.value and content_ok(
-        message.raw, message.content_hash, message.approved_hash
+        message.body.raw, message.content_hash, message.approved_hash
     )
 
 

@@ -123,7 +123,7 @@ def _prepare(
         if message_id not in locked:
             raise NotFoundError(f"message {message_id} does not exist")
         message = locked[message_id]
-        if message.raw is None or not message.envelope_from or not message.content_hash:
+        if message.body.raw is None or not message.envelope_from or not message.content_hash:
             raise TestSendRefused(f"message {message_id} has no composed bytes to send")
         recent = rows.event_times_since(
             session, message_id=message_id, action="test_send", since=now - WINDOW
@@ -143,10 +143,14 @@ def _prepare(
             entity_id=message_id,
             action="test_send",
             reason=f"test copy to {address}",
-            data={"to": address, "sha256": message.content_hash, "size": len(message.raw)},
+            data={"to": address, "sha256": message.content_hash, "size": len(message.body.raw)},
         )
         return _Prepared(
-            message_id, address, message.envelope_from, bytes(message.raw), message.content_hash
+            message_id,
+            address,
+            message.envelope_from,
+            bytes(message.body.raw),
+            message.content_hash,
         )
 
 

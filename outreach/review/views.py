@@ -192,9 +192,9 @@ def letter_html(session: Session, message_id: int) -> str | None:
     message = rows.get_message(session, message_id=message_id)
     if message is None:
         raise NotFoundError(f"message {message_id} does not exist")
-    if message.raw is None:
-        return message.html
-    parsed = BytesParser(policy=email_policy.default).parsebytes(message.raw)
+    if message.body.raw is None:
+        return message.body.html
+    parsed = BytesParser(policy=email_policy.default).parsebytes(message.body.raw)
     assert isinstance(parsed, EmailMessage)
     return _part_content(parsed, "html")
 
@@ -210,10 +210,10 @@ def _part_content(parsed: EmailMessage, kind: str) -> str | None:
 def shown_content(message: Message) -> ShownContent:
     """The headers (:data:`SHOWN_HEADERS`) and parts of ``message`` parsed from its stored
     bytes; without bytes, its stored text and HTML (and no headers)."""
-    if message.raw is None:
-        html_text = html_to_text(message.html) if message.html else None
-        return ShownContent((), message.text, html_text)
-    parsed = BytesParser(policy=email_policy.default).parsebytes(message.raw)
+    if message.body.raw is None:
+        html_text = html_to_text(message.body.html) if message.body.html else None
+        return ShownContent((), message.body.text, html_text)
+    parsed = BytesParser(policy=email_policy.default).parsebytes(message.body.raw)
     assert isinstance(parsed, EmailMessage)
     headers = tuple(
         (name, str(parsed[name])) for name in SHOWN_HEADERS if parsed.get(name) is not None
@@ -247,9 +247,9 @@ def show(session: Session, message_id: int) -> ReviewDetail:
         rendered_for=message.rendered_for.isoformat() if message.rendered_for else None,
         scheduled_for_utc=message.scheduled_for.isoformat(),
         approvals=current_approvals(session, message_ids=[message_id]).get(message_id, ()),
-        raw_size=len(message.raw or b""),
+        raw_size=len(message.body.raw or b""),
         history=_history(rows.message_events(session, message_id=message_id)),
-        attachments=describe(attachments_in(message.raw)),
+        attachments=describe(attachments_in(message.body.raw)),
     )
 
 
@@ -261,7 +261,7 @@ def editable(session: Session, message_id: int) -> EditableContent:
     if message is None:
         raise NotFoundError(f"message {message_id} does not exist")
     check_editable(message_id, message.status)
-    return EditableContent(message.subject, message.text, message.html)
+    return EditableContent(message.subject, message.body.text, message.body.html)
 
 
 def pending_ids(

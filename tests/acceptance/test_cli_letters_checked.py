@@ -119,7 +119,7 @@ def test_the_pdf_letter_counts_down_from_the_recipients_date(db, tmp_path) -> No
     plan = run_cli("plan", "--now", "2010-04-30T12:00Z", db_url=db.url, env=kit.env)
     assert plan.returncode == 0, plan.stderr
     with db.engine.connect() as conn:
-        raw = conn.execute(sa.text("SELECT raw FROM message")).scalar_one()
+        raw = conn.execute(sa.text("SELECT raw FROM message_body")).scalar_one()
     [pdf] = [a for a in attachments_in(bytes(raw)) if a.filename != "facts.pdf"]
     reader = pypdf.PdfReader(io.BytesIO(pdf.data))
     text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)

@@ -212,7 +212,7 @@ def test_show_prints_headers_text_and_history(sqlite_db) -> None:
     )
     with session_scope(db.engine) as s:
         m = s.get(Message, mid)
-        m.raw, m.content_hash = raw, hashlib.sha256(raw).hexdigest()
+        m.body.raw, m.content_hash = raw, hashlib.sha256(raw).hexdigest()
         m.render_context = {"days_until": 100}
     with session_scope(db.engine) as s:
         review.approve(s, [mid], reviewer="alice", now=T0)
@@ -268,7 +268,7 @@ def test_edit_with_a_change_goes_through_the_planner(sqlite_db, tmp_path: Path) 
     assert "approvals cleared (alice)" in result.stdout
     with Session(db.engine) as s:
         m = s.get(Message, mid)
-        assert m.text.startswith("Dear Minister") and m.edited and m.status == "pending_review"
+        assert m.body.text.startswith("Dear Minister") and m.edited and m.status == "pending_review"
         assert s.exec(select(Approval)).all() == []
 
 

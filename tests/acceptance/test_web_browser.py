@@ -220,7 +220,7 @@ def test_one_click_unsubscribe_with_an_http_client(db, browser, served) -> None:
     with Session(db.engine) as s:
         target, other = s.exec(select(Message).order_by(Message.id)).all()[:2]
         email = s.get(Contact, target.contact_id).email
-    url = f"{served}/unsubscribe/{token_in_raw(target.raw)}"
+    url = f"{served}/unsubscribe/{token_in_raw(target.body.raw)}"
     assert httpx2.get(url).status_code == 200
     with Session(db.engine) as s:
         assert s.exec(select(Suppression)).all() == []
@@ -256,8 +256,8 @@ def test_a_letters_files_preview_and_test_send_in_the_browser(db, browser) -> No
     load_sample(db.engine, settings, moment)
     plan(db.engine, now=moment, settings=settings)
     with Session(db.engine) as s:
-        letter = next(m for m in s.exec(select(Message).order_by(Message.id)) if m.raw)
-    files = attachments_in(letter.raw)
+        letter = next(m for m in s.exec(select(Message).order_by(Message.id)) if m.body.raw)
+    files = attachments_in(letter.body.raw)
     assert files
     add_account(db.engine, "olga", "operator")
     with SmtpSink() as smtp:
@@ -280,7 +280,7 @@ def test_a_letters_files_preview_and_test_send_in_the_browser(db, browser) -> No
             page.fill("#test-to", "olga@example.org")
             page.click("button:has-text('Send a test copy')")
             assert "sent to olga@example.org: 250" in page.inner_text("main")
-            assert [r.content for r in smtp.received] == [letter.raw]
+            assert [r.content for r in smtp.received] == [letter.body.raw]
     with Session(db.engine) as s:
         assert s.get(Message, letter.id).status == letter.status
 

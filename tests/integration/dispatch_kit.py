@@ -24,6 +24,7 @@ from sqlmodel import Session
 from outreach import smtpsink
 from outreach.db import session_scope
 from outreach.models import Campaign, Contact, Enrollment, Message, Step
+from outreach.repository.planning import insert_messages
 from outreach.settings import Settings, load_settings
 from tests.factories import T0, make_campaign, make_contact, make_step
 
@@ -211,7 +212,7 @@ def add_approved(
             }
         )
     for i in range(0, len(rows), 500):
-        session.execute(sa.insert(Message), rows[i : i + 500])
+        insert_messages(session, rows=rows[i : i + 500])
     ids = (
         session.execute(
             sa.select(Message.id)

@@ -129,7 +129,8 @@ def _edit_follow_up(engine: Engine, settings: Settings) -> int:
     with session_scope(engine) as session:
         row = session.execute(
             sa.text(
-                "SELECT m.id, m.subject, m.text, m.html FROM message m "
+                "SELECT m.id, m.subject, b.text, b.html FROM message m "
+                "JOIN message_body b ON b.message_id = m.id "
                 "JOIN contact c ON c.id = m.contact_id JOIN step s ON s.id = m.step_id "
                 "WHERE c.email = :email AND s.key = 'appeal-follow-up'"
             ),

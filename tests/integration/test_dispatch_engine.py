@@ -17,7 +17,15 @@ from outreach.clock import FixedClock
 from outreach.db import session_scope
 from outreach.dispatch import Dispatcher
 from outreach.errors import SmtpAuthError
-from outreach.models import Attempt, Campaign, Enrollment, Event, Message, Suppression
+from outreach.models import (
+    Attempt,
+    Campaign,
+    Enrollment,
+    Event,
+    Message,
+    MessageBody,
+    Suppression,
+)
 from tests.factories import T0
 from tests.integration.dispatch_kit import (
     Recorder,
@@ -67,7 +75,7 @@ async def test_sends_stored_bytes_exactly_once(db, sink, clock) -> None:
     assert set(got.values()) == {1} and set(got) == set(by_header)
     for rec in sink.handler.received[:5]:
         m = message(db.engine, by_header[rec.message_id])
-        assert rec.content == m.raw  # unchanged bytes
+        assert rec.content == m.body.raw  # unchanged bytes
         assert rec.rcpt_tos == [m.envelope_to] and rec.mail_from == m.envelope_from
         assert m.smtp_code == 250 and "queued" in (m.smtp_response or "")
         assert m.sent_at == clock.now() and m.attempts == 1 and m.lease_token is None
@@ -205,13 +213,18 @@ async def test_message_edited_after_approval_is_not_sent(db, sink, clock) -> Non
     _, (a, b) = setup(db.engine, 2)
     with session_scope(db.engine) as s:
         m = s.get(Message, a)
-        s.execute(sa.update(Message).where(Message.id == a).values(raw=m.raw + b"P.S. edited\r\n"))
+        s.execute(
+            sa.update(MessageBody)
+            .where(MessageBody.message_id == a)
+            .values(raw=m.body.raw + b"P.S. edited\r\n")
+        )
         # even with a hash that matches the new bytes, the approval was for the old ones
-        raw2 = m.raw + b"x\r\n"
+        raw2 = m.body.raw + b"x\r\n"
+        s.execute(sa.update(MessageBody).where(MessageBody.message_id == b).values(raw=raw2))
         s.execute(
             sa.update(Message)
             .where(Message.id == b)
-            .values(raw=raw2, content_hash=hashlib.sha256(raw2).hexdigest())
+            .values(content_hash=hashlib.sha256(raw2).hexdigest())
         )
     summary = await dispatcher(db, sink.port, clock).run_once()
     assert summary.stale == 2 and summary.sent == 0

@@ -42,7 +42,7 @@ def test_claim_is_atomic_and_exclusive(db, clock) -> None:
     assert m.status == "sending" and m.lease_owner == "a" and m.attempt_phase == "claimed"
     assert m.lease_expires_at == clock.now() + timedelta(seconds=LEASE)
     assert m.lease_token == first.claims[0].lease_token and m.attempts == 1
-    assert first.ready[0].raw == m.raw and first.ready[0].envelope_to == m.envelope_to
+    assert first.ready[0].raw == m.body.raw and first.ready[0].envelope_to == m.envelope_to
     with session_scope(db.engine) as s:  # attempt rows start when DATA is about to
         n = s.execute(sa.select(sa.func.count()).select_from(Attempt)).scalar_one()
     assert n == 0

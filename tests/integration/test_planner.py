@@ -65,8 +65,8 @@ def test_appeal_is_queued_at_t_minus_100_and_only_once(db) -> None:
             days = (date(2010, 8, 1) - send_day).days
             assert m.render_context["milestones"]["entry_into_force"]["days_until"] == days
             if send_day == date(2010, 4, 23):
-                assert "100 days" in m.text or "100 jours" in m.text, c.email
-            assert m.raw is not None and m.content_hash
+                assert "100 days" in m.body.text or "100 jours" in m.body.text, c.email
+            assert m.body.raw is not None and m.content_hash
         # the Geneva contacts go out exactly at 09:00 Geneva time
         assert sum(1 for m, _ in rows if m.scheduled_for == geneva_0900) >= 5
     again = plan(db.engine, now=T_APPEAL, settings=settings)
@@ -95,7 +95,7 @@ def test_meeting_invitation_on_a_saturday_goes_out_monday(db) -> None:
             assert m.render_context["milestones"]["first_msp"]["days_until"] == days
             if send_day == date(2010, 10, 11):
                 assert days == 28
-                assert "28" in m.text
+                assert "28" in m.body.text
 
 
 def test_contact_in_ho_chi_minh_gets_its_own_window(db) -> None:
@@ -161,7 +161,7 @@ def test_render_error_is_recorded_with_template_and_line(db, tmp_path: Path) -> 
     with Session(db.engine) as s:
         statuses = set(s.exec(select(Message.status)))
         assert statuses == {MessageStatus.RENDER_ERROR.value}
-        assert all(m.raw is None for m, _ in messages(s))
+        assert all(m.body.raw is None for m, _ in messages(s))
     # fixed template: the next plan re-renders them into review
     broken.write_text(
         "{% block subject %}Appeal{% endblock %}\n{% block text %}\nDear {{ contact.name }}\n{% endblock %}\n",
@@ -212,7 +212,7 @@ def _plan_fingerprint(engine: sa.Engine) -> list[tuple]:
     out = []
     with Session(engine) as s:
         for m, c in messages(s):
-            parsed = BytesParser(policy=policy.default).parsebytes(m.raw or b"")
+            parsed = BytesParser(policy=policy.default).parsebytes(m.body.raw or b"")
             assert parsed["Message-ID"] == m.message_id
             assert [a.addr_spec for a in parsed["To"].addresses] == [c.email]
             out.append(
@@ -221,8 +221,8 @@ def _plan_fingerprint(engine: sa.Engine) -> list[tuple]:
                     m.step_id,
                     m.status,
                     m.subject,
-                    m.text,
-                    m.html,
+                    m.body.text,
+                    m.body.html,
                     m.scheduled_for,
                     m.rendered_for,
                     m.render_context,
@@ -324,7 +324,7 @@ def test_reload_replans_changed_unsent_messages_and_keeps_sent(db, tmp_path: Pat
         transition(s, sent, MessageStatus.SENT, now=T_APPEAL, actor="t", sent_at=T_APPEAL)
         approved, _ = rows[1]
         transition(s, approved, MessageStatus.APPROVED, now=T_APPEAL, actor="t")
-        sent_text, sent_id, approved_id = sent.text, sent.id, approved.id
+        sent_text, sent_id, approved_id = sent.body.text, sent.id, approved.id
         s.commit()
     shutil.copytree(SAMPLE_CAMPAIGN.parent / "files", tmp_path / "files")  # what it attaches
     edited = tmp_path / "ccm-2010.toml"
@@ -338,10 +338,10 @@ def test_reload_replans_changed_unsent_messages_and_keeps_sent(db, tmp_path: Pat
     assert loads[0].result.action == "updated" and "vars" in loads[0].result.changes
     with Session(db.engine) as s:
         m_sent = s.get(Message, sent_id)
-        assert m_sent.status == "sent" and m_sent.text == sent_text
+        assert m_sent.status == "sent" and m_sent.body.text == sent_text
         m_appr = s.get(Message, approved_id)
         assert m_appr.status == "pending_review"
-        assert "107" in m_appr.text
+        assert "107" in m_appr.body.text
         ev = s.exec(
             select(Event).where(Event.entity_id == approved_id, Event.action == "replanned")
         ).one()
@@ -376,6 +376,6 @@ def test_stale_message_is_rerendered_for_its_new_day(db) -> None:
         assert m.scheduled_for == datetime(2010, 4, 27, 7, 0, tzinfo=UTC)
         assert m.content_hash != old_hash and m.approved_hash is None
         assert m.render_context["milestones"]["entry_into_force"]["days_until"] == 96
-        assert "96 days" in m.text or "96 jours" in m.text
+        assert "96 days" in m.body.text or "96 jours" in m.body.text
         ev = s.exec(select(Event).where(Event.entity_id == mid, Event.action == "rerendered")).one()
         assert "2010-04-27" in ev.reason

@@ -67,20 +67,20 @@ def test_the_pdf_letter_greets_the_recipient_and_is_dated_in_their_language(
     with Session(db.engine) as s:
         french = message_to(s, "jean-baptiste.mukendi@affaires-etrangeres.example.org", "appeal")
         english = message_to(s, "tran.quoc.bao@mofa.example.org", "appeal")
-    fr = letter_text(french.raw)
+    fr = letter_text(french.body.raw)
     assert "Son Excellence Monsieur Jean-Baptiste Mukendi" in fr
     assert "Monsieur le Ministre," in fr
     assert "le 23 avril 2010" in fr
-    en = letter_text(english.raw)
+    en = letter_text(english.body.raw)
     assert "His Excellency Mr Tr" in en and "Your Excellency," in en
     assert "Geneva, 23 April 2010" in en
-    names = [a.filename for a in attachments_in(french.raw)]
+    names = [a.filename for a in attachments_in(french.body.raw)]
     assert names == [
         "ccm-2010-appeal-Ministère des Affaires étrangères.pdf",
         "ccm-key-facts.pdf",
     ]
-    assert names[0] in french.text  # the covering e-mail names its letter
-    assert french.content_hash == content_hash(french.raw)
+    assert names[0] in french.body.text  # the covering e-mail names its letter
+    assert french.content_hash == content_hash(french.body.raw)
     assert french.status == MessageStatus.PENDING_REVIEW
 
 
@@ -90,7 +90,9 @@ def test_the_invitation_carries_the_meeting_as_a_calendar_event(db) -> None:
     plan(db.engine, now=T_INVITATION, settings=settings)
     with Session(db.engine) as s:
         m = message_to(s, "tran.quoc.bao@mofa.example.org", "msp-invitation")
-    [ics] = [p for p in parsed(m.raw).iter_attachments() if p.get_content_type() == "text/calendar"]
+    [ics] = [
+        p for p in parsed(m.body.raw).iter_attachments() if p.get_content_type() == "text/calendar"
+    ]
     assert ics.get_param("method") == "PUBLISH"
     assert ics.get_filename() == "ccm-2010-first_msp.ics"
     cal = Calendar.from_ical(ics.get_payload(decode=True))
@@ -122,8 +124,8 @@ def test_a_static_file_changed_on_disk_sends_the_letter_back_to_review(db, tmp_p
         m = message_to(s, email, "appeal")
         assert m.status == MessageStatus.PENDING_REVIEW
         assert m.approved_hash is None and m.content_hash != approved_hash
-        assert m.content_hash == content_hash(m.raw)
-        facts = [a for a in attachments_in(m.raw) if a.filename == "ccm-key-facts.pdf"]
+        assert m.content_hash == content_hash(m.body.raw)
+        facts = [a for a in attachments_in(m.body.raw) if a.filename == "ccm-key-facts.pdf"]
         assert facts[0].data == new_facts
         why = s.exec(
             select(Event).where(Event.entity_id == m.id, Event.action == "replanned")
@@ -161,7 +163,7 @@ def test_a_moved_meeting_raises_the_event_sequence_and_replans_the_invitation(
         msp = s.exec(select(Milestone).where(Milestone.key == "first_msp")).one()
         assert msp.sequence == 1
         m = message_to(s, "tran.quoc.bao@mofa.example.org", "msp-invitation")
-    [ics] = [a for a in attachments_in(m.raw) if a.content_type == "text/calendar"]
+    [ics] = [a for a in attachments_in(m.body.raw) if a.content_type == "text/calendar"]
     [event] = Calendar.from_ical(ics.data).walk("VEVENT")
     assert int(event["SEQUENCE"]) == 1 and str(event["LOCATION"]) == "Vientiane"
     assert str(event["UID"]) == "first_msp.ccm-2010@example.org"
@@ -174,7 +176,12 @@ def test_an_edited_letter_keeps_the_files_its_reviewer_saw(db) -> None:
     with Session(db.engine) as s:
         m = message_to(s, "tran.quoc.bao@mofa.example.org", "appeal")
         raw, _ = recompose_message(
-            s, m, subject=m.subject, text=m.text + "\nP.S. edited\n", html=m.html, settings=settings
+            s,
+            m,
+            subject=m.subject,
+            text=m.body.text + "\nP.S. edited\n",
+            html=m.body.html,
+            settings=settings,
         )
-    assert attachments_in(raw) == attachments_in(m.raw)
-    assert raw != m.raw
+    assert attachments_in(raw) == attachments_in(m.body.raw)
+    assert raw != m.body.raw

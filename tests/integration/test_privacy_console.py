@@ -39,7 +39,8 @@ def p_appeal(db: Database) -> tuple[int, int, bytes, str | None]:
     with db.engine.connect() as conn:
         row = conn.execute(
             sa.text(
-                "SELECT m.id, m.contact_id, m.raw, m.unsubscribe_token_hash FROM message m "
+                "SELECT m.id, m.contact_id, b.raw, m.unsubscribe_token_hash FROM message m "
+                "JOIN message_body b ON b.message_id = m.id "
                 "JOIN contact c ON c.id = m.contact_id JOIN step s ON s.id = m.step_id "
                 "WHERE c.email = :email AND s.key = 'appeal'"
             ),

@@ -91,8 +91,8 @@ def test_the_same_letter_comes_back_to_review_with_its_history(db) -> None:
         before.message_id,
         None,
     )
-    assert after.stale_reason is None and after.raw is not None
-    assert b"Placeholder for the campaign-file tests." in after.raw  # rendered again
+    assert after.stale_reason is None and after.body.raw is not None
+    assert b"Placeholder for the campaign-file tests." in after.body.raw  # rendered again
     assert after.scheduled_for == after.due_at and after.scheduled_for >= LATER
     assert letter_count(db) == count  # the same rows: nothing planned twice
     assert status_of(db, w.b_follow) == "approved"  # B's letters were never touched

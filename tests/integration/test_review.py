@@ -17,7 +17,7 @@ from outreach.db import session_scope
 from outreach.errors import HeaderInjectionError, IllegalTransition, NotFoundError, ReviewError
 from outreach.htmltext import html_to_text
 from outreach.lifecycle import transition
-from outreach.models import Approval, Event, Message
+from outreach.models import Approval, Event, Message, MessageBody
 from outreach.states import MessageStatus
 from tests.factories import T0, make_campaign, make_contact, make_message, make_step
 
@@ -95,7 +95,7 @@ def test_approve_records_hash_and_moves_to_approved(db) -> None:
     assert result.approved and result.approvals == ("alice",)
     after = load(db, mid)
     assert after.status == "approved"
-    assert after.approved_hash == before.content_hash == hashlib.sha256(after.raw).hexdigest()
+    assert after.approved_hash == before.content_hash == hashlib.sha256(after.body.raw).hexdigest()
     assert after.due_at == after.scheduled_for
     (approval,) = approvals_of(db, mid)
     assert (approval.reviewer, approval.content_hash, approval.note, approval.at) == (
@@ -208,7 +208,7 @@ def test_edit_of_an_approved_message_sends_it_back_to_review(db) -> None:
             recompose=fake_recompose,
         )
     m = load(db, mid)
-    assert (m.status, m.approved_hash, m.subject, m.html) == (
+    assert (m.status, m.approved_hash, m.subject, m.body.html) == (
         "pending_review",
         None,
         "New subject",
@@ -299,11 +299,11 @@ def test_tampered_bytes_are_not_approvable_nor_still_approved(db) -> None:
         review.approve(s, [mid], reviewer="alice", note=None, now=LATER)
     m = load(db, mid)
     assert review.is_still_approved(m)
-    m.raw = m.raw + b"P.S. injected\r\n"
+    m.body.raw = m.body.raw + b"P.S. injected\r\n"
     assert not review.is_still_approved(m)
     (other,) = seed_more(db)
     with session_scope(db.engine) as s:
-        s.get(Message, other).raw = b"Subject: changed behind our back\r\n\r\nx\r\n"
+        s.get(Message, other).body.raw = b"Subject: changed behind our back\r\n\r\nx\r\n"
     with pytest.raises(ReviewError, match="do not match"), session_scope(db.engine) as s:
         review.approve(s, [other], reviewer="alice", note=None, now=LATER)
 
@@ -467,7 +467,7 @@ def test_is_still_approved_is_pure() -> None:
     digest = hashlib.sha256(raw).hexdigest()
     base = dict(
         campaign_id=1, step_id=1, contact_id=1, message_id="<x@example.org>",
-        scheduled_for=T0, created_at=T0, updated_at=T0, raw=raw,
+        scheduled_for=T0, created_at=T0, updated_at=T0, body=MessageBody(raw=raw),
     )  # fmt: skip
     ok = Message(**base, status="approved", content_hash=digest, approved_hash=digest)
     assert review.is_still_approved(ok)

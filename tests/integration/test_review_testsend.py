@@ -120,7 +120,7 @@ def test_refusals(db) -> None:
     with Session(db.engine) as s:
         m = make_message(s, raw=RAW)
         broken = make_message(s, status="render_error")
-        broken.raw = broken.content_hash = None
+        broken.body.raw = broken.content_hash = None
         s.commit()
         mid, broken_id = m.id, broken.id
     settings = load_settings(env={}, database_url=db.url, smtp_tls="none")

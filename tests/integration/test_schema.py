@@ -59,3 +59,54 @@ def test_timestamps_round_trip_aware_utc(db) -> None:
         assert got.created_at.tzinfo is not None
         assert got.created_at.utcoffset() == timedelta(0)
         assert got.created_at == datetime(2010, 8, 1, 7, 0, tzinfo=UTC)
+
+
+def _to_revision(engine: sa.Engine, move, revision: str) -> None:  # type: ignore[no-untyped-def]
+    from outreach.db import _alembic_config
+
+    with engine.connect() as conn, conn.begin():
+        cfg = _alembic_config()
+        cfg.attributes["connection"] = conn
+        move(cfg, revision)
+
+
+def test_message_bodies_move_out_and_back_with_nothing_lost(db) -> None:
+    """0007 moves each message's raw, text and html to message_body and back on downgrade;
+    the rows that reference a message (its approvals) survive both ways (a table copy on
+    SQLite would delete them through their cascades)."""
+    from alembic import command
+    from sqlmodel import Session
+
+    from outreach.models import Approval, Message
+    from tests.factories import T0, make_message
+
+    raw = b"Subject: hi\r\n\r\nDear Minister,\r\n"
+    with Session(db.engine) as s:
+        m = make_message(s, raw=raw, text="Dear Minister,", html="<p>Dear Minister,</p>")
+        s.add(Approval(message_id=m.id, reviewer="alice", content_hash="0" * 64, at=T0))
+        s.commit()
+        mid = m.id
+    _to_revision(db.engine, command.downgrade, "0006")
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT raw, text, html FROM message WHERE id = :id"), {"id": mid}
+        ).one()
+        assert (bytes(row.raw), row.text, row.html) == (
+            raw,
+            "Dear Minister,",
+            "<p>Dear Minister,</p>",
+        )
+        assert "message_body" not in sa.inspect(conn).get_table_names()
+        assert conn.execute(sa.text("SELECT count(*) FROM approval")).scalar_one() == 1
+    _to_revision(db.engine, command.upgrade, "head")
+    with Session(db.engine) as s:
+        again = s.get(Message, mid)
+        assert (again.body.raw, again.body.text, again.body.html) == (
+            raw,
+            "Dear Minister,",
+            "<p>Dear Minister,</p>",
+        )
+        assert len(s.exec(sa.select(Approval)).all()) == 1
+    with db.engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("message")}
+    assert not columns & {"raw", "text", "html"}

@@ -41,10 +41,10 @@ def planned(db) -> list[Message]:
 
 def test_each_letter_carries_its_own_link_in_the_approved_bytes(db) -> None:
     letters = planned(db)
-    tokens = [token_in_raw(m.raw) for m in letters]
+    tokens = [token_in_raw(m.body.raw) for m in letters]
     assert all(tokens) and len(set(tokens)) == len(letters)
     first = letters[0]
-    parsed = message_from_bytes(first.raw, policy=default)
+    parsed = message_from_bytes(first.body.raw, policy=default)
     assert f"<{PUBLIC}/unsubscribe/{tokens[0]}>" in str(parsed["List-Unsubscribe"])
     assert "<mailto:" in str(parsed["List-Unsubscribe"])
     assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
@@ -54,7 +54,12 @@ def test_each_letter_carries_its_own_link_in_the_approved_bytes(db) -> None:
     with session_scope(db.engine) as s:
         message = s.get(Message, first.id)
         raw, _ = recompose_message(
-            s, message, subject="Edited", text=message.text, html=message.html, settings=settings
+            s,
+            message,
+            subject="Edited",
+            text=message.body.text,
+            html=message.body.html,
+            settings=settings,
         )
     assert token_in_raw(raw) == tokens[0]  # an edit keeps the letter's link
 
@@ -66,7 +71,7 @@ def test_without_an_https_public_url_letters_have_no_link(db) -> None:
     with Session(db.engine) as s:
         letters = list(s.exec(select(Message)))
     assert letters and all(m.unsubscribe_token_hash is None for m in letters)
-    assert all(token_in_raw(m.raw) is None for m in letters)
+    assert all(token_in_raw(m.body.raw) is None for m in letters)
 
 
 def test_one_click_post_suppresses_exactly_that_contact(db) -> None:
@@ -74,7 +79,7 @@ def test_one_click_post_suppresses_exactly_that_contact(db) -> None:
     target, other = letters[0], letters[1]
     with session_scope(db.engine) as s:
         review.approve(s, [other.id], reviewer="alice", now=T0)
-    token = token_in_raw(target.raw)
+    token = token_in_raw(target.body.raw)
     http = client(console(db.engine, db.url))
     page = http.get(f"/unsubscribe/{token}")
     assert page.status_code == 200 and "List-Unsubscribe" in page.text
@@ -129,8 +134,8 @@ def test_a_re_render_for_another_day_keeps_the_letters_link(db) -> None:
             s.get(Contact, message.contact_id),
             scheduled_for=message.scheduled_for + timedelta(days=7),
         )
-    assert letter is not None and letter.raw != first.raw
-    assert letter.unsubscribe_token == token_in_raw(first.raw) == token_in_raw(letter.raw)
+    assert letter is not None and letter.raw != first.body.raw
+    assert letter.unsubscribe_token == token_in_raw(first.body.raw) == token_in_raw(letter.raw)
     assert letter.columns()["unsubscribe_token_hash"] == first.unsubscribe_token_hash
 
 
@@ -138,25 +143,25 @@ def test_a_letter_with_attachments_carries_its_link_and_an_edit_keeps_both(db) -
     """The appeal encloses a PDF letter and a fact sheet: the per-letter link and the files are
     in the same composed bytes (read back by the guard), under the hash a reviewer approves,
     and an edit recomposes the letter with both unchanged."""
-    letters = [m for m in planned(db) if attachments_in(m.raw)]
+    letters = [m for m in planned(db) if attachments_in(m.body.raw)]
     assert letters
     first = letters[0]
-    token = token_in_raw(first.raw)
-    parsed = message_from_bytes(first.raw, policy=default)
+    token = token_in_raw(first.body.raw)
+    parsed = message_from_bytes(first.body.raw, policy=default)
     assert parsed.get_content_type() == "multipart/mixed"
     assert f"<{PUBLIC}/unsubscribe/{token}>" in str(parsed["List-Unsubscribe"])
     assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
-    files = describe(attachments_in(first.raw))
+    files = describe(attachments_in(first.body.raw))
     assert {f.content_type for f in files} == {"application/pdf"} and len(files) == 2
-    assert first.content_hash == hashlib.sha256(first.raw).hexdigest()
+    assert first.content_hash == hashlib.sha256(first.body.raw).hexdigest()
     settings = sample_settings(db.url, public_url=PUBLIC)
     with session_scope(db.engine) as s:
         done = edit(
             s,
             first.id,
             subject="Edited: " + first.subject,
-            text=first.text,
-            html=first.html,
+            text=first.body.text,
+            html=first.body.html,
             reviewer="alice",
             now=T_APPEAL,
             recompose=recomposer(settings),
@@ -166,9 +171,13 @@ def test_a_letter_with_attachments_carries_its_link_and_an_edit_keeps_both(db) -
         review.approve(s, [first.id], reviewer="bob", now=T_APPEAL)
     with Session(db.engine) as s:
         edited = s.get(Message, first.id)
-    assert token_in_raw(edited.raw) == token
+    assert token_in_raw(edited.body.raw) == token
     assert edited.unsubscribe_token_hash == first.unsubscribe_token_hash
-    assert describe(attachments_in(edited.raw)) == files
-    assert str(message_from_bytes(edited.raw, policy=default)["Subject"]).startswith("Edited: ")
-    assert edited.approved_hash == edited.content_hash == hashlib.sha256(edited.raw).hexdigest()
+    assert describe(attachments_in(edited.body.raw)) == files
+    assert str(message_from_bytes(edited.body.raw, policy=default)["Subject"]).startswith(
+        "Edited: "
+    )
+    assert (
+        edited.approved_hash == edited.content_hash == hashlib.sha256(edited.body.raw).hexdigest()
+    )
     assert edited.content_hash != first.content_hash

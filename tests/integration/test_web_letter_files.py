@@ -39,7 +39,9 @@ def planned_letter(db) -> Message:  # type: ignore[no-untyped-def]
     report = plan(db.engine, now=T_APPEAL, settings=settings)
     assert report.queued and not report.render_errors
     with Session(db.engine) as s:
-        letters = [m for m in s.exec(select(Message).order_by(Message.id)) if attachments_in(m.raw)]
+        letters = [
+            m for m in s.exec(select(Message).order_by(Message.id)) if attachments_in(m.body.raw)
+        ]
     assert letters
     return letters[0]
 
@@ -54,7 +56,7 @@ def signed_in(db, name: str, role: str, **settings):  # type: ignore[no-untyped-
 
 def test_the_page_lists_the_attachments_and_downloads_are_the_exact_bytes(db) -> None:
     letter = planned_letter(db)
-    files = attachments_in(letter.raw)
+    files = attachments_in(letter.body.raw)
     rita = signed_in(db, "rita", "reviewer")
     page = rita.get(f"/messages/{letter.id}")
     assert page.status_code == 200
@@ -119,7 +121,7 @@ def test_an_operator_test_send_delivers_the_stored_bytes_and_changes_nothing(db)
         limited = olga.post(url, data={"csrf": csrf_for(olga), "to": "olga@example.org"})
         assert limited.status_code == 400 and "OUTREACH_TEST_SEND_PER_HOUR=1" in limited.text
         assert len(smtp.received) == 1
-    assert received.content == letter.raw  # the letter with its attachments, unchanged
+    assert received.content == letter.body.raw  # the letter with its attachments, unchanged
     assert received.rcpt_tos == ("olga@example.org",)
     with Session(db.engine) as s:
         assert s.get(Message, letter.id).model_dump() == before  # no status, no count
