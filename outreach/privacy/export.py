@@ -17,7 +17,7 @@ from outreach.contact_fields import normalise_email
 from outreach.contacts import KNOWN_COLUMNS
 from outreach.db import Session
 from outreach.errors import NotFoundError, PrivacyError
-from outreach.models import Contact, Event, Inbound, Message
+from outreach.models import BODY_COLUMNS, Contact, Event, Inbound, Message
 from outreach.privacy.keys import current_check
 from outreach.repository import subject_access as rows
 from outreach.settings import Settings
@@ -78,14 +78,14 @@ LETTER_COLUMNS = (
     "status",
     "message_id",
     "subject",
+    "text",
+    "html",
     "render_context",
     "scheduled_for",
     "sent_at",
     "smtp_code",
     "smtp_response",
 )
-#: What a letter's export carries of its body (its bytes are described as attachments).
-LETTER_BODY_COLUMNS = ("text", "html")
 APPROVAL_COLUMNS = ("reviewer", "channel", "at", "note")
 ATTEMPT_COLUMNS = ("number", "started_at", "outcome", "smtp_code", "smtp_response")
 RECEIVED_COLUMNS = ("id", "received_at", "subject", "classification", "snippet", "reduced_at")
@@ -111,8 +111,8 @@ def _letter(session: Session, held: rows.HeldLetter) -> dict[str, Any]:
     m: Message = held.message
     assert m.id is not None
     return {
-        **_columns(m, LETTER_COLUMNS),
-        **_columns(m.body, LETTER_BODY_COLUMNS),
+        # the body's columns (text, html) where they stood when they were the message row's
+        **{n: getattr(m.body if n in BODY_COLUMNS else m, n) for n in LETTER_COLUMNS},
         "campaign": held.campaign,
         "step": held.step,
         "attachments": [a.__dict__ for a in describe(attachments_in(m.body.raw))],

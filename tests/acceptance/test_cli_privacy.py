@@ -116,6 +116,8 @@ def test_export_one_person_holds_everything_about_them(
     assert appeal["status"] == "sent" and appeal["attempts"][0]["smtp_code"] == 250
     assert P_NAME in appeal["approvals"][0]["note"]
     assert {a["filename"] for a in appeal["attachments"]} >= {"ccm-key-facts.pdf"}
+    # the letters' words come from their bodies (message_body), the edited one as edited
+    assert appeal["text"] and doc["letters"][1]["text"].startswith(f"Dear {P_NAME},")
     received = {m["classification"]: m for m in doc["received"]}
     assert {"auto_reply", "bounce_soft"} <= set(received)
     assert P_EMAIL in received["bounce_soft"]["raw"]
