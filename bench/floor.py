@@ -56,7 +56,8 @@ class FloorWriter:
         self.owner = "bench-floor"
         self.select = (
             "SELECT m.id, m.envelope_from, m.envelope_to, b.raw FROM message m "
-            "JOIN message_body b ON b.message_id = m.id WHERE m.status = 'approved' AND m.due_at <= ? ORDER BY m.due_at, m.id LIMIT ?"
+            "JOIN message_body b ON b.message_id = m.id "
+            "WHERE m.status = 'approved' AND m.due_at <= ? ORDER BY m.due_at, m.id LIMIT ?"
         )
 
     def claim(self, limit: int) -> list[tuple[int, str, str, bytes]]:
