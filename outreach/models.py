@@ -238,8 +238,8 @@ class MessageBody(SQLModel, table=True):
     raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
 
 
-#: The columns of :class:`MessageBody` besides its key.
-BODY_COLUMNS = frozenset({"text", "html", "raw"})
+#: The columns of :class:`MessageBody` besides its key (``text``, ``html``, ``raw``).
+BODY_COLUMNS = frozenset(MessageBody.model_fields) - {"message_id"}
 
 
 class Approval(SQLModel, table=True):

@@ -22,8 +22,11 @@ from outreach.repository.bulk import insert_unnest
 
 _BODIES = MessageBody.__table__  # type: ignore[attr-defined]
 
-#: A new message's body when its row names none (a letter not rendered yet).
-EMPTY_BODY: Mapping[str, Any] = {"text": "", "html": None, "raw": None}
+#: A body with nothing in it, the model's defaults: a new message's when its row names none
+#: (a letter not rendered yet), an erased letter's.
+EMPTY_BODY: Mapping[str, Any] = {
+    name: field.default for name, field in MessageBody.model_fields.items() if name in BODY_COLUMNS
+}
 
 
 def split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
